@@ -1,0 +1,1 @@
+"""Run and manage Assistants-API assistants from any MCP client."""

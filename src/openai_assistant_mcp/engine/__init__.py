@@ -1,0 +1,1 @@
+"""The embedded Assistants API v2 engine: REST API, persistent store and run executor."""

@@ -1,0 +1,122 @@
+"""Request models: the spec's request bodies, with OpenAI's limits. Unknown fields are refused."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MetadataKey = Annotated[str, StringConstraints(max_length=64)]
+MetadataValue = Annotated[str, StringConstraints(max_length=512)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=16)]
+
+
+class Request(BaseModel):
+    """Base of every request body: unknown fields are an error, as in the spec."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Loose(BaseModel):
+    """Nested objects whose extra fields OpenAI passed through (e.g. JSON schemas)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- tools --------------------------------------------------------------------------------------
+
+FunctionName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+
+
+class FunctionDefinition(Request):
+    name: FunctionName
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class FunctionTool(Request):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class CodeInterpreterTool(Request):
+    type: Literal["code_interpreter"]
+
+
+class FileSearchTool(Request):
+    type: Literal["file_search"]
+    file_search: dict[str, Any] | None = None
+
+
+Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(discriminator="type")]
+Tools = Annotated[list[Tool], Field(max_length=128)]
+
+
+class ToolResources(Request):
+    code_interpreter: dict[str, Any] | None = None
+    file_search: dict[str, Any] | None = None
+
+
+# --- response format ----------------------------------------------------------------------------
+
+
+class JsonSchemaFormat(Loose):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+
+
+class ResponseFormatText(Request):
+    type: Literal["text"]
+
+
+class ResponseFormatJsonObject(Request):
+    type: Literal["json_object"]
+
+
+class ResponseFormatJsonSchema(Request):
+    type: Literal["json_schema"]
+    json_schema: JsonSchemaFormat
+
+
+ResponseFormat = (
+    Literal["auto"]
+    | Annotated[
+        ResponseFormatText | ResponseFormatJsonObject | ResponseFormatJsonSchema,
+        Field(discriminator="type"),
+    ]
+)
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+Temperature = Annotated[float, Field(ge=0, le=2)]
+TopP = Annotated[float, Field(ge=0, le=1)]
+
+
+# --- assistants ---------------------------------------------------------------------------------
+
+
+class AssistantFields(Request):
+    name: Annotated[str, StringConstraints(max_length=256)] | None = None
+    description: Annotated[str, StringConstraints(max_length=512)] | None = None
+    instructions: Annotated[str, StringConstraints(max_length=256_000)] | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    tools: Tools | None = None
+    tool_resources: ToolResources | None = None
+    metadata: Metadata | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    response_format: ResponseFormat | None = None
+
+
+class CreateAssistant(AssistantFields):
+    model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class ModifyAssistant(AssistantFields):
+    model: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_null(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("model cannot be null")
+        return value

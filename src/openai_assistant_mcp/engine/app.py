@@ -1,0 +1,129 @@
+"""The engine's ASGI app: the Assistants API v2 under /v1, with OpenAI's error envelope."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .api import assistants
+from .errors import APIError
+from .settings import EngineSettings
+from .state import EngineState
+from .store.database import Database
+from .tenancy import TenantHasher, load_or_create_secret
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: EngineSettings | None = None) -> FastAPI:
+    """The REST app; its lifespan opens the store (migrating it) and starts the run executor."""
+    settings = settings or EngineSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await start_engine(settings)
+        app.state.engine = state
+        try:
+            yield
+        finally:
+            await stop_engine(state)
+
+    app = FastAPI(
+        title="openai-assistant-mcp engine",
+        summary="An OpenAI-compatible Assistants API v2.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    for module in (assistants,):
+        app.include_router(module.router, prefix="/v1")
+    _install_error_handlers(app)
+    return app
+
+
+async def start_engine(settings: EngineSettings) -> EngineState:
+    db = Database(settings.resolved_database_url())
+    await db.migrate()
+    secret = (
+        settings.tenant_secret.get_secret_value().encode()
+        if settings.tenant_secret
+        else load_or_create_secret(settings.data_dir)
+    )
+    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret))
+
+
+async def stop_engine(state: EngineState) -> None:
+    if state.executor is not None:
+        await state.executor.stop()
+    await state.db.close()
+
+
+def _error(status: int, message: str, param: str | None = None, code: str | None = None) -> Any:
+    return JSONResponse(APIError(status, message, param=param, code=code).body(), status)
+
+
+def _param(loc: tuple[Any, ...]) -> str | None:
+    """('body', 'tools', 0, 'function', 'name') -> 'tools[0].function.name'."""
+    parts = [
+        p for p in loc[1:] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+    ]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or None
+
+
+def validation_message(error: dict[str, Any]) -> tuple[str, str | None]:
+    """One line that names the field and says what is wrong with it."""
+    param = _param(tuple(error.get("loc", ())))
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return f"Unrecognized request argument supplied: {param}", param
+    if kind == "missing":
+        return f"Missing required parameter: '{param}'.", param
+    if param is None:
+        if kind == "json_invalid":
+            return (
+                "We could not parse the JSON body of your request. The body must be valid JSON.",
+                None,
+            )
+        return "The request body must be a JSON object.", None
+    return f"Invalid '{param}': {error.get('msg', 'invalid value')}.", param
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+        return JSONResponse(exc.body(), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        message, param = validation_message(errors[0]) if errors else ("Invalid request.", None)
+        return _error(400, message, param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, f"Invalid URL ({request.method} {request.url.path})")
+        if exc.status_code == 405:
+            return _error(405, f"Method {request.method} not allowed on {request.url.path}.")
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Log the type only: exception text may carry request data such as keys.
+        log.error("internal error: %s", type(exc).__name__)
+        return JSONResponse(
+            APIError(
+                500, "The server had an error processing your request.", type="server_error"
+            ).body(),
+            500,
+        )

@@ -1,0 +1,68 @@
+"""Assistants: create, retrieve, modify, delete, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import not_found
+from ..ids import new_id
+from ..store import repository
+from ..store.database import Database
+from .common import ListQuery, list_objects, now
+
+DEFAULTS: dict[str, Any] = {
+    "name": None,
+    "description": None,
+    "instructions": None,
+    "tools": [],
+    "tool_resources": {},
+    "metadata": {},
+    "temperature": 1.0,
+    "top_p": 1.0,
+    "response_format": "auto",
+    "reasoning_effort": None,
+}
+
+
+async def create(db: Database, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
+    body = {"id": new_id("asst"), "object": "assistant", "created_at": now(), **DEFAULTS}
+    body.update({k: v for k, v in fields.items() if v is not None})
+    async with db.write() as conn:
+        await repository.insert_object(conn, repository.ASSISTANTS, body, tenant)
+    return body
+
+
+async def retrieve(db: Database, tenant: str, assistant_id: str) -> dict[str, Any]:
+    async with db.read() as conn:
+        body = await repository.get_object(conn, repository.ASSISTANTS, tenant, assistant_id)
+    if body is None:
+        raise not_found("assistant", assistant_id)
+    return body
+
+
+async def modify(
+    db: Database, tenant: str, assistant_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Apply the fields the caller sent; a null resets a nullable field to its default."""
+    async with db.write() as conn:
+        body = await repository.get_for_update(conn, repository.ASSISTANTS, tenant, assistant_id)
+        if body is None:
+            raise not_found("assistant", assistant_id)
+        body = dict(body)
+        for key, value in fields.items():
+            body[key] = DEFAULTS.get(key) if value is None else value
+        await repository.replace_body(conn, repository.ASSISTANTS, assistant_id, body)
+    return body
+
+
+async def delete(db: Database, tenant: str, assistant_id: str) -> dict[str, Any]:
+    async with db.write() as conn:
+        deleted = await repository.delete_object(conn, repository.ASSISTANTS, tenant, assistant_id)
+    if not deleted:
+        raise not_found("assistant", assistant_id)
+    return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
+
+
+async def list_(db: Database, tenant: str, query: ListQuery) -> dict[str, Any]:
+    async with db.read() as conn:
+        return await list_objects(conn, repository.ASSISTANTS, tenant, query)

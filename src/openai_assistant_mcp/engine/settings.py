@@ -1,0 +1,38 @@
+"""Engine settings, read from the environment (and overridable by the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("openai-assistant-mcp", appauthor=False))
+
+
+class EngineSettings(BaseSettings):
+    """Everything the embedded engine needs; env names are the documented ones."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir, alias="DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # Secret for the keyed hash of callers' keys; generated into data_dir when unset.
+    tenant_secret: SecretStr | None = Field(default=None, alias="ENGINE_SECRET")
+
+    provider_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    provider_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    provider_timeout: float = Field(default=120.0, alias="PROVIDER_TIMEOUT")
+    provider_max_retries: int = Field(default=3, alias="PROVIDER_MAX_RETRIES")
+
+    run_expires_after: int = Field(default=600, alias="RUN_EXPIRES_AFTER")
+    run_lease_seconds: float = Field(default=30.0, alias="RUN_LEASE_SECONDS")
+    run_poll_interval: float = Field(default=1.0, alias="RUN_POLL_INTERVAL")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'assistants.db'}"

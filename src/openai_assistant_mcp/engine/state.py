@@ -1,0 +1,18 @@
+"""The engine's long-lived parts, created at start-up and shared by every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .settings import EngineSettings
+from .store.database import Database
+from .tenancy import TenantHasher
+
+
+@dataclass
+class EngineState:
+    settings: EngineSettings
+    db: Database
+    hasher: TenantHasher
+    executor: Any = None  # runner.RunExecutor once runs execute

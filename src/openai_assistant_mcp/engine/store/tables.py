@@ -1,0 +1,94 @@
+"""Tables: each object is its API JSON document plus the columns used to find, order and lock it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+Body = JSON().with_variant(JSONB(), "postgresql")
+# `seq` orders lists (insertion order); SQLite needs plain INTEGER for its rowid alias.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _id() -> Column:
+    return Column("id", String(64), nullable=False, unique=True)
+
+
+assistants = Table(
+    "assistants",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", Body, nullable=False),
+    Index("ix_assistants_tenant_seq", "tenant", "seq"),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", Body, nullable=False),
+    Index("ix_threads_tenant", "tenant"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("thread_id", String(64), ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", Body, nullable=False),
+    Index("ix_messages_thread_seq", "thread_id", "seq"),
+    Index("ix_messages_thread_run", "thread_id", "run_id"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("thread_id", String(64), ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    # Which engine process executes the run, and until when its claim holds (unix seconds).
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("body", Body, nullable=False),
+    Index("ix_runs_thread_seq", "thread_id", "seq"),
+    Index("ix_runs_status", "status"),
+)
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("thread_id", String(64), ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(64), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", Body, nullable=False),
+    Index("ix_run_steps_run_seq", "run_id", "seq"),
+)

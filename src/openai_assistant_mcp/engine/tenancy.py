@@ -1,0 +1,39 @@
+"""Caller identity: a keyed hash of the bearer key, never the key itself."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_TENANT = "default"
+
+
+def load_or_create_secret(data_dir: Path) -> bytes:
+    """The server secret from data_dir/secret.key, created (mode 0600) on first use."""
+    path = data_dir / "secret.key"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value)
+        return bytes.fromhex(value)
+    except FileExistsError:  # pragma: no cover - lost a creation race with another process
+        return bytes.fromhex(path.read_text().strip())
+
+
+class TenantHasher:
+    """Maps an API key to its tenant ID: HMAC-SHA256 with the server secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def tenant_for(self, api_key: str | None) -> str:
+        if not api_key:
+            return DEFAULT_TENANT
+        return hmac.new(self._secret, api_key.encode(), hashlib.sha256).hexdigest()
