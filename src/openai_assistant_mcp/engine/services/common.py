@@ -53,7 +53,6 @@ async def list_objects(
         )
     except repository.CursorNotFound as exc:
         value = query.after if exc.param == "after" else query.before
-        raise invalid(
-            exc.param, f"Invalid '{exc.param}': no object with id '{value}' in this list."
-        )
+        message = f"Invalid '{exc.param}': no object with id '{value}' in this list."
+        raise invalid(exc.param, message) from None
     return list_envelope(page)
