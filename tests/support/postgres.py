@@ -1,0 +1,155 @@
+"""A throw-away PostgreSQL server for the test session, run as an unprivileged user."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL binaries on this machine (the tests that need them are skipped)."""
+
+
+def find_bin_dir() -> Path:
+    """The directory holding initdb and pg_ctl: $PG_BIN, /usr/lib/postgresql/*/bin, or PATH."""
+    candidates: list[Path] = []
+    if os.environ.get("PG_BIN"):
+        candidates.append(Path(os.environ["PG_BIN"]))
+    # Newest first, but 15 (what CI pins) wins when present.
+    versioned = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    candidates += sorted((Path(p) for p in versioned), key=lambda p: "/15/" not in str(p))
+    which = shutil.which("initdb")
+    if which:
+        candidates.append(Path(which).parent)
+    for directory in candidates:
+        if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            return directory
+    raise PostgresUnavailable(
+        "PostgreSQL binaries not found (looked in $PG_BIN, /usr/lib/postgresql/*/bin, PATH)"
+    )
+
+
+def _version_key(path: str) -> float:
+    try:
+        return float(Path(path).parent.name)
+    except ValueError:
+        return 0.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _unprivileged_user() -> pwd.struct_passwd | None:
+    """PostgreSQL refuses to run as root: as root, run it as `postgres` (or `nobody`)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise PostgresUnavailable("running as root and no unprivileged user to run PostgreSQL")
+
+
+@dataclass
+class PostgresServer:
+    """One PostgreSQL cluster on a loopback port; `new_database_url()` gives an empty DB."""
+
+    bin_dir: Path
+    root: Path
+    port: int
+    user: pwd.struct_passwd | None
+
+    @classmethod
+    def start(cls) -> PostgresServer:
+        bin_dir = find_bin_dir()
+        user = _unprivileged_user()
+        root = Path(tempfile.mkdtemp(prefix="oam-pg-", dir="/tmp"))
+        if user is not None:
+            os.chown(root, user.pw_uid, user.pw_gid)
+        server = cls(bin_dir=bin_dir, root=root, port=free_port(), user=user)
+        try:
+            server._initdb()
+            server._pg_ctl_start()
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", self.user.pw_name, "--"] if self.user else []
+        result = subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, timeout=120, cwd=self.root
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{Path(args[0]).name} failed: {result.stderr.strip()[-2000:]}")
+
+    def _initdb(self) -> None:
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D", str(self.data_dir),
+            "-U", "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        )  # fmt: skip
+
+    def _pg_ctl_start(self) -> None:
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                "-c listen_addresses=127.0.0.1",
+                f"-c unix_socket_directories={self.root}",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c shared_buffers=32MB",
+                "-c max_connections=200",
+            ]
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D", str(self.data_dir),
+            "-l", str(self.root / "server.log"),
+            "-o", options,
+            "-w", "-t", "60",
+            "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            with contextlib.suppress(Exception):
+                self._run(
+                    str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
+                    "-w", "stop",
+                )  # fmt: skip
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def admin_dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    async def new_database_url(self, prefix: str = "t") -> str:
+        """CREATE DATABASE with a fresh name; the SQLAlchemy URL of that empty database."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(self.admin_dsn())
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
