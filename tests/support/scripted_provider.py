@@ -1,0 +1,487 @@
+"""A scripted OpenAI-compatible Chat Completions server on loopback, standing in for the model.
+
+It is a real HTTP server (Starlette under uvicorn, in a background thread with its own event
+loop) that answers `POST /v1/chat/completions`, streaming (SSE `data: {chunk}` ... `data: [DONE]`)
+or not, with bodies shaped exactly as the spec's CreateChatCompletionResponse /
+CreateChatCompletionStreamResponse (with `usage`; `stream_options.include_usage` adds the final
+usage chunk). What it answers comes from a script: a queue of replies, one per request.
+
+Usage::
+
+    provider = ScriptedProvider().start()           # or: with ScriptedProvider() as provider:
+    client = AsyncOpenAI(base_url=provider.base_url, api_key="sk-test")
+    provider.script(
+        ToolCalls(Call("get_weather", {"city": "Paris"})),   # 1st request: one tool call
+        Text("It is sunny."),                                # 2nd request: a plain answer
+    )
+    ... drive the engine ...
+    assert provider.requests[0].body["tools"][0]["function"]["name"] == "get_weather"
+    assert provider.requests[0].api_key == "sk-test"
+    provider.reset()                                # clear script + recordings between tests
+    provider.stop()
+
+Replies (each takes `delay=` seconds to wait before answering):
+
+* `Text(content, finish_reason="stop", usage=None, chunk_delay=0.0)` - a plain answer. Streamed
+  one word per chunk, `chunk_delay` seconds apart (a "slow stream" to cancel). If the request
+  sets `max_completion_tokens` (or `max_tokens`) below the answer's word count, the answer is cut
+  there and `finish_reason` is "length". `content` may be a callable taking the request body.
+* `ToolCalls(Call(name, arguments, id=None), ...)` - one or parallel tool calls
+  (`finish_reason="tool_calls"`); `arguments` is a dict (JSON-encoded) or a raw string.
+* `Error(status, message="...", code=None, type=None, retry_after=None)` - an error envelope
+  `{"error": {...}}` with that HTTP status and, if given, a `Retry-After` header (seconds).
+* `Hang()` - accept the request and never answer (until the client goes away).
+
+`script(*replies)` appends to the queue. `forever(reply)` makes a reply answer every request
+from now on, after the queue is used up (e.g. `forever(Error(500))`). When the queue is empty
+and nothing is set forever, the default answer is `Echo()`: "You said: <last user message>".
+
+Usage counts tokens as whitespace-separated words: prompt = words of every message's text
+content, completion = words of the answer (tool calls count 1 each) - so tests can predict them.
+
+`required_key`: when set, a request whose bearer key differs gets 401 `invalid_api_key`.
+
+Recording: `requests` lists every request received (`RecordedRequest`: body, authorization,
+api_key, stream, received_at, finished, disconnected). `await provider.wait_for_requests(n)`
+waits until n have arrived. `disconnected` says the client went away before the answer was
+complete (e.g. the engine stopped the stream on cancel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+Body = dict[str, Any]
+
+# --- replies ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Text:
+    """A plain answer (streamed one word per chunk)."""
+
+    content: str | Callable[[Body], str]
+    finish_reason: str = "stop"
+    usage: dict[str, int] | None = None
+    chunk_delay: float = 0.0
+    delay: float = 0.0
+
+
+def Echo(delay: float = 0.0) -> Text:
+    """Answers "You said: <text of the last user message>"."""
+    return Text(lambda body: f"You said: {last_user_text(body)}", delay=delay)
+
+
+@dataclass
+class Call:
+    """One function call the model makes."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+    def arguments_json(self) -> str:
+        if isinstance(self.arguments, str):
+            return self.arguments
+        return json.dumps(self.arguments)
+
+
+@dataclass
+class ToolCalls:
+    """One or more (parallel) tool calls."""
+
+    calls: tuple[Call, ...]
+    delay: float = 0.0
+    chunk_delay: float = 0.0
+    usage: dict[str, int] | None = None
+
+    def __init__(
+        self,
+        *calls: Call,
+        delay: float = 0.0,
+        chunk_delay: float = 0.0,
+        usage: dict[str, int] | None = None,
+    ) -> None:
+        self.calls = calls
+        self.delay = delay
+        self.chunk_delay = chunk_delay
+        self.usage = usage
+
+
+@dataclass
+class Error:
+    """An HTTP error with OpenAI's envelope."""
+
+    status: int
+    message: str = "The scripted provider failed on purpose."
+    code: str | None = None
+    type: str | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Hang:
+    """Never answer: the request stays open until the client gives up."""
+
+    delay: float = 0.0
+
+
+Reply = Text | ToolCalls | Error | Hang
+
+# --- recordings ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordedRequest:
+    body: Body
+    authorization: str | None
+    headers: dict[str, str]
+    received_at: float
+    reply: Reply | None = None
+    finished: bool = False
+    disconnected: bool = False
+
+    @property
+    def api_key(self) -> str | None:
+        if self.authorization and self.authorization.lower().startswith("bearer "):
+            return self.authorization[7:]
+        return None
+
+    @property
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+    @property
+    def messages(self) -> list[Body]:
+        return list(self.body.get("messages", []))
+
+
+def message_text(message: Body) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def last_user_text(body: Body) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            return message_text(message)
+    return ""
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+class ScriptedProvider:
+    """The scripted Chat Completions server; see the module docstring."""
+
+    def __init__(self, *, required_key: str | None = None) -> None:
+        self.required_key = required_key
+        self.requests: list[RecordedRequest] = []
+        self._queue: deque[Reply] = deque()
+        self._forever: Reply | None = None
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- scripting -------------------------------------------------------------------------------
+
+    def script(self, *replies: Reply) -> ScriptedProvider:
+        with self._lock:
+            self._queue.extend(replies)
+        return self
+
+    def forever(self, reply: Reply | None) -> ScriptedProvider:
+        with self._lock:
+            self._forever = reply
+        return self
+
+    def reset(self) -> None:
+        """Forget the script and the recorded requests (the server keeps running)."""
+        with self._lock:
+            self._queue.clear()
+            self._forever = None
+            self.requests.clear()
+            self.required_key = None
+
+    @property
+    def pending(self) -> int:
+        """Replies still queued."""
+        with self._lock:
+            return len(self._queue)
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+            return self._forever or Echo()
+
+    async def wait_for_requests(self, count: int, within: float = 10.0) -> list[RecordedRequest]:
+        """Wait until `count` requests have arrived (TimeoutError after `within` seconds)."""
+        for _ in range(int(within / 0.01)):  # polled: requests arrive on the server's thread
+            if len(self.requests) >= count:
+                return self.requests
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"expected {count} provider requests, got {len(self.requests)}")
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> ScriptedProvider:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="provider"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the scripted provider did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ScriptedProvider:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- HTTP ------------------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
+                Route("/chat/completions", self._chat_completions, methods=["POST"]),
+            ]
+        )
+
+    async def _chat_completions(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error_response(Error(400, "We could not parse the JSON body of your request."))
+        record = RecordedRequest(
+            body=body,
+            authorization=request.headers.get("authorization"),
+            headers=dict(request.headers),
+            received_at=time.time(),
+        )
+        self.requests.append(record)
+        if self.required_key is not None and record.api_key != self.required_key:
+            record.finished = True
+            return _error_response(
+                Error(401, "Incorrect API key provided.", code="invalid_api_key")
+            )
+        reply = self._next_reply()
+        record.reply = reply
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if isinstance(reply, Hang):
+            while not await request.is_disconnected():  # noqa: ASYNC110 - no event to wait on
+                await asyncio.sleep(0.05)
+            record.disconnected = True
+            return Response(status_code=499)
+        if isinstance(reply, Error):
+            record.finished = True
+            return _error_response(reply)
+        if record.stream:
+            return StreamingResponse(
+                self._stream(record, reply),
+                media_type="text/event-stream",
+                headers={"cache-control": "no-cache"},
+            )
+        record.finished = True
+        return JSONResponse(_completion(body, reply))
+
+    async def _stream(self, record: RecordedRequest, reply: Text | ToolCalls) -> AsyncIterator[str]:
+        try:
+            for chunk in _chunks(record.body, reply):
+                if reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+                yield f"data: {json.dumps(chunk)}\n\n"
+            yield "data: [DONE]\n\n"
+            record.finished = True
+        finally:
+            if not record.finished:
+                record.disconnected = True
+
+
+def _error_response(error: Error) -> JSONResponse:
+    default_type = {401: "invalid_request_error", 429: "requests"}.get(error.status, "server_error")
+    if 400 <= error.status < 500 and error.status not in (401, 429):
+        default_type = "invalid_request_error"
+    headers = {"retry-after": f"{error.retry_after:g}"} if error.retry_after is not None else {}
+    content = {
+        "error": {
+            "message": error.message,
+            "type": error.type or default_type,
+            "param": None,
+            "code": error.code,
+        }
+    }
+    return JSONResponse(content, error.status, headers=headers)
+
+
+# --- response bodies ----------------------------------------------------------------------------
+
+
+def _max_tokens(body: Body) -> int | None:
+    value = body.get("max_completion_tokens", body.get("max_tokens"))
+    return int(value) if isinstance(value, int) else None
+
+
+def _answer(body: Body, reply: Text) -> tuple[str, str]:
+    """The answer text and finish reason, cut at the request's max tokens (words)."""
+    text = reply.content(body) if callable(reply.content) else reply.content
+    limit = _max_tokens(body)
+    if limit is not None and _words(text) > limit:
+        return " ".join(text.split()[:limit]), "length"
+    return text, reply.finish_reason
+
+
+def _usage(body: Body, reply: Text | ToolCalls, completion: int) -> dict[str, Any]:
+    if reply.usage is not None:
+        usage = dict(reply.usage)
+        usage.setdefault(
+            "total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        )
+        return usage
+    prompt = sum(_words(message_text(m)) for m in body.get("messages", []))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _call_ids(reply: ToolCalls) -> list[str]:
+    return [c.id or f"call_{secrets.token_hex(12)}" for c in reply.calls]
+
+
+def _completion(body: Body, reply: Text | ToolCalls) -> Body:
+    """A CreateChatCompletionResponse."""
+    message: Body = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
+    if isinstance(reply, Text):
+        text, finish = _answer(body, reply)
+        message["content"] = text
+        completion_tokens = _words(text)
+    else:
+        finish = "tool_calls"
+        ids = _call_ids(reply)
+        message["tool_calls"] = [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments_json()},
+            }
+            for call_id, c in zip(ids, reply.calls, strict=True)
+        ]
+        completion_tokens = len(reply.calls)
+    return {
+        "id": f"chatcmpl-{secrets.token_hex(12)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "scripted"),
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": _usage(body, reply, completion_tokens),
+        "service_tier": "default",
+        "system_fingerprint": "fp_scripted",
+    }
+
+
+def _chunks(body: Body, reply: Text | ToolCalls) -> list[Body]:
+    """The CreateChatCompletionStreamResponse chunks for `reply`."""
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    base = {
+        "id": f"chatcmpl-{secrets.token_hex(12)}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body.get("model", "scripted"),
+        "service_tier": "default",
+        "system_fingerprint": "fp_scripted",
+    }
+
+    def chunk(delta: Body, finish: str | None = None) -> Body:
+        out = {
+            **base,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if include_usage:
+            out["usage"] = None
+        return out
+
+    chunks = []
+    if isinstance(reply, Text):
+        text, finish = _answer(body, reply)
+        chunks.append(chunk({"role": "assistant", "content": "", "refusal": None}))
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            piece = word if i == 0 else " " + word
+            if piece:
+                chunks.append(chunk({"content": piece}))
+        completion_tokens = _words(text)
+    else:
+        finish = "tool_calls"
+        chunks.append(chunk({"role": "assistant", "content": None, "refusal": None}))
+        for index, (call_id, call) in enumerate(zip(_call_ids(reply), reply.calls, strict=True)):
+            head = {"index": index, "id": call_id, "type": "function"}
+            head["function"] = {"name": call.name, "arguments": ""}
+            chunks.append(chunk({"tool_calls": [head]}))
+            arguments = call.arguments_json()
+            step = max(1, len(arguments) // 3)
+            for start in range(0, len(arguments), step):
+                piece = {"index": index, "function": {"arguments": arguments[start : start + step]}}
+                chunks.append(chunk({"tool_calls": [piece]}))
+        completion_tokens = len(reply.calls)
+    chunks.append(chunk({}, finish))
+    if include_usage:
+        chunks.append({**base, "choices": [], "usage": _usage(body, reply, completion_tokens)})
+    return chunks
