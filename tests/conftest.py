@@ -37,6 +37,9 @@ BACKENDS = ["sqlite", "postgres"]
 def pytest_configure(config: pytest.Config) -> None:
     # The SDK marks the whole Assistants API (client.beta.*) deprecated; that is the API we serve.
     config.addinivalue_line("filterwarnings", "ignore:deprecated:DeprecationWarning")
+    config.addinivalue_line(
+        "filterwarnings", "ignore:The Assistants API is deprecated:DeprecationWarning"
+    )
 
 
 # --- databases ----------------------------------------------------------------------------------

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants
+from .api import assistants, messages, threads
+from .api.deps import reject_unstorable_input
 from .errors import APIError
 from .settings import EngineSettings
 from .state import EngineState
@@ -41,8 +42,11 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(reject_unstorable_input)],
     )
-    for module in (assistants,):
+    # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
+    # come before `threads`, whose /threads/{thread_id} would otherwise match them.
+    for module in (assistants, messages, threads):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
@@ -69,31 +73,54 @@ def _error(status: int, message: str, param: str | None = None, code: str | None
     return JSONResponse(APIError(status, message, param=param, code=code).body(), status)
 
 
-def _param(loc: tuple[Any, ...]) -> str | None:
-    """('body', 'tools', 0, 'function', 'name') -> 'tools[0].function.name'."""
-    parts = [
-        p for p in loc[1:] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
-    ]
+def _param(loc: tuple[Any, ...], body: Any) -> str | None:
+    """('body', 'tools', 0, 'function', 'name') -> 'tools[0].function.name'.
+
+    pydantic puts union members and dict-key markers into `loc` ('constrained-str',
+    'function', '[key]'); only the steps that exist in the request body are the param."""
+    if not loc:
+        return None
+    if loc[0] != "body":  # query, path or header parameters: the name is the param
+        return ".".join(str(part) for part in loc[1:]) or None
     text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    node = body
+    for part in loc[1:]:
+        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            node = node[part]
+            text += f"[{part}]"
+        elif isinstance(part, str) and isinstance(node, dict) and part in node:
+            node = node[part]
+            text += f".{part}" if text else part
+        elif isinstance(part, str) and isinstance(node, dict) and not text:
+            text = part  # a missing top-level field
+            node = None
     return text or None
 
 
-def validation_message(error: dict[str, Any]) -> tuple[str, str | None]:
+def _preference(error: dict[str, Any]) -> int:
+    """Which of several errors to report: of a union's members, the one whose type matched
+    (e.g. a too-short list) says more than 'Input should be a valid string'."""
+    kind = str(error.get("type", ""))
+    return 1 if kind.endswith("_type") or kind == "union_tag_invalid" else 0
+
+
+def validation_message(error: dict[str, Any], body: Any = None) -> tuple[str, str | None]:
     """One line that names the field and says what is wrong with it."""
-    param = _param(tuple(error.get("loc", ())))
     kind = error.get("type")
+    if kind == "json_invalid":
+        return (
+            "We could not parse the JSON body of your request. The body must be valid JSON.",
+            None,
+        )
+    loc = tuple(error.get("loc", ()))
+    param = _param(loc, body)
     if kind == "extra_forbidden":
         return f"Unrecognized request argument supplied: {param}", param
     if kind == "missing":
+        if param is None:
+            return "The request body is missing: it must be a JSON object.", None
         return f"Missing required parameter: '{param}'.", param
     if param is None:
-        if kind == "json_invalid":
-            return (
-                "We could not parse the JSON body of your request. The body must be valid JSON.",
-                None,
-            )
         return "The request body must be a JSON object.", None
     return f"Invalid '{param}': {error.get('msg', 'invalid value')}.", param
 
@@ -105,8 +132,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        message, param = validation_message(errors[0]) if errors else ("Invalid request.", None)
+        errors = sorted(exc.errors(), key=_preference)
+        message, param = (
+            validation_message(errors[0], exc.body) if errors else ("Invalid request.", None)
+        )
         return _error(400, message, param)
 
     @app.exception_handler(StarletteHTTPException)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from ..errors import invalid
 from ..services.common import ListQuery
 from ..state import EngineState
 
@@ -37,6 +39,80 @@ def list_query(
     before: str | None = None,
 ) -> ListQuery:
     return ListQuery(limit=limit, order=order, after=after, before=before)
+
+
+class _NonFinite:
+    """Stands in for NaN/Infinity while looking for them in a parsed body."""
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate such as "\ud800"
+        return False
+    return True
+
+
+MAX_DEPTH = 100  # nesting deeper than this could not be stored or answered without recursion
+
+
+def _first_unstorable(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """The path ('' for the body itself) of the first value the store cannot keep."""
+    if isinstance(value, str):
+        return None if _storable(value) else path
+    if isinstance(value, _NonFinite) or depth > MAX_DEPTH:
+        return path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not _storable(key):
+                return path
+            found = _first_unstorable(item, f"{path}.{key}" if path else str(key), depth + 1)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_unstorable(item, f"{path}[{index}]", depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _needs_a_closer_look(body: bytes) -> bool:
+    """Cheap screen: the refused values can only arrive as \\u escapes, the bare words
+    NaN/Infinity, or many brackets."""
+    return (
+        b"\\u" in body
+        or b"NaN" in body
+        or b"Infinity" in body
+        or body.count(b"{") + body.count(b"[") > MAX_DEPTH
+    )
+
+
+async def reject_unstorable_input(request: Request) -> None:
+    """Refuse (400) what the store cannot keep or the API cannot answer with: NUL characters
+    and unpaired surrogates (PostgreSQL rejects both), NaN/Infinity (not JSON numbers) and
+    nesting deeper than MAX_DEPTH."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in params:
+        if not _storable(name) or not _storable(value):
+            raise invalid(name, f"Invalid '{name}': contains a NUL character or invalid text.")
+    body = await request.body()
+    if not body or not _needs_a_closer_look(body):
+        return
+    try:
+        data = json.loads(body, parse_constant=lambda _: _NonFinite())
+    except (ValueError, RecursionError):
+        return  # not JSON (or absurdly deep): the body's own parsing refuses it
+    path = _first_unstorable(data)
+    if path is not None:
+        shown = path or "body"
+        raise invalid(
+            path or None,
+            f"Invalid '{shown}': NUL characters, unpaired surrogates, NaN, Infinity and "
+            f"nesting deeper than {MAX_DEPTH} levels are not allowed.",
+        )
 
 
 State = Annotated[EngineState, Depends(engine_state)]

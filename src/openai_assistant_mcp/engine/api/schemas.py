@@ -12,15 +12,16 @@ Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=16)]
 
 
 class Request(BaseModel):
-    """Base of every request body: unknown fields are an error, as in the spec."""
+    """Base of every request body: unknown fields are an error, as in the spec, and types are
+    strict (no "1.5" for a number, no true for 1.0)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Loose(BaseModel):
     """Nested objects whose extra fields OpenAI passed through (e.g. JSON schemas)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 # --- tools --------------------------------------------------------------------------------------
@@ -120,3 +121,94 @@ class ModifyAssistant(AssistantFields):
         if value is None:
             raise ValueError("model cannot be null")
         return value
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+MessageText = Annotated[str, StringConstraints(min_length=1, max_length=256_000)]
+Detail = Literal["auto", "low", "high"]
+
+
+class ImageFile(Request):
+    file_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    detail: Detail | None = None
+
+
+class ImageUrl(Request):
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=8192)]
+    detail: Detail | None = None
+
+
+class ImageFilePart(Request):
+    type: Literal["image_file"]
+    image_file: ImageFile
+
+
+class ImageUrlPart(Request):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+class TextPart(Request):
+    type: Literal["text"]
+    text: MessageText
+
+
+ContentPart = Annotated[ImageFilePart | ImageUrlPart | TextPart, Field(discriminator="type")]
+Content = MessageText | Annotated[list[ContentPart], Field(min_length=1)]
+
+
+class AttachmentCodeInterpreter(Request):
+    type: Literal["code_interpreter"]
+
+
+class AttachmentFileSearch(Request):
+    type: Literal["file_search"]
+
+
+AttachmentTool = Annotated[
+    AttachmentCodeInterpreter | AttachmentFileSearch, Field(discriminator="type")
+]
+
+
+class Attachment(Request):
+    file_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    tools: list[AttachmentTool]
+
+
+class CreateMessage(Request):
+    role: Literal["user", "assistant"]
+    content: Content
+    attachments: list[Attachment] | None = None
+    metadata: Metadata | None = None
+
+
+class ModifyMessage(Request):
+    metadata: Metadata | None = None
+
+
+# --- threads ------------------------------------------------------------------------------------
+
+
+class ThreadCodeInterpreter(Request):
+    file_ids: Annotated[list[str], Field(max_length=20)] = []
+
+
+class ThreadFileSearch(Request):
+    vector_store_ids: Annotated[list[str], Field(max_length=1)] = []
+
+
+class ThreadToolResources(Request):
+    code_interpreter: ThreadCodeInterpreter | None = None
+    file_search: ThreadFileSearch | None = None
+
+
+class CreateThread(Request):
+    messages: list[CreateMessage] | None = None
+    tool_resources: ThreadToolResources | None = None
+    metadata: Metadata | None = None
+
+
+class ModifyThread(Request):
+    tool_resources: ThreadToolResources | None = None
+    metadata: Metadata | None = None

@@ -69,10 +69,13 @@ async def replace_body(
     await conn.execute(update(table).where(table.c.id == object_id).values(body=body, **columns))
 
 
-async def delete_object(conn: AsyncConnection, table: Table, tenant: str, object_id: str) -> bool:
-    result = await conn.execute(
-        delete(table).where(table.c.id == object_id, table.c.tenant == tenant)
-    )
+async def delete_object(
+    conn: AsyncConnection, table: Table, tenant: str, object_id: str, **scope: Any
+) -> bool:
+    query = delete(table).where(table.c.id == object_id, table.c.tenant == tenant)
+    for name, value in scope.items():
+        query = query.where(table.c[name] == value)
+    result = await conn.execute(query)
     return result.rowcount > 0
 
 
@@ -137,3 +140,17 @@ THREADS = tables.threads
 MESSAGES = tables.messages
 RUNS = tables.runs
 RUN_STEPS = tables.run_steps
+
+
+# Runs in these states still own their thread: nothing may be added to it meanwhile.
+ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
+
+
+async def active_run_id(conn: AsyncConnection, thread_id: str) -> str | None:
+    """The ID of a run on `thread_id` that is still active, if any."""
+    query = (
+        select(RUNS.c.id)
+        .where(RUNS.c.thread_id == thread_id, RUNS.c.status.in_(ACTIVE_RUN_STATUSES))
+        .limit(1)
+    )
+    return (await conn.execute(query)).scalar_one_or_none()

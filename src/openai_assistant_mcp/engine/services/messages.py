@@ -1,0 +1,153 @@
+"""Messages: create (refused while a run is active), retrieve, modify metadata, delete, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import conflict, not_found
+from ..ids import new_id
+from ..store import repository
+from ..store.database import Database
+from . import threads  # (threads imports this module too; only used at call time)
+from .common import ListQuery, list_objects, now
+
+
+def content_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Request content (a string or request parts) as the message object's content parts."""
+    if isinstance(content, str):
+        return [_text(content)]
+    return [_text(part["text"]) if part["type"] == "text" else part for part in content]
+
+
+def _text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": {"value": value, "annotations": []}}
+
+
+def build(
+    thread_id: str,
+    fields: dict[str, Any],
+    *,
+    assistant_id: str | None = None,
+    run_id: str | None = None,
+    created_at: int | None = None,
+) -> dict[str, Any]:
+    """A completed message body from create-message `fields` (role, content, attachments,
+    metadata), not yet stored."""
+    created_at = now() if created_at is None else created_at
+    return {
+        "id": new_id("msg"),
+        "object": "thread.message",
+        "created_at": created_at,
+        "assistant_id": assistant_id,
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "role": fields["role"],
+        "content": content_parts(fields["content"]),
+        "attachments": fields.get("attachments") or [],
+        "metadata": fields.get("metadata") or {},
+        "status": "completed",
+        "incomplete_details": None,
+        "completed_at": created_at,
+        "incomplete_at": None,
+    }
+
+
+async def insert_in(conn: AsyncConnection, tenant: str, bodies: list[dict[str, Any]]) -> None:
+    """Store message bodies (in this order) inside the caller's transaction."""
+    rows = [
+        {
+            "id": body["id"],
+            "tenant": tenant,
+            "thread_id": body["thread_id"],
+            "run_id": body["run_id"],
+            "created_at": body["created_at"],
+            "body": body,
+        }
+        for body in bodies
+    ]
+    await repository.insert_many(conn, repository.MESSAGES, rows)
+
+
+async def create_in(
+    conn: AsyncConnection,
+    tenant: str,
+    thread_id: str,
+    fields: dict[str, Any],
+    *,
+    assistant_id: str | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Add one message inside the caller's transaction. The caller has checked the thread
+    (see `threads.require_thread`) and any active run; no rule is applied here."""
+    body = build(thread_id, fields, assistant_id=assistant_id, run_id=run_id)
+    await insert_in(conn, tenant, [body])
+    return body
+
+
+async def ensure_no_active_run(conn: AsyncConnection, thread_id: str) -> None:
+    """Refuse (400) while a run on the thread is queued, in progress, waiting or cancelling."""
+    run_id = await repository.active_run_id(conn, thread_id)
+    if run_id is not None:
+        raise conflict(f"Can't add messages to {thread_id} while a run {run_id} is active.")
+
+
+async def create(
+    db: Database, tenant: str, thread_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    async with db.write() as conn:
+        # Locking the thread row serializes this check with run creation on PostgreSQL.
+        await threads.require_thread(conn, tenant, thread_id, lock=True)
+        await ensure_no_active_run(conn, thread_id)
+        return await create_in(conn, tenant, thread_id, fields)
+
+
+async def retrieve(db: Database, tenant: str, thread_id: str, message_id: str) -> dict[str, Any]:
+    async with db.read() as conn:
+        await threads.require_thread(conn, tenant, thread_id)
+        body = await repository.get_object(
+            conn, repository.MESSAGES, tenant, message_id, thread_id=thread_id
+        )
+    if body is None:
+        raise not_found("message", message_id)
+    return body
+
+
+async def modify(
+    db: Database, tenant: str, thread_id: str, message_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Only metadata can change; it is replaced as a whole (null clears it)."""
+    async with db.write() as conn:
+        await threads.require_thread(conn, tenant, thread_id)
+        body = await repository.get_for_update(
+            conn, repository.MESSAGES, tenant, message_id, thread_id=thread_id
+        )
+        if body is None:
+            raise not_found("message", message_id)
+        if "metadata" in fields:
+            body = {**body, "metadata": fields["metadata"] or {}}
+            await repository.replace_body(conn, repository.MESSAGES, message_id, body)
+    return body
+
+
+async def delete(db: Database, tenant: str, thread_id: str, message_id: str) -> dict[str, Any]:
+    async with db.write() as conn:
+        await threads.require_thread(conn, tenant, thread_id)
+        deleted = await repository.delete_object(
+            conn, repository.MESSAGES, tenant, message_id, thread_id=thread_id
+        )
+    if not deleted:
+        raise not_found("message", message_id)
+    return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
+
+
+async def list_(
+    db: Database, tenant: str, thread_id: str, query: ListQuery, run_id: str | None = None
+) -> dict[str, Any]:
+    scope: dict[str, Any] = {"thread_id": thread_id}
+    if run_id is not None:
+        scope["run_id"] = run_id
+    async with db.read() as conn:
+        await threads.require_thread(conn, tenant, thread_id)
+        return await list_objects(conn, repository.MESSAGES, tenant, query, **scope)

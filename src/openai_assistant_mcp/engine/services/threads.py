@@ -1,0 +1,79 @@
+"""Threads: create (with initial messages), retrieve, modify, delete (cascading to messages,
+runs and run steps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import not_found
+from ..ids import new_id
+from ..store import repository
+from ..store.database import Database
+from . import messages
+from .common import now
+
+DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
+
+
+async def require_thread(
+    conn: AsyncConnection, tenant: str, thread_id: str, *, lock: bool = False
+) -> dict[str, Any]:
+    """The caller's thread, or a 404 (another tenant's thread answers exactly as a missing one).
+    `lock` holds the row until the transaction ends, serializing writers on the thread."""
+    get = repository.get_for_update if lock else repository.get_object
+    body = await get(conn, repository.THREADS, tenant, thread_id)
+    if body is None:
+        raise not_found("thread", thread_id)
+    return body
+
+
+async def create_in(conn: AsyncConnection, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Create a thread and its initial `messages` inside the caller's transaction."""
+    created_at = now()
+    body = {
+        "id": new_id("thread"),
+        "object": "thread",
+        "created_at": created_at,
+        "tool_resources": fields.get("tool_resources") or {},
+        "metadata": fields.get("metadata") or {},
+    }
+    await repository.insert_object(conn, repository.THREADS, body, tenant)
+    initial = [
+        messages.build(body["id"], message, created_at=created_at)
+        for message in fields.get("messages") or []
+    ]
+    await messages.insert_in(conn, tenant, initial)
+    return body
+
+
+async def create(db: Database, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
+    async with db.write() as conn:
+        return await create_in(conn, tenant, fields)
+
+
+async def retrieve(db: Database, tenant: str, thread_id: str) -> dict[str, Any]:
+    async with db.read() as conn:
+        return await require_thread(conn, tenant, thread_id)
+
+
+async def modify(
+    db: Database, tenant: str, thread_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Apply the fields the caller sent; a null resets the field to its default."""
+    async with db.write() as conn:
+        body = dict(await require_thread(conn, tenant, thread_id, lock=True))
+        for key, value in fields.items():
+            body[key] = DEFAULTS[key] if value is None else value
+        await repository.replace_body(conn, repository.THREADS, thread_id, body)
+    return body
+
+
+async def delete(db: Database, tenant: str, thread_id: str) -> dict[str, Any]:
+    """Delete the thread; the store's foreign keys cascade to its messages, runs and steps."""
+    async with db.write() as conn:
+        deleted = await repository.delete_object(conn, repository.THREADS, tenant, thread_id)
+    if not deleted:
+        raise not_found("thread", thread_id)
+    return {"id": thread_id, "object": "thread.deleted", "deleted": True}
