@@ -76,9 +76,14 @@ class Database:
 
     def describe(self) -> str:
         """The URL without its password, for start-up messages."""
-        from sqlalchemy.engine import make_url
+        return describe_url(self.url)
 
-        return make_url(self.url).render_as_string(hide_password=True)
+
+def describe_url(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _ensure_sqlite_dir(url: str) -> None:
