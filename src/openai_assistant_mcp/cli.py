@@ -1,0 +1,174 @@
+"""Command line: `openai-assistant-mcp [flags]` serves MCP; `openai-assistant-mcp api` serves REST.
+
+Every setting is an environment variable (see config.Settings) and a flag; a flag wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from .config import TOOLSETS, Settings
+
+USAGE_EPILOG = """\
+examples:
+  openai-assistant-mcp                                  # stdio, for Claude Desktop / Cursor
+  openai-assistant-mcp --transport streamable-http      # http://localhost:8662/mcp
+  openai-assistant-mcp --transport sse --credentials-passthrough   # /sse, key per request
+  openai-assistant-mcp api --port 8663                  # the Assistants REST API at /v1
+"""
+
+# (field, flag, help) for the MCP server's own settings; the env name comes from the field.
+SERVER_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("transport", "--transport", "stdio, sse (served at /sse) or streamable-http (at /mcp)"),
+    ("host", "--host", "address the HTTP transports listen on"),
+    ("port", "--port", "port the HTTP transports listen on"),
+    ("openai_api_key", "--openai-api-key", "API key for single-user mode"),
+    (
+        "credentials_passthrough",
+        "--credentials-passthrough",
+        "use each HTTP request's X-OpenAI-API-Key (or Authorization: Bearer) header",
+    ),
+    (
+        "assistants_api_url",
+        "--assistants-api-url",
+        "send calls to this remote Assistants API instead of the embedded engine",
+    ),
+    ("toolsets", "--toolsets", f"comma-separated subset of: {', '.join(TOOLSETS)}"),
+    ("read_only", "--read-only", "expose only the tools that change nothing"),
+    ("run_wait_timeout", "--run-wait-timeout", "default seconds a run tool waits for the run"),
+)
+# Settings shared by both commands: logging and the embedded engine.
+COMMON_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("log_level", "--log-level", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)"),
+    ("database_url", "--database-url", "engine database (postgresql+asyncpg://... for PostgreSQL)"),
+    ("data_dir", "--data-dir", "engine data directory (SQLite store and secret)"),
+    ("openai_base_url", "--openai-base-url", "Chat Completions provider the engine runs on"),
+)
+# Engine settings already covered by the flags above.
+_SHARED_ENGINE_FIELDS = {"database_url", "data_dir", "provider_base_url", "provider_api_key"}
+
+
+def _env_name(field: str) -> str:
+    return Settings.model_fields[field].alias or field.upper()
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser, flags: Sequence[tuple[str, str, str]]):
+    for field, flag, help_text in flags:
+        info = Settings.model_fields[field]
+        default = info.get_default(call_default_factory=True)
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        text = f"{help_text} (env {_env_name(field)}; default {shown})"
+        if info.annotation is bool:
+            parser.add_argument(
+                flag, dest=field, action=argparse.BooleanOptionalAction, help=text, default=None
+            )
+        else:
+            parser.add_argument(flag, dest=field, metavar=_env_name(field), help=text)
+
+
+def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per remaining engine setting, named after its env variable."""
+    from .engine.settings import EngineSettings
+
+    group = parser.add_argument_group("embedded engine")
+    for field, info in EngineSettings.model_fields.items():
+        if field in _SHARED_ENGINE_FIELDS or not info.alias:
+            continue
+        flag = "--" + info.alias.lower().replace("_", "-")
+        group.add_argument(
+            flag,
+            dest=f"engine.{field}",
+            metavar=info.alias,
+            help=f"(env {info.alias}; default {info.get_default(call_default_factory=False)})",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openai-assistant-mcp",
+        description="MCP server for the Assistants API (assistants, threads, messages, runs, "
+        "run steps), backed by an embedded Assistants API engine.",
+        epilog=USAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_settings_flags(parser, SERVER_FLAGS)
+    _add_settings_flags(parser, COMMON_FLAGS)
+    _add_engine_flags(parser)
+
+    commands = parser.add_subparsers(dest="command", metavar="{api}")
+    api = commands.add_parser(
+        "api",
+        help="serve the embedded engine as an Assistants REST API (under /v1)",
+        argument_default=argparse.SUPPRESS,
+    )
+    api.add_argument("--host", dest="api_host", default="127.0.0.1", help="default 127.0.0.1")
+    api.add_argument("--port", dest="api_port", type=int, default=8663, help="default 8663")
+    _add_settings_flags(api, COMMON_FLAGS)
+    _add_engine_flags(api)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, with every flag given on the command line on top."""
+    given = {k: v for k, v in vars(args).items() if v is not None and k != "command"}
+    engine = {k.removeprefix("engine."): v for k, v in given.items() if k.startswith("engine.")}
+    fields: dict[str, Any] = {k: v for k, v in given.items() if k in Settings.model_fields}
+    return Settings(**fields, engine_overrides=engine)
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = str(first["loc"][0]) if first["loc"] else "settings"
+    if where in Settings.model_fields:
+        where = _env_name(where)
+    return f"invalid {where}: {first['msg']}"
+
+
+def configure_logging(level: str) -> None:
+    """Logs go to stderr: on the stdio transport, stdout carries the protocol."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    if level != "DEBUG":
+        # One line per HTTP request is noise at INFO; the SDKs' own chatter too.
+        for name in ("uvicorn.access", "httpx2", "httpcore", "openai", "mcp", "alembic"):
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = getattr(args, "command", None)
+    try:
+        settings = settings_from(args)
+        engine_settings = settings.engine_settings() if command == "api" else None
+    except ValidationError as exc:
+        parser.error(_one_line(exc))
+    configure_logging(settings.log_level)
+
+    if command == "api":
+        from .engine.serve import serve_api
+
+        serve_api(engine_settings, args.api_host, args.api_port)
+        return
+
+    from .server import run
+
+    try:
+        run(settings)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""The Assistants API client the tools use: the embedded engine in-process, or a remote API.
+
+One `openai.AsyncOpenAI` (and one connection pool) serves every call. The key a call runs with
+lives in the `call_api_key` context variable, which the server sets for each tool call; the
+transport below writes it into that request's Authorization header, so concurrent calls with
+different keys share the client without sharing credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+import httpx2
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
+
+    from .config import Settings
+
+log = logging.getLogger(__name__)
+
+# The API key of the tool call being served; None sends no Authorization header.
+call_api_key: ContextVar[str | None] = ContextVar("call_api_key", default=None)
+
+EMBEDDED_BASE_URL = "http://embedded-engine/v1"  # never resolved: requests stay in-process
+# The SDK insists on a key at construction; KeyedTransport replaces it on every request.
+_PLACEHOLDER_KEY = "set-per-call"
+
+
+class KeyedTransport(httpx2.AsyncBaseTransport):
+    """Sets each request's Authorization header from the current call's key (or removes it)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        key = call_api_key.get()
+        if key:
+            request.headers["Authorization"] = f"Bearer {key}"
+        else:
+            request.headers.pop("Authorization", None)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+@asynccontextmanager
+async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
+    """The shared API client; in embedded mode the engine runs (lifespan entered) meanwhile."""
+    from openai import AsyncOpenAI
+
+    async with AsyncExitStack() as stack:
+        inner: httpx2.AsyncBaseTransport
+        if settings.embedded:
+            from .asgi_transport import StreamingASGITransport
+            from .engine.app import create_app
+
+            engine_settings = settings.engine_settings()
+            app = create_app(engine_settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            log.info("embedded engine ready (database %s)", _safe_url(engine_settings))
+            inner = StreamingASGITransport(app)
+            base_url, retries = EMBEDDED_BASE_URL, 0
+        else:
+            limits = httpx2.Limits(max_connections=256, max_keepalive_connections=64)
+            inner = httpx2.AsyncHTTPTransport(limits=limits)
+            base_url, retries = settings.assistants_api_url, 2
+            log.info("remote Assistants API at %s", base_url)
+
+        http = httpx2.AsyncClient(
+            transport=KeyedTransport(inner), timeout=httpx2.Timeout(120.0, connect=10.0)
+        )
+        api = AsyncOpenAI(
+            api_key=_PLACEHOLDER_KEY, base_url=base_url, http_client=http, max_retries=retries
+        )
+        stack.push_async_callback(api.close)
+        yield api
+
+
+def _safe_url(engine_settings: object) -> str:
+    """The database URL without its password, for the log."""
+    url = engine_settings.resolved_database_url()  # type: ignore[attr-defined]
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if at and ":" in credentials:
+        rest = credentials.split(":", 1)[0] + ":***@" + host
+    return scheme + sep + rest

@@ -1,0 +1,341 @@
+"""The MCP server: the registry's tools on the mcp SDK's low-level server, over stdio, SSE
+(`/sse`) or streamable HTTP (`/mcp`).
+
+The low-level server gives full control of the wire: `tools/list` is computed once (compact,
+inlined schemas, no output schemas) and `tools/call` validates with the tool's argument model,
+sets the caller's key for the call, and turns API failures into one-line tool errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextvars import ContextVar
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from pydantic import ValidationError
+
+from .client import call_api_key
+from .config import Settings
+from .tools.common import Call, ToolResult, describe_validation_error
+from .tools.registry import ToolSpec, select_tools
+
+if TYPE_CHECKING:
+    from mcp.server.context import ServerRequestContext
+    from mcp.server.transport_security import TransportSecuritySettings
+    from openai import AsyncOpenAI
+    from starlette.applications import Starlette
+    from starlette.datastructures import Headers
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "openai-assistant-mcp"
+INSTRUCTIONS = (
+    "Manage and run Assistants-API assistants. Typical flow: create_assistant (or "
+    "list_assistants), create_thread, create_message, create_run; create_run waits and returns "
+    "the answer. If it returns tool_calls, run those functions yourself and send the results "
+    "with submit_tool_outputs. Read a conversation with list_messages."
+)
+KEY_HEADER = "x-openai-api-key"
+# The key an SSE connection was opened with (fallback when a message POST carries none).
+connection_api_key: ContextVar[str | None] = ContextVar("connection_api_key", default=None)
+# OpenAI-style keys, possibly partly masked, as they can appear in upstream error messages.
+_KEY_PATTERN = re.compile(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}")
+
+
+class ToolError(Exception):
+    """A refusal to report to the caller as a tool error (one line)."""
+
+
+def key_from_headers(headers: Headers | None) -> str | None:
+    """The caller's key: `X-OpenAI-API-Key`, else `Authorization: Bearer <key>`."""
+    if headers is None:
+        return None
+    key = headers.get(KEY_HEADER, "").strip()
+    if key:
+        return key
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def redact(text: str, key: str | None) -> str:
+    """`text` on one line, without the caller's key or anything shaped like a key."""
+    if key:
+        text = text.replace(key, "***")
+    return _KEY_PATTERN.sub(r"\1-***", " ".join(text.split()))
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming the cause of a failed API call."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error", body) if isinstance(body, dict) else {}
+        message = (error.get("message") if isinstance(error, dict) else None) or exc.message
+        return f"Assistants API error {exc.status_code}: {message}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "The Assistants API did not answer in time."
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return f"Could not reach the Assistants API ({type(cause).__name__})."
+    if isinstance(exc, openai.APIError):
+        return f"Assistants API error: {exc.message}"
+    return f"Internal error ({type(exc).__name__}); the server log has details."
+
+
+class ToolServer:
+    """Serves the selected tools with one shared API client, opened in the background."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tools = select_tools(settings.toolsets, settings.read_only)
+        self._by_name = {spec.name: spec for spec in self.tools}
+        self._listing = types.ListToolsResult(tools=[self._listed(s) for s in self.tools])
+        self._api: AsyncOpenAI | None = None
+        self._start_failure: str | None = None
+        self._ready = anyio.Event()
+        self._stop = anyio.Event()
+
+    def _listed(self, spec: ToolSpec) -> types.Tool:
+        listing = spec.listing()
+        timeout = listing["inputSchema"]["properties"].get("timeout")
+        if timeout is not None:  # the server's configured default wait
+            timeout["default"] = self.settings.run_wait_timeout
+        return types.Tool.model_validate(listing)
+
+    def lowlevel_server(self) -> Server[Any]:
+        return Server(
+            SERVER_NAME,
+            version=version("openai-assistant-mcp"),
+            instructions=INSTRUCTIONS,
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            get_tool_input_schema=self.input_schema,
+        )
+
+    # --- the API client's lifetime --------------------------------------------------------------
+
+    async def hold_api(self) -> None:
+        """Open the API client (starting the embedded engine), keep it until stop()."""
+        from .client import open_api
+
+        try:
+            # The heavy imports (openai, the engine) run in a thread, so the event loop
+            # keeps answering the client (initialize, tools/list) meanwhile.
+            await anyio.to_thread.run_sync(_preload, self.settings.embedded)
+            async with open_api(self.settings) as api:
+                self._api = api
+                self._ready.set()
+                await self._stop.wait()
+        except Exception as exc:
+            log.error("the Assistants backend failed to start: %s", redact(str(exc), None))
+            self._start_failure = f"The Assistants backend failed to start ({type(exc).__name__})."
+            self._ready.set()
+            raise
+        finally:
+            self._api = None
+
+    async def wait_ready(self) -> bool:
+        await self._ready.wait()
+        return self._start_failure is None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # --- MCP handlers ---------------------------------------------------------------------------
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return self._listing
+
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        spec = self._by_name.get(name)
+        return spec.input_schema if spec else None
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        spec = self._by_name.get(params.name)
+        if spec is None:
+            return _error_result(f"Unknown tool '{params.name}'.")
+        arguments = params.arguments or {}
+        if "timeout" in spec.args.model_fields and "timeout" not in arguments:
+            arguments = {**arguments, "timeout": self.settings.run_wait_timeout}
+        try:
+            args = spec.args.model_validate(arguments)
+        except ValidationError as exc:
+            return _error_result(describe_validation_error(exc))
+        try:
+            key = self._caller_key(ctx)
+            api = await self._ready_api()
+        except ToolError as exc:
+            return _error_result(str(exc))
+
+        async def progress(amount: float, message: str) -> None:
+            try:
+                await ctx.session.report_progress(amount, None, message)
+            except Exception:  # a gone client must not fail the call itself
+                log.debug("progress notification not sent", exc_info=True)
+
+        token = call_api_key.set(key)
+        try:
+            result = await spec.handler(Call(api=api, progress=progress), args)
+        except Exception as exc:
+            text = redact(describe_error(exc), key)
+            if text.startswith("Internal error"):
+                log.error("tool %s failed: %s", spec.name, type(exc).__name__, exc_info=exc)
+            else:
+                log.info("tool %s: %s", spec.name, text)
+            return _error_result(text)
+        finally:
+            call_api_key.reset(token)
+        return _result(result, key)
+
+    def _caller_key(self, ctx: ServerRequestContext[Any]) -> str | None:
+        """The key this call runs with (None: no Authorization, the engine's default tenant)."""
+        settings = self.settings
+        if settings.credentials_passthrough:
+            request = ctx.request
+            key = key_from_headers(getattr(request, "headers", None)) or connection_api_key.get()
+            if not key:
+                raise ToolError(
+                    "No API key: send it in the X-OpenAI-API-Key header "
+                    "(or Authorization: Bearer) with each request."
+                )
+            return key
+        if settings.embedded:
+            # Single user, in-process engine: the engine holds OPENAI_API_KEY for the provider.
+            return None
+        return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+
+    async def _ready_api(self) -> AsyncOpenAI:
+        await self._ready.wait()
+        if self._api is None:
+            raise ToolError(self._start_failure or "The server is shutting down.")
+        return self._api
+
+
+def _preload(embedded: bool) -> None:
+    import openai  # noqa: F401
+
+    if embedded:
+        from .engine import app  # noqa: F401
+
+
+def _error_result(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+
+
+def _result(result: ToolResult, key: str | None) -> types.CallToolResult:
+    text = redact(result.text, key) if result.is_error else result.text
+    return types.CallToolResult(
+        content=[types.TextContent(text=text)],
+        structured_content=result.data,
+        is_error=result.is_error,
+    )
+
+
+# --- transports ----------------------------------------------------------------------------------
+
+
+def transport_security(host: str) -> TransportSecuritySettings | None:
+    """DNS-rebinding protection when bound to loopback (as the SDK does by default)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+    )
+
+
+def sse_app(server: Server[Any], host: str) -> Starlette:
+    """SSE transport: GET /sse opens the event stream, POST /messages/ carries requests."""
+    from mcp.server.sse import SseServerTransport
+    from starlette.applications import Starlette
+    from starlette.datastructures import Headers
+    from starlette.routing import Mount, Route
+
+    sse = SseServerTransport("/messages/", security_settings=transport_security(host))
+
+    async def sse_endpoint(scope: Any, receive: Any, send: Any) -> None:
+        token = connection_api_key.set(key_from_headers(Headers(scope=scope)))
+        try:
+            async with sse.connect_sse(scope, receive, send) as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        except ValueError:  # refused by the transport's checks; it already answered
+            pass
+        finally:
+            connection_api_key.reset(token)
+
+    return Starlette(
+        routes=[
+            Route("/sse", endpoint=sse_endpoint, methods=["GET"]),
+            Mount("/messages/", app=sse.handle_post_message),
+        ]
+    )
+
+
+async def serve(settings: Settings) -> None:
+    """Serve MCP on the configured transport until the client (stdio) or a signal ends it."""
+    if settings.credentials_passthrough and settings.transport == "stdio":
+        raise SystemExit(
+            "MCP_CREDENTIALS_PASSTHROUGH needs an HTTP transport (sse or streamable-http): "
+            "stdio has no request headers to carry keys."
+        )
+    tools = ToolServer(settings)
+    server = tools.lowlevel_server()
+    async with anyio.create_task_group() as group:
+        group.start_soon(_hold_quietly, tools)
+        try:
+            if settings.transport == "stdio":
+                from mcp.server.stdio import stdio_server
+
+                async with stdio_server() as (read, write):
+                    await server.run(read, write, server.create_initialization_options())
+            else:
+                if not await tools.wait_ready():
+                    raise SystemExit(1)
+                await _serve_http(settings, server)
+        finally:
+            tools.stop()
+
+
+async def _hold_quietly(tools: ToolServer) -> None:
+    try:
+        await tools.hold_api()
+    except Exception:  # already logged; calls report it as a tool error
+        pass
+
+
+async def _serve_http(settings: Settings, server: Server[Any]) -> None:
+    import uvicorn
+
+    if settings.transport == "sse":
+        app, path = sse_app(server, settings.host), "/sse"
+    else:
+        app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host)
+        path = "/mcp"
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=settings.log_level == "DEBUG",
+        timeout_graceful_shutdown=5,
+    )
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    log.info("MCP over %s at http://%s:%d%s", settings.transport, host, settings.port, path)
+    await uvicorn.Server(config).serve()
+
+
+def run(settings: Settings) -> None:
+    anyio.run(serve, settings)

@@ -1,0 +1,312 @@
+"""Toolset `runs`: start runs, follow them to the end, answer tool calls, read and cancel runs.
+
+create_run, create_thread_and_run and submit_tool_outputs wait for the run by default: they
+stream it (reporting the answer's text as MCP progress) until it completes, fails or needs tool
+outputs, so one call gets the answer. `wait: false` returns the run at once, as the API does.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import anyio
+from pydantic import Field
+
+from .common import (
+    AnyObject,
+    Args,
+    Call,
+    ListArgs,
+    Metadata,
+    NewMessage,
+    NewThread,
+    ReasoningEffort,
+    ResponseFormat,
+    Temperature,
+    ToolChoice,
+    ToolDef,
+    ToolResult,
+    TopP,
+    Truncation,
+    as_dict,
+    message_text,
+    page_result,
+)
+from .registry import ToolSpec
+
+TOOLSET = "runs"
+
+# Statuses at which a waiting tool returns: the run needs the caller, or it is over.
+STOPPED = {"requires_action", "completed", "failed", "cancelled", "expired", "incomplete"}
+FAILED = {"failed", "expired"}
+
+
+class WaitArgs(Args):
+    wait: bool = Field(True, description="Wait for the run to finish or need tool outputs.")
+    timeout: float = Field(50, gt=0, le=600, description="Seconds to wait at most.")
+
+
+class RunOptions(WaitArgs):
+    """Per-run overrides of the assistant's settings."""
+
+    assistant_id: str
+    model: str | None = None
+    instructions: str | None = Field(None, description="Replaces the assistant's instructions.")
+    tools: list[ToolDef] | None = Field(None, max_length=20)
+    metadata: Metadata | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    max_prompt_tokens: int | None = Field(None, ge=256)
+    max_completion_tokens: int | None = Field(None, ge=256)
+    truncation_strategy: Truncation | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+
+
+class CreateRun(RunOptions):
+    thread_id: str
+    additional_instructions: str | None = Field(None, description="Appended to instructions.")
+    additional_messages: list[NewMessage] | None = Field(
+        None, description="Messages added to the thread before the run."
+    )
+    reasoning_effort: ReasoningEffort | None = None
+
+
+class CreateThreadAndRun(RunOptions):
+    thread: NewThread | None = Field(None, description="The new thread, e.g. {messages: [...]}.")
+    tool_resources: AnyObject | None = None
+
+
+class ToolOutput(Args):
+    tool_call_id: str
+    output: str
+
+
+class SubmitToolOutputs(WaitArgs):
+    thread_id: str
+    run_id: str
+    tool_outputs: list[ToolOutput] = Field(
+        min_length=1, description="One output per pending tool call."
+    )
+
+
+class RunId(Args):
+    thread_id: str
+    run_id: str
+
+
+class ListRuns(ListArgs):
+    thread_id: str
+
+
+class ModifyRun(RunId):
+    metadata: Metadata | None = None
+
+
+# --- following a run -----------------------------------------------------------------------------
+
+
+async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds: float) -> Any:
+    """Stream a run until it stops or `seconds` pass; returns the last run seen (or None)."""
+    run: Any = None
+    sent = 0  # progress must grow with every notification
+    with anyio.move_on_after(seconds):
+        async with manager as events:
+            async for event in events:
+                name: str = event.event
+                if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
+                    run = event.data
+                    if run.status in STOPPED:
+                        break
+                    sent += 1
+                    await call.progress(sent, f"run {run.status}")
+                elif name == "thread.message.delta":
+                    for part in event.data.delta.content or []:
+                        text = getattr(getattr(part, "text", None), "value", None)
+                        if text:
+                            sent += 1
+                            await call.progress(sent, text)
+    return run
+
+
+async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
+    """The result of a run tool: the run, plus its new messages or its pending tool calls."""
+    if waited is not None and run.status not in STOPPED:
+        # The stream ended early or the wait ran out: report the run as it is now.
+        run = await call.api.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+    data: dict[str, Any] = {"run": as_dict(run)}
+    status = run.status
+    head = f"Run {run.id} on thread {run.thread_id}: {status}"
+
+    if status in ("completed", "incomplete"):
+        page = await call.api.beta.threads.messages.list(
+            run.thread_id, run_id=run.id, order="asc", limit=100
+        )
+        messages = [as_dict(message) for message in page.data]
+        data["messages"] = messages
+        replies = [message_text(m) for m in messages if m["role"] == "assistant"]
+        reason = (run.incomplete_details and run.incomplete_details.reason) or ""
+        text = head + (f" ({reason})" if reason else "") + "."
+        return ToolResult(data, "\n".join([text, *replies]))
+
+    if status == "requires_action":
+        calls = [as_dict(c) for c in run.required_action.submit_tool_outputs.tool_calls]
+        data["tool_calls"] = calls
+        lines = [
+            f"- {c['id']}: {c['function']['name']}({c['function']['arguments']})" for c in calls
+        ]
+        text = (
+            f"{head}. Call submit_tool_outputs with thread_id={run.thread_id}, "
+            f"run_id={run.id} and one output per tool call:"
+        )
+        return ToolResult(data, "\n".join([text, *lines]))
+
+    if status in FAILED:
+        error = run.last_error
+        cause = f"{error.code}: {error.message}" if error else "no reason given"
+        return ToolResult(data, f"{head} ({cause}).", is_error=True)
+
+    if waited is not None and status not in STOPPED:
+        return ToolResult(
+            data, f"{head} after {waited:g} s; check again with get_run or list_messages."
+        )
+    return ToolResult(data, head + ".")
+
+
+async def _run_tool(call: Call, args: WaitArgs, manager: Any, start: Any) -> ToolResult:
+    if not args.wait:
+        return await settle(call, await start(), None)
+    run = await follow(call, manager(), args.timeout)
+    if run is None:
+        return ToolResult(
+            {"run": None}, f"No run started within {args.timeout:g} s.", is_error=True
+        )
+    return await settle(call, run, args.timeout)
+
+
+async def create_run(call: Call, args: CreateRun) -> ToolResult:
+    runs = call.api.beta.threads.runs
+    params = args.fields("thread_id", "wait", "timeout")
+    return await _run_tool(
+        call,
+        args,
+        lambda: runs.stream(thread_id=args.thread_id, **params),
+        lambda: runs.create(args.thread_id, **params),
+    )
+
+
+async def create_thread_and_run(call: Call, args: CreateThreadAndRun) -> ToolResult:
+    threads = call.api.beta.threads
+    params = args.fields("wait", "timeout")
+    return await _run_tool(
+        call,
+        args,
+        lambda: threads.create_and_run_stream(**params),
+        lambda: threads.create_and_run(**params),
+    )
+
+
+async def submit_tool_outputs(call: Call, args: SubmitToolOutputs) -> ToolResult:
+    runs = call.api.beta.threads.runs
+    params = args.fields("wait", "timeout")
+    return await _run_tool(
+        call,
+        args,
+        lambda: runs.submit_tool_outputs_stream(**params),
+        lambda: runs.submit_tool_outputs(
+            args.run_id, thread_id=args.thread_id, tool_outputs=params["tool_outputs"]
+        ),
+    )
+
+
+async def get_run(call: Call, args: RunId) -> ToolResult:
+    run = await call.api.beta.threads.runs.retrieve(args.run_id, thread_id=args.thread_id)
+    return await settle(call, run, None)
+
+
+def run_line(run: dict[str, Any]) -> str:
+    return f"{run['id']} {run['status']} (assistant {run['assistant_id']})"
+
+
+async def list_runs(call: Call, args: ListRuns) -> ToolResult:
+    page = await call.api.beta.threads.runs.list(args.thread_id, **args.fields("thread_id"))
+    return page_result(page, "runs", run_line)
+
+
+async def modify_run(call: Call, args: ModifyRun) -> ToolResult:
+    run = await call.api.beta.threads.runs.update(
+        args.run_id, thread_id=args.thread_id, **args.fields("thread_id", "run_id")
+    )
+    data = as_dict(run)
+    return ToolResult(data, f"Updated run {data['id']} (metadata {json.dumps(data['metadata'])}).")
+
+
+async def cancel_run(call: Call, args: RunId) -> ToolResult:
+    run = as_dict(await call.api.beta.threads.runs.cancel(args.run_id, thread_id=args.thread_id))
+    return ToolResult(run, f"Run {run['id']}: {run['status']}.")
+
+
+_WAITS = (
+    "Waits (wait, timeout) and returns {run, messages} when completed, or {run, tool_calls} "
+    "when it needs submit_tool_outputs; streams the text as progress."
+)
+
+TOOLS = (
+    ToolSpec(
+        "create_run",
+        "Run an assistant on a thread to get its answer. " + _WAITS,
+        CreateRun,
+        create_run,
+        "create",
+        open_world=True,
+    ),
+    ToolSpec(
+        "create_thread_and_run",
+        "Start a new thread (thread.messages) and run an assistant on it in one call. " + _WAITS,
+        CreateThreadAndRun,
+        create_thread_and_run,
+        "create",
+        open_world=True,
+    ),
+    ToolSpec(
+        "list_runs",
+        "List a thread's runs, newest first. Returns a page of runs.",
+        ListRuns,
+        list_runs,
+        "read",
+    ),
+    ToolSpec(
+        "get_run",
+        "Check a run's status. Returns {run}, with messages once completed or tool_calls "
+        "when it needs submit_tool_outputs.",
+        RunId,
+        get_run,
+        "read",
+    ),
+    ToolSpec(
+        "modify_run",
+        "Change a run's metadata. Returns the run.",
+        ModifyRun,
+        modify_run,
+        "update",
+    ),
+    ToolSpec(
+        "submit_tool_outputs",
+        "Answer the function calls of a run in requires_action (every pending tool_call_id) "
+        "so it continues. " + _WAITS,
+        SubmitToolOutputs,
+        submit_tool_outputs,
+        "create",
+        open_world=True,
+    ),
+    ToolSpec(
+        "cancel_run",
+        "Cancel a queued or in-progress run. Returns the run (cancelling, then cancelled).",
+        RunId,
+        cancel_run,
+        "update",
+    ),
+)
