@@ -59,11 +59,13 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
         if settings.embedded:
             from .asgi_transport import StreamingASGITransport
             from .engine.app import create_app
+            from .engine.store.database import describe_url
 
             engine_settings = settings.engine_settings()
             app = create_app(engine_settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
-            log.info("embedded engine ready (database %s)", _safe_url(engine_settings))
+            database = describe_url(engine_settings.resolved_database_url())
+            log.info("embedded engine ready (database %s)", database)
             inner = StreamingASGITransport(app)
             base_url, retries = EMBEDDED_BASE_URL, 0
         else:
@@ -80,13 +82,3 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
         )
         stack.push_async_callback(api.close)
         yield api
-
-
-def _safe_url(engine_settings: object) -> str:
-    """The database URL without its password, for the log."""
-    url = engine_settings.resolved_database_url()  # type: ignore[attr-defined]
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if at and ":" in credentials:
-        rest = credentials.split(":", 1)[0] + ":***@" + host
-    return scheme + sep + rest

@@ -1,0 +1,124 @@
+"""Real servers for the MCP tests: `openai-assistant-mcp` (and its `api` command) as
+subprocesses of the venv's console script, on free loopback ports; MCP clients to reach them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+COMMAND = str(Path(sys.executable).with_name("openai-assistant-mcp"))
+# Settings a developer's shell may carry that would change what the servers under test do.
+_OURS = (
+    "TRANSPORT",
+    "HOST",
+    "PORT",
+    "OPENAI_",
+    "MCP_",
+    "ASSISTANTS_API_URL",
+    "READ_ONLY",
+    "DATABASE_URL",
+    "DATA_DIR",
+    "LOG_LEVEL",
+    "ENGINE_SECRET",
+    "RUN_",
+    "PROVIDER_",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(data_dir: Path, provider_url: str | None = None, **settings: str) -> dict[str, str]:
+    """The environment of a server under test: ours cleared, a private data dir, the provider."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    env["DATA_DIR"] = str(data_dir)
+    env["LOG_LEVEL"] = "INFO"
+    if provider_url:
+        env["OPENAI_BASE_URL"] = provider_url
+    env.update(settings)
+    return env
+
+
+@dataclass
+class ServerProcess:
+    """A server subprocess; its stderr goes to `log_path`."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_server(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+    """Starts `openai-assistant-mcp <args>` with `env`; yields once its port accepts connections."""
+    port = int(env.get("PORT") or args[args.index("--port") + 1])
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([COMMAND, *args], env=env, stdout=log, stderr=log)
+    server = ServerProcess(process, port, log_path)
+    try:
+        _wait_for_port(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_port(server: ServerProcess, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited ({server.process.returncode}):\n{server.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", server.port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen within {within} s:\n{server.log()}")
+
+
+# --- clients --------------------------------------------------------------------------------------
+
+
+def stdio_client(env: dict[str, str], *args: str, errlog: Any = None) -> Client:
+    """An MCP client that spawns the console script and speaks over its stdin/stdout."""
+    params = StdioServerParameters(command=COMMAND, args=list(args), env=env)
+    if errlog is None:
+        return Client(params)
+    from mcp.client.stdio import stdio_client as spawn
+
+    return Client(spawn(params, errlog=errlog))
+
+
+def streamable_client(url: str, headers: dict[str, str] | None = None) -> Client:
+    http = httpx2.AsyncClient(headers=headers or {}, timeout=httpx2.Timeout(120.0))
+    return Client(streamable_http_client(url, http_client=http))
+
+
+def sse_client_for(url: str, headers: dict[str, str] | None = None) -> Client:
+    return Client(sse_client(url, headers=headers, sse_read_timeout=120.0))
