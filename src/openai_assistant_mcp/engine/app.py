@@ -73,35 +73,38 @@ def _error(status: int, message: str, param: str | None = None, code: str | None
     return JSONResponse(APIError(status, message, param=param, code=code).body(), status)
 
 
-def _param(loc: tuple[Any, ...], body: Any) -> str | None:
+def _param(loc: tuple[Any, ...], body: Any, missing: bool = False) -> str | None:
     """('body', 'tools', 0, 'function', 'name') -> 'tools[0].function.name'.
 
     pydantic puts union members and dict-key markers into `loc` ('constrained-str',
-    'function', '[key]'); only the steps that exist in the request body are the param."""
+    'function', '[key]'); only the steps that exist in the request body are the param (plus,
+    for a missing field, the field's own name)."""
     if not loc:
         return None
     if loc[0] != "body":  # query, path or header parameters: the name is the param
         return ".".join(str(part) for part in loc[1:]) or None
+    parts = list(loc[1:])
+    if "[key]" in parts:  # a bad dict key: the param is the dict
+        parts = parts[: max(parts.index("[key]") - 1, 0)]
     text = ""
     node = body
-    for part in loc[1:]:
+    for index, part in enumerate(parts):
         if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
             node = node[part]
             text += f"[{part}]"
         elif isinstance(part, str) and isinstance(node, dict) and part in node:
             node = node[part]
             text += f".{part}" if text else part
-        elif isinstance(part, str) and isinstance(node, dict) and not text:
-            text = part  # a missing top-level field
-            node = None
+        elif missing and index == len(parts) - 1 and isinstance(node, dict):
+            text += f".{part}" if text else str(part)
     return text or None
 
 
-def _preference(error: dict[str, Any]) -> int:
+def _preference(error: dict[str, Any]) -> tuple[int, int]:
     """Which of several errors to report: of a union's members, the one whose type matched
-    (e.g. a too-short list) says more than 'Input should be a valid string'."""
+    and got furthest (e.g. a too-short list) says more than 'Input should be a valid string'."""
     kind = str(error.get("type", ""))
-    return 1 if kind.endswith("_type") or kind == "union_tag_invalid" else 0
+    return (1 if kind.endswith("_type") else 0, -len(error.get("loc", ())))
 
 
 def validation_message(error: dict[str, Any], body: Any = None) -> tuple[str, str | None]:
@@ -113,7 +116,7 @@ def validation_message(error: dict[str, Any], body: Any = None) -> tuple[str, st
             None,
         )
     loc = tuple(error.get("loc", ()))
-    param = _param(loc, body)
+    param = _param(loc, body, missing=kind == "missing")
     if kind == "extra_forbidden":
         return f"Unrecognized request argument supplied: {param}", param
     if kind == "missing":
@@ -122,7 +125,9 @@ def validation_message(error: dict[str, Any], body: Any = None) -> tuple[str, st
         return f"Missing required parameter: '{param}'.", param
     if param is None:
         return "The request body must be a JSON object.", None
-    return f"Invalid '{param}': {error.get('msg', 'invalid value')}.", param
+    key = " key" if "[key]" in loc else ""
+    text = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"Invalid '{param}'{key}: {text}.", param
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -45,36 +46,41 @@ class _NonFinite:
     """Stands in for NaN/Infinity while looking for them in a parsed body."""
 
 
-def _storable(text: str) -> bool:
+def _text_problem(text: str) -> str | None:
+    """Why the store cannot keep `text` (None when it can)."""
     if "\x00" in text:
-        return False
+        return "contains a NUL character"
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:  # an unpaired surrogate such as "\ud800"
-        return False
-    return True
+    except UnicodeEncodeError:  # e.g. "\ud800" on its own
+        return "contains an unpaired surrogate"
+    return None
 
 
 MAX_DEPTH = 100  # nesting deeper than this could not be stored or answered without recursion
 
 
-def _first_unstorable(value: Any, path: str = "", depth: int = 0) -> str | None:
-    """The path ('' for the body itself) of the first value the store cannot keep."""
+def _first_problem(value: Any, path: str = "", depth: int = 0) -> tuple[str, str] | None:
+    """(path, reason) of the first value the store cannot keep; path '' is the body."""
     if isinstance(value, str):
-        return None if _storable(value) else path
-    if isinstance(value, _NonFinite) or depth > MAX_DEPTH:
-        return path
+        problem = _text_problem(value)
+        return (path, problem) if problem else None
+    if isinstance(value, _NonFinite):
+        return path, "NaN and Infinity are not JSON numbers"
+    if depth > MAX_DEPTH:  # named by its top-level field: the full path would be huge
+        return re.split(r"[.\[]", path, maxsplit=1)[0], f"nested deeper than {MAX_DEPTH} levels"
     if isinstance(value, dict):
         for key, item in value.items():
-            if not _storable(key):
-                return path
-            found = _first_unstorable(item, f"{path}.{key}" if path else str(key), depth + 1)
-            if found is not None:
+            problem = _text_problem(key)
+            if problem:
+                return path, f"a key {problem}"
+            found = _first_problem(item, f"{path}.{key}" if path else str(key), depth + 1)
+            if found:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _first_unstorable(item, f"{path}[{index}]", depth + 1)
-            if found is not None:
+            found = _first_problem(item, f"{path}[{index}]", depth + 1)
+            if found:
                 return found
     return None
 
@@ -96,8 +102,9 @@ async def reject_unstorable_input(request: Request) -> None:
     nesting deeper than MAX_DEPTH."""
     params = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in params:
-        if not _storable(name) or not _storable(value):
-            raise invalid(name, f"Invalid '{name}': contains a NUL character or invalid text.")
+        problem = _text_problem(name) or _text_problem(value)
+        if problem:
+            raise invalid(name, f"Invalid '{name}': {problem}.")
     body = await request.body()
     if not body or not _needs_a_closer_look(body):
         return
@@ -105,14 +112,10 @@ async def reject_unstorable_input(request: Request) -> None:
         data = json.loads(body, parse_constant=lambda _: _NonFinite())
     except (ValueError, RecursionError):
         return  # not JSON (or absurdly deep): the body's own parsing refuses it
-    path = _first_unstorable(data)
-    if path is not None:
-        shown = path or "body"
-        raise invalid(
-            path or None,
-            f"Invalid '{shown}': NUL characters, unpaired surrogates, NaN, Infinity and "
-            f"nesting deeper than {MAX_DEPTH} levels are not allowed.",
-        )
+    found = _first_problem(data)
+    if found:
+        path, problem = found
+        raise invalid(path or None, f"Invalid '{path or 'body'}': {problem}.")
 
 
 State = Annotated[EngineState, Depends(engine_state)]
