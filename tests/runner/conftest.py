@@ -1,12 +1,31 @@
-"""Fixtures for the run tests: the scripted Chat Completions provider, started once."""
+"""Fixtures for the run tests: the scripted provider and an engine on a real socket using it.
+
+The engine runs under uvicorn on loopback (streamed responses need a real socket: httpx2's
+ASGITransport buffers them), once per backend, with short poll and lease intervals. Every
+JSON response the tests' SDK client receives is checked against the spec."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
+import httpx2
+import openai
 import pytest
 
+from openai_assistant_mcp.engine.app import create_app
+from tests.runner.spec_check import ResponseChecker
+from tests.support.engine import engine_settings, serve_on_socket
 from tests.support.scripted_provider import ScriptedProvider
+
+# Fast enough for tests: cancels seen within 0.1 s, dead processes' runs taken over in 2 s.
+RUN_SETTINGS = {
+    "RUN_POLL_INTERVAL": 0.1,
+    "RUN_LEASE_SECONDS": 2.0,
+    "RUN_CLIENT_POLL_MS": 20,
+    "PROVIDER_MAX_RETRIES": 2,
+    "PROVIDER_TIMEOUT": 10.0,
+}
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +40,49 @@ def provider(provider_server: ScriptedProvider) -> Iterator[ScriptedProvider]:
     provider_server.reset()
     yield provider_server
     provider_server.reset()
+
+
+@pytest.fixture(scope="session")
+async def runs_engine_url(
+    backend: str,
+    new_database_url: Callable[[str], Awaitable[str]],
+    tmp_path_factory: pytest.TempPathFactory,
+    provider_server: ScriptedProvider,
+) -> AsyncIterator[str]:
+    """An engine (fresh database of the backend) whose provider is the scripted one; it has
+    no provider key of its own, so runs use the caller's key."""
+    settings = engine_settings(
+        await new_database_url(backend),
+        tmp_path_factory.mktemp("runs-engine"),
+        OPENAI_BASE_URL=provider_server.base_url,
+        **RUN_SETTINGS,
+    )
+    with serve_on_socket(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def checker() -> ResponseChecker:
+    return ResponseChecker()
+
+
+@pytest.fixture(autouse=True)
+def _run_responses_match_spec(checker: ResponseChecker) -> Iterator[None]:
+    checker.take()
+    yield
+    found = checker.take()
+    if found:
+        pytest.fail("responses do not match the spec:\n" + "\n".join(found[:20]), pytrace=False)
+
+
+def sdk_client(url: str, api_key: str, checker: ResponseChecker) -> openai.AsyncOpenAI:
+    http = httpx2.AsyncClient(event_hooks={"response": [checker.hook]}, timeout=30)
+    return openai.AsyncOpenAI(base_url=url, api_key=api_key, max_retries=0, http_client=http)
+
+
+@pytest.fixture
+async def oai(runs_engine_url: str, checker: ResponseChecker) -> AsyncIterator[openai.AsyncOpenAI]:
+    """An SDK client on the runs engine as a fresh tenant; its key is `oai.api_key`."""
+    client = sdk_client(runs_engine_url, "sk-runs-" + secrets.token_hex(8), checker)
+    yield client
+    await client.close()

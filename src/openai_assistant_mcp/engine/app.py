@@ -12,9 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants, messages, threads
+from .api import assistants, messages, runs, threads
 from .api.deps import reject_unstorable_input
 from .errors import APIError
+from .providers.chat import ChatProvider
+from .runner.run_executor import RunExecutor
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database
@@ -46,7 +48,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, messages, threads):
+    for module in (assistants, messages, runs, threads):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
@@ -60,7 +62,16 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         if settings.tenant_secret
         else load_or_create_secret(settings.data_dir)
     )
-    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret))
+    server_key = settings.provider_api_key
+    provider = ChatProvider(
+        settings.provider_base_url,
+        server_key.get_secret_value() if server_key else None,
+        timeout=settings.provider_timeout,
+        max_retries=settings.provider_max_retries,
+    )
+    executor = RunExecutor(settings, db, provider)
+    await executor.start()
+    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
 
 
 async def stop_engine(state: EngineState) -> None:

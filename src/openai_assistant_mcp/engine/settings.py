@@ -31,6 +31,8 @@ class EngineSettings(BaseSettings):
     run_expires_after: int = Field(default=600, alias="RUN_EXPIRES_AFTER")
     run_lease_seconds: float = Field(default=30.0, alias="RUN_LEASE_SECONDS")
     run_poll_interval: float = Field(default=1.0, alias="RUN_POLL_INTERVAL")
+    # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
+    run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -154,3 +154,180 @@ async def active_run_id(conn: AsyncConnection, thread_id: str) -> str | None:
         .limit(1)
     )
     return (await conn.execute(query)).scalar_one_or_none()
+
+
+# --- runs: execution state, claims and leases ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run with the columns its executor needs besides the API document."""
+
+    id: str
+    tenant: str
+    thread_id: str
+    status: str
+    lease_owner: str | None
+    lease_expires_at: float | None
+    body: dict[str, Any]
+    execution: dict[str, Any]
+
+
+_RUN_COLUMNS = (
+    RUNS.c.id,
+    RUNS.c.tenant,
+    RUNS.c.thread_id,
+    RUNS.c.status,
+    RUNS.c.lease_owner,
+    RUNS.c.lease_expires_at,
+    RUNS.c.body,
+    RUNS.c.execution,
+)
+
+
+def _run_row(row: Any) -> RunRow:
+    return RunRow(*row[:7], execution=row[7] or {})
+
+
+async def insert_run(
+    conn: AsyncConnection,
+    body: dict[str, Any],
+    tenant: str,
+    execution: dict[str, Any],
+    *,
+    lease_owner: str | None,
+    lease_expires_at: float | None,
+) -> None:
+    await insert_object(
+        conn,
+        RUNS,
+        body,
+        tenant,
+        thread_id=body["thread_id"],
+        status=body["status"],
+        execution=execution,
+        lease_owner=lease_owner,
+        lease_expires_at=lease_expires_at,
+    )
+
+
+async def get_run(
+    conn: AsyncConnection,
+    run_id: str,
+    *,
+    tenant: str | None = None,
+    thread_id: str | None = None,
+    lock: bool = False,
+) -> RunRow | None:
+    """The run (scoped to a tenant and thread when given); `lock` holds its row (PostgreSQL)."""
+    query = select(*_RUN_COLUMNS).where(RUNS.c.id == run_id)
+    if tenant is not None:
+        query = query.where(RUNS.c.tenant == tenant)
+    if thread_id is not None:
+        query = query.where(RUNS.c.thread_id == thread_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return _run_row(row) if row is not None else None
+
+
+async def save_run(
+    conn: AsyncConnection,
+    body: dict[str, Any],
+    execution: dict[str, Any] | None = None,
+    **columns: Any,
+) -> None:
+    """Store the run's document (its `status` column follows it) and, if given, its execution
+    state and lease columns."""
+    values: dict[str, Any] = {"body": body, "status": body["status"], **columns}
+    if execution is not None:
+        values["execution"] = execution
+    await conn.execute(update(RUNS).where(RUNS.c.id == body["id"]).values(**values))
+
+
+async def claim_runs(
+    conn: AsyncConnection,
+    owner: str,
+    *,
+    now: float,
+    lease_until: float,
+    waiting_created_before: int,
+    limit: int = 20,
+) -> list[RunRow]:
+    """Take over runs nobody executes: active runs whose lease ran out (their process died or
+    never took them), and runs waiting for tool outputs since before `waiting_created_before`
+    (to expire them). Rows another transaction holds are skipped, so two processes never
+    claim the same run."""
+    unowned = RUNS.c.status.in_(("queued", "in_progress", "cancelling")) & (
+        RUNS.c.lease_expires_at.is_(None) | (RUNS.c.lease_expires_at < now)
+    )
+    stale_wait = (RUNS.c.status == "requires_action") & (
+        RUNS.c.created_at < waiting_created_before
+    )
+    query = (
+        select(*_RUN_COLUMNS)
+        .where(unowned | stale_wait)
+        .order_by(RUNS.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = [_run_row(row) for row in await conn.execute(query)]
+    if rows:
+        await conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id.in_([row.id for row in rows]))
+            .values(lease_owner=owner, lease_expires_at=lease_until)
+        )
+    return rows
+
+
+async def renew_leases(
+    conn: AsyncConnection, owner: str, run_ids: list[str], lease_until: float
+) -> dict[str, str]:
+    """Extend `owner`'s leases on `run_ids`; answers {run_id: status} for the runs it still
+    holds (a missing ID was deleted or taken over)."""
+    if not run_ids:
+        return {}
+    result = await conn.execute(
+        update(RUNS)
+        .where(RUNS.c.id.in_(run_ids), RUNS.c.lease_owner == owner)
+        .values(lease_expires_at=lease_until)
+        .returning(RUNS.c.id, RUNS.c.status)
+    )
+    return {row[0]: row[1] for row in result}
+
+
+async def release_leases(conn: AsyncConnection, owner: str) -> None:
+    """Let any process take over `owner`'s unfinished runs at once (on shutdown)."""
+    await conn.execute(
+        update(RUNS)
+        .where(RUNS.c.lease_owner == owner, RUNS.c.status.in_(ACTIVE_RUN_STATUSES))
+        .values(lease_expires_at=0.0)
+    )
+
+
+async def run_children(
+    conn: AsyncConnection, table: Table, thread_id: str, run_id: str
+) -> list[dict[str, Any]]:
+    """The run's steps or messages (bodies), oldest first."""
+    query = (
+        select(table.c.body)
+        .where(table.c.thread_id == thread_id, table.c.run_id == run_id)
+        .order_by(table.c.seq)
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def recent_messages(
+    conn: AsyncConnection, thread_id: str, limit: int
+) -> list[dict[str, Any]]:
+    """The newest `limit` messages of a thread (bodies), oldest first."""
+    query = (
+        select(MESSAGES.c.body)
+        .where(MESSAGES.c.thread_id == thread_id)
+        .order_by(MESSAGES.c.seq.desc())
+        .limit(limit)
+    )
+    rows = list((await conn.execute(query)).scalars())
+    rows.reverse()
+    return rows

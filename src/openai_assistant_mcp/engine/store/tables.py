@@ -76,6 +76,8 @@ runs = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires_at", Float, nullable=True),
     Column("body", Body, nullable=False),
+    # What executing the run needs and the API does not show (migration 0002).
+    Column("execution", Body, nullable=True),
     Index("ix_runs_thread_seq", "thread_id", "seq"),
     Index("ix_runs_status", "status"),
 )

@@ -1,0 +1,88 @@
+"""Request models for runs: create, create thread and run, modify, submit tool outputs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from .schemas import (
+    CreateMessage,
+    CreateThread,
+    Metadata,
+    ReasoningEffort,
+    Request,
+    ResponseFormat,
+    Temperature,
+    Tool,
+    ToolResources,
+    TopP,
+)
+
+RunTools = Annotated[list[Tool], Field(max_length=20)]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Instructions = Annotated[str, StringConstraints(max_length=256_000)]
+# The spec's minimum: a run needs room for at least a short answer.
+TokenBudget = Annotated[int, Field(ge=256)]
+
+
+class TruncationStrategy(Request):
+    type: Literal["auto", "last_messages"]
+    last_messages: Annotated[int, Field(ge=1)] | None = None
+
+
+class NamedFunction(Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class NamedToolChoice(Request):
+    type: Literal["function", "code_interpreter", "file_search"]
+    function: NamedFunction | None = None
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
+class RunOptions(Request):
+    """Fields a run takes on top of (or instead of) its assistant's settings."""
+
+    model: ModelName | None = None
+    instructions: Instructions | None = None
+    tools: RunTools | None = None
+    metadata: Metadata | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    stream: bool | None = None
+    max_prompt_tokens: TokenBudget | None = None
+    max_completion_tokens: TokenBudget | None = None
+    truncation_strategy: TruncationStrategy | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+
+
+class CreateRun(RunOptions):
+    assistant_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    reasoning_effort: ReasoningEffort | None = None
+    additional_instructions: Instructions | None = None
+    additional_messages: list[CreateMessage] | None = None
+
+
+class CreateThreadAndRun(RunOptions):
+    assistant_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    thread: CreateThread | None = None
+    tool_resources: ToolResources | None = None
+
+
+class ModifyRun(Request):
+    metadata: Metadata | None = None
+
+
+class ToolOutput(Request):
+    tool_call_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    output: Annotated[str, StringConstraints(max_length=512_000)] = ""
+
+
+class SubmitToolOutputs(Request):
+    tool_outputs: Annotated[list[ToolOutput], Field(min_length=1, max_length=128)]
+    stream: bool | None = None

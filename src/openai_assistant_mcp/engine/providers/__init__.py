@@ -1,0 +1,1 @@
+"""Model providers the run executor calls."""

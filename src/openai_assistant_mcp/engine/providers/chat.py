@@ -1,0 +1,134 @@
+"""The Chat Completions provider: the official openai SDK on OPENAI_BASE_URL (default OpenAI).
+
+The SDK retries 408/409/429/5xx answers and connection errors with exponential backoff,
+honouring `Retry-After`; what still fails becomes a `ProviderFailure` whose `code` is the run's
+`last_error.code`. Keys are passed per call and never appear in a failure's message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletionChunk
+
+# Sent when neither the caller nor the server has a key: local providers (Ollama, vLLM,
+# llama.cpp) need none, and the SDK refuses to build a client without one.
+NO_KEY = "no-key"
+
+_KEY_LIKE = re.compile(r"\b(sk|rk|pk|key)[-_][A-Za-z0-9_\-*.]{3,}", re.IGNORECASE)
+
+
+class ProviderFailure(Exception):
+    """A provider call that failed for good; `code` and `message` are safe to show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ChatProvider:
+    """Streams chat completions from one OpenAI-compatible endpoint."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        server_key: str | None,
+        *,
+        timeout: float,
+        max_retries: int,
+    ) -> None:
+        self.server_key = server_key
+        self.max_retries = max_retries
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url or "https://api.openai.com/v1",
+            api_key=server_key or NO_KEY,
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
+            max_retries=max_retries,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    def key_for(self, caller_key: str | None) -> str | None:
+        """The caller's key when they sent one, else the server's own."""
+        return caller_key or self.server_key
+
+    async def stream(
+        self, request: dict[str, Any], api_key: str | None
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """The chunks of one streamed completion (usage included in the last one)."""
+        client = self._client
+        if api_key and api_key != self.server_key:
+            client = self._client.with_options(api_key=api_key)
+        try:
+            stream = await client.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+            async with stream:
+                async for chunk in stream:
+                    yield chunk
+        except openai.APIStatusError as exc:
+            raise failure_from_status(exc, api_key, self.max_retries) from None
+        except openai.APITimeoutError:
+            raise ProviderFailure(
+                "server_error", "The model provider did not answer in time."
+            ) from None
+        except openai.APIConnectionError:
+            raise ProviderFailure(
+                "server_error", f"Could not connect to the model provider at {self.base_url}."
+            ) from None
+        except openai.APIError as exc:  # e.g. an error event inside the stream
+            message = scrub(str(getattr(exc, "message", "") or "unknown error"), api_key)
+            raise ProviderFailure("server_error", f"The model provider failed: {message}") from None
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def failure_from_status(
+    exc: openai.APIStatusError, api_key: str | None, retries: int
+) -> ProviderFailure:
+    status = exc.status_code
+    detail = scrub(_provider_message(exc), api_key)
+    if status in (401, 403):
+        # The provider's text may quote part of the key: say only what happened.
+        return ProviderFailure(
+            "invalid_api_key", f"The model provider refused the API key (HTTP {status})."
+        )
+    if status == 429:
+        return ProviderFailure(
+            "rate_limit_exceeded",
+            f"The model provider is rate limiting requests (HTTP 429, still after {retries} "
+            f"retries): {detail}",
+        )
+    if status >= 500:
+        return ProviderFailure(
+            "server_error",
+            f"The model provider failed (HTTP {status}, still after {retries} retries): {detail}",
+        )
+    return ProviderFailure(
+        "invalid_prompt", f"The model provider refused the request (HTTP {status}): {detail}"
+    )
+
+
+def _provider_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if isinstance(message, str) and message:
+            return message
+    return "no details given"
+
+
+def scrub(text: str, api_key: str | None) -> str:
+    """`text` without the key or anything shaped like one, cut to one short line."""
+    if api_key:
+        text = text.replace(api_key, "***")
+    text = _KEY_LIKE.sub("***", text)
+    text = " ".join(text.split())
+    return text[:400]

@@ -1,0 +1,1 @@
+"""The run executor: claims runs, calls the provider, records steps and messages, streams events."""

@@ -1,0 +1,131 @@
+"""The Chat Completions request for one turn of a run: settings, tools, and the conversation.
+
+The conversation is the run's instructions (as the system message), the thread's messages in
+order (truncated as the run says), then what this run already exchanged with the model (tool
+calls and their outputs). Only function tools reach the provider: code_interpreter and
+file_search are kept on assistants and runs as data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# How many of a thread's newest messages a turn considers at most (`auto` truncation).
+HISTORY_LIMIT = 1000
+# A rough token estimate (characters per token) for `max_prompt_tokens` under `auto`.
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+
+
+def history_limit(run: dict[str, Any]) -> int:
+    truncation = run.get("truncation_strategy") or {}
+    if truncation.get("type") == "last_messages" and truncation.get("last_messages"):
+        # Messages of this run itself are skipped, so read a few more than needed.
+        return int(truncation["last_messages"]) + 16
+    return HISTORY_LIMIT
+
+
+def build_request(
+    run: dict[str, Any], execution: dict[str, Any], history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The keyword arguments of `chat.completions.create` for the run's next turn."""
+    conversation = [
+        chat_message(message)
+        for message in history
+        if message.get("run_id") != run["id"] and message.get("status") != "in_progress"
+    ]
+    conversation = [m for m in conversation if m["content"]]
+    conversation = truncate(conversation, run)
+    messages: list[dict[str, Any]] = []
+    if run.get("instructions"):
+        messages.append({"role": "system", "content": run["instructions"]})
+    messages += conversation
+    messages += execution.get("transcript", [])
+
+    request: dict[str, Any] = {"model": run["model"], "messages": messages}
+    tools = function_tools(run.get("tools") or [])
+    if tools:
+        request["tools"] = tools
+        choice = tool_choice(run.get("tool_choice"))
+        if choice is not None:
+            request["tool_choice"] = choice
+        if run.get("parallel_tool_calls") is False:
+            request["parallel_tool_calls"] = False
+    for name in ("temperature", "top_p"):
+        if run.get(name) is not None:
+            request[name] = run[name]
+    if isinstance(run.get("response_format"), dict):
+        request["response_format"] = run["response_format"]
+    if run.get("max_completion_tokens"):
+        used = int((execution.get("usage") or {}).get("completion_tokens", 0))
+        request["max_completion_tokens"] = max(1, run["max_completion_tokens"] - used)
+    if execution.get("reasoning_effort"):
+        request["reasoning_effort"] = execution["reasoning_effort"]
+    return request
+
+
+def chat_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A thread message as a chat message: text parts joined, image URLs kept as image parts.
+    Image files are skipped (this engine stores no files)."""
+    texts: list[str] = []
+    images: list[dict[str, Any]] = []
+    for part in message.get("content") or []:
+        if part.get("type") == "text":
+            texts.append(part["text"]["value"])
+        elif part.get("type") == "image_url":
+            image = {"url": part["image_url"]["url"]}
+            if part["image_url"].get("detail"):
+                image["detail"] = part["image_url"]["detail"]
+            images.append({"type": "image_url", "image_url": image})
+    text = "\n".join(t for t in texts if t)
+    content: Any = text
+    if images and message.get("role") == "user":
+        content = ([{"type": "text", "text": text}] if text else []) + images
+    return {"role": message.get("role", "user"), "content": content}
+
+
+def truncate(conversation: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str, Any]]:
+    truncation = run.get("truncation_strategy") or {}
+    if truncation.get("type") == "last_messages" and truncation.get("last_messages"):
+        return conversation[-int(truncation["last_messages"]) :]
+    budget = run.get("max_prompt_tokens")
+    if not budget:
+        return conversation
+    # `auto`: drop the oldest messages until the estimate fits, always keeping the newest.
+    budget -= estimate_tokens({"content": run.get("instructions") or ""})
+    kept: list[dict[str, Any]] = []
+    for message in reversed(conversation):
+        cost = estimate_tokens(message)
+        if kept and cost > budget:
+            break
+        kept.append(message)
+        budget -= cost
+    kept.reverse()
+    return kept
+
+
+def estimate_tokens(message: dict[str, Any]) -> int:
+    content = message.get("content")
+    if isinstance(content, list):
+        text = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    else:
+        text = content or ""
+    return TOKENS_PER_MESSAGE + len(text) // CHARS_PER_TOKEN
+
+
+def function_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for tool in tools:
+        if tool.get("type") != "function":
+            continue
+        function = {k: v for k, v in tool["function"].items() if v is not None}
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def tool_choice(choice: Any) -> Any:
+    """The run's tool_choice as Chat Completions takes it (None: leave the provider's default)."""
+    if isinstance(choice, str):
+        return choice
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return {"type": "function", "function": {"name": choice["function"]["name"]}}
+    return None

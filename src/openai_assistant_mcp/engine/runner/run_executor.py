@@ -1,0 +1,627 @@
+"""Executes runs in-process as asyncio tasks, one provider turn per task.
+
+A run is claimed by the process that created it (or was given its tool outputs) with a lease
+in the database; while it executes, a poller renews the lease, notices a cancel written by any
+process, and sweeps up runs nobody executes (a lease that ran out: their process died). Every
+write checks the lease, so a run is executed by exactly one process.
+
+One turn: queued -> in_progress, stream a chat completion, record the message and steps as they
+appear (publishing stream events), then end `completed` / `incomplete`, or wait in
+`requires_action` for tool outputs (the next turn is a new task). The caller's API key lives
+only in the task's memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..providers.chat import ChatProvider, ProviderFailure
+from ..services import messages, run_steps
+from ..services import runs as run_service
+from ..services.common import now
+from ..settings import EngineSettings
+from ..store import repository
+from ..store.database import Database
+from ..store.repository import RunRow
+from ..tenancy import DEFAULT_TENANT
+from .events import RunEvents, Subscription
+from .prompt import build_request, history_limit
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_STEP_EVENT = {
+    "completed": "thread.run.step.completed",
+    "cancelled": "thread.run.step.cancelled",
+    "failed": "thread.run.step.failed",
+    "expired": "thread.run.step.expired",
+}
+_INTERRUPTED = (
+    "The engine stopped while this run was executing and it cannot resume it: the run used "
+    "the caller's API key, which is never stored, and the server has no key of its own "
+    "(OPENAI_API_KEY). Create a new run."
+)
+
+
+class RunGone(Exception):
+    """The run was deleted, ended, or taken over by another process: stop quietly."""
+
+
+class CancelRequested(Exception):
+    """The run was set `cancelling` (seen at a write): end it cancelled."""
+
+
+class RunExecutor:
+    """Runs' executor for one engine process (see the module docstring)."""
+
+    def __init__(self, settings: EngineSettings, db: Database, provider: ChatProvider) -> None:
+        self.settings = settings
+        self.db = db
+        self.provider = provider
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.events = RunEvents()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stop_reason: dict[str, str] = {}
+        self._writes: set[asyncio.Task[Any]] = set()
+        self._poller: asyncio.Task[None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume or end what earlier processes left behind, then keep watch."""
+        await self.sweep()
+        self._poller = asyncio.create_task(self._poll_forever(), name="run-executor-poller")
+
+    async def stop(self) -> None:
+        """Stop executing; unfinished runs stay in the database for the next process."""
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        tasks = list(self._tasks.items())
+        for run_id, task in tasks:
+            self._stop_reason[run_id] = "shutdown"
+            task.cancel()
+        await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
+        await asyncio.gather(*self._writes, return_exceptions=True)
+        try:
+            async with self.db.write() as conn:
+                await repository.release_leases(conn, self.owner)
+        except Exception as exc:  # the database may already be gone; leases then just expire
+            log.warning("could not release run leases: %s", type(exc).__name__)
+        await self.provider.close()
+
+    @property
+    def active(self) -> list[str]:
+        return list(self._tasks)
+
+    def launch(
+        self, run_id: str, api_key: str | None, *, subscribe: bool = False
+    ) -> Subscription | None:
+        """Execute the next turn of a run this process has just claimed. With `subscribe`, the
+        returned subscription sees every event of it (subscribed before the task starts)."""
+        subscription = self.events.subscribe(run_id) if subscribe else None
+        if run_id not in self._tasks:
+            task = asyncio.create_task(self._execute(run_id, api_key), name=f"run {run_id}")
+            self._tasks[run_id] = task
+        return subscription
+
+    def cancel_local(self, run_id: str, reason: str = "cancel") -> bool:
+        """Stop the local task of a run (its provider stream closes at once)."""
+        task = self._tasks.get(run_id)
+        if task is None or task.done():
+            return False
+        self._stop_reason.setdefault(run_id, reason)
+        task.cancel()
+        return True
+
+    # -- one turn --------------------------------------------------------------------------------
+
+    async def _execute(self, run_id: str, api_key: str | None) -> None:
+        try:
+            await Turn(self, run_id, api_key).execute()
+        except asyncio.CancelledError:
+            reason = self._stop_reason.pop(run_id, "shutdown")
+            if reason == "cancel":
+                await self._end_quietly(run_id, "cancelled")
+            elif reason == "expired":
+                await self._end_quietly(run_id, "expired")
+        except CancelRequested:
+            await self._end_quietly(run_id, "cancelled")
+        except TimeoutError:
+            await self._end_quietly(run_id, "expired")
+        except ProviderFailure as failure:
+            error = {"code": failure.code, "message": failure.message}
+            await self._end_quietly(run_id, "failed", last_error=error)
+        except RunGone:
+            pass
+        except Exception as exc:
+            # The type only: an exception's text could carry request data.
+            log.error("run %s failed: %s", run_id, type(exc).__name__)
+            error = {"code": "server_error", "message": "The engine failed executing this run."}
+            await self._end_quietly(run_id, "failed", last_error=error)
+        finally:
+            self._stop_reason.pop(run_id, None)
+            self._tasks.pop(run_id, None)
+            self.events.end(run_id)
+
+    async def _end_quietly(self, run_id: str, status: str, **details: Any) -> None:
+        try:
+            await self.end(run_id, status, **details)
+        except RunGone:
+            pass
+        except Exception as exc:
+            log.error("could not end run %s: %s", run_id, type(exc).__name__)
+
+    async def end(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        last_error: dict[str, Any] | None = None,
+        incomplete_details: dict[str, Any] | None = None,
+        execution: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """End a run this process holds with a terminal `status`, publishing the events.
+        A run set `cancelling` meanwhile ends `cancelled` whatever happened."""
+
+        async def work(conn: AsyncConnection) -> Any:
+            row = await self.own(conn, run_id, allow_cancelling=True)
+            final = "cancelled" if row.status == "cancelling" else status
+            if final == "cancelled":
+                return await run_service.finish(conn, row, "cancelled", execution=execution)
+            return await run_service.finish(
+                conn,
+                row,
+                final,
+                last_error=last_error,
+                incomplete_details=incomplete_details,
+                execution=execution,
+            )
+
+        body, steps, closed = await self.write(work)
+        self.publish_end(body, steps, closed)
+        return body
+
+    def publish_end(
+        self, run: dict[str, Any], steps: list[dict[str, Any]], closed: list[dict[str, Any]]
+    ) -> None:
+        for message in closed:
+            self.events.publish(run["id"], "thread.message.incomplete", message)
+        for step in steps:
+            self.events.publish(run["id"], _STEP_EVENT[step["status"]], step)
+        self.events.publish(run["id"], f"thread.run.{run['status']}", run)
+
+    async def own(
+        self, conn: AsyncConnection, run_id: str, *, allow_cancelling: bool = False
+    ) -> RunRow:
+        """The run's row, locked, if this process still holds it."""
+        row = await repository.get_run(conn, run_id, lock=True)
+        if row is None or row.lease_owner != self.owner or row.status in run_service.TERMINAL:
+            raise RunGone(run_id)
+        if row.status == "cancelling" and not allow_cancelling:
+            raise CancelRequested(run_id)
+        return row
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run `work` in one write transaction that a cancel cannot cut in half (the task
+        sees its cancellation when the transaction is over)."""
+
+        async def transaction() -> T:
+            async with self.db.write() as conn:
+                return await work(conn)
+
+        task = asyncio.ensure_future(transaction())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
+    # -- watching: leases, cancels, runs nobody executes ----------------------------------------
+
+    async def _poll_forever(self) -> None:
+        interval = max(0.05, min(self.settings.run_poll_interval, self.lease_seconds / 3))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.heartbeat()
+                await self.sweep()
+            except Exception as exc:  # keep watching; the next round retries
+                log.warning("run executor poll failed: %s", type(exc).__name__)
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.settings.run_lease_seconds
+
+    async def heartbeat(self) -> None:
+        """Renew the leases of the runs executing here; stop those cancelled elsewhere or
+        lost (deleted, or taken over after this process stalled past its lease)."""
+        run_ids = self.active
+        if not run_ids:
+            return
+        async with self.db.write() as conn:
+            held = await repository.renew_leases(
+                conn, self.owner, run_ids, time.time() + self.lease_seconds
+            )
+        for run_id in run_ids:
+            status = held.get(run_id)
+            if status == "cancelling":
+                self.cancel_local(run_id, "cancel")
+            elif status is None:
+                self.cancel_local(run_id, "lost")
+
+    async def sweep(self) -> None:
+        """Claim runs nobody executes and resume, expire or end each of them."""
+        now_s = time.time()
+        async with self.db.write() as conn:
+            rows = await repository.claim_runs(
+                conn,
+                self.owner,
+                now=now_s,
+                lease_until=now_s + self.lease_seconds,
+                waiting_created_before=int(now_s) - self.settings.run_expires_after,
+            )
+        for row in rows:
+            if row.id in self._tasks:
+                continue
+            try:
+                await self._take_over(row, now_s)
+            except RunGone:
+                pass
+
+    async def _take_over(self, row: RunRow, now_s: float) -> None:
+        expires_at = row.body.get("expires_at")
+        if row.status == "cancelling":
+            await self.end(row.id, "cancelled")
+        elif expires_at is not None and expires_at <= now_s:
+            await self.end(row.id, "expired")
+        elif row.status == "requires_action":  # not yet expired: leave it waiting, unowned
+            async with self.db.write() as conn:
+                await repository.save_run(conn, row.body, lease_owner=None, lease_expires_at=None)
+        elif row.tenant == DEFAULT_TENANT or self.provider.server_key:
+            await self.write(lambda conn: self._reset_interrupted(conn, row.id))
+            self.launch(row.id, None)
+        else:
+            error = {"code": "server_error", "message": _INTERRUPTED}
+            await self.end(row.id, "failed", last_error=error)
+
+    async def _reset_interrupted(self, conn: AsyncConnection, run_id: str) -> None:
+        """Close what the interrupted turn left half-written; the turn then starts again."""
+        row = await self.own(conn, run_id)
+        error = {"code": "server_error", "message": "Interrupted: the engine stopped."}
+        for step in await repository.run_children(
+            conn, repository.RUN_STEPS, row.thread_id, row.id
+        ):
+            if step["status"] == "in_progress":
+                step = run_steps.end(step, "failed", error)
+                await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+        for message in await repository.run_children(
+            conn, repository.MESSAGES, row.thread_id, row.id
+        ):
+            if message["status"] == "in_progress":
+                message = {
+                    **message,
+                    "status": "incomplete",
+                    "incomplete_at": now(),
+                    "incomplete_details": {"reason": "run_failed"},
+                }
+                await repository.replace_body(conn, repository.MESSAGES, message["id"], message)
+
+
+class Turn:
+    """One provider call of a run: from queued/in_progress to requires_action or an end."""
+
+    def __init__(self, executor: RunExecutor, run_id: str, api_key: str | None) -> None:
+        self.executor = executor
+        self.run_id = run_id
+        self.api_key = executor.provider.key_for(api_key)
+        self.events = executor.events
+        self.run: dict[str, Any] = {}
+        self.tenant = ""
+        self.execution: dict[str, Any] = {}
+        self.message: dict[str, Any] | None = None
+        self.message_step: dict[str, Any] | None = None
+        self.tool_step: dict[str, Any] | None = None
+        self.text: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+
+    def publish(self, event: str, data: Any) -> None:
+        self.events.publish(self.run_id, event, data)
+
+    async def execute(self) -> None:
+        history, started = await self.executor.write(self._start)
+        if started:
+            self.publish("thread.run.in_progress", self.run)
+        expires_at = self.run.get("expires_at")
+        remaining = None if expires_at is None else max(0.0, expires_at - time.time())
+        spent = self._spent_budget()
+        if spent is not None:
+            await self.executor.end(self.run_id, "incomplete", incomplete_details={"reason": spent})
+            return
+        request = build_request(self.run, self.execution, history)
+        async with asyncio.timeout(remaining):
+            usage = await self._stream(request)
+        await self._finish_turn(usage)
+
+    async def _start(self, conn: AsyncConnection) -> tuple[list[dict[str, Any]], bool]:
+        row = await self.executor.own(conn, self.run_id)
+        if row.status not in ("queued", "in_progress"):
+            raise RunGone(self.run_id)
+        self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
+        started = row.status == "queued"
+        if started:
+            self.run = {**row.body, "status": "in_progress"}
+            self.run["started_at"] = self.run["started_at"] or now()
+            await repository.save_run(conn, self.run)
+        history = await repository.recent_messages(conn, row.thread_id, history_limit(self.run))
+        return history, started
+
+    def _spent_budget(self) -> str | None:
+        """`max_prompt_tokens` or `max_completion_tokens` once the run has used it up."""
+        used = self.execution.get("usage") or {}
+        for field, used_key in (
+            ("max_prompt_tokens", "prompt_tokens"),
+            ("max_completion_tokens", "completion_tokens"),
+        ):
+            limit = self.run.get(field)
+            if limit and int(used.get(used_key, 0)) >= limit:
+                return field
+        return None
+
+    # -- streaming the provider's answer ---------------------------------------------------------
+
+    async def _stream(self, request: dict[str, Any]) -> dict[str, int]:
+        usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.finish_reason: str | None = None
+        async for chunk in self.executor.provider.stream(request, self.api_key):
+            if chunk.usage is not None:
+                usage = {
+                    "prompt_tokens": chunk.usage.prompt_tokens or 0,
+                    "completion_tokens": chunk.usage.completion_tokens or 0,
+                }
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            delta = choice.delta
+            text = (delta.content or "") + (delta.refusal or "")
+            if text:
+                await self._on_text(text)
+            if delta.tool_calls:
+                await self._on_tool_calls(delta.tool_calls)
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+        return usage
+
+    async def _on_text(self, text: str) -> None:
+        if self.message is None:
+            await self._open_message()
+        assert self.message is not None
+        self.text.append(text)
+        self.publish(
+            "thread.message.delta",
+            {
+                "id": self.message["id"],
+                "object": "thread.message.delta",
+                "delta": {
+                    "content": [
+                        {"index": 0, "type": "text", "text": {"value": text, "annotations": []}}
+                    ]
+                },
+            },
+        )
+
+    async def _open_message(self) -> None:
+        message = messages.build(
+            self.run["thread_id"],
+            {"role": "assistant", "content": []},
+            assistant_id=self.run["assistant_id"],
+            run_id=self.run_id,
+        )
+        message.update(status="in_progress", completed_at=None)
+        step = run_steps.message_creation(self.run, message["id"])
+
+        async def work(conn: AsyncConnection) -> None:
+            await self.executor.own(conn, self.run_id)
+            await messages.insert_in(conn, self.tenant, [message])
+            await self._insert_step(conn, step)
+
+        await self.executor.write(work)
+        self.message, self.message_step = message, step
+        self.publish("thread.run.step.created", step)
+        self.publish("thread.run.step.in_progress", step)
+        self.publish("thread.message.created", message)
+        self.publish("thread.message.in_progress", message)
+
+    async def _insert_step(self, conn: AsyncConnection, step: dict[str, Any]) -> None:
+        await repository.insert_object(
+            conn,
+            repository.RUN_STEPS,
+            step,
+            self.tenant,
+            thread_id=step["thread_id"],
+            run_id=step["run_id"],
+        )
+
+    async def _on_tool_calls(self, deltas: list[Any]) -> None:
+        if self.tool_step is None:
+            if self.message is not None:
+                await self._complete_message()
+            step = run_steps.tool_calls(self.run)
+
+            async def work(conn: AsyncConnection) -> None:
+                await self.executor.own(conn, self.run_id)
+                await self._insert_step(conn, step)
+
+            await self.executor.write(work)
+            self.tool_step = step
+            self.publish("thread.run.step.created", step)
+            self.publish("thread.run.step.in_progress", step)
+        assert self.tool_step is not None
+        for delta in deltas:
+            call = self.calls.get(delta.index)
+            function: dict[str, Any] = {"arguments": ""}
+            if call is None:
+                call = {
+                    "id": delta.id or f"call_{secrets.token_hex(12)}",
+                    "name": "",
+                    "arguments": "",
+                }
+                self.calls[delta.index] = call
+            if delta.function is not None:
+                if delta.function.name:
+                    call["name"] += delta.function.name
+                    function["name"] = delta.function.name
+                if delta.function.arguments:
+                    call["arguments"] += delta.function.arguments
+                    function["arguments"] = delta.function.arguments
+            item: dict[str, Any] = {"index": delta.index, "type": "function", "function": function}
+            if delta.id or "name" in function:
+                item["id"] = call["id"]
+                function["output"] = None
+            self.publish(
+                "thread.run.step.delta",
+                {
+                    "id": self.tool_step["id"],
+                    "object": "thread.run.step.delta",
+                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [item]}},
+                },
+            )
+
+    async def _complete_message(self, *, incomplete: str | None = None) -> None:
+        """Store the message's full text and close it and its step."""
+        assert self.message is not None and self.message_step is not None
+        stamp = now()
+        message = {
+            **self.message,
+            "content": [{"type": "text", "text": {"value": "".join(self.text), "annotations": []}}],
+        }
+        if incomplete is None:
+            message.update(status="completed", completed_at=stamp)
+        else:
+            message.update(
+                status="incomplete", incomplete_at=stamp, incomplete_details={"reason": incomplete}
+            )
+        step = {**self.message_step, "status": "completed", "completed_at": stamp}
+
+        async def work(conn: AsyncConnection) -> None:
+            await self.executor.own(conn, self.run_id)
+            await repository.replace_body(conn, repository.MESSAGES, message["id"], message)
+            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+
+        await self.executor.write(work)
+        self.message, self.message_step = message, step
+        event = "thread.message.completed" if incomplete is None else "thread.message.incomplete"
+        self.publish(event, message)
+        self.publish("thread.run.step.completed", step)
+
+    # -- the turn's outcome ----------------------------------------------------------------------
+
+    async def _finish_turn(self, turn_usage: dict[str, int]) -> None:
+        usage = dict(self.execution.get("usage") or {})
+        for key in ("prompt_tokens", "completion_tokens"):
+            usage[key] = int(usage.get(key, 0)) + turn_usage[key]
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        self.execution["usage"] = usage
+        step_usage = {**turn_usage, "total_tokens": sum(turn_usage.values())}
+        if self.calls:
+            await self._require_action(step_usage)
+            return
+        if self.message is None:  # the model said nothing: still record an (empty) answer
+            await self._open_message()
+        cut = self.finish_reason == "length"
+        if self.finish_reason == "content_filter":
+            await self._complete_message(incomplete="content_filter")
+        else:
+            await self._complete_message(incomplete="max_tokens" if cut else None)
+        await self._set_step_usage(step_usage)
+        if cut and self.run.get("max_completion_tokens"):
+            await self.executor.end(
+                self.run_id,
+                "incomplete",
+                incomplete_details={"reason": "max_completion_tokens"},
+                execution=self.execution,
+            )
+        else:
+            await self.executor.end(self.run_id, "completed", execution=self.execution)
+
+    async def _set_step_usage(self, step_usage: dict[str, int]) -> None:
+        assert self.message_step is not None
+        step = {**self.message_step, "usage": step_usage}
+
+        async def work(conn: AsyncConnection) -> None:
+            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+
+        await self.executor.write(work)
+        self.message_step = step
+
+    async def _require_action(self, step_usage: dict[str, int]) -> None:
+        assert self.tool_step is not None
+        calls = [self.calls[index] for index in sorted(self.calls)]
+        for call in calls:
+            if not call["name"]:
+                raise ProviderFailure(
+                    "server_error", "The model provider sent a tool call without a function name."
+                )
+        step_details = {
+            "type": "tool_calls",
+            "tool_calls": [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"], "output": None},
+                }
+                for c in calls
+            ],
+        }
+        step = {**self.tool_step, "step_details": step_details, "usage": step_usage}
+        wanted = [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for c in calls
+        ]
+        said = "".join(self.text) if self.message is not None else None
+        self.execution["transcript"] = [
+            *self.execution.get("transcript", []),
+            {"role": "assistant", "content": said or None, "tool_calls": wanted},
+        ]
+        self.execution["tool_step_id"] = step["id"]
+        spent = self._spent_budget()
+
+        async def work(conn: AsyncConnection) -> dict[str, Any]:
+            row = await self.executor.own(conn, self.run_id)
+            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+            run = {
+                **row.body,
+                "status": "requires_action",
+                "required_action": {
+                    "type": "submit_tool_outputs",
+                    "submit_tool_outputs": {"tool_calls": wanted},
+                },
+            }
+            await repository.save_run(
+                conn, run, self.execution, lease_owner=None, lease_expires_at=None
+            )
+            return run
+
+        if spent is not None:  # no budget left to go on after the tool outputs
+            await self.executor.write(
+                lambda conn: repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+            )
+            await self.executor.end(
+                self.run_id,
+                "incomplete",
+                incomplete_details={"reason": spent},
+                execution=self.execution,
+            )
+            return
+        run = await self.executor.write(work)
+        self.publish("thread.run.requires_action", run)

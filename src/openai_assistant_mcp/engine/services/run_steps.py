@@ -1,0 +1,114 @@
+"""Run steps: what a run did (created a message, called tools), listed and retrieved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import invalid, not_found
+from ..ids import new_id
+from ..store import repository
+from ..store.database import Database
+from . import threads
+from .common import ListQuery, list_objects, now
+
+# The one `include[]` value the spec defines; file search results are never produced here.
+INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
+
+
+def build(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
+    """A new in-progress step of `run` (type follows `step_details`)."""
+    return {
+        "id": new_id("step"),
+        "object": "thread.run.step",
+        "created_at": now(),
+        "assistant_id": run["assistant_id"],
+        "thread_id": run["thread_id"],
+        "run_id": run["id"],
+        "type": step_details["type"],
+        "status": "in_progress",
+        "step_details": step_details,
+        "last_error": None,
+        "expired_at": None,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": None,
+        "metadata": {},
+        "usage": None,
+    }
+
+
+def message_creation(run: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return build(run, {"type": "message_creation", "message_creation": {"message_id": message_id}})
+
+
+def tool_calls(run: dict[str, Any]) -> dict[str, Any]:
+    return build(run, {"type": "tool_calls", "tool_calls": []})
+
+
+# A step ends with the run's outcome: these run statuses map to these step statuses.
+_STEP_END = {
+    "cancelled": ("cancelled", "cancelled_at"),
+    "failed": ("failed", "failed_at"),
+    "expired": ("expired", "expired_at"),
+}
+
+
+def end(step: dict[str, Any], run_status: str, last_error: dict[str, Any] | None) -> dict[str, Any]:
+    """`step` closed because its run ended with `run_status` before the step finished."""
+    status, stamp = _STEP_END.get(run_status, ("completed", "completed_at"))
+    ended = {**step, "status": status, stamp: now()}
+    if status == "failed" and last_error is not None:
+        code = last_error["code"] if last_error["code"] == "rate_limit_exceeded" else "server_error"
+        ended["last_error"] = {"code": code, "message": last_error["message"]}
+    return ended
+
+
+def check_include(include: list[str] | None) -> None:
+    for value in include or []:
+        if value not in INCLUDABLE:
+            raise invalid(
+                "include",
+                f"Invalid value for 'include': '{value}'. Supported values are: "
+                + ", ".join(f"'{v}'" for v in INCLUDABLE)
+                + ".",
+            )
+
+
+async def _require_run(conn: Any, tenant: str, thread_id: str, run_id: str) -> None:
+    await threads.require_thread(conn, tenant, thread_id)
+    run = await repository.get_object(conn, repository.RUNS, tenant, run_id, thread_id=thread_id)
+    if run is None:
+        raise not_found("run", run_id)
+
+
+async def list_(
+    db: Database,
+    tenant: str,
+    thread_id: str,
+    run_id: str,
+    query: ListQuery,
+    include: list[str] | None = None,
+) -> dict[str, Any]:
+    check_include(include)
+    async with db.read() as conn:
+        await _require_run(conn, tenant, thread_id, run_id)
+        return await list_objects(conn, repository.RUN_STEPS, tenant, query, run_id=run_id)
+
+
+async def retrieve(
+    db: Database,
+    tenant: str,
+    thread_id: str,
+    run_id: str,
+    step_id: str,
+    include: list[str] | None = None,
+) -> dict[str, Any]:
+    check_include(include)
+    async with db.read() as conn:
+        await _require_run(conn, tenant, thread_id, run_id)
+        body = await repository.get_object(
+            conn, repository.RUN_STEPS, tenant, step_id, run_id=run_id
+        )
+    if body is None:
+        raise not_found("run step", step_id)
+    return body

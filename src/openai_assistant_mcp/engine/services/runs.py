@@ -1,0 +1,415 @@
+"""Runs: create (on a thread, or with a new thread), list, retrieve, modify, cancel, submit tool
+outputs - and ending a run, which the executor shares.
+
+A run is stored as its API document plus an `execution` document the API does not show
+(reasoning effort, the tool-call transcript the provider sees, usage so far). Every change of
+state is one transaction on the locked run row; the executor is told afterwards."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import APIError, conflict, invalid, not_found
+from ..ids import new_id
+from ..runner.events import Event, Subscription
+from ..state import EngineState
+from ..store import repository
+from ..store.repository import RunRow
+from . import messages, run_steps, threads
+from .common import ListQuery, list_objects, now
+
+TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
+DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
+
+# Run fields copied from the request as given (None: the default below).
+_RUN_OPTIONS = (
+    "max_prompt_tokens",
+    "max_completion_tokens",
+    "truncation_strategy",
+    "tool_choice",
+    "parallel_tool_calls",
+)
+
+
+def build(
+    thread_id: str,
+    assistant: dict[str, Any],
+    fields: dict[str, Any],
+    expires_after: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A queued run from the assistant overridden by the request `fields`, and its execution
+    document. `additional_instructions` are appended to the instructions the run shows."""
+    created_at = now()
+
+    def pick(name: str, default: Any = None) -> Any:
+        value = fields.get(name)
+        if value is None:
+            value = assistant.get(name)
+        return default if value is None else value
+
+    instructions = pick("instructions", "")
+    extra = fields.get("additional_instructions")
+    if extra:
+        instructions = f"{instructions}\n\n{extra}" if instructions else extra
+    body = {
+        "id": new_id("run"),
+        "object": "thread.run",
+        "created_at": created_at,
+        "thread_id": thread_id,
+        "assistant_id": assistant["id"],
+        "status": "queued",
+        "required_action": None,
+        "last_error": None,
+        "expires_at": created_at + expires_after,
+        "started_at": None,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": None,
+        "incomplete_details": None,
+        "model": pick("model"),
+        "instructions": instructions,
+        "tools": pick("tools", []),
+        "metadata": fields.get("metadata") or {},
+        "usage": None,
+        "temperature": pick("temperature", 1.0),
+        "top_p": pick("top_p", 1.0),
+        "max_prompt_tokens": fields.get("max_prompt_tokens"),
+        "max_completion_tokens": fields.get("max_completion_tokens"),
+        "truncation_strategy": fields.get("truncation_strategy") or dict(DEFAULT_TRUNCATION),
+        "tool_choice": fields.get("tool_choice") or "auto",
+        "parallel_tool_calls": fields.get("parallel_tool_calls", True) is not False,
+        "response_format": pick("response_format", "auto"),
+    }
+    _check(body)
+    execution = {
+        "reasoning_effort": pick("reasoning_effort"),
+        "transcript": [],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+    }
+    return body, execution
+
+
+def _check(run: dict[str, Any]) -> None:
+    """Refuse combinations the provider could not honour, naming the field."""
+    truncation = run["truncation_strategy"]
+    if truncation["type"] == "last_messages" and not truncation.get("last_messages"):
+        raise invalid(
+            "truncation_strategy.last_messages",
+            "Missing 'truncation_strategy.last_messages': required when type is 'last_messages'.",
+        )
+    choice = run["tool_choice"]
+    if isinstance(choice, dict):
+        if choice["type"] == "function":
+            name = (choice.get("function") or {}).get("name")
+            names = {t["function"]["name"] for t in run["tools"] if t["type"] == "function"}
+            if not name:
+                raise invalid("tool_choice.function", "Missing 'tool_choice.function.name'.")
+            if name not in names:
+                raise invalid(
+                    "tool_choice",
+                    f"Invalid 'tool_choice': the run has no function tool named '{name}'.",
+                )
+        elif not any(t["type"] == choice["type"] for t in run["tools"]):
+            raise invalid(
+                "tool_choice",
+                f"Invalid 'tool_choice': the run has no {choice['type']} tool.",
+            )
+
+
+# --- create -------------------------------------------------------------------------------------
+
+
+async def _assistant(conn: AsyncConnection, tenant: str, assistant_id: str) -> dict[str, Any]:
+    assistant = await repository.get_object(conn, repository.ASSISTANTS, tenant, assistant_id)
+    if assistant is None:
+        raise not_found("assistant", assistant_id)
+    return assistant
+
+
+async def _insert(
+    state: EngineState, conn: AsyncConnection, tenant: str, thread_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Check the thread is free, then store a new queued run claimed by this process."""
+    assistant = await _assistant(conn, tenant, fields["assistant_id"])
+    active = await repository.active_run_id(conn, thread_id)
+    if active is not None:
+        raise conflict(f"Thread {thread_id} already has an active run {active}.")
+    run, execution = build(thread_id, assistant, fields, state.settings.run_expires_after)
+    if fields.get("additional_messages"):
+        bodies = [
+            messages.build(thread_id, message, created_at=run["created_at"])
+            for message in fields["additional_messages"]
+        ]
+        await messages.insert_in(conn, tenant, bodies)
+    await repository.insert_run(
+        conn,
+        run,
+        tenant,
+        execution,
+        lease_owner=state.executor.owner,
+        lease_expires_at=time.time() + state.settings.run_lease_seconds,
+    )
+    return run
+
+
+def _queued_events(run: dict[str, Any]) -> list[Event]:
+    return [("thread.run.created", run), ("thread.run.queued", run)]
+
+
+async def create(
+    state: EngineState,
+    tenant: str,
+    api_key: str | None,
+    thread_id: str,
+    fields: dict[str, Any],
+    *,
+    stream: bool = False,
+) -> tuple[dict[str, Any], list[Event], Subscription | None]:
+    """Create a run and start executing it. Returns the run, and when `stream`, the events
+    so far and a subscription to the rest."""
+    async with state.db.write() as conn:
+        # Locking the thread serializes this check with other runs and messages on it.
+        await threads.require_thread(conn, tenant, thread_id, lock=True)
+        run = await _insert(state, conn, tenant, thread_id, fields)
+    subscription = state.executor.launch(run["id"], api_key, subscribe=stream)
+    return run, _queued_events(run), subscription
+
+
+async def create_thread_and_run(
+    state: EngineState,
+    tenant: str,
+    api_key: str | None,
+    fields: dict[str, Any],
+    *,
+    stream: bool = False,
+) -> tuple[dict[str, Any], list[Event], Subscription | None]:
+    """Create a thread (with its messages) and a run on it, in one transaction."""
+    thread_fields = dict(fields.get("thread") or {})
+    if fields.get("tool_resources") and not thread_fields.get("tool_resources"):
+        thread_fields["tool_resources"] = fields["tool_resources"]
+    async with state.db.write() as conn:
+        await _assistant(conn, tenant, fields["assistant_id"])  # refuse before writing
+        thread = await threads.create_in(conn, tenant, thread_fields)
+        run = await _insert(state, conn, tenant, thread["id"], fields)
+    subscription = state.executor.launch(run["id"], api_key, subscribe=stream)
+    return run, [("thread.created", thread), *_queued_events(run)], subscription
+
+
+# --- read and modify ----------------------------------------------------------------------------
+
+
+async def _require_run(
+    conn: AsyncConnection, tenant: str, thread_id: str, run_id: str, *, lock: bool = False
+) -> RunRow:
+    await threads.require_thread(conn, tenant, thread_id)
+    row = await repository.get_run(conn, run_id, tenant=tenant, thread_id=thread_id, lock=lock)
+    if row is None:
+        raise not_found("run", run_id)
+    return row
+
+
+async def retrieve(state: EngineState, tenant: str, thread_id: str, run_id: str) -> dict[str, Any]:
+    async with state.db.read() as conn:
+        return (await _require_run(conn, tenant, thread_id, run_id)).body
+
+
+async def list_(
+    state: EngineState, tenant: str, thread_id: str, query: ListQuery
+) -> dict[str, Any]:
+    async with state.db.read() as conn:
+        await threads.require_thread(conn, tenant, thread_id)
+        return await list_objects(conn, repository.RUNS, tenant, query, thread_id=thread_id)
+
+
+async def modify(
+    state: EngineState, tenant: str, thread_id: str, run_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Only metadata can change; it is replaced as a whole (null clears it)."""
+    async with state.db.write() as conn:
+        row = await _require_run(conn, tenant, thread_id, run_id, lock=True)
+        body = row.body
+        if "metadata" in fields:
+            body = {**body, "metadata": fields["metadata"] or {}}
+            await repository.save_run(conn, body)
+    return body
+
+
+# --- cancel -------------------------------------------------------------------------------------
+
+
+async def cancel(state: EngineState, tenant: str, thread_id: str, run_id: str) -> dict[str, Any]:
+    """A waiting run, or one nobody is executing, is cancelled at once; one being executed
+    goes `cancelling` and its executor (here, or another process via the database) ends it."""
+    async with state.db.write() as conn:
+        row = await _require_run(conn, tenant, thread_id, run_id, lock=True)
+        if row.status == "cancelling":
+            return row.body
+        if row.status not in ("queued", "in_progress", "requires_action"):
+            raise APIError(400, f"Cannot cancel run with status '{row.status}'.")
+        executing = row.lease_owner is not None and (row.lease_expires_at or 0) > time.time()
+        if row.status == "requires_action" or not executing:
+            body, _, _ = await finish(conn, row, "cancelled")
+            return body
+        body = {**row.body, "status": "cancelling"}
+        await repository.save_run(conn, body)
+    if row.lease_owner == state.executor.owner:
+        state.executor.cancel_local(run_id)
+    return body
+
+
+# --- submit tool outputs ------------------------------------------------------------------------
+
+
+async def submit_tool_outputs(
+    state: EngineState,
+    tenant: str,
+    api_key: str | None,
+    thread_id: str,
+    run_id: str,
+    outputs: list[dict[str, Any]],
+    *,
+    stream: bool = False,
+) -> tuple[dict[str, Any], list[Event], Subscription | None]:
+    """Record the outputs of every pending tool call and queue the run to go on."""
+    async with state.db.write() as conn:
+        row = await _require_run(conn, tenant, thread_id, run_id, lock=True)
+        if row.status != "requires_action":
+            raise APIError(400, f'Runs in status "{row.status}" do not accept tool outputs.')
+        calls = row.body["required_action"]["submit_tool_outputs"]["tool_calls"]
+        by_id = _outputs_by_call(outputs, [call["id"] for call in calls])
+        step_id = row.execution.get("tool_step_id")
+        step = await repository.get_object(
+            conn, repository.RUN_STEPS, tenant, step_id, run_id=run_id
+        )
+        if step is None:  # pragma: no cover - written with requires_action in one transaction
+            raise APIError(500, "The run's tool call step is missing.", type="server_error")
+        step = _with_outputs(step, by_id)
+        await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+        execution = dict(row.execution)
+        execution["transcript"] = [
+            *execution.get("transcript", []),
+            *({"role": "tool", "tool_call_id": cid, "content": by_id[cid]} for cid in by_id),
+        ]
+        execution.pop("tool_step_id", None)
+        body = {**row.body, "status": "queued", "required_action": None}
+        await repository.save_run(
+            conn,
+            body,
+            execution,
+            lease_owner=state.executor.owner,
+            lease_expires_at=time.time() + state.settings.run_lease_seconds,
+        )
+    subscription = state.executor.launch(run_id, api_key, subscribe=stream)
+    events: list[Event] = [("thread.run.step.completed", step), ("thread.run.queued", body)]
+    return body, events, subscription
+
+
+def _outputs_by_call(outputs: list[dict[str, Any]], pending: list[str]) -> dict[str, str]:
+    """{tool_call_id: output} in the order of the pending calls; every pending call must be
+    answered exactly once and nothing else."""
+    given: dict[str, str] = {}
+    for index, item in enumerate(outputs):
+        call_id = item["tool_call_id"]
+        if call_id not in pending:
+            raise invalid(
+                f"tool_outputs[{index}].tool_call_id",
+                f"Invalid 'tool_outputs[{index}].tool_call_id': no pending tool call '{call_id}'"
+                " on this run.",
+            )
+        if call_id in given:
+            raise invalid(
+                f"tool_outputs[{index}].tool_call_id",
+                f"Duplicate 'tool_outputs[{index}].tool_call_id': '{call_id}' was given twice.",
+            )
+        given[call_id] = item.get("output", "")
+    missing = [call_id for call_id in pending if call_id not in given]
+    if missing:
+        raise invalid(
+            "tool_outputs",
+            f"Expected tool outputs for call_ids {pending}, got {list(given)}.",
+        )
+    return {call_id: given[call_id] for call_id in pending}
+
+
+def _with_outputs(step: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    calls = []
+    for call in step["step_details"]["tool_calls"]:
+        function = {**call["function"], "output": outputs.get(call["id"])}
+        calls.append({**call, "function": function})
+    details = {**step["step_details"], "tool_calls": calls}
+    return {**step, "step_details": details, "status": "completed", "completed_at": now()}
+
+
+# --- ending a run -------------------------------------------------------------------------------
+
+_STAMP = {
+    "completed": "completed_at",
+    "incomplete": "completed_at",
+    "failed": "failed_at",
+    "cancelled": "cancelled_at",
+}
+_MESSAGE_REASON = {
+    "cancelled": "run_cancelled",
+    "failed": "run_failed",
+    "expired": "run_expired",
+    "incomplete": "max_tokens",
+}
+
+
+def usage_of(execution: dict[str, Any]) -> dict[str, int]:
+    usage = execution.get("usage") or {}
+    prompt = int(usage.get("prompt_tokens", 0))
+    completion = int(usage.get("completion_tokens", 0))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+async def finish(
+    conn: AsyncConnection,
+    row: RunRow,
+    status: str,
+    *,
+    last_error: dict[str, Any] | None = None,
+    incomplete_details: dict[str, Any] | None = None,
+    execution: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """End the run with terminal `status` inside the caller's transaction: steps and messages
+    still in progress are closed to match. Returns (run, closed steps, closed messages)."""
+    execution = row.execution if execution is None else execution
+    stamp = now()
+    body = {
+        **row.body,
+        "status": status,
+        "required_action": None,
+        "expires_at": None,
+        "last_error": last_error,
+        "incomplete_details": incomplete_details,
+        "usage": usage_of(execution),
+    }
+    if status in _STAMP:
+        body[_STAMP[status]] = stamp
+    closed_steps = []
+    for step in await repository.run_children(conn, repository.RUN_STEPS, row.thread_id, row.id):
+        if step["status"] == "in_progress":
+            step = run_steps.end(step, status, last_error)
+            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+            closed_steps.append(step)
+    closed_messages = []
+    for message in await repository.run_children(conn, repository.MESSAGES, row.thread_id, row.id):
+        if message["status"] == "in_progress":
+            message = {
+                **message,
+                "status": "incomplete",
+                "incomplete_at": stamp,
+                "incomplete_details": {"reason": _MESSAGE_REASON.get(status, "run_failed")},
+            }
+            await repository.replace_body(conn, repository.MESSAGES, message["id"], message)
+            closed_messages.append(message)
+    await repository.save_run(conn, body, execution, lease_owner=None, lease_expires_at=None)
+    return body, closed_steps, closed_messages
