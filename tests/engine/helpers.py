@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,11 +32,13 @@ def envelope(page: Any) -> dict[str, Any]:
     }
 
 
-async def walk(list_fn: ListFn, *, order: str, limit: int, cursor: str) -> list[str]:
-    """Follow `after` (forward) or `before` (backward) cursors page by page; checks each
-    page's envelope on the way and returns every ID seen, in the order seen."""
+async def walk(
+    list_fn: ListFn, *, order: str, limit: int, cursor: str, start: str | None = None
+) -> list[str]:
+    """Follow `after` (forward) or `before` (backward) cursors page by page, from `start` if
+    given; checks each page's envelope on the way and returns every ID seen, in list order."""
     seen: list[str] = []
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {cursor: start} if start else {}
     while True:
         page = await list_fn(order=order, limit=limit, **kwargs)
         ids = page_ids(page)
@@ -61,7 +64,8 @@ def tenant_of(app: FastAPI, api_key: str | None) -> str:
 async def insert_run_row(
     app: FastAPI, tenant: str, thread_id: str, status: str, assistant_id: str = "asst_x"
 ) -> str:
-    """A run stored directly (the runs API is another issue); returns its ID."""
+    """A run row stored directly, leased for an hour to an executor elsewhere so that this
+    engine's executor leaves it alone (these tests are about threads and messages)."""
     body = {
         "id": new_id("run"),
         "object": "thread.run",
@@ -72,7 +76,14 @@ async def insert_run_row(
     }
     async with engine_state(app).db.write() as conn:
         await repository.insert_object(
-            conn, repository.RUNS, body, tenant, thread_id=thread_id, status=status
+            conn,
+            repository.RUNS,
+            body,
+            tenant,
+            thread_id=thread_id,
+            status=status,
+            lease_owner="tests-elsewhere",
+            lease_expires_at=time.time() + 3600,
         )
     return body["id"]
 

@@ -65,9 +65,7 @@ async def test_walk_backward_with_before(collection: Collection, order: str, lim
     list_fn, ids = collection
     expected = ids if order == "asc" else ids[::-1]
     # From the end of the list, page back towards its start.
-    seen = await walk(
-        partial(list_fn, before=expected[-1]), order=order, limit=limit, cursor="before"
-    )
+    seen = await walk(list_fn, order=order, limit=limit, cursor="before", start=expected[-1])
     assert seen == expected[:-1]
 
 
