@@ -14,7 +14,8 @@ import openai
 import pytest
 
 from openai_assistant_mcp.engine.app import create_app
-from tests.runner.spec_check import ResponseChecker
+from tests.runner.spec_check import ResponseChecker, event_problems
+from tests.runner.sse_tap import TapTransport
 from tests.support.engine import engine_settings, serve_on_socket
 from tests.support.scripted_provider import ScriptedProvider
 
@@ -66,23 +67,38 @@ def checker() -> ResponseChecker:
     return ResponseChecker()
 
 
+@pytest.fixture
+def tap() -> TapTransport:
+    """Records the raw event streams the test's clients read (see `sse_tap`)."""
+    return TapTransport()
+
+
 @pytest.fixture(autouse=True)
-def _run_responses_match_spec(checker: ResponseChecker) -> Iterator[None]:
+def _run_responses_match_spec(checker: ResponseChecker, tap: TapTransport) -> Iterator[None]:
+    """Fails a test during which a JSON response or a stream event broke the spec."""
     checker.take()
     yield
     found = checker.take()
+    for events in tap.take():
+        found += [p for event, data in events for p in event_problems(event, data)]
     if found:
         pytest.fail("responses do not match the spec:\n" + "\n".join(found[:20]), pytrace=False)
 
 
-def sdk_client(url: str, api_key: str, checker: ResponseChecker) -> openai.AsyncOpenAI:
-    http = httpx2.AsyncClient(event_hooks={"response": [checker.hook]}, timeout=30)
+def sdk_client(
+    url: str, api_key: str, checker: ResponseChecker, tap: TapTransport | None = None
+) -> openai.AsyncOpenAI:
+    http = httpx2.AsyncClient(
+        transport=tap or TapTransport(), event_hooks={"response": [checker.hook]}, timeout=30
+    )
     return openai.AsyncOpenAI(base_url=url, api_key=api_key, max_retries=0, http_client=http)
 
 
 @pytest.fixture
-async def oai(runs_engine_url: str, checker: ResponseChecker) -> AsyncIterator[openai.AsyncOpenAI]:
+async def oai(
+    runs_engine_url: str, checker: ResponseChecker, tap: TapTransport
+) -> AsyncIterator[openai.AsyncOpenAI]:
     """An SDK client on the runs engine as a fresh tenant; its key is `oai.api_key`."""
-    client = sdk_client(runs_engine_url, "sk-runs-" + secrets.token_hex(8), checker)
+    client = sdk_client(runs_engine_url, "sk-runs-" + secrets.token_hex(8), checker, tap)
     yield client
     await client.close()

@@ -41,7 +41,12 @@ def _nullable(node: Any) -> Any:
 
 @cache
 def _spec() -> dict[str, Any]:
-    return _nullable(copy.deepcopy(load_spec()))
+    spec = _nullable(copy.deepcopy(load_spec()))
+    # Issue 3 asks for `invalid_api_key` when the provider refuses the key; the spec's enum
+    # (server_error, rate_limit_exceeded, invalid_prompt) predates providers other than OpenAI.
+    last_error = spec["components"]["schemas"]["RunObject"]["properties"]["last_error"]
+    last_error["anyOf"][0]["properties"]["code"]["enum"].append("invalid_api_key")
+    return spec
 
 
 @cache

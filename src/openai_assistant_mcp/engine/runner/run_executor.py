@@ -125,28 +125,31 @@ class RunExecutor:
     # -- one turn --------------------------------------------------------------------------------
 
     async def _execute(self, run_id: str, api_key: str | None) -> None:
+        turn = Turn(self, run_id, api_key)
+
+        async def end(status: str, **details: Any) -> None:
+            # A message cut short keeps the text streamed into it so far.
+            await self._end_quietly(run_id, status, partial_text=turn.partial_text(), **details)
+
         try:
-            await Turn(self, run_id, api_key).execute()
+            await turn.execute()
         except asyncio.CancelledError:
             reason = self._stop_reason.pop(run_id, "shutdown")
             if reason == "cancel":
-                await self._end_quietly(run_id, "cancelled")
-            elif reason == "expired":
-                await self._end_quietly(run_id, "expired")
+                await end("cancelled")
         except CancelRequested:
-            await self._end_quietly(run_id, "cancelled")
+            await end("cancelled")
         except TimeoutError:
-            await self._end_quietly(run_id, "expired")
+            await end("expired")
         except ProviderFailure as failure:
-            error = {"code": failure.code, "message": failure.message}
-            await self._end_quietly(run_id, "failed", last_error=error)
+            await end("failed", last_error={"code": failure.code, "message": failure.message})
         except RunGone:
             pass
         except Exception as exc:
             # The type only: an exception's text could carry request data.
             log.error("run %s failed: %s", run_id, type(exc).__name__)
             error = {"code": "server_error", "message": "The engine failed executing this run."}
-            await self._end_quietly(run_id, "failed", last_error=error)
+            await end("failed", last_error=error)
         finally:
             self._stop_reason.pop(run_id, None)
             self._tasks.pop(run_id, None)
@@ -168,22 +171,25 @@ class RunExecutor:
         last_error: dict[str, Any] | None = None,
         incomplete_details: dict[str, Any] | None = None,
         execution: dict[str, Any] | None = None,
+        partial_text: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """End a run this process holds with a terminal `status`, publishing the events.
         A run set `cancelling` meanwhile ends `cancelled` whatever happened."""
 
         async def work(conn: AsyncConnection) -> Any:
             row = await self.own(conn, run_id, allow_cancelling=True)
-            final = "cancelled" if row.status == "cancelling" else status
-            if final == "cancelled":
-                return await run_service.finish(conn, row, "cancelled", execution=execution)
+            if row.status == "cancelling":
+                return await run_service.finish(
+                    conn, row, "cancelled", execution=execution, partial_text=partial_text
+                )
             return await run_service.finish(
                 conn,
                 row,
-                final,
+                status,
                 last_error=last_error,
                 incomplete_details=incomplete_details,
                 execution=execution,
+                partial_text=partial_text,
             )
 
         body, steps, closed = await self.write(work)
@@ -333,6 +339,12 @@ class Turn:
 
     def publish(self, event: str, data: Any) -> None:
         self.events.publish(self.run_id, event, data)
+
+    def partial_text(self) -> dict[str, str]:
+        """{message_id: text so far} of the message being streamed, if one is open."""
+        if self.message is None or self.message.get("status") != "in_progress":
+            return {}
+        return {self.message["id"]: "".join(self.text)}
 
     async def execute(self) -> None:
         history, started = await self.executor.write(self._start)

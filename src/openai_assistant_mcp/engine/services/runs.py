@@ -256,6 +256,7 @@ async def cancel(state: EngineState, tenant: str, thread_id: str, run_id: str) -
         body = {**row.body, "status": "cancelling"}
         await repository.save_run(conn, body)
     if row.lease_owner == state.executor.owner:
+        state.executor.events.publish(run_id, "thread.run.cancelling", body)
         state.executor.cancel_local(run_id)
     return body
 
@@ -359,6 +360,10 @@ _MESSAGE_REASON = {
 }
 
 
+def text_part(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": {"value": value, "annotations": []}}
+
+
 def usage_of(execution: dict[str, Any]) -> dict[str, int]:
     usage = execution.get("usage") or {}
     prompt = int(usage.get("prompt_tokens", 0))
@@ -378,9 +383,11 @@ async def finish(
     last_error: dict[str, Any] | None = None,
     incomplete_details: dict[str, Any] | None = None,
     execution: dict[str, Any] | None = None,
+    partial_text: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """End the run with terminal `status` inside the caller's transaction: steps and messages
-    still in progress are closed to match. Returns (run, closed steps, closed messages)."""
+    still in progress are closed to match (a message keeps the `partial_text` streamed into it
+    so far). Returns (run, closed steps, closed messages)."""
     execution = row.execution if execution is None else execution
     stamp = now()
     body = {
@@ -403,6 +410,9 @@ async def finish(
     closed_messages = []
     for message in await repository.run_children(conn, repository.MESSAGES, row.thread_id, row.id):
         if message["status"] == "in_progress":
+            text = (partial_text or {}).get(message["id"])
+            if text is not None:
+                message = {**message, "content": [text_part(text)]}
             message = {
                 **message,
                 "status": "incomplete",
