@@ -298,26 +298,13 @@ class RunExecutor:
             await self.end(row.id, "failed", last_error=error)
 
     async def _reset_interrupted(self, conn: AsyncConnection, run_id: str) -> None:
-        """Close what the interrupted turn left half-written; the turn then starts again."""
+        """Remove what the interrupted turn left half-written (its text was never stored);
+        the turn then starts again from the last recorded state."""
         row = await self.own(conn, run_id)
-        error = {"code": "server_error", "message": "Interrupted: the engine stopped."}
-        for step in await repository.run_children(
-            conn, repository.RUN_STEPS, row.thread_id, row.id
-        ):
-            if step["status"] == "in_progress":
-                step = run_steps.end(step, "failed", error)
-                await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
-        for message in await repository.run_children(
-            conn, repository.MESSAGES, row.thread_id, row.id
-        ):
-            if message["status"] == "in_progress":
-                message = {
-                    **message,
-                    "status": "incomplete",
-                    "incomplete_at": now(),
-                    "incomplete_details": {"reason": "run_failed"},
-                }
-                await repository.replace_body(conn, repository.MESSAGES, message["id"], message)
+        for table in (repository.RUN_STEPS, repository.MESSAGES):
+            for child in await repository.run_children(conn, table, row.thread_id, row.id):
+                if child["status"] == "in_progress":
+                    await repository.delete_object(conn, table, row.tenant, child["id"])
 
 
 class Turn:

@@ -1,0 +1,182 @@
+"""Durability: `kill -9` an engine mid-run and start it again; two engine processes on one
+PostgreSQL database share runs (each executed once, readable and cancellable from both)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import openai
+import pytest
+
+from tests.runner.conftest import sdk_client
+from tests.runner.engine_process import EngineProcess
+from tests.runner.spec_check import ResponseChecker
+from tests.support.postgres import PostgresServer
+from tests.support.scripted_provider import ScriptedProvider, Text
+
+SLOW = "slow " * 300  # 6 s at 0.02 s a word: long enough to be interrupted
+
+
+@pytest.fixture
+def engines() -> Iterator[list[EngineProcess]]:
+    started: list[EngineProcess] = []
+    yield started
+    for engine in started:
+        engine.stop()
+
+
+async def _terminal(client: openai.AsyncOpenAI, thread_id: str, run_id: str) -> str:
+    for _ in range(400):
+        run = await client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
+        if run.status in ("completed", "failed", "cancelled", "expired", "incomplete"):
+            return run.status
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"run {run_id} still {run.status}")
+
+
+async def _until_streaming(provider: ScriptedProvider, count: int) -> None:
+    """Until `count` provider requests arrived and the model's text is flowing."""
+    await provider.wait_for_requests(count)
+    await asyncio.sleep(0.3)
+
+
+async def test_kill_9_mid_run_and_restart(
+    provider: ScriptedProvider,
+    tmp_path: Path,
+    checker: ResponseChecker,
+    engines: list[EngineProcess],
+) -> None:
+    provider.script(Text(SLOW, chunk_delay=0.02), Text(SLOW, chunk_delay=0.02))
+    database = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+    first = EngineProcess(database, tmp_path, provider.base_url).start()
+    engines.append(first)
+
+    # One run by a caller with a key (the server has none), one by the keyless default tenant.
+    keyed = sdk_client(first.url, "sk-crash-caller", checker)
+    assistant = await keyed.beta.assistants.create(model="m")
+    keyed_run = await keyed.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "keyed"}]}
+    )
+    async with httpx2.AsyncClient(base_url=first.url) as anonymous:
+        made = await anonymous.post("/assistants", json={"model": "m"})
+        made = await anonymous.post(
+            "/threads/runs",
+            json={
+                "assistant_id": made.json()["id"],
+                "thread": {"messages": [{"role": "user", "content": "anonymous"}]},
+            },
+        )
+        open_run = made.json()
+    await _until_streaming(provider, 2)
+    first.kill()
+
+    second = EngineProcess(database, tmp_path, provider.base_url).start()
+    engines.append(second)
+    keyed = sdk_client(second.url, "sk-crash-caller", checker)
+    assert await _terminal(keyed, keyed_run.thread_id, keyed_run.id) == "failed"
+    failed = await keyed.beta.threads.runs.retrieve(keyed_run.id, thread_id=keyed_run.thread_id)
+    assert failed.last_error is not None and failed.last_error.code == "server_error"
+    assert "never stored" in failed.last_error.message
+    kept = await keyed.beta.threads.messages.list(keyed_run.thread_id, order="asc")
+    assert [(m.role, m.status) for m in kept.data] == [
+        ("user", "completed"),
+        ("assistant", "incomplete"),
+    ]
+
+    async with httpx2.AsyncClient(base_url=second.url) as anonymous:
+        for _ in range(400):
+            run = (
+                await anonymous.get(f"/threads/{open_run['thread_id']}/runs/{open_run['id']}")
+            ).json()
+            if run["status"] == "completed":
+                break
+            await asyncio.sleep(0.025)
+        assert run["status"] == "completed"
+        listed = (
+            await anonymous.get(
+                f"/threads/{open_run['thread_id']}/messages", params={"order": "asc"}
+            )
+        ).json()["data"]
+        steps = (
+            await anonymous.get(f"/threads/{open_run['thread_id']}/runs/{open_run['id']}/steps")
+        ).json()["data"]
+    # The user's message is intact and the interrupted answer was redone from the start.
+    assert [(m["role"], m["status"]) for m in listed] == [
+        ("user", "completed"),
+        ("assistant", "completed"),
+    ]
+    assert listed[0]["content"][0]["text"]["value"] == "anonymous"
+    assert listed[1]["content"][0]["text"]["value"] == "You said: anonymous"
+    assert [(s["type"], s["status"]) for s in steps] == [("message_creation", "completed")]
+    assert len(provider.requests) == 3
+    assert provider.requests[2].body == next(
+        r.body for r in provider.requests[:2] if r.messages[-1]["content"] == "anonymous"
+    )
+
+
+async def test_two_processes_on_one_postgres(
+    postgres_server: PostgresServer,
+    provider: ScriptedProvider,
+    tmp_path: Path,
+    checker: ResponseChecker,
+    engines: list[EngineProcess],
+) -> None:
+    database = await postgres_server.new_database_url()
+    server_key = {"OPENAI_API_KEY": "sk-server-own-key"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = EngineProcess(database, tmp_path / "a", provider.base_url, **server_key).spawn()
+    b = EngineProcess(database, tmp_path / "b", provider.base_url, **server_key).spawn()
+    engines += [a, b]
+    a.wait_ready(), b.wait_ready()
+    via_a = sdk_client(a.url, "sk-two-procs", checker)
+    via_b = sdk_client(b.url, "sk-two-procs", checker)
+    assistant = await via_a.beta.assistants.create(model="m")
+
+    # Runs created through either process execute exactly once each.
+    runs = [
+        await client.beta.threads.create_and_run(
+            assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": f"n{i}"}]}
+        )
+        for i, client in enumerate([via_a, via_b, via_a, via_b])
+    ]
+    for run in runs:
+        assert await _terminal(via_b, run.thread_id, run.id) == "completed"
+    await asyncio.sleep(0.5)  # time for a second execution, if there were one
+    assert sorted(r.messages[-1]["content"] for r in provider.requests) == ["n0", "n1", "n2", "n3"]
+    assert {r.api_key for r in provider.requests} == {"sk-two-procs"}
+
+    # A run executing in A is read and cancelled through B; A stops its provider stream.
+    provider.reset()
+    provider.script(Text(SLOW, chunk_delay=0.02))
+    slow = await via_a.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "slow"}]}
+    )
+    await _until_streaming(provider, 1)
+    seen = await via_b.beta.threads.runs.retrieve(slow.id, thread_id=slow.thread_id)
+    assert seen.status == "in_progress"
+    started = time.monotonic()
+    cancelling = await via_b.beta.threads.runs.cancel(slow.id, thread_id=slow.thread_id)
+    assert cancelling.status == "cancelling"
+    assert await _terminal(via_b, slow.thread_id, slow.id) == "cancelled"
+    assert time.monotonic() - started < 2
+    assert provider.requests[0].disconnected
+
+    # A dies mid-run: B takes the run over when A's lease runs out, with the server's key.
+    provider.reset()
+    provider.script(Text(SLOW, chunk_delay=0.02))
+    orphan = await via_a.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "orphan"}]}
+    )
+    await _until_streaming(provider, 1)
+    a.kill()
+    assert await _terminal(via_b, orphan.thread_id, orphan.id) == "completed"
+    first, again = provider.requests
+    assert (first.api_key, again.api_key) == ("sk-two-procs", "sk-server-own-key")
+    assert first.body == again.body
+    answer = (await via_b.beta.threads.messages.list(orphan.thread_id)).data[0]
+    assert answer.content[0].text.value == "You said: orphan"  # type: ignore[union-attr]
