@@ -22,18 +22,22 @@ class Caller:
     api_key: str | None
 
 
-def engine_state(request: Request) -> EngineState:
+# Dependencies are `async def` although they never await: FastAPI runs plain `def` ones in a
+# worker thread, a thread hop per dependency per request.
+
+
+async def engine_state(request: Request) -> EngineState:
     return request.app.state.engine
 
 
-def caller(request: Request) -> Caller:
+async def caller(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     api_key = key.strip() if scheme.lower() == "bearer" and key.strip() else None
     return Caller(request.app.state.engine.hasher.tenant_for(api_key), api_key)
 
 
-def list_query(
+async def list_query(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     order: Literal["asc", "desc"] = "desc",
     after: str | None = None,

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import conflict, not_found
+from ..errors import APIError, conflict, not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
@@ -80,37 +80,45 @@ async def create_in(
     run_id: str | None = None,
 ) -> dict[str, Any]:
     """Add one message inside the caller's transaction. The caller has checked the thread
-    (see `threads.require_thread`) and any active run; no rule is applied here."""
+    (see `threads.require_thread`) and any active run (`repository.active_run_id`); no rule is
+    applied here."""
     body = build(thread_id, fields, assistant_id=assistant_id, run_id=run_id)
     await insert_in(conn, tenant, [body])
     return body
 
 
-async def ensure_no_active_run(conn: AsyncConnection, thread_id: str) -> None:
-    """Refuse (400) while a run on the thread is queued, in progress, waiting or cancelling."""
-    run_id = await repository.active_run_id(conn, thread_id)
-    if run_id is not None:
-        raise conflict(f"Can't add messages to {thread_id} while a run {run_id} is active.")
-
-
 async def create(
     db: Database, tenant: str, thread_id: str, fields: dict[str, Any]
 ) -> dict[str, Any]:
+    """Add a message; refused (400) while a run on the thread is queued, in progress, waiting
+    for tool outputs or cancelling."""
     async with db.write() as conn:
         # Locking the thread row serializes this check with run creation on PostgreSQL.
-        await threads.require_thread(conn, tenant, thread_id, lock=True)
-        await ensure_no_active_run(conn, thread_id)
+        exists, run_id = await repository.lock_thread_for_append(conn, tenant, thread_id)
+        if not exists:
+            raise not_found("thread", thread_id)
+        if run_id is not None:
+            raise conflict(f"Can't add messages to {thread_id} while a run {run_id} is active.")
         return await create_in(conn, tenant, thread_id, fields)
+
+
+# Reads and writes of one message look the message up first and check the thread only when it
+# is not found, to say which of the two is missing: the common case costs one query. (Message
+# rows carry their thread's tenant, so a found message proves the caller owns the thread.)
+
+
+async def _missing(conn: AsyncConnection, tenant: str, thread_id: str, message_id: str) -> APIError:
+    await threads.require_thread(conn, tenant, thread_id)
+    return not_found("message", message_id)
 
 
 async def retrieve(db: Database, tenant: str, thread_id: str, message_id: str) -> dict[str, Any]:
     async with db.read() as conn:
-        await threads.require_thread(conn, tenant, thread_id)
         body = await repository.get_object(
             conn, repository.MESSAGES, tenant, message_id, thread_id=thread_id
         )
-    if body is None:
-        raise not_found("message", message_id)
+        if body is None:
+            raise await _missing(conn, tenant, thread_id, message_id)
     return body
 
 
@@ -119,12 +127,11 @@ async def modify(
 ) -> dict[str, Any]:
     """Only metadata can change; it is replaced as a whole (null clears it)."""
     async with db.write() as conn:
-        await threads.require_thread(conn, tenant, thread_id)
         body = await repository.get_for_update(
             conn, repository.MESSAGES, tenant, message_id, thread_id=thread_id
         )
         if body is None:
-            raise not_found("message", message_id)
+            raise await _missing(conn, tenant, thread_id, message_id)
         if "metadata" in fields:
             body = {**body, "metadata": fields["metadata"] or {}}
             await repository.replace_body(conn, repository.MESSAGES, message_id, body)
@@ -133,12 +140,11 @@ async def modify(
 
 async def delete(db: Database, tenant: str, thread_id: str, message_id: str) -> dict[str, Any]:
     async with db.write() as conn:
-        await threads.require_thread(conn, tenant, thread_id)
         deleted = await repository.delete_object(
             conn, repository.MESSAGES, tenant, message_id, thread_id=thread_id
         )
-    if not deleted:
-        raise not_found("message", message_id)
+        if not deleted:
+            raise await _missing(conn, tenant, thread_id, message_id)
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
 
 
@@ -149,5 +155,11 @@ async def list_(
     if run_id is not None:
         scope["run_id"] = run_id
     async with db.read() as conn:
-        await threads.require_thread(conn, tenant, thread_id)
-        return await list_objects(conn, repository.MESSAGES, tenant, query, **scope)
+        try:
+            page = await list_objects(conn, repository.MESSAGES, tenant, query, **scope)
+        except APIError:  # e.g. an unknown cursor: an unknown thread is the better answer
+            await threads.require_thread(conn, tenant, thread_id)
+            raise
+        if not page["data"]:  # an empty page: is the thread there at all?
+            await threads.require_thread(conn, tenant, thread_id)
+    return page

@@ -19,7 +19,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     """A SQLite engine in WAL mode; `immediate` write transactions take the lock up front,
     so two writers queue on the busy timeout instead of failing on a lock upgrade."""
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # No rollback when a connection goes back to the pool: every use ends its transaction
+    # (read() and write() commit or roll back), and with aiosqlite each statement is a thread
+    # round trip.
+    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -156,6 +156,26 @@ async def active_run_id(conn: AsyncConnection, thread_id: str) -> str | None:
     return (await conn.execute(query)).scalar_one_or_none()
 
 
+async def lock_thread_for_append(
+    conn: AsyncConnection, tenant: str, thread_id: str
+) -> tuple[bool, str | None]:
+    """(whether the tenant's thread exists, the ID of its active run if any), locking the thread
+    row until the transaction ends. One query: this is on the path of every new message."""
+    active = (
+        select(RUNS.c.id)
+        .where(RUNS.c.thread_id == THREADS.c.id, RUNS.c.status.in_(ACTIVE_RUN_STATUSES))
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = (
+        select(THREADS.c.id, active)
+        .where(THREADS.c.id == thread_id, THREADS.c.tenant == tenant)
+        .with_for_update(of=THREADS)
+    )
+    row = (await conn.execute(query)).first()
+    return (False, None) if row is None else (True, row[1])
+
+
 # --- runs: execution state, claims and leases ------------------------------------------------
 
 
