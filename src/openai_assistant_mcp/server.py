@@ -266,19 +266,22 @@ def sse_app(server: Server[Any], host: str) -> Starlette:
 
     sse = SseServerTransport("/messages/", security_settings=transport_security(host))
 
-    async def sse_endpoint(scope: Any, receive: Any, send: Any) -> None:
-        token = connection_api_key.set(key_from_headers(Headers(scope=scope)))
-        try:
-            async with sse.connect_sse(scope, receive, send) as (read, write):
-                await server.run(read, write, server.create_initialization_options())
-        except ValueError:  # refused by the transport's checks; it already answered
-            pass
-        finally:
-            connection_api_key.reset(token)
+    class SseEndpoint:
+        """GET /sse as a plain ASGI app: the stream's response is the SDK transport's own."""
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            token = connection_api_key.set(key_from_headers(Headers(scope=scope)))
+            try:
+                async with sse.connect_sse(scope, receive, send) as (read, write):
+                    await server.run(read, write, server.create_initialization_options())
+            except ValueError:  # refused by the transport's checks; it already answered
+                pass
+            finally:
+                connection_api_key.reset(token)
 
     return Starlette(
         routes=[
-            Route("/sse", endpoint=sse_endpoint, methods=["GET"]),
+            Route("/sse", endpoint=SseEndpoint(), methods=["GET"]),
             Mount("/messages/", app=sse.handle_post_message),
         ]
     )

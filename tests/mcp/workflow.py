@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 from mcp import Client
 
 from tests.support.scripted_provider import Call, ScriptedProvider, Text, ToolCalls
@@ -69,9 +70,12 @@ async def run_workflow(client: Client, provider: ScriptedProvider, name: str) ->
     assert message["role"] == "user"
 
     progress: list[str] = []
+    heard_answer = anyio.Event()
 
     async def on_progress(amount: float, total: float | None, text: str | None) -> None:
         progress.append(text or "")
+        if "sunny" in "".join(progress):
+            heard_answer.set()
 
     started = await call(
         client,
@@ -99,7 +103,10 @@ async def run_workflow(client: Client, provider: ScriptedProvider, name: str) ->
     assert finished["run"]["status"] == "completed", finished["run"]
     replies = [m for m in finished["messages"] if m["role"] == "assistant"]
     assert replies[-1]["content"][0]["text"]["value"] == "It is sunny in Paris today, 24 degrees."
-    # The answer streamed to the client as progress notifications while the run ran.
+    # The answer streamed to the client as progress notifications while the run ran (the
+    # client runs progress callbacks as tasks of their own, so the last may still be due).
+    with anyio.move_on_after(5):
+        await heard_answer.wait()
     assert "sunny" in "".join(progress), progress
 
     listed = await call(client, "list_messages", {"thread_id": thread["id"], "order": "asc"})
