@@ -25,13 +25,14 @@ async def short_lived(
     tmp_path_factory: pytest.TempPathFactory,
     checker: ResponseChecker,
 ) -> AsyncIterator[openai.AsyncOpenAI]:
-    """An engine whose runs expire one second after they are created."""
+    """An engine whose runs expire two seconds after they are created (whole seconds: the
+    first may end sooner)."""
     directory = tmp_path_factory.mktemp("expiry")
     settings = engine_settings(
         f"sqlite+aiosqlite:///{directory / 'runs.db'}",
         directory,
         OPENAI_BASE_URL=provider_server.base_url,
-        **{**RUN_SETTINGS, "RUN_EXPIRES_AFTER": 1},
+        **{**RUN_SETTINGS, "RUN_EXPIRES_AFTER": 2},
     )
     with serve_on_socket(create_app(settings)) as url:
         client = sdk_client(url, "sk-expiry-" + secrets.token_hex(4), checker)
@@ -51,8 +52,9 @@ async def test_waiting_and_hanging_runs_expire(
     hanging = await short_lived.beta.threads.create_and_run(
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "b"}]}
     )
+    await provider.wait_for_requests(2)
     for run in (waiting, hanging):
-        for _ in range(200):
+        for _ in range(300):
             run = await short_lived.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
             if run.status == "expired":
                 break

@@ -27,6 +27,7 @@ from ..providers.chat import ChatProvider, ProviderFailure
 from ..services import messages, run_steps
 from ..services import runs as run_service
 from ..services.common import now
+from ..services.runs import Unsaved
 from ..settings import EngineSettings
 from ..store import repository
 from ..store.database import Database
@@ -128,8 +129,8 @@ class RunExecutor:
         turn = Turn(self, run_id, api_key)
 
         async def end(status: str, **details: Any) -> None:
-            # A message cut short keeps the text streamed into it so far.
-            await self._end_quietly(run_id, status, partial_text=turn.partial_text(), **details)
+            # What the turn streamed so far is stored with the end (a message cut short).
+            await self._end_quietly(run_id, status, unsaved=turn.unsaved(), **details)
 
         try:
             await turn.execute()
@@ -171,7 +172,7 @@ class RunExecutor:
         last_error: dict[str, Any] | None = None,
         incomplete_details: dict[str, Any] | None = None,
         execution: dict[str, Any] | None = None,
-        partial_text: dict[str, str] | None = None,
+        unsaved: Unsaved | None = None,
     ) -> dict[str, Any]:
         """End a run this process holds with a terminal `status`, publishing the events.
         A run set `cancelling` meanwhile ends `cancelled` whatever happened."""
@@ -180,7 +181,7 @@ class RunExecutor:
             row = await self.own(conn, run_id, allow_cancelling=True)
             if row.status == "cancelling":
                 return await run_service.finish(
-                    conn, row, "cancelled", execution=execution, partial_text=partial_text
+                    conn, row, "cancelled", execution=execution, unsaved=unsaved
                 )
             return await run_service.finish(
                 conn,
@@ -189,7 +190,7 @@ class RunExecutor:
                 last_error=last_error,
                 incomplete_details=incomplete_details,
                 execution=execution,
-                partial_text=partial_text,
+                unsaved=unsaved,
             )
 
         body, steps, closed = await self.write(work)
@@ -288,27 +289,25 @@ class RunExecutor:
         elif expires_at is not None and expires_at <= now_s:
             await self.end(row.id, "expired")
         elif row.status == "requires_action":  # not yet expired: leave it waiting, unowned
-            async with self.db.write() as conn:
-                await repository.save_run(conn, row.body, lease_owner=None, lease_expires_at=None)
+            await self.write(lambda conn: self._release_waiting(conn, row.id))
         elif row.tenant == DEFAULT_TENANT or self.provider.server_key:
-            await self.write(lambda conn: self._reset_interrupted(conn, row.id))
-            self.launch(row.id, None)
+            self.launch(row.id, None)  # the interrupted turn starts again (nothing was stored)
         else:
             error = {"code": "server_error", "message": _INTERRUPTED}
             await self.end(row.id, "failed", last_error=error)
 
-    async def _reset_interrupted(self, conn: AsyncConnection, run_id: str) -> None:
-        """Remove what the interrupted turn left half-written (its text was never stored);
-        the turn then starts again from the last recorded state."""
+    async def _release_waiting(self, conn: AsyncConnection, run_id: str) -> None:
         row = await self.own(conn, run_id)
-        for table in (repository.RUN_STEPS, repository.MESSAGES):
-            for child in await repository.run_children(conn, table, row.thread_id, row.id):
-                if child["status"] == "in_progress":
-                    await repository.delete_object(conn, table, row.tenant, child["id"])
+        if row.status == "requires_action":
+            await repository.save_run(conn, row.body, lease_owner=None, lease_expires_at=None)
 
 
 class Turn:
-    """One provider call of a run: from queued/in_progress to requires_action or an end."""
+    """One provider call of a run: from queued/in_progress to requires_action or an end.
+
+    The message and steps the turn produces are published as they appear, and stored once,
+    together with the turn's outcome, in one transaction (so a crash leaves nothing
+    half-written: the turn is simply done again)."""
 
     def __init__(self, executor: RunExecutor, run_id: str, api_key: str | None) -> None:
         self.executor = executor
@@ -323,30 +322,57 @@ class Turn:
         self.tool_step: dict[str, Any] | None = None
         self.text: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
 
     def publish(self, event: str, data: Any) -> None:
         self.events.publish(self.run_id, event, data)
 
-    def partial_text(self) -> dict[str, str]:
-        """{message_id: text so far} of the message being streamed, if one is open."""
-        if self.message is None or self.message.get("status") != "in_progress":
-            return {}
-        return {self.message["id"]: "".join(self.text)}
+    def unsaved(self) -> Unsaved:
+        """The turn's message and steps as they stand (text streamed so far included)."""
+        found = Unsaved()
+        if self.message is not None:
+            found.messages.append(self._message_now())
+        if self.message_step is not None:
+            found.steps.append(self.message_step)
+        if self.tool_step is not None:
+            found.steps.append(self._tool_step_now())
+        return found
+
+    def _message_now(self) -> dict[str, Any]:
+        assert self.message is not None
+        return {**self.message, "content": [run_service.text_part("".join(self.text))]}
+
+    def _tool_calls(self, *, with_output: bool) -> list[dict[str, Any]]:
+        calls = []
+        for index in sorted(self.calls):
+            call = self.calls[index]
+            function = {"name": call["name"], "arguments": call["arguments"]}
+            if with_output:
+                function["output"] = None
+            calls.append({"id": call["id"], "type": "function", "function": function})
+        return calls
+
+    def _tool_step_now(self) -> dict[str, Any]:
+        assert self.tool_step is not None
+        details = {"type": "tool_calls", "tool_calls": self._tool_calls(with_output=True)}
+        return {**self.tool_step, "step_details": details}
+
+    # -- start -----------------------------------------------------------------------------------
 
     async def execute(self) -> None:
         history, started = await self.executor.write(self._start)
         if started:
             self.publish("thread.run.in_progress", self.run)
-        expires_at = self.run.get("expires_at")
-        remaining = None if expires_at is None else max(0.0, expires_at - time.time())
         spent = self._spent_budget()
         if spent is not None:
             await self.executor.end(self.run_id, "incomplete", incomplete_details={"reason": spent})
             return
         request = build_request(self.run, self.execution, history)
+        expires_at = self.run.get("expires_at")
+        remaining = None if expires_at is None else max(0.0, expires_at - time.time())
         async with asyncio.timeout(remaining):
             usage = await self._stream(request)
-        await self._finish_turn(usage)
+        await self._finish(usage)
 
     async def _start(self, conn: AsyncConnection) -> tuple[list[dict[str, Any]], bool]:
         row = await self.executor.own(conn, self.run_id)
@@ -376,8 +402,7 @@ class Turn:
     # -- streaming the provider's answer ---------------------------------------------------------
 
     async def _stream(self, request: dict[str, Any]) -> dict[str, int]:
-        usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0}
-        self.finish_reason: str | None = None
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
         async for chunk in self.executor.provider.stream(request, self.api_key):
             if chunk.usage is not None:
                 usage = {
@@ -390,32 +415,29 @@ class Turn:
             delta = choice.delta
             text = (delta.content or "") + (delta.refusal or "")
             if text:
-                await self._on_text(text)
+                self._on_text(text)
             if delta.tool_calls:
-                await self._on_tool_calls(delta.tool_calls)
+                self._on_tool_calls(delta.tool_calls)
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
         return usage
 
-    async def _on_text(self, text: str) -> None:
+    def _on_text(self, text: str) -> None:
         if self.message is None:
-            await self._open_message()
+            self._open_message()
         assert self.message is not None
         self.text.append(text)
+        part = {"index": 0, "type": "text", "text": {"value": text, "annotations": []}}
         self.publish(
             "thread.message.delta",
             {
                 "id": self.message["id"],
                 "object": "thread.message.delta",
-                "delta": {
-                    "content": [
-                        {"index": 0, "type": "text", "text": {"value": text, "annotations": []}}
-                    ]
-                },
+                "delta": {"content": [part]},
             },
         )
 
-    async def _open_message(self) -> None:
+    def _open_message(self) -> None:
         message = messages.build(
             self.run["thread_id"],
             {"role": "assistant", "content": []},
@@ -424,54 +446,42 @@ class Turn:
         )
         message.update(status="in_progress", completed_at=None)
         step = run_steps.message_creation(self.run, message["id"])
-
-        async def work(conn: AsyncConnection) -> None:
-            await self.executor.own(conn, self.run_id)
-            await messages.insert_in(conn, self.tenant, [message])
-            await self._insert_step(conn, step)
-
-        await self.executor.write(work)
         self.message, self.message_step = message, step
         self.publish("thread.run.step.created", step)
         self.publish("thread.run.step.in_progress", step)
         self.publish("thread.message.created", message)
         self.publish("thread.message.in_progress", message)
 
-    async def _insert_step(self, conn: AsyncConnection, step: dict[str, Any]) -> None:
-        await repository.insert_object(
-            conn,
-            repository.RUN_STEPS,
-            step,
-            self.tenant,
-            thread_id=step["thread_id"],
-            run_id=step["run_id"],
-        )
+    def _close_message(self, incomplete: str | None = None) -> None:
+        """The message is whole (or cut: `incomplete` says why); so is its step."""
+        assert self.message is not None and self.message_step is not None
+        stamp = now()
+        message = self._message_now()
+        if incomplete is None:
+            message.update(status="completed", completed_at=stamp)
+        else:
+            message.update(
+                status="incomplete", incomplete_at=stamp, incomplete_details={"reason": incomplete}
+            )
+        self.message = message
+        self.message_step = {**self.message_step, "status": "completed", "completed_at": stamp}
+        event = "thread.message.completed" if incomplete is None else "thread.message.incomplete"
+        self.publish(event, message)
+        self.publish("thread.run.step.completed", self.message_step)
 
-    async def _on_tool_calls(self, deltas: list[Any]) -> None:
+    def _on_tool_calls(self, deltas: list[Any]) -> None:
         if self.tool_step is None:
-            if self.message is not None:
-                await self._complete_message()
-            step = run_steps.tool_calls(self.run)
-
-            async def work(conn: AsyncConnection) -> None:
-                await self.executor.own(conn, self.run_id)
-                await self._insert_step(conn, step)
-
-            await self.executor.write(work)
-            self.tool_step = step
-            self.publish("thread.run.step.created", step)
-            self.publish("thread.run.step.in_progress", step)
-        assert self.tool_step is not None
+            if self.message is not None and self.message["status"] == "in_progress":
+                self._close_message()
+            self.tool_step = run_steps.tool_calls(self.run)
+            self.publish("thread.run.step.created", self.tool_step)
+            self.publish("thread.run.step.in_progress", self.tool_step)
         for delta in deltas:
             call = self.calls.get(delta.index)
-            function: dict[str, Any] = {"arguments": ""}
             if call is None:
-                call = {
-                    "id": delta.id or f"call_{secrets.token_hex(12)}",
-                    "name": "",
-                    "arguments": "",
-                }
-                self.calls[delta.index] = call
+                call_id = delta.id or f"call_{secrets.token_hex(12)}"
+                call = self.calls[delta.index] = {"id": call_id, "name": "", "arguments": ""}
+            function: dict[str, Any] = {"arguments": ""}
             if delta.function is not None:
                 if delta.function.name:
                     call["name"] += delta.function.name
@@ -483,45 +493,19 @@ class Turn:
             if delta.id or "name" in function:
                 item["id"] = call["id"]
                 function["output"] = None
+            details = {"type": "tool_calls", "tool_calls": [item]}
             self.publish(
                 "thread.run.step.delta",
                 {
                     "id": self.tool_step["id"],
                     "object": "thread.run.step.delta",
-                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [item]}},
+                    "delta": {"step_details": details},
                 },
             )
 
-    async def _complete_message(self, *, incomplete: str | None = None) -> None:
-        """Store the message's full text and close it and its step."""
-        assert self.message is not None and self.message_step is not None
-        stamp = now()
-        message = {
-            **self.message,
-            "content": [{"type": "text", "text": {"value": "".join(self.text), "annotations": []}}],
-        }
-        if incomplete is None:
-            message.update(status="completed", completed_at=stamp)
-        else:
-            message.update(
-                status="incomplete", incomplete_at=stamp, incomplete_details={"reason": incomplete}
-            )
-        step = {**self.message_step, "status": "completed", "completed_at": stamp}
-
-        async def work(conn: AsyncConnection) -> None:
-            await self.executor.own(conn, self.run_id)
-            await repository.replace_body(conn, repository.MESSAGES, message["id"], message)
-            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
-
-        await self.executor.write(work)
-        self.message, self.message_step = message, step
-        event = "thread.message.completed" if incomplete is None else "thread.message.incomplete"
-        self.publish(event, message)
-        self.publish("thread.run.step.completed", step)
-
     # -- the turn's outcome ----------------------------------------------------------------------
 
-    async def _finish_turn(self, turn_usage: dict[str, int]) -> None:
+    async def _finish(self, turn_usage: dict[str, int]) -> None:
         usage = dict(self.execution.get("usage") or {})
         for key in ("prompt_tokens", "completion_tokens"):
             usage[key] = int(usage.get(key, 0)) + turn_usage[key]
@@ -532,72 +516,56 @@ class Turn:
             await self._require_action(step_usage)
             return
         if self.message is None:  # the model said nothing: still record an (empty) answer
-            await self._open_message()
+            self._open_message()
         cut = self.finish_reason == "length"
-        if self.finish_reason == "content_filter":
-            await self._complete_message(incomplete="content_filter")
-        else:
-            await self._complete_message(incomplete="max_tokens" if cut else None)
-        await self._set_step_usage(step_usage)
+        reason = {"length": "max_tokens", "content_filter": "content_filter"}
+        self._close_message(reason.get(self.finish_reason or ""))
+        assert self.message_step is not None
+        self.message_step = {**self.message_step, "usage": step_usage}
         if cut and self.run.get("max_completion_tokens"):
             await self.executor.end(
                 self.run_id,
                 "incomplete",
                 incomplete_details={"reason": "max_completion_tokens"},
                 execution=self.execution,
+                unsaved=self.unsaved(),
             )
         else:
-            await self.executor.end(self.run_id, "completed", execution=self.execution)
-
-    async def _set_step_usage(self, step_usage: dict[str, int]) -> None:
-        assert self.message_step is not None
-        step = {**self.message_step, "usage": step_usage}
-
-        async def work(conn: AsyncConnection) -> None:
-            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
-
-        await self.executor.write(work)
-        self.message_step = step
+            await self.executor.end(
+                self.run_id, "completed", execution=self.execution, unsaved=self.unsaved()
+            )
 
     async def _require_action(self, step_usage: dict[str, int]) -> None:
         assert self.tool_step is not None
-        calls = [self.calls[index] for index in sorted(self.calls)]
-        for call in calls:
-            if not call["name"]:
-                raise ProviderFailure(
-                    "server_error", "The model provider sent a tool call without a function name."
-                )
-        step_details = {
-            "type": "tool_calls",
-            "tool_calls": [
-                {
-                    "id": c["id"],
-                    "type": "function",
-                    "function": {"name": c["name"], "arguments": c["arguments"], "output": None},
-                }
-                for c in calls
-            ],
-        }
-        step = {**self.tool_step, "step_details": step_details, "usage": step_usage}
-        wanted = [
-            {
-                "id": c["id"],
-                "type": "function",
-                "function": {"name": c["name"], "arguments": c["arguments"]},
-            }
-            for c in calls
-        ]
-        said = "".join(self.text) if self.message is not None else None
+        if any(not call["name"] for call in self.calls.values()):
+            raise ProviderFailure(
+                "server_error", "The model provider sent a tool call without a function name."
+            )
+        self.tool_step = {**self._tool_step_now(), "usage": step_usage}
+        wanted = self._tool_calls(with_output=False)
+        said = "".join(self.text) if self.message is not None else ""
         self.execution["transcript"] = [
             *self.execution.get("transcript", []),
             {"role": "assistant", "content": said or None, "tool_calls": wanted},
         ]
-        self.execution["tool_step_id"] = step["id"]
         spent = self._spent_budget()
+        if spent is not None:  # no budget left to go on after the tool outputs
+            await self.executor.end(
+                self.run_id,
+                "incomplete",
+                incomplete_details={"reason": spent},
+                execution=self.execution,
+                unsaved=self.unsaved(),
+            )
+            return
+        self.execution["tool_step_id"] = self.tool_step["id"]
+        unsaved = self.unsaved()
 
         async def work(conn: AsyncConnection) -> dict[str, Any]:
             row = await self.executor.own(conn, self.run_id)
-            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+            await messages.insert_in(conn, self.tenant, unsaved.messages)
+            for step in unsaved.steps:
+                await run_steps.insert(conn, self.tenant, step)
             run = {
                 **row.body,
                 "status": "requires_action",
@@ -611,16 +579,5 @@ class Turn:
             )
             return run
 
-        if spent is not None:  # no budget left to go on after the tool outputs
-            await self.executor.write(
-                lambda conn: repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
-            )
-            await self.executor.end(
-                self.run_id,
-                "incomplete",
-                incomplete_details={"reason": spent},
-                execution=self.execution,
-            )
-            return
         run = await self.executor.write(work)
         self.publish("thread.run.requires_action", run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import invalid, not_found
 from ..ids import new_id
 from ..store import repository
@@ -63,6 +65,12 @@ def end(step: dict[str, Any], run_status: str, last_error: dict[str, Any] | None
     return ended
 
 
+async def insert(conn: AsyncConnection, tenant: str, step: dict[str, Any]) -> None:
+    await repository.insert_object(
+        conn, repository.RUN_STEPS, step, tenant, thread_id=step["thread_id"], run_id=step["run_id"]
+    )
+
+
 def check_include(include: list[str] | None) -> None:
     for value in include or []:
         if value not in INCLUDABLE:
@@ -74,7 +82,7 @@ def check_include(include: list[str] | None) -> None:
             )
 
 
-async def _require_run(conn: Any, tenant: str, thread_id: str, run_id: str) -> None:
+async def _require_run(conn: AsyncConnection, tenant: str, thread_id: str, run_id: str) -> None:
     await threads.require_thread(conn, tenant, thread_id)
     run = await repository.get_object(conn, repository.RUNS, tenant, run_id, thread_id=thread_id)
     if run is None:

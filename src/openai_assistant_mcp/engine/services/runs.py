@@ -8,6 +8,7 @@ state is one transaction on the locked run row; the executor is told afterwards.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -364,6 +365,14 @@ def text_part(value: str) -> dict[str, Any]:
     return {"type": "text", "text": {"value": value, "annotations": []}}
 
 
+@dataclass
+class Unsaved:
+    """What the executing turn has produced but not stored yet, as it stands now."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
 def usage_of(execution: dict[str, Any]) -> dict[str, int]:
     usage = execution.get("usage") or {}
     prompt = int(usage.get("prompt_tokens", 0))
@@ -383,11 +392,14 @@ async def finish(
     last_error: dict[str, Any] | None = None,
     incomplete_details: dict[str, Any] | None = None,
     execution: dict[str, Any] | None = None,
-    partial_text: dict[str, str] | None = None,
+    unsaved: Unsaved | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """End the run with terminal `status` inside the caller's transaction: steps and messages
-    still in progress are closed to match (a message keeps the `partial_text` streamed into it
-    so far). Returns (run, closed steps, closed messages)."""
+    """End the run with terminal `status` inside the caller's transaction.
+
+    The step waiting for tool outputs, if any, is closed to match; so are the `unsaved`
+    message and steps of the turn that was executing (the executor stores them only when the
+    turn ends; a message keeps the text streamed so far). Returns (run, steps, messages) that
+    were closed or stored here, for the stream events."""
     execution = row.execution if execution is None else execution
     stamp = now()
     body = {
@@ -401,25 +413,32 @@ async def finish(
     }
     if status in _STAMP:
         body[_STAMP[status]] = stamp
-    closed_steps = []
-    for step in await repository.run_children(conn, repository.RUN_STEPS, row.thread_id, row.id):
-        if step["status"] == "in_progress":
+    closed_steps: list[dict[str, Any]] = []
+    waiting_id = execution.get("tool_step_id")
+    if waiting_id:
+        step = await repository.get_object(
+            conn, repository.RUN_STEPS, row.tenant, waiting_id, run_id=row.id
+        )
+        if step is not None and step["status"] == "in_progress":
             step = run_steps.end(step, status, last_error)
             await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
             closed_steps.append(step)
-    closed_messages = []
-    for message in await repository.run_children(conn, repository.MESSAGES, row.thread_id, row.id):
-        if message["status"] == "in_progress":
-            text = (partial_text or {}).get(message["id"])
-            if text is not None:
-                message = {**message, "content": [text_part(text)]}
-            message = {
-                **message,
-                "status": "incomplete",
-                "incomplete_at": stamp,
-                "incomplete_details": {"reason": _MESSAGE_REASON.get(status, "run_failed")},
-            }
-            await repository.replace_body(conn, repository.MESSAGES, message["id"], message)
-            closed_messages.append(message)
+    closed_messages: list[dict[str, Any]] = []
+    if unsaved is not None:
+        for message in unsaved.messages:
+            if message["status"] == "in_progress":
+                message = {
+                    **message,
+                    "status": "incomplete",
+                    "incomplete_at": stamp,
+                    "incomplete_details": {"reason": _MESSAGE_REASON.get(status, "run_failed")},
+                }
+                closed_messages.append(message)
+            await messages.insert_in(conn, row.tenant, [message])
+        for step in unsaved.steps:
+            if step["status"] == "in_progress":
+                step = run_steps.end(step, status, last_error)
+                closed_steps.append(step)
+            await run_steps.insert(conn, row.tenant, step)
     await repository.save_run(conn, body, execution, lease_owner=None, lease_expires_at=None)
     return body, closed_steps, closed_messages
