@@ -102,7 +102,9 @@ def openai_client(
 def serve_on_socket(app: FastAPI) -> Iterator[str]:
     """Serve `app` with uvicorn on a free loopback port in a background thread; yields the
     base URL (http://127.0.0.1:PORT/v1). The app's lifespan runs in that thread's loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP; without it
+    # each keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
