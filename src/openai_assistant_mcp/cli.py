@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .config import TOOLSETS, Settings
+from .http_guards import HTTP_FLAGS, add_api_guard_flags, api_guard_settings
 
 USAGE_EPILOG = """\
 examples:
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     _add_settings_flags(parser, SERVER_FLAGS)
+    _add_settings_flags(parser.add_argument_group("HTTP access and limits"), HTTP_FLAGS)
     _add_settings_flags(parser, COMMON_FLAGS)
     _add_engine_flags(parser)
 
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", dest="api_port", type=int, default=8663, help="default 8663")
     _add_settings_flags(api, COMMON_FLAGS)
     _add_engine_flags(api)
+    add_api_guard_flags(api)
     return parser
 
 
@@ -159,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if command == "api":
         from .engine.serve import serve_api
 
-        serve_api(engine_settings, args.api_host, args.api_port)
+        serve_api(engine_settings, args.api_host, args.api_port, api_guard_settings(args))
         return
 
     from .server import run

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from .http_guards import MCPHTTPSettings
 
 if TYPE_CHECKING:
     from .engine.settings import EngineSettings
@@ -16,8 +18,9 @@ Transport = Literal["stdio", "sse", "streamable-http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class Settings(BaseSettings):
-    """Everything `openai-assistant-mcp` reads from its environment (names are the contract)."""
+class Settings(MCPHTTPSettings):
+    """Everything `openai-assistant-mcp` reads from its environment (names are the contract).
+    The HTTP transports' access control and limits come from MCPHTTPSettings."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 

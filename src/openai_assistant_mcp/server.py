@@ -21,12 +21,13 @@ from pydantic import ValidationError
 
 from .client import call_api_key
 from .config import Settings
+from .engine.http_policy import LimitExceeded
+from .http_guards import check_exposure, serve_guarded, streamable_http_options, transport_security
 from .tools.common import Call, ToolResult, describe_validation_error
 from .tools.registry import ToolSpec, select_tools
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
-    from mcp.server.transport_security import TransportSecuritySettings
     from openai import AsyncOpenAI
     from starlette.applications import Starlette
     from starlette.datastructures import Headers
@@ -100,6 +101,7 @@ class ToolServer:
         self._start_failure: str | None = None
         self._ready = anyio.Event()
         self._stop = anyio.Event()
+        self.limiter = settings.limiter("tool calls")  # per API key: engine/http_policy.py
 
     def _listed(self, spec: ToolSpec) -> types.Tool:
         listing = spec.listing()
@@ -185,7 +187,10 @@ class ToolServer:
 
         token = call_api_key.set(key)
         try:
-            result = await spec.handler(Call(api=api, progress=progress), args)
+            async with self.limiter.slot(key):
+                result = await spec.handler(Call(api=api, progress=progress), args)
+        except LimitExceeded as exc:
+            return _error_result(f"429 Too Many Requests: {exc.message}")
         except Exception as exc:
             text = redact(describe_error(exc), key)
             if text.startswith("Internal error"):
@@ -244,27 +249,18 @@ def _result(result: ToolResult, key: str | None) -> types.CallToolResult:
 # --- transports ----------------------------------------------------------------------------------
 
 
-def transport_security(host: str) -> TransportSecuritySettings | None:
-    """DNS-rebinding protection when bound to loopback (as the SDK does by default)."""
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        return None
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-    )
-
-
-def sse_app(server: Server[Any], host: str) -> Starlette:
+def sse_app(server: Server[Any], settings: Settings) -> Starlette:
     """SSE transport: GET /sse opens the event stream, POST /messages/ carries requests."""
     from mcp.server.sse import SseServerTransport
     from starlette.applications import Starlette
     from starlette.datastructures import Headers
     from starlette.routing import Mount, Route
 
-    sse = SseServerTransport("/messages/", security_settings=transport_security(host))
+    sse = SseServerTransport(
+        "/messages/",
+        security_settings=transport_security(settings),
+        max_request_body_size=settings.max_request_body_bytes,
+    )
 
     class SseEndpoint:
         """GET /sse as a plain ASGI app: the stream's response is the SDK transport's own."""
@@ -294,6 +290,7 @@ async def serve(settings: Settings) -> None:
             "MCP_CREDENTIALS_PASSTHROUGH needs an HTTP transport (sse or streamable-http): "
             "stdio has no request headers to carry keys."
         )
+    check_exposure(settings)
     tools = ToolServer(settings)
     server = tools.lowlevel_server()
     async with anyio.create_task_group() as group:
@@ -307,7 +304,7 @@ async def serve(settings: Settings) -> None:
             else:
                 if not await tools.wait_ready():
                     raise SystemExit(1)
-                await _serve_http(settings, server)
+                await _serve_http(settings, server, tools)
         finally:
             tools.stop()
 
@@ -319,25 +316,18 @@ async def _hold_quietly(tools: ToolServer) -> None:
         pass
 
 
-async def _serve_http(settings: Settings, server: Server[Any]) -> None:
-    import uvicorn
-
+async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
+    """Serve behind the HTTP guards (http_guards.py); on SIGTERM, tool calls in flight finish."""
     if settings.transport == "sse":
-        app, path = sse_app(server, settings.host), "/sse"
+        app, path = sse_app(server, settings), "/sse"
     else:
-        app = server.streamable_http_app(streamable_http_path="/mcp", host=settings.host)
+        app = server.streamable_http_app(
+            streamable_http_path="/mcp", host=settings.host, **streamable_http_options(settings)
+        )
         path = "/mcp"
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=settings.log_level == "DEBUG",
-        timeout_graceful_shutdown=5,
-    )
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("MCP over %s at http://%s:%d%s", settings.transport, host, settings.port, path)
-    await uvicorn.Server(config).serve()
+    await serve_guarded(app, settings, lambda: tools.limiter.in_flight)
 
 
 def run(settings: Settings) -> None:

@@ -8,15 +8,17 @@ import sys
 import uvicorn
 
 from .app import create_app
+from .http_guards import APIGuard, GuardedServer, uvicorn_limits
+from .http_policy import APIGuardSettings, exposure_refusal
 from .settings import EngineSettings
 from .store.database import describe_url
 
 
-class _AnnouncingServer(uvicorn.Server):
+class _AnnouncingServer(GuardedServer):
     """A uvicorn server that says where it listens once its socket is bound."""
 
-    def __init__(self, config: uvicorn.Config, database: str) -> None:
-        super().__init__(config)
+    def __init__(self, config: uvicorn.Config, database: str, guard: APIGuard) -> None:
+        super().__init__(config, guard.settings, lambda: guard.in_flight, guard.drain)
         self.database = database
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -28,11 +30,26 @@ class _AnnouncingServer(uvicorn.Server):
             print(f"Database: {self.database}", file=sys.stderr, flush=True)
 
 
-def serve_api(settings: EngineSettings, host: str = "127.0.0.1", port: int = 8663) -> None:
+def serve_api(
+    settings: EngineSettings,
+    host: str = "127.0.0.1",
+    port: int = 8663,
+    guards: APIGuardSettings | None = None,
+) -> None:
     """Run the API until interrupted. Once it listens, says on stderr where (the real port, so
     port 0 picks a free one) and which database it uses (password hidden)."""
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
-    server = _AnnouncingServer(config, describe_url(settings.resolved_database_url()))
+    guards = guards or APIGuardSettings()
+    refusal = exposure_refusal(
+        host, guards.auth_token is not None, guards.insecure_no_auth,
+        "API_AUTH_TOKEN (--auth-token)", "--insecure-no-auth",
+    )  # fmt: skip
+    if refusal:
+        raise SystemExit(refusal)
+    guard = APIGuard(create_app(settings), guards)
+    config = uvicorn.Config(
+        guard, host=host, port=port, log_level="warning", **uvicorn_limits(guards)
+    )
+    server = _AnnouncingServer(config, describe_url(settings.resolved_database_url()), guard)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for

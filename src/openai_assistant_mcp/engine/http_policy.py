@@ -1,0 +1,269 @@
+"""What the HTTP servers allow: which Host/Origin, which access token, and per-caller limits.
+
+Host and Origin patterns are exact values or `name:*` (any port); `*` alone allows anything.
+By default only loopback names are allowed, which defeats DNS rebinding.
+
+Limits: a caller is whoever holds one credential (an API key, or nothing). Each caller may have
+`max_concurrent` calls running and `max_queued` more waiting for a slot; beyond that a call is
+refused at once, as it is when the caller's rate (a token bucket refilled at `per_minute`) is
+spent. Both refusals are `LimitExceeded`, whose message names the limit and its setting. The
+MCP server (tool calls) and the REST API (requests) share this, so it lives in the engine,
+which imports nothing outside itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = ("localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*")
+LOOPBACK_ORIGINS = tuple(
+    f"{scheme}://{host}" for scheme in ("http", "https") for host in LOOPBACK_HOSTS
+)
+
+
+def split_list(value: Any) -> Any:
+    """'a, b' -> ('a', 'b'): list settings are comma-separated in the environment."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def pattern_matches(value: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """Whether a Host/Origin value is allowed: exact, `name:*` with a numeric port, or `*`."""
+    for pattern in patterns:
+        if pattern in ("*", value):
+            return True
+        if pattern.endswith(":*"):
+            base = pattern[:-1]  # keeps the colon
+            if value.startswith(base) and value[len(base) :].isdigit():
+                return True
+    return False
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server on this machine."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HTTPLimitSettings(BaseSettings):
+    """Limits shared by the MCP HTTP transports and the REST API (env names are the same)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    max_request_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        alias="MAX_REQUEST_BODY_BYTES",
+        description="largest request body accepted (413 beyond)",
+    )
+    max_concurrent_per_key: int = Field(
+        default=64,
+        ge=1,
+        alias="MAX_CONCURRENT_PER_KEY",
+        description="calls running at once per API key",
+    )
+    max_queued_per_key: int = Field(
+        default=256,
+        ge=0,
+        alias="MAX_QUEUED_PER_KEY",
+        description="calls waiting per API key beyond those running (429 beyond)",
+    )
+    rate_limit_per_minute: int = Field(
+        default=0,
+        ge=0,
+        alias="RATE_LIMIT_PER_MINUTE",
+        description="calls per minute per API key (429 beyond); 0 turns it off",
+    )
+    http_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        alias="HTTP_MAX_CONNECTIONS",
+        description="connections and requests held at once (503 beyond)",
+    )
+    http_read_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        alias="HTTP_READ_TIMEOUT",
+        description="seconds a client has to send a request's headers, and then its body",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        alias="SHUTDOWN_GRACE_SECONDS",
+        description="on SIGTERM, seconds the work in flight gets to finish",
+    )
+
+    def limiter(self, what: str) -> CallerLimiter:
+        """A limiter with these limits; `what` names the things counted ("tool calls")."""
+        return CallerLimiter(
+            self.max_concurrent_per_key,
+            self.max_queued_per_key,
+            self.rate_limit_per_minute,
+            what=what,
+        )
+
+
+class APIGuardSettings(HTTPLimitSettings):
+    """The REST API's door (`openai-assistant-mcp api`): allowed hosts/origins and a token."""
+
+    auth_token: SecretStr | None = Field(
+        default=None,
+        alias="API_AUTH_TOKEN",
+        description="token every request must carry as Authorization: Bearer (the caller's "
+        "OpenAI key then comes in X-OpenAI-API-Key)",
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=LOOPBACK_HOSTS,
+        alias="API_ALLOWED_HOSTS",
+        description="comma-separated Host values answered (name, name:* for any port, * any)",
+    )
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=LOOPBACK_ORIGINS,
+        alias="API_ALLOWED_ORIGINS",
+        description="comma-separated Origin values allowed",
+    )
+    insecure_no_auth: bool = Field(
+        default=False,
+        alias="API_INSECURE_NO_AUTH",
+        description="listen on a non-loopback host without API_AUTH_TOKEN (access controlled "
+        "elsewhere)",
+    )
+
+    _split = field_validator("allowed_hosts", "allowed_origins", mode="before")(split_list)
+
+
+class LimitExceeded(Exception):
+    """A call refused by a limit; `message` names it, `retry_after` says when to try again."""
+
+    def __init__(self, message: str, retry_after: float, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.code = code
+
+
+@dataclass
+class _Caller:
+    slots: asyncio.Semaphore
+    tokens: float
+    refilled_at: float
+    waiting: int = 0
+    running: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class CallerLimiter:
+    """Concurrency, queue and rate limits per credential (see the module docstring)."""
+
+    def __init__(
+        self, max_concurrent: int, max_queued: int, per_minute: int, *, what: str = "requests"
+    ) -> None:
+        self.max_concurrent = max_concurrent
+        self.max_queued = max_queued
+        self.per_minute = per_minute
+        self.what = what
+        self._callers: dict[str, _Caller] = {}
+        self._prune_above = 1024
+
+    @property
+    def in_flight(self) -> int:
+        """Calls running or waiting, over every caller."""
+        return sum(c.running + c.waiting for c in self._callers.values())
+
+    @asynccontextmanager
+    async def slot(self, credential: str | None) -> AsyncIterator[None]:
+        """Hold one of the caller's slots for the body of the `async with`."""
+        caller = self._caller(credential)
+        if caller.slots.locked() and caller.waiting >= self.max_queued:
+            raise LimitExceeded(
+                f"Too many concurrent {self.what} for this API key: at most "
+                f"{self.max_concurrent} running and {self.max_queued} waiting "
+                "(MAX_CONCURRENT_PER_KEY, MAX_QUEUED_PER_KEY). Retry when one has finished.",
+                retry_after=1.0,
+                code="concurrency_limit_exceeded",
+            )
+        self._take_token(caller)
+        caller.waiting += 1
+        try:
+            await caller.slots.acquire()
+        finally:
+            caller.waiting -= 1
+        caller.running += 1
+        try:
+            yield
+        finally:
+            caller.running -= 1
+            caller.last_used = time.monotonic()
+            caller.slots.release()
+
+    def _caller(self, credential: str | None) -> _Caller:
+        # Keyed by a digest: the limiter lives as long as the server and must not hold keys.
+        name = hashlib.sha256((credential or "").encode()).hexdigest()
+        caller = self._callers.get(name)
+        if caller is None:
+            if len(self._callers) >= self._prune_above:
+                self._prune()
+            now = time.monotonic()
+            caller = _Caller(
+                asyncio.Semaphore(self.max_concurrent), float(self.per_minute), refilled_at=now
+            )
+            self._callers[name] = caller
+        return caller
+
+    def _take_token(self, caller: _Caller) -> None:
+        if not self.per_minute:
+            return
+        now = time.monotonic()
+        rate = self.per_minute / 60.0
+        caller.tokens = min(
+            float(self.per_minute), caller.tokens + (now - caller.refilled_at) * rate
+        )
+        caller.refilled_at = now
+        if caller.tokens < 1.0:
+            wait = (1.0 - caller.tokens) / rate
+            raise LimitExceeded(
+                f"Rate limit reached for this API key: at most {self.per_minute} {self.what} "
+                f"per minute (RATE_LIMIT_PER_MINUTE). Try again in {wait:.1f} s.",
+                retry_after=wait,
+                code="rate_limit_exceeded",
+            )
+        caller.tokens -= 1.0
+
+    def _prune(self) -> None:
+        """Forget idle callers whose rate bucket has refilled (they look like new ones)."""
+        now = time.monotonic()
+        refill = 60.0 if self.per_minute else 0.0
+        for name, caller in list(self._callers.items()):
+            if caller.running + caller.waiting == 0 and now - caller.last_used >= refill:
+                del self._callers[name]
+        self._prune_above = max(1024, 2 * len(self._callers))
+
+
+def exposure_refusal(
+    host: str, has_token: bool, insecure_ok: bool, token: str, opt_out: str
+) -> str | None:
+    """Why the server must not start on `host` (None when it may): beyond loopback, anyone who
+    can reach the port could use it, so that needs an access token or an explicit opt-out."""
+    if is_loopback(host) or has_token or insecure_ok:
+        return None
+    return (
+        f"Refusing to listen on {host!r} without an access token: anyone who can reach this "
+        f"address could use the server. Set {token}, or pass {opt_out} if something in front "
+        "of it (a proxy, a firewall) already controls access."
+    )
