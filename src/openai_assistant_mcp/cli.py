@@ -40,6 +40,12 @@ SERVER_FLAGS: tuple[tuple[str, str, str], ...] = (
         "--assistants-api-url",
         "send calls to this remote Assistants API instead of the embedded engine",
     ),
+    (
+        "assistants_api_token",
+        "--assistants-api-token",
+        "access token of the remote Assistants API (its API_AUTH_TOKEN)",
+    ),
+    ("assistants_api_timeout", "--assistants-api-timeout", "seconds one API call may take"),
     ("toolsets", "--toolsets", f"comma-separated subset of: {', '.join(TOOLSETS)}"),
     ("read_only", "--read-only", "expose only the tools that change nothing"),
     ("run_wait_timeout", "--run-wait-timeout", "default seconds a run tool waits for the run"),

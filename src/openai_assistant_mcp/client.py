@@ -32,14 +32,22 @@ _PLACEHOLDER_KEY = "set-per-call"
 
 
 class KeyedTransport(httpx2.AsyncBaseTransport):
-    """Sets each request's Authorization header from the current call's key (or removes it)."""
+    """Sets each request's Authorization header from the current call's key (or removes it).
+    With an access token (a remote API's API_AUTH_TOKEN), that is the bearer and the key goes
+    in X-OpenAI-API-Key."""
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport, access_token: str | None = None) -> None:
         self._inner = inner
+        self._access_token = access_token
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         key = call_api_key.get()
-        if key:
+        if self._access_token:
+            request.headers["Authorization"] = f"Bearer {self._access_token}"
+            request.headers.pop("X-OpenAI-API-Key", None)
+            if key:
+                request.headers["X-OpenAI-API-Key"] = key
+        elif key:
             request.headers["Authorization"] = f"Bearer {key}"
         else:
             request.headers.pop("Authorization", None)
@@ -74,8 +82,11 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
             base_url, retries = settings.assistants_api_url, 2
             log.info("remote Assistants API at %s", base_url)
 
+        token = settings.assistants_api_token
+        timeout = settings.assistants_api_timeout
         http = httpx2.AsyncClient(
-            transport=KeyedTransport(inner), timeout=httpx2.Timeout(120.0, connect=10.0)
+            transport=KeyedTransport(inner, token.get_secret_value() if token else None),
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
         )
         api = AsyncOpenAI(
             api_key=_PLACEHOLDER_KEY, base_url=base_url, http_client=http, max_retries=retries

@@ -33,6 +33,10 @@ class Settings(MCPHTTPSettings):
     credentials_passthrough: bool = Field(default=False, alias="MCP_CREDENTIALS_PASSTHROUGH")
 
     assistants_api_url: str | None = Field(default=None, alias="ASSISTANTS_API_URL")
+    # The remote API's own access token (its API_AUTH_TOKEN); the caller's key then goes in
+    # X-OpenAI-API-Key. And how long one call to it may take.
+    assistants_api_token: SecretStr | None = Field(default=None, alias="ASSISTANTS_API_TOKEN")
+    assistants_api_timeout: float = Field(default=120.0, gt=0, alias="ASSISTANTS_API_TIMEOUT")
     toolsets: Annotated[tuple[str, ...], NoDecode] = Field(
         default=TOOLSETS, alias="OPENAI_ASSISTANT_TOOLSETS"
     )
