@@ -14,6 +14,7 @@ from sqlalchemy import inspect
 from openai_assistant_mcp.engine.store.database import MIGRATIONS_DIR
 from openai_assistant_mcp.engine.store.tables import metadata
 from tests.support.engine import (
+    SpecViolations,
     dump_tables,
     engine_settings,
     engine_state,
@@ -32,11 +33,14 @@ def _head() -> str:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_restart_keeps_data_at_head(
-    backend: str, new_database_url: Callable[[str], Awaitable[str]], tmp_path: Path
+    backend: str,
+    new_database_url: Callable[[str], Awaitable[str]],
+    tmp_path: Path,
+    spec_violations: SpecViolations,
 ) -> None:
     settings = engine_settings(await new_database_url(backend), tmp_path)
     async with running_app(settings) as app:
-        client = openai_client(app, "sk-test-migrations")
+        client = openai_client(app, "sk-test-migrations", spec_violations)
         assistant = await client.beta.assistants.create(model="gpt-4o", name="durable")
         thread = await client.beta.threads.create(messages=[{"role": "user", "content": "keep"}])
         first = await dump_tables(app)
@@ -47,7 +51,7 @@ async def test_restart_keeps_data_at_head(
     assert first["alembic_version"] == [{"version_num": _head()}]
 
     async with running_app(settings) as app:  # start again: migrations find nothing to do
-        client = openai_client(app, "sk-test-migrations")
+        client = openai_client(app, "sk-test-migrations", spec_violations)
         assert (await client.beta.assistants.retrieve(assistant.id)).name == "durable"
         listed = await client.beta.threads.messages.list(thread.id)
         assert [m.content[0].text.value for m in listed.data] == ["keep"]  # type: ignore[union-attr]

@@ -22,17 +22,19 @@ serve_api(settings, host="127.0.0.1", port=0)
 """
 
 
-def _start(data_dir: Path, database_url: str) -> tuple[subprocess.Popen[str], list[str]]:
+def _launch(data_dir: Path, database_url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OPENAI_API_KEY")}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(data_dir), database_url],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+
+
+def _announcement(process: subprocess.Popen[str]) -> list[str]:
     assert process.stderr is not None
-    lines = [process.stderr.readline(), process.stderr.readline()]
-    return process, lines
+    return [process.stderr.readline(), process.stderr.readline()]
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -44,29 +46,28 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-async def test_serve_api_announces_and_serves_sqlite(tmp_path: Path) -> None:
-    process, lines = _start(tmp_path, "")
-    try:
-        assert lines[0].startswith("Assistants API listening on http://127.0.0.1:"), lines
-        url = lines[0].split(" on ", 1)[1].strip()
-        assert url.endswith("/v1")
-        assert lines[1].strip() == f"Database: sqlite+aiosqlite:///{tmp_path / 'assistants.db'}"
-        async with openai.AsyncOpenAI(api_key="sk-test-serve", base_url=url) as live:
-            created = await live.beta.assistants.create(model="gpt-4o")
-            assert (await live.beta.assistants.retrieve(created.id)).id == created.id
-    finally:
-        _stop(process)
-    assert process.returncode == 0
-
-
-async def test_serve_api_hides_the_database_password(
+async def test_serve_api_announces_and_serves(
     tmp_path: Path, new_database_url: Callable[[str], Awaitable[str]]
 ) -> None:
-    url = (await new_database_url("postgres")).replace("postgres@", "postgres:hunter2@", 1)
-    process, lines = _start(tmp_path, url)
+    """Two servers started side by side (start-up is most of the cost): the default SQLite
+    store, and PostgreSQL through a URL with a password, which must not be printed."""
+    postgres_url = (await new_database_url("postgres")).replace("postgres@", "postgres:hunter2@")
+    sqlite_dir, postgres_dir = tmp_path / "sqlite", tmp_path / "postgres"
+    processes = [_launch(sqlite_dir, ""), _launch(postgres_dir, postgres_url)]
     try:
-        assert lines[0].startswith("Assistants API listening on http://127.0.0.1:"), lines
-        assert "hunter2" not in lines[1] and lines[1].startswith("Database: postgresql+asyncpg://")
-        assert "postgres:***@" in lines[1]
+        (listening, database), (pg_listening, pg_database) = map(_announcement, processes)
+        assert listening.startswith("Assistants API listening on http://127.0.0.1:"), listening
+        assert database.strip() == f"Database: sqlite+aiosqlite:///{sqlite_dir / 'assistants.db'}"
+        assert pg_listening.startswith("Assistants API listening on http://127.0.0.1:")
+        assert pg_database.startswith("Database: postgresql+asyncpg://postgres:***@127.0.0.1:")
+        assert "hunter2" not in pg_database
+        for line in (listening, pg_listening):
+            url = line.split(" on ", 1)[1].strip()
+            assert url.endswith("/v1")
+            async with openai.AsyncOpenAI(api_key="sk-test-serve", base_url=url) as live:
+                created = await live.beta.assistants.create(model="gpt-4o")
+                assert (await live.beta.assistants.retrieve(created.id)).id == created.id
     finally:
-        _stop(process)
+        for process in processes:
+            _stop(process)
+    assert [process.returncode for process in processes] == [0, 0]  # Ctrl-C is a clean exit
