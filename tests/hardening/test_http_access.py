@@ -71,7 +71,7 @@ async def _status(method: str, url: str, headers: dict[str, str], json: object =
         return response.status_code
 
 
-# --- DNS rebinding: Host and Origin -------------------------------------------------------------
+# --- DNS rebinding: Host and Origin ---------------------------------------------------------------
 
 
 async def test_foreign_host_or_origin_is_refused_on_every_transport(
@@ -116,7 +116,7 @@ async def test_configured_hosts_and_origins_are_allowed(token_http: ServerProces
     assert await _status("POST", url, other_origin, INITIALIZE) == 403
 
 
-# --- the access token ----------------------------------------------------------------------------
+# --- the access token -----------------------------------------------------------------------------
 
 
 async def test_mcp_requests_need_the_token(
@@ -187,7 +187,7 @@ async def test_rest_api_token_and_caller_key(token_api: ServerProcess, tmp_path:
     assert found["name"] == "alice's"
 
 
-# --- listening beyond loopback -------------------------------------------------------------------
+# --- listening beyond loopback --------------------------------------------------------------------
 
 
 def test_no_listening_beyond_loopback_without_a_token(tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_the_opt_out_listens_beyond_loopback(tmp_path: Path) -> None:
             wait_for_port(server)  # it listens
 
 
-# --- isolation when the door is a token ----------------------------------------------------------
+# --- isolation when the door is a token -----------------------------------------------------------
 
 
 async def test_isolation_of_100_concurrent_sessions_behind_the_token(
