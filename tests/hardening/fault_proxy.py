@@ -106,7 +106,11 @@ class FaultProxy:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self._app, log_level="critical", lifespan="off", timeout_graceful_shutdown=1
+            self._app,
+            log_level="critical",
+            lifespan="off",
+            interface="asgi3",
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

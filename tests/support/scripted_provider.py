@@ -31,6 +31,9 @@ Replies (each takes `delay=` seconds to wait before answering):
 * `Error(status, message="...", code=None, type=None, retry_after=None)` - an error envelope
   `{"error": {...}}` with that HTTP status and, if given, a `Retry-After` header (seconds).
 * `Hang()` - accept the request and never answer (until the client goes away).
+* `Malformed(raw)` - a 200 whose JSON is broken (streamed: one bad `data:` event).
+* `Cut(content, after, clean=False)` - a stream that stops mid-way after `after` chunks: the
+  connection drops (or, with `clean`, the response ends there without a finish or `[DONE]`).
 
 `script(*replies)` appends to the queue. `forever(reply)` makes a reply answer every request
 from now on, after the queue is used up (e.g. `forever(Error(500))`). When the queue is empty
@@ -142,7 +145,31 @@ class Hang:
     delay: float = 0.0
 
 
-Reply = Text | ToolCalls | Error | Hang
+@dataclass
+class Malformed:
+    """A 200 whose body is not valid JSON: `raw` as the whole body, or (streamed) as a `data:`
+    event after the first chunk."""
+
+    raw: str = '{"id": "chatcmpl-broken", "choices": [{"delta": {"content": "cut'
+    delay: float = 0.0
+
+
+@dataclass
+class Cut:
+    """A streamed answer that stops mid-way: after `after` chunks of `content` the connection
+    drops (no finish reason, no `[DONE]`); with `clean`, the response just ends there."""
+
+    content: str = "This answer stops right in the middle of"
+    after: int = 3
+    clean: bool = False
+    delay: float = 0.0
+
+
+class _Dropped(Exception):
+    """Raised inside a streamed answer so the server drops the connection (Cut)."""
+
+
+Reply = Text | ToolCalls | Error | Hang | Malformed | Cut
 
 # --- recordings ---------------------------------------------------------------------------------
 
@@ -327,6 +354,17 @@ class ScriptedProvider:
         if isinstance(reply, Error):
             record.finished = True
             return _error_response(reply)
+        if isinstance(reply, Malformed):
+            record.finished = True
+            if not record.stream:
+                return Response(reply.raw, media_type="application/json")
+            first = json.dumps(_chunks(body, Text(""))[0])
+            events = [f"data: {first}\n\n", f"data: {reply.raw}\n\n", "data: [DONE]\n\n"]
+            return StreamingResponse(iter(events), media_type="text/event-stream")
+        if isinstance(reply, Cut):
+            cut = _chunks(body, Text(reply.content))[: reply.after]
+            stream = _cut_stream(record, cut, reply.clean)
+            return StreamingResponse(stream, media_type="text/event-stream")
         if record.stream:
             return StreamingResponse(
                 self._stream(record, reply),
@@ -347,6 +385,17 @@ class ScriptedProvider:
         finally:
             if not record.finished:
                 record.disconnected = True
+
+
+async def _cut_stream(
+    record: RecordedRequest, chunks: list[Body], clean: bool
+) -> AsyncIterator[str]:
+    for chunk in chunks:
+        yield f"data: {json.dumps(chunk)}\n\n"
+        await asyncio.sleep(0.01)
+    record.finished = clean
+    if not clean:
+        raise _Dropped("the scripted provider drops the connection mid-stream")
 
 
 def _error_response(error: Error) -> JSONResponse:
