@@ -88,8 +88,9 @@ class RunExecutor:
             await asyncio.gather(self._poller, return_exceptions=True)
         tasks = list(self._tasks.items())
         for run_id, task in tasks:
-            self._stop_reason[run_id] = "shutdown"
-            task.cancel()
+            if run_id not in self._stop_reason:
+                self._stop_reason[run_id] = "shutdown"
+                task.cancel()
         await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
         await asyncio.gather(*self._writes, return_exceptions=True)
         try:
@@ -117,9 +118,9 @@ class RunExecutor:
     def cancel_local(self, run_id: str, reason: str = "cancel") -> bool:
         """Stop the local task of a run (its provider stream closes at once)."""
         task = self._tasks.get(run_id)
-        if task is None or task.done():
-            return False
-        self._stop_reason.setdefault(run_id, reason)
+        if task is None or task.done() or run_id in self._stop_reason:
+            return False  # once: a second cancel would cut the task's own ending short
+        self._stop_reason[run_id] = reason
         task.cancel()
         return True
 
@@ -135,7 +136,7 @@ class RunExecutor:
         try:
             await turn.execute()
         except asyncio.CancelledError:
-            reason = self._stop_reason.pop(run_id, "shutdown")
+            reason = self._stop_reason.get(run_id, "shutdown")
             if reason == "cancel":
                 await end("cancelled")
         except CancelRequested:
@@ -211,6 +212,11 @@ class RunExecutor:
     ) -> RunRow:
         """The run's row, locked, if this process still holds it."""
         row = await repository.get_run(conn, run_id, lock=True)
+        return self.check_held(run_id, row, allow_cancelling=allow_cancelling)
+
+    def check_held(
+        self, run_id: str, row: RunRow | None, *, allow_cancelling: bool = False
+    ) -> RunRow:
         if row is None or row.lease_owner != self.owner or row.status in run_service.TERMINAL:
             raise RunGone(run_id)
         if row.status == "cancelling" and not allow_cancelling:
@@ -360,32 +366,50 @@ class Turn:
     # -- start -----------------------------------------------------------------------------------
 
     async def execute(self) -> None:
-        history, started = await self.executor.write(self._start)
-        if started:
+        history = await self._load()
+        marking = None
+        if self.run["status"] == "queued":
+            # Written while the provider works on its answer: the outcome's transaction waits
+            # for it, so the stored states still go queued -> in_progress -> the end.
+            self.run = {**self.run, "status": "in_progress"}
+            self.run["started_at"] = self.run["started_at"] or now()
+            marking = asyncio.ensure_future(self.executor.write(self._mark_in_progress))
             self.publish("thread.run.in_progress", self.run)
-        spent = self._spent_budget()
+        try:
+            spent = self._spent_budget()
+            if spent is None:
+                request = build_request(self.run, self.execution, history)
+                expires_at = self.run.get("expires_at")
+                remaining = None if expires_at is None else max(0.0, expires_at - time.time())
+                async with asyncio.timeout(remaining):
+                    usage = await self._stream(request)
+        finally:
+            marked: BaseException | None = None
+            if marking is not None:  # never end a run before it was marked started
+                await asyncio.wait([marking])
+                marked = marking.exception()
+        if marked is not None:  # cancelled, deleted or taken over meanwhile
+            raise marked
         if spent is not None:
             await self.executor.end(self.run_id, "incomplete", incomplete_details={"reason": spent})
             return
-        request = build_request(self.run, self.execution, history)
-        expires_at = self.run.get("expires_at")
-        remaining = None if expires_at is None else max(0.0, expires_at - time.time())
-        async with asyncio.timeout(remaining):
-            usage = await self._stream(request)
         await self._finish(usage)
 
-    async def _start(self, conn: AsyncConnection) -> tuple[list[dict[str, Any]], bool]:
+    async def _load(self) -> list[dict[str, Any]]:
+        """The run as it stands and the thread's messages the provider will see."""
+        async with self.executor.db.read() as conn:
+            row = self.executor.check_held(self.run_id, await repository.get_run(conn, self.run_id))
+            if row.status not in ("queued", "in_progress"):
+                raise RunGone(self.run_id)
+            self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
+            return await repository.recent_messages(conn, row.thread_id, history_limit(self.run))
+
+    async def _mark_in_progress(self, conn: AsyncConnection) -> None:
         row = await self.executor.own(conn, self.run_id)
-        if row.status not in ("queued", "in_progress"):
-            raise RunGone(self.run_id)
-        self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
-        started = row.status == "queued"
-        if started:
-            self.run = {**row.body, "status": "in_progress"}
-            self.run["started_at"] = self.run["started_at"] or now()
-            await repository.save_run(conn, self.run)
-        history = await repository.recent_messages(conn, row.thread_id, history_limit(self.run))
-        return history, started
+        if row.status == "queued":
+            started_at = row.body["started_at"] or self.run["started_at"]
+            body = {**row.body, "status": "in_progress", "started_at": started_at}
+            await repository.save_run(conn, body)
 
     def _spent_budget(self) -> str | None:
         """`max_prompt_tokens` or `max_completion_tokens` once the run has used it up."""
@@ -404,22 +428,22 @@ class Turn:
     async def _stream(self, request: dict[str, Any]) -> dict[str, int]:
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         async for chunk in self.executor.provider.stream(request, self.api_key):
-            if chunk.usage is not None:
+            if chunk.get("usage"):
                 usage = {
-                    "prompt_tokens": chunk.usage.prompt_tokens or 0,
-                    "completion_tokens": chunk.usage.completion_tokens or 0,
+                    "prompt_tokens": int(chunk["usage"].get("prompt_tokens") or 0),
+                    "completion_tokens": int(chunk["usage"].get("completion_tokens") or 0),
                 }
-            if not chunk.choices:
+            if not chunk.get("choices"):
                 continue
-            choice = chunk.choices[0]
-            delta = choice.delta
-            text = (delta.content or "") + (delta.refusal or "")
+            choice = chunk["choices"][0]
+            delta = choice.get("delta") or {}
+            text = (delta.get("content") or "") + (delta.get("refusal") or "")
             if text:
                 self._on_text(text)
-            if delta.tool_calls:
-                self._on_tool_calls(delta.tool_calls)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+            if delta.get("tool_calls"):
+                self._on_tool_calls(delta["tool_calls"])
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
         return usage
 
     def _on_text(self, text: str) -> None:
@@ -469,7 +493,7 @@ class Turn:
         self.publish(event, message)
         self.publish("thread.run.step.completed", self.message_step)
 
-    def _on_tool_calls(self, deltas: list[Any]) -> None:
+    def _on_tool_calls(self, deltas: list[dict[str, Any]]) -> None:
         if self.tool_step is None:
             if self.message is not None and self.message["status"] == "in_progress":
                 self._close_message()
@@ -477,20 +501,21 @@ class Turn:
             self.publish("thread.run.step.created", self.tool_step)
             self.publish("thread.run.step.in_progress", self.tool_step)
         for delta in deltas:
-            call = self.calls.get(delta.index)
+            index = int(delta.get("index", 0))
+            call = self.calls.get(index)
             if call is None:
-                call_id = delta.id or f"call_{secrets.token_hex(12)}"
-                call = self.calls[delta.index] = {"id": call_id, "name": "", "arguments": ""}
+                call_id = delta.get("id") or f"call_{secrets.token_hex(12)}"
+                call = self.calls[index] = {"id": call_id, "name": "", "arguments": ""}
             function: dict[str, Any] = {"arguments": ""}
-            if delta.function is not None:
-                if delta.function.name:
-                    call["name"] += delta.function.name
-                    function["name"] = delta.function.name
-                if delta.function.arguments:
-                    call["arguments"] += delta.function.arguments
-                    function["arguments"] = delta.function.arguments
-            item: dict[str, Any] = {"index": delta.index, "type": "function", "function": function}
-            if delta.id or "name" in function:
+            given = delta.get("function") or {}
+            if given.get("name"):
+                call["name"] += given["name"]
+                function["name"] = given["name"]
+            if given.get("arguments"):
+                call["arguments"] += given["arguments"]
+                function["arguments"] = given["arguments"]
+            item: dict[str, Any] = {"index": index, "type": "function", "function": function}
+            if delta.get("id") or "name" in function:
                 item["id"] = call["id"]
                 function["output"] = None
             details = {"type": "tool_calls", "tool_calls": [item]}

@@ -131,13 +131,16 @@ async def _assistant(conn: AsyncConnection, tenant: str, assistant_id: str) -> d
 
 
 async def _insert(
-    state: EngineState, conn: AsyncConnection, tenant: str, thread_id: str, fields: dict[str, Any]
+    state: EngineState,
+    conn: AsyncConnection,
+    tenant: str,
+    thread_id: str,
+    fields: dict[str, Any],
+    assistant: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Check the thread is free, then store a new queued run claimed by this process."""
-    assistant = await _assistant(conn, tenant, fields["assistant_id"])
-    active = await repository.active_run_id(conn, thread_id)
-    if active is not None:
-        raise conflict(f"Thread {thread_id} already has an active run {active}.")
+    """Store a new queued run, claimed by this process, on a thread the caller has checked
+    is free (with its `additional_messages`)."""
+    assistant = assistant or await _assistant(conn, tenant, fields["assistant_id"])
     run, execution = build(thread_id, assistant, fields, state.settings.run_expires_after)
     if fields.get("additional_messages"):
         bodies = [
@@ -173,7 +176,11 @@ async def create(
     so far and a subscription to the rest."""
     async with state.db.write() as conn:
         # Locking the thread serializes this check with other runs and messages on it.
-        await threads.require_thread(conn, tenant, thread_id, lock=True)
+        exists, active = await repository.lock_thread_for_append(conn, tenant, thread_id)
+        if not exists:
+            raise not_found("thread", thread_id)
+        if active is not None:
+            raise conflict(f"Thread {thread_id} already has an active run {active}.")
         run = await _insert(state, conn, tenant, thread_id, fields)
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream)
     return run, _queued_events(run), subscription
@@ -192,9 +199,9 @@ async def create_thread_and_run(
     if fields.get("tool_resources") and not thread_fields.get("tool_resources"):
         thread_fields["tool_resources"] = fields["tool_resources"]
     async with state.db.write() as conn:
-        await _assistant(conn, tenant, fields["assistant_id"])  # refuse before writing
+        assistant = await _assistant(conn, tenant, fields["assistant_id"])  # before writing
         thread = await threads.create_in(conn, tenant, thread_fields)
-        run = await _insert(state, conn, tenant, thread["id"], fields)
+        run = await _insert(state, conn, tenant, thread["id"], fields, assistant)
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream)
     return run, [("thread.created", thread), *_queued_events(run)], subscription
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,6 +49,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
             self._reader = _sqlite_engine(url, immediate=False)
@@ -64,7 +66,13 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._writer.begin() as conn:
+        if self._write_lock is None:
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        # SQLite has one writer at a time: queue here rather than in SQLite's busy handler,
+        # which sleeps in steps of up to 100 ms while another connection holds the lock.
+        async with self._write_lock, self._writer.begin() as conn:
             yield conn
 
     async def migrate(self) -> None:

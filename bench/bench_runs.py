@@ -1,0 +1,249 @@
+"""Runs benchmark: the engine in-process (the MCP server's default mode) executing runs against
+the scripted Chat Completions provider, which runs in its own process on loopback.
+
+Measures:
+- run overhead: create a run with `stream: true` until its `thread.run.completed` event, minus
+  the provider's own time (the p50 of the same streamed chat completion called directly);
+- 50 runs on 50 threads at once (wall time, errors), with a provider that answers at once and
+  with one that takes 200 ms per call.
+
+    uv run python bench/bench_runs.py [--database-url URL] [--count N] [--write]
+
+--write replaces the "Runs (issue 3)" section of bench/RESULTS.md with this run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.support.scripted_provider
+
+from openai_assistant_mcp.asgi_transport import StreamingASGITransport  # noqa: E402
+from openai_assistant_mcp.engine.app import create_app  # noqa: E402
+from openai_assistant_mcp.engine.settings import EngineSettings  # noqa: E402
+from openai_assistant_mcp.engine.store.database import describe_url  # noqa: E402
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+HEADING = "## Runs (issue 3)"
+TARGET_OVERHEAD_P50_MS = 15.0
+CONCURRENT = 50
+SLOW_PROVIDER_S = 0.2
+QUESTION = "What is the capital of France?"
+
+
+def start_provider(delay: float) -> tuple[subprocess.Popen[str], str]:
+    """The scripted provider in a child process, answering every call after `delay` s."""
+    code = (
+        "import sys, time\n"
+        "from tests.support.scripted_provider import Echo, ScriptedProvider\n"
+        f"p = ScriptedProvider().start(); p.forever(Echo(delay={delay}))\n"
+        "print(p.base_url, flush=True)\n"
+        "sys.stdin.read()\n"  # until the parent closes our stdin
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    return child, child.stdout.readline().strip()
+
+
+def stop_provider(child: subprocess.Popen[str]) -> None:
+    assert child.stdin is not None
+    child.stdin.close()
+    child.wait(10)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def engine_client(app: Any) -> openai.AsyncOpenAI:
+    http = httpx2.AsyncClient(transport=StreamingASGITransport(app), base_url="http://engine")
+    return openai.AsyncOpenAI(
+        api_key="sk-bench-runs", base_url="http://engine/v1", max_retries=0, http_client=http
+    )
+
+
+async def streamed_run(client: openai.AsyncOpenAI, assistant_id: str) -> float:
+    """Create a thread and run (streamed) and wait for the run's end; seconds taken."""
+    start = time.perf_counter()
+    stream = await client.beta.threads.create_and_run(
+        assistant_id=assistant_id,
+        thread={"messages": [{"role": "user", "content": QUESTION}]},
+        stream=True,
+    )
+    status = None
+    async for event in stream:
+        if event.event.startswith("thread.run.") and event.data.status in (  # type: ignore[union-attr]
+            "completed",
+            "failed",
+            "cancelled",
+            "expired",
+            "incomplete",
+        ):
+            status = event.data.status  # type: ignore[union-attr]
+    if status != "completed":
+        raise RuntimeError(f"run ended {status}")
+    return time.perf_counter() - start
+
+
+async def direct_completion(provider: openai.AsyncOpenAI) -> float:
+    """The provider's own time: the same streamed completion, called directly."""
+    start = time.perf_counter()
+    stream = await provider.chat.completions.create(
+        model="bench-model",
+        messages=[{"role": "user", "content": QUESTION}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    async for _ in stream:
+        pass
+    return time.perf_counter() - start
+
+
+async def concurrent_runs(client: openai.AsyncOpenAI, assistant_id: str) -> tuple[float, int]:
+    start = time.perf_counter()
+    outcomes = await asyncio.gather(
+        *(streamed_run(client, assistant_id) for _ in range(CONCURRENT)), return_exceptions=True
+    )
+    errors = sum(1 for outcome in outcomes if isinstance(outcome, BaseException))
+    return time.perf_counter() - start, errors
+
+
+async def measure(database_url: str | None, data_dir: Path, count: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for label, delay in (("fast", 0.0), ("slow", SLOW_PROVIDER_S)):
+        child, provider_url = start_provider(delay)
+        try:
+            settings = EngineSettings.model_validate(
+                {
+                    "DATA_DIR": data_dir / label,
+                    "DATABASE_URL": database_url,
+                    "ENGINE_SECRET": "bench-secret",
+                    "OPENAI_BASE_URL": provider_url,
+                }
+            )
+            results["database"] = describe_url(settings.resolved_database_url())
+            app = create_app(settings)
+            async with app.router.lifespan_context(app):
+                client = engine_client(app)
+                provider = openai.AsyncOpenAI(base_url=provider_url, api_key="sk-bench-runs")
+                assistant = await client.beta.assistants.create(model="bench-model")
+                if label == "fast":
+                    for _ in range(20):  # warm-up: connections, caches, JIT-less Python paths
+                        await streamed_run(client, assistant.id)
+                        await direct_completion(provider)
+                    runs, direct = [], []
+                    for _ in range(count):
+                        runs.append(await streamed_run(client, assistant.id) * 1000)
+                        direct.append(await direct_completion(provider) * 1000)
+                    results["run_ms"], results["provider_ms"] = runs, direct
+                results[f"concurrent_{label}"] = await concurrent_runs(client, assistant.id)
+                await client.close()
+                await provider.close()
+        finally:
+            stop_provider(child)
+    return results
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def report(results: dict[str, Any], count: int) -> str:
+    runs, direct = results["run_ms"], results["provider_ms"]
+    overhead = [r - percentile(direct, 50) for r in runs]
+    fast_wall, fast_errors = results["concurrent_fast"]
+    slow_wall, slow_errors = results["concurrent_slow"]
+    lines = [
+        HEADING,
+        "",
+        f"- Date: {datetime.date.today().isoformat()}",
+        f"- Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}",
+        f"- Python {platform.python_version()}, {platform.system()} {platform.release()}",
+        f"- Database: `{results['database']}`; engine in-process (official openai SDK over the "
+        "streaming ASGI transport); scripted provider in its own process on loopback",
+        "- Command: `uv run python bench/bench_runs.py --write`",
+        "",
+        f"Run overhead: `create_and_run` with `stream: true` until `thread.run.completed`, "
+        f"{count} sequential runs after warm-up, minus the p50 of the same streamed chat "
+        "completion sent to the provider directly.",
+        "",
+        "| measure | p50 ms | p99 ms | mean ms | target |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for name, samples, target in (
+        ("run, create -> completed", runs, ""),
+        ("provider alone (direct call)", direct, ""),
+        ("run overhead (run - provider p50)", overhead, f"p50 ≤ {TARGET_OVERHEAD_P50_MS:g} ms"),
+    ):
+        lines.append(
+            f"| {name} | {percentile(samples, 50):.2f} | {percentile(samples, 99):.2f} | "
+            f"{statistics.mean(samples):.2f} | {target} |"
+        )
+    lines += [
+        "",
+        f"| {CONCURRENT} runs on {CONCURRENT} threads at once | wall s | errors | target |",
+        "| --- | ---: | ---: | --- |",
+        f"| provider answers at once | {fast_wall:.2f} | {fast_errors} | all complete |",
+        f"| provider takes {SLOW_PROVIDER_S * 1000:.0f} ms per call | {slow_wall:.2f} | "
+        f"{slow_errors} | well under 2 s |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    """Replace (or append) this benchmark's section of RESULTS.md, keeping the others."""
+    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(existing):
+        updated = pattern.sub(lambda _: text + "\n", existing)
+    else:
+        updated = existing.rstrip("\n") + "\n\n" + text + "\n"
+    RESULTS.write_text(updated)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--count", type=int, default=200, help="timed sequential runs")
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp:
+        results = asyncio.run(measure(args.database_url, Path(tmp), args.count))
+    text = report(results, args.count)
+    print(text)
+    if args.write:
+        write_section(text)
+        print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
