@@ -10,7 +10,7 @@ import secrets
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ import pytest
 from tests.hardening.fault_proxy import FaultProxy
 from tests.mcp.fixtures import model_provider, model_provider_server, start_server
 from tests.mcp.servers import COMMAND, ServerProcess, free_port, server_env
+from tests.support.postgres import PostgresServer
 from tests.support.scripted_provider import ScriptedProvider
 
 __all__ = ["model_provider", "model_provider_server", "start_server"]
@@ -86,6 +87,15 @@ SERVERS: dict[str, Spec] = {
         {"TRANSPORT": "streamable-http", "ASSISTANTS_API_TIMEOUT": "1.5", **QUICK_PROVIDER}
     ),
     "remote-refused-http": Spec({"TRANSPORT": "streamable-http"}),
+    # The secrets test's servers: most talkative logs; the API on PostgreSQL when there is one.
+    "secrets-http": Spec(
+        {
+            "TRANSPORT": "streamable-http",
+            "MCP_CREDENTIALS_PASSTHROUGH": "true",
+            "LOG_LEVEL": "DEBUG",
+        }
+    ),
+    "secrets-api": Spec({"LOG_LEVEL": "DEBUG"}, api=True),
 }
 
 
@@ -97,10 +107,17 @@ def closed_port() -> int:
 class ServerPool:
     """Starts every server of SERVERS at once on first use; `get(name)` returns one."""
 
-    def __init__(self, root: Path, provider: ScriptedProvider, stack: ExitStack) -> None:
+    def __init__(
+        self,
+        root: Path,
+        provider: ScriptedProvider,
+        stack: ExitStack,
+        postgres_url: str | None,
+    ) -> None:
         self.root = root
         self.provider = provider
         self.stack = stack
+        self.postgres_url = postgres_url
         self.servers: dict[str, ServerProcess] = {}
         self.ports = {name: free_port() for name in SERVERS}
         self.fault_proxy = FaultProxy(f"http://127.0.0.1:{self.ports['open-api']}")
@@ -120,6 +137,8 @@ class ServerPool:
             env["ASSISTANTS_API_URL"] = self.fault_proxy.base_url
         if name == "remote-refused-http":
             env["ASSISTANTS_API_URL"] = f"http://127.0.0.1:{closed_port()}/v1"
+        if name == "secrets-api" and self.postgres_url:
+            env["DATABASE_URL"] = self.postgres_url
         if not spec.api:
             env.update(PORT=str(self.ports[name]), HOST="127.0.0.1")
         return env
@@ -167,8 +186,16 @@ def stop_all(servers: list[ServerProcess]) -> None:
 
 
 @pytest.fixture(scope="session")
-def pool(
-    tmp_path_factory: pytest.TempPathFactory, model_provider_server: ScriptedProvider
-) -> Iterator[ServerPool]:
+async def pool(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    model_provider_server: ScriptedProvider,
+) -> AsyncIterator[ServerPool]:
+    try:
+        postgres: PostgresServer | None = request.getfixturevalue("postgres_server")
+    except pytest.skip.Exception:
+        postgres = None  # PostgreSQL is optional here; the tests that need it ask for it
+    postgres_url = await postgres.new_database_url("secrets") if postgres else None
     with ExitStack() as stack:
-        yield ServerPool(tmp_path_factory.mktemp("hardening"), model_provider_server, stack)
+        root = tmp_path_factory.mktemp("hardening")
+        yield ServerPool(root, model_provider_server, stack, postgres_url)
