@@ -39,6 +39,9 @@ from .prompt import build_request, history_limit
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# A turn still going after this long is stored `in_progress` (quicker ones end in one write).
+MARK_IN_PROGRESS_AFTER = 0.1
+
 _STEP_EVENT = {
     "completed": "thread.run.step.completed",
     "cancelled": "thread.run.step.cancelled",
@@ -131,7 +134,13 @@ class RunExecutor:
 
         async def end(status: str, **details: Any) -> None:
             # What the turn streamed so far is stored with the end (a message cut short).
-            await self._end_quietly(run_id, status, unsaved=turn.unsaved(), **details)
+            await self._end_quietly(
+                run_id,
+                status,
+                unsaved=turn.unsaved(),
+                started_at=turn.run.get("started_at"),
+                **details,
+            )
 
         try:
             await turn.execute()
@@ -174,6 +183,7 @@ class RunExecutor:
         incomplete_details: dict[str, Any] | None = None,
         execution: dict[str, Any] | None = None,
         unsaved: Unsaved | None = None,
+        started_at: int | None = None,
     ) -> dict[str, Any]:
         """End a run this process holds with a terminal `status`, publishing the events.
         A run set `cancelling` meanwhile ends `cancelled` whatever happened."""
@@ -182,7 +192,12 @@ class RunExecutor:
             row = await self.own(conn, run_id, allow_cancelling=True)
             if row.status == "cancelling":
                 return await run_service.finish(
-                    conn, row, "cancelled", execution=execution, unsaved=unsaved
+                    conn,
+                    row,
+                    "cancelled",
+                    execution=execution,
+                    unsaved=unsaved,
+                    started_at=started_at,
                 )
             return await run_service.finish(
                 conn,
@@ -192,6 +207,7 @@ class RunExecutor:
                 incomplete_details=incomplete_details,
                 execution=execution,
                 unsaved=unsaved,
+                started_at=started_at,
             )
 
         body, steps, closed = await self.write(work)
@@ -329,6 +345,7 @@ class Turn:
         self.text: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
+        self.marking_started = False
 
     def publish(self, event: str, data: Any) -> None:
         self.events.publish(self.run_id, event, data)
@@ -369,11 +386,9 @@ class Turn:
         history = await self._load()
         marking = None
         if self.run["status"] == "queued":
-            # Written while the provider works on its answer: the outcome's transaction waits
-            # for it, so the stored states still go queued -> in_progress -> the end.
             self.run = {**self.run, "status": "in_progress"}
             self.run["started_at"] = self.run["started_at"] or now()
-            marking = asyncio.ensure_future(self.executor.write(self._mark_in_progress))
+            marking = asyncio.ensure_future(self._mark_in_progress_soon())
             self.publish("thread.run.in_progress", self.run)
         try:
             spent = self._spent_budget()
@@ -385,13 +400,21 @@ class Turn:
                     usage = await self._stream(request)
         finally:
             marked: BaseException | None = None
-            if marking is not None:  # never end a run before it was marked started
+            if marking is not None:  # a quick turn ends before it needed marking at all
+                if not self.marking_started:
+                    marking.cancel()
                 await asyncio.wait([marking])
-                marked = marking.exception()
+                if not marking.cancelled():
+                    marked = marking.exception()
         if marked is not None:  # cancelled, deleted or taken over meanwhile
             raise marked
         if spent is not None:
-            await self.executor.end(self.run_id, "incomplete", incomplete_details={"reason": spent})
+            await self.executor.end(
+                self.run_id,
+                "incomplete",
+                incomplete_details={"reason": spent},
+                started_at=self.run["started_at"],
+            )
             return
         await self._finish(usage)
 
@@ -403,6 +426,13 @@ class Turn:
                 raise RunGone(self.run_id)
             self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
             return await repository.recent_messages(conn, row.thread_id, history_limit(self.run))
+
+    async def _mark_in_progress_soon(self) -> None:
+        """Store `in_progress` once the turn has taken MARK_IN_PROGRESS_AFTER: a quicker turn
+        goes from queued to its end in one write (the stream says in_progress either way)."""
+        await asyncio.sleep(MARK_IN_PROGRESS_AFTER)
+        self.marking_started = True
+        await self.executor.write(self._mark_in_progress)
 
     async def _mark_in_progress(self, conn: AsyncConnection) -> None:
         row = await self.executor.own(conn, self.run_id)
@@ -554,10 +584,15 @@ class Turn:
                 incomplete_details={"reason": "max_completion_tokens"},
                 execution=self.execution,
                 unsaved=self.unsaved(),
+                started_at=self.run["started_at"],
             )
         else:
             await self.executor.end(
-                self.run_id, "completed", execution=self.execution, unsaved=self.unsaved()
+                self.run_id,
+                "completed",
+                execution=self.execution,
+                unsaved=self.unsaved(),
+                started_at=self.run["started_at"],
             )
 
     async def _require_action(self, step_usage: dict[str, int]) -> None:
@@ -581,6 +616,7 @@ class Turn:
                 incomplete_details={"reason": spent},
                 execution=self.execution,
                 unsaved=self.unsaved(),
+                started_at=self.run["started_at"],
             )
             return
         self.execution["tool_step_id"] = self.tool_step["id"]
@@ -593,6 +629,7 @@ class Turn:
                 await run_steps.insert(conn, self.tenant, step)
             run = {
                 **row.body,
+                "started_at": row.body["started_at"] or self.run["started_at"],
                 "status": "requires_action",
                 "required_action": {
                     "type": "submit_tool_outputs",

@@ -400,17 +400,20 @@ async def finish(
     incomplete_details: dict[str, Any] | None = None,
     execution: dict[str, Any] | None = None,
     unsaved: Unsaved | None = None,
+    started_at: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """End the run with terminal `status` inside the caller's transaction.
 
     The step waiting for tool outputs, if any, is closed to match; so are the `unsaved`
     message and steps of the turn that was executing (the executor stores them only when the
     turn ends; a message keeps the text streamed so far). Returns (run, steps, messages) that
-    were closed or stored here, for the stream events."""
+    were closed or stored here, for the stream events. `started_at`: when the executor
+    started the run, if the row does not say yet (a quick turn stores it only here)."""
     execution = row.execution if execution is None else execution
     stamp = now()
     body = {
         **row.body,
+        "started_at": row.body["started_at"] or started_at,
         "status": status,
         "required_action": None,
         "expires_at": None,
