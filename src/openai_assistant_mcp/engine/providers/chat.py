@@ -18,7 +18,8 @@ import openai
 # llama.cpp) need none, and the SDK refuses to build a client without one.
 NO_KEY = "no-key"
 
-_BROKE_OFF = "The model provider's answer broke off before it was complete."
+_BROKE_OFF = "The model provider's stream broke off before the answer was complete."
+_ENDED_EARLY = "The model provider's stream ended before the answer was complete."
 _KEY_LIKE = re.compile(r"\b(sk|rk|pk|key)[-_][A-Za-z0-9_\-*.]{3,}", re.IGNORECASE)
 
 
@@ -88,8 +89,8 @@ class ChatProvider:
                         raise _stream_error(chunk["error"], api_key)
                     ended = ended or any(c.get("finish_reason") for c in chunk.get("choices") or [])
                     yield chunk
-            if not ended:
-                raise ProviderFailure("server_error", _BROKE_OFF)
+            if not ended:  # neither a finish_reason nor [DONE]
+                raise ProviderFailure("server_error", _ENDED_EARLY)
         except openai.APIStatusError as exc:
             raise failure_from_status(exc, api_key, self.max_retries) from None
         except (openai.APITimeoutError, httpx2.TimeoutException):
@@ -104,7 +105,7 @@ class ChatProvider:
             ) from None
         except (ValueError, AttributeError):
             raise ProviderFailure(
-                "server_error", "The model provider sent a stream chunk that is not valid JSON."
+                "server_error", "The model provider sent a stream chunk that is not JSON."
             ) from None
 
     async def close(self) -> None:
