@@ -186,11 +186,14 @@ statement through aiosqlite costs 3-4 round trips to its worker thread, and on a
 SDK's own parsing of 20 `Message` models is about half the time (~1.5 ms).
 
 Pages cost the same on 100 or 10,000 objects: cursors resolve to the indexed `seq`, and the
-sizes are measured taking turns so that load elsewhere falls on both alike. On PostgreSQL the
-bench runs ANALYZE after the bulk seed: with the statistics of a near-empty table the planner
-sorts the whole thread instead (10.8 ms for the 10,000-message page until autovacuum analyzes
-the table). The machine was shared with other developers' test runs (load average above): p50
-moved by up to ±1 ms between runs, p99 more."""
+sizes are measured taking turns so that load elsewhere falls on both alike. PostgreSQL needed
+two things for that: the engine now plans every query for its actual values
+(`plan_cache_mode=force_custom_plan`; the cached generic plan paged the 100-message thread by
+walking backwards past the 10,000-message thread's rows, ~6.6 ms), and the bench runs ANALYZE
+after the bulk seed, as autovacuum would within a minute (with a near-empty table's statistics
+the planner sorts the whole thread: 10.8 ms for the 10,000-message page). The machine was
+shared with other developers' test runs (load average above): p50 moved by ±1 ms between runs
+at a load of 2-3, and tripled at a load of 6; p99 is noisier still."""
 
 
 def table(results: dict[str, Any]) -> list[str]:

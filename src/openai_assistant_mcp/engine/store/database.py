@@ -56,7 +56,14 @@ class Database:
             self._writer = _sqlite_engine(url, immediate=True)
         else:
             self._reader = self._writer = create_async_engine(
-                url, pool_size=10, max_overflow=20, pool_pre_ping=True
+                url,
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
+                # Plan each query for its actual values. A cached generic plan pages a small
+                # thread by walking the whole table backwards past the big threads' rows
+                # (measured: 6.6 ms instead of 0.03 ms next to a 10,000-message thread).
+                connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
             )
 
     @asynccontextmanager
