@@ -12,6 +12,7 @@ from .common import (
     Call,
     ListArgs,
     Metadata,
+    ObjectId,
     ReasoningEffort,
     ResponseFormat,
     Temperature,
@@ -47,11 +48,11 @@ class CreateAssistant(AssistantFields):
 
 
 class AssistantId(Args):
-    assistant_id: str
+    assistant_id: ObjectId
 
 
 class ModifyAssistant(AssistantFields):
-    assistant_id: str
+    assistant_id: ObjectId
     model: str | None = None
 
 

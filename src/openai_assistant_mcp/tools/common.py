@@ -36,6 +36,8 @@ class Args(BaseModel):
         return self.model_dump(exclude_none=True, exclude=set(exclude))
 
 
+# An object ID (asst_..., thread_..., ...): never empty, it goes into the request's path.
+ObjectId = Annotated[str, StringConstraints(min_length=1)]
 Metadata = Annotated[
     dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, Field(max_length=512)]],
     Field(max_length=16, description="Up to 16 string key/value pairs."),

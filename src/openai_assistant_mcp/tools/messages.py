@@ -12,6 +12,7 @@ from .common import (
     ListArgs,
     Metadata,
     NewMessage,
+    ObjectId,
     ToolResult,
     as_dict,
     message_line,
@@ -23,16 +24,16 @@ TOOLSET = "messages"
 
 
 class CreateMessage(NewMessage):
-    thread_id: str
+    thread_id: ObjectId
 
 
 class MessageId(Args):
-    thread_id: str
-    message_id: str
+    thread_id: ObjectId
+    message_id: ObjectId
 
 
 class ListMessages(ListArgs):
-    thread_id: str
+    thread_id: ObjectId
     run_id: str | None = Field(None, description="Only the messages this run created.")
 
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .common import Args, Call, ListArgs, ToolResult, as_dict, page_result
+from .common import Args, Call, ListArgs, ObjectId, ToolResult, as_dict, page_result
 from .registry import ToolSpec
 
 TOOLSET = "run_steps"
@@ -15,15 +15,15 @@ Include = list[Literal["step_details.tool_calls[*].file_search.results[*].conten
 
 
 class ListRunSteps(ListArgs):
-    thread_id: str
-    run_id: str
+    thread_id: ObjectId
+    run_id: ObjectId
     include: Include | None = Field(None, description="Extra fields to include.")
 
 
 class RunStepId(Args):
-    thread_id: str
-    run_id: str
-    step_id: str
+    thread_id: ObjectId
+    run_id: ObjectId
+    step_id: ObjectId
     include: Include | None = Field(None, description="Extra fields to include.")
 
 

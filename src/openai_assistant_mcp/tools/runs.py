@@ -22,6 +22,7 @@ from .common import (
     Metadata,
     NewMessage,
     NewThread,
+    ObjectId,
     ReasoningEffort,
     ResponseFormat,
     Temperature,
@@ -51,7 +52,7 @@ class WaitArgs(Args):
 class RunOptions(WaitArgs):
     """Per-run overrides of the assistant's settings."""
 
-    assistant_id: str
+    assistant_id: ObjectId
     model: str | None = None
     instructions: str | None = Field(None, description="Replaces the assistant's instructions.")
     tools: list[ToolDef] | None = Field(None, max_length=20)
@@ -67,7 +68,7 @@ class RunOptions(WaitArgs):
 
 
 class CreateRun(RunOptions):
-    thread_id: str
+    thread_id: ObjectId
     additional_instructions: str | None = Field(None, description="Appended to instructions.")
     additional_messages: list[NewMessage] | None = Field(
         None, description="Messages added to the thread before the run."
@@ -86,20 +87,20 @@ class ToolOutput(Args):
 
 
 class SubmitToolOutputs(WaitArgs):
-    thread_id: str
-    run_id: str
+    thread_id: ObjectId
+    run_id: ObjectId
     tool_outputs: list[ToolOutput] = Field(
         min_length=1, description="One output per pending tool call."
     )
 
 
 class RunId(Args):
-    thread_id: str
-    run_id: str
+    thread_id: ObjectId
+    run_id: ObjectId
 
 
 class ListRuns(ListArgs):
-    thread_id: str
+    thread_id: ObjectId
 
 
 class ModifyRun(RunId):

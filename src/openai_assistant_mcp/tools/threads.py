@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import AnyObject, Args, Call, Metadata, NewThread, ToolResult, as_dict
+from .common import AnyObject, Args, Call, Metadata, NewThread, ObjectId, ToolResult, as_dict
 from .registry import ToolSpec
 
 TOOLSET = "threads"
 
 
 class ThreadId(Args):
-    thread_id: str
+    thread_id: ObjectId
 
 
 class ModifyThread(Args):
-    thread_id: str
+    thread_id: ObjectId
     tool_resources: AnyObject | None = None
     metadata: Metadata | None = None
 
