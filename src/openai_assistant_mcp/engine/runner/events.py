@@ -49,6 +49,10 @@ class Subscription:
                 return
             yield event
 
+    def finish(self) -> None:
+        """The turn it follows is over: the iterator ends once it has read what came before."""
+        self.queue.put_nowait((_END, None))
+
     def close(self) -> None:
         self._bus.unsubscribe(self)
 
@@ -77,10 +81,6 @@ class RunEvents:
     def publish(self, run_id: str, event: str, data: Any) -> None:
         for subscription in self._subscribers.get(run_id, ()):
             subscription.queue.put_nowait((event, data))
-
-    def end(self, run_id: str) -> None:
-        """The run's executor is done with it for now: subscribers' iterators finish."""
-        self.publish(run_id, _END, None)
 
 
 async def sse_stream(prologue: Iterable[Event], subscription: Subscription) -> AsyncIterator[bytes]:

@@ -5,10 +5,10 @@ in the database; while it executes, a poller renews the lease, notices a cancel 
 process, and sweeps up runs nobody executes (a lease that ran out: their process died). Every
 write checks the lease, so a run is executed by exactly one process.
 
-One turn: queued -> in_progress, stream a chat completion, record the message and steps as they
-appear (publishing stream events), then end `completed` / `incomplete`, or wait in
-`requires_action` for tool outputs (the next turn is a new task). The caller's API key lives
-only in the task's memory."""
+One turn: queued -> in_progress, stream a chat completion (publishing stream events as the
+message and steps appear), then store them with the outcome: `completed` / `incomplete`, or
+`requires_action` to wait for tool outputs (the next turn is a new task). The caller's API key
+lives only in the task's memory."""
 
 from __future__ import annotations
 
@@ -113,9 +113,12 @@ class RunExecutor:
         """Execute the next turn of a run this process has just claimed. With `subscribe`, the
         returned subscription sees every event of it (subscribed before the task starts)."""
         subscription = self.events.subscribe(run_id) if subscribe else None
-        if run_id not in self._tasks:
-            task = asyncio.create_task(self._execute(run_id, api_key), name=f"run {run_id}")
-            self._tasks[run_id] = task
+        # The previous turn's task may still be finishing (it stored requires_action and is
+        # on its way out): the new turn starts after it.
+        previous = self._tasks.get(run_id)
+        self._tasks[run_id] = asyncio.create_task(
+            self._execute(run_id, api_key, subscription, previous), name=f"run {run_id}"
+        )
         return subscription
 
     def cancel_local(self, run_id: str, reason: str = "cancel") -> bool:
@@ -129,7 +132,15 @@ class RunExecutor:
 
     # -- one turn --------------------------------------------------------------------------------
 
-    async def _execute(self, run_id: str, api_key: str | None) -> None:
+    async def _execute(
+        self,
+        run_id: str,
+        api_key: str | None,
+        subscription: Subscription | None,
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
         turn = Turn(self, run_id, api_key)
 
         async def end(status: str, **details: Any) -> None:
@@ -162,9 +173,11 @@ class RunExecutor:
             error = {"code": "server_error", "message": "The engine failed executing this run."}
             await end("failed", last_error=error)
         finally:
-            self._stop_reason.pop(run_id, None)
-            self._tasks.pop(run_id, None)
-            self.events.end(run_id)
+            if self._tasks.get(run_id) is asyncio.current_task():
+                self._stop_reason.pop(run_id, None)
+                del self._tasks[run_id]
+            if subscription is not None:
+                subscription.finish()
 
     async def _end_quietly(self, run_id: str, status: str, **details: Any) -> None:
         try:

@@ -10,11 +10,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
@@ -85,6 +86,12 @@ class Database:
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (keeps existing data)."""
         async with self._writer.begin() as conn:
+            if self.is_postgres:
+                # Engine processes starting together on one database migrate one at a time
+                # (the lock ends with the transaction); the later ones find nothing to do.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
