@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import openai
+import asyncio
 
+import openai
+import pytest
+
+from tests.runner.conftest import sdk_client
+from tests.runner.spec_check import ResponseChecker
 from tests.support.scripted_provider import ScriptedProvider, Text
 
 
@@ -47,3 +52,42 @@ async def test_create_and_poll_plain_answer(
         {"role": "user", "content": "Hi there"},
     ]
     assert "tools" not in sent.body
+
+
+async def test_deleting_the_thread_stops_its_run(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    provider.script(Text("word " * 400, chunk_delay=0.02))
+    assistant = await oai.beta.assistants.create(model="m")
+    run = await oai.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "go"}]}
+    )
+    (request,) = await provider.wait_for_requests(1)
+    deleted = await oai.beta.threads.delete(run.thread_id)
+    assert deleted.deleted
+    for _ in range(100):  # the executor notices within its poll interval and hangs up
+        if request.disconnected:
+            break
+        await asyncio.sleep(0.02)
+    assert request.disconnected and not request.finished
+    with pytest.raises(openai.NotFoundError):
+        await oai.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+
+
+async def test_other_tenants_runs_answer_as_missing(
+    oai: openai.AsyncOpenAI, runs_engine_url: str, checker: ResponseChecker
+) -> None:
+    assistant = await oai.beta.assistants.create(model="m")
+    run = await oai.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "mine"}]}
+    )
+    other = sdk_client(runs_engine_url, "sk-someone-else", checker)
+    try:
+        with pytest.raises(openai.NotFoundError):
+            await other.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+        with pytest.raises(openai.NotFoundError):
+            await other.beta.threads.runs.cancel(run.id, thread_id=run.thread_id)
+        with pytest.raises(openai.NotFoundError):
+            await other.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id)
+    finally:
+        await other.close()
