@@ -86,6 +86,18 @@ def describe_error(exc: BaseException) -> str:
         return f"Could not reach the Assistants API ({type(cause).__name__})."
     if isinstance(exc, openai.APIError):
         return f"Assistants API error: {exc.message}"
+    # Failures the SDK lets through unwrapped: a body that is not JSON (or was cut short), and
+    # a response stream that broke off.
+    import json
+
+    import httpx2
+
+    if isinstance(exc, json.JSONDecodeError):
+        return "The Assistants API sent a malformed response (not valid JSON)."
+    if isinstance(exc, httpx2.TimeoutException):
+        return "The Assistants API did not answer in time."
+    if isinstance(exc, httpx2.TransportError):
+        return f"The connection to the Assistants API broke off ({type(exc).__name__})."
     return f"Internal error ({type(exc).__name__}); the server log has details."
 
 
