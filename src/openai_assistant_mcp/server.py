@@ -111,6 +111,7 @@ class ToolServer:
         self._listing = types.ListToolsResult(tools=[self._listed(s) for s in self.tools])
         self._api: AsyncOpenAI | None = None
         self._start_failure: str | None = None
+        self._wanted = anyio.Event()
         self._ready = anyio.Event()
         self._stop = anyio.Event()
         self.limiter = settings.limiter("tool calls")  # per API key: engine/http_policy.py
@@ -123,7 +124,7 @@ class ToolServer:
         return types.Tool.model_validate(listing)
 
     def lowlevel_server(self) -> Server[Any]:
-        return Server(
+        server = Server(
             SERVER_NAME,
             version=version("openai-assistant-mcp"),
             instructions=INSTRUCTIONS,
@@ -131,13 +132,33 @@ class ToolServer:
             on_call_tool=self.call_tool,
             get_tool_input_schema=self.input_schema,
         )
+        # The SDK's OpenTelemetry middleware costs ~0.2 ms a call even with no exporter set up.
+        server.middleware[:] = [self._want_api_after]
+        return server
+
+    async def _want_api_after(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
+        """Starts the backend once the first message is answered (see hold_api)."""
+        try:
+            return await call_next(ctx)
+        finally:
+            self._wanted.set()
 
     # --- the API client's lifetime --------------------------------------------------------------
 
+    def want_api(self) -> None:
+        self._wanted.set()
+
     async def hold_api(self) -> None:
-        """Open the API client (starting the embedded engine), keep it until stop()."""
+        """Open the API client (starting the embedded engine) once wanted; keep it until stop().
+
+        Opening imports openai and the engine (about a second of CPU): waiting for the first
+        message to be answered keeps that off a stdio client's initialize.
+        """
         from .client import open_api
 
+        await self._wanted.wait()
+        if self._stop.is_set():
+            return
         try:
             # The heavy imports (openai, the engine) run in a thread, so the event loop
             # keeps answering the client (initialize, tools/list) meanwhile.
@@ -160,6 +181,7 @@ class ToolServer:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wanted.set()
 
     # --- MCP handlers ---------------------------------------------------------------------------
 
@@ -239,7 +261,11 @@ class ToolServer:
 
 
 def _preload(embedded: bool) -> None:
-    import openai  # noqa: F401
+    """Imports what the first calls need (the SDK imports its resources lazily, on first use)."""
+    import openai.lib.streaming._assistants
+    import openai.resources.beta.assistants
+    import openai.resources.beta.beta
+    import openai.resources.beta.threads.runs.steps  # noqa: F401
 
     if embedded:
         from .engine import app  # noqa: F401
@@ -314,6 +340,7 @@ async def serve(settings: Settings) -> None:
                 async with stdio_server() as (read, write):
                     await server.run(read, write, server.create_initialization_options())
             else:
+                tools.want_api()
                 if not await tools.wait_ready():
                     raise SystemExit(1)
                 await _serve_http(settings, server, tools)
