@@ -27,7 +27,7 @@ from ..providers.chat import ChatProvider, ProviderFailure
 from ..services import messages, run_steps
 from ..services import runs as run_service
 from ..services.common import now
-from ..services.runs import Unsaved
+from ..services.runs import Prepared, Unsaved
 from ..settings import EngineSettings
 from ..store import repository
 from ..store.database import Database
@@ -108,16 +108,23 @@ class RunExecutor:
         return list(self._tasks)
 
     def launch(
-        self, run_id: str, api_key: str | None, *, subscribe: bool = False
+        self,
+        run_id: str,
+        api_key: str | None,
+        *,
+        subscribe: bool = False,
+        prepared: Prepared | None = None,
     ) -> Subscription | None:
-        """Execute the next turn of a run this process has just claimed. With `subscribe`, the
-        returned subscription sees every event of it (subscribed before the task starts)."""
+        """Execute the next turn of a run this process has just claimed (`prepared`: as the
+        claiming transaction left it). With `subscribe`, the returned subscription sees every
+        event of the turn (it subscribes before the task starts)."""
         subscription = self.events.subscribe(run_id) if subscribe else None
         # The previous turn's task may still be finishing (it stored requires_action and is
         # on its way out): the new turn starts after it.
         previous = self._tasks.get(run_id)
+        turn = Turn(self, run_id, api_key, prepared)
         self._tasks[run_id] = asyncio.create_task(
-            self._execute(run_id, api_key, subscription, previous), name=f"run {run_id}"
+            self._execute(turn, subscription, previous), name=f"run {run_id}"
         )
         return subscription
 
@@ -134,14 +141,13 @@ class RunExecutor:
 
     async def _execute(
         self,
-        run_id: str,
-        api_key: str | None,
+        turn: Turn,
         subscription: Subscription | None,
         previous: asyncio.Task[None] | None,
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        turn = Turn(self, run_id, api_key)
+        run_id = turn.run_id
 
         async def end(status: str, **details: Any) -> None:
             # What the turn streamed so far is stored with the end (a message cut short).
@@ -344,7 +350,14 @@ class Turn:
     together with the turn's outcome, in one transaction (so a crash leaves nothing
     half-written: the turn is simply done again)."""
 
-    def __init__(self, executor: RunExecutor, run_id: str, api_key: str | None) -> None:
+    def __init__(
+        self,
+        executor: RunExecutor,
+        run_id: str,
+        api_key: str | None,
+        prepared: Prepared | None = None,
+    ) -> None:
+        self.prepared = prepared
         self.executor = executor
         self.run_id = run_id
         self.api_key = executor.provider.key_for(api_key)
@@ -432,13 +445,21 @@ class Turn:
         await self._finish(usage)
 
     async def _load(self) -> list[dict[str, Any]]:
-        """The run as it stands and the thread's messages the provider will see."""
-        async with self.executor.db.read() as conn:
-            row = self.executor.check_held(self.run_id, await repository.get_run(conn, self.run_id))
-            if row.status not in ("queued", "in_progress"):
-                raise RunGone(self.run_id)
-            self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
-            return await repository.recent_messages(conn, row.thread_id, history_limit(self.run))
+        """The run as it stands and the thread's messages the provider will see (as the
+        claiming transaction read them, when it handed them over)."""
+        if self.prepared is not None:
+            row, history = self.prepared.row, self.prepared.history
+        else:
+            async with self.executor.db.read() as conn:
+                row = await repository.get_run(conn, self.run_id)
+                row = self.executor.check_held(self.run_id, row)
+                history = await repository.recent_messages(
+                    conn, row.thread_id, history_limit(row.body)
+                )
+        if row.status not in ("queued", "in_progress"):
+            raise RunGone(self.run_id)
+        self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
+        return history
 
     async def _mark_in_progress_soon(self) -> None:
         """Store `in_progress` once the turn has taken MARK_IN_PROGRESS_AFTER: a quicker turn

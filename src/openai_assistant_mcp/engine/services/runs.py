@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..errors import APIError, conflict, invalid, not_found
 from ..ids import new_id
 from ..runner.events import Event, Subscription
+from ..runner.prompt import history_limit
 from ..state import EngineState
 from ..store import repository
 from ..store.repository import RunRow
@@ -137,7 +138,7 @@ async def _insert(
     thread_id: str,
     fields: dict[str, Any],
     assistant: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Prepared:
     """Store a new queued run, claimed by this process, on a thread the caller has checked
     is free (with its `additional_messages`)."""
     assistant = assistant or await _assistant(conn, tenant, fields["assistant_id"])
@@ -148,15 +149,20 @@ async def _insert(
             for message in fields["additional_messages"]
         ]
         await messages.insert_in(conn, tenant, bodies)
+    lease = time.time() + state.settings.run_lease_seconds
+    owner = state.executor.owner
     await repository.insert_run(
-        conn,
-        run,
-        tenant,
-        execution,
-        lease_owner=state.executor.owner,
-        lease_expires_at=time.time() + state.settings.run_lease_seconds,
+        conn, run, tenant, execution, lease_owner=owner, lease_expires_at=lease
     )
-    return run
+    row = RunRow(run["id"], tenant, thread_id, "queued", owner, lease, run, execution)
+    return await _prepared(conn, row)
+
+
+async def _prepared(conn: AsyncConnection, row: RunRow) -> Prepared:
+    """The run as just stored, with the thread's messages the provider will see (read here,
+    in the same transaction, so the executor's turn need not read them again)."""
+    history = await repository.recent_messages(conn, row.thread_id, history_limit(row.body))
+    return Prepared(row, history)
 
 
 def _queued_events(run: dict[str, Any]) -> list[Event]:
@@ -181,8 +187,9 @@ async def create(
             raise not_found("thread", thread_id)
         if active is not None:
             raise conflict(f"Thread {thread_id} already has an active run {active}.")
-        run = await _insert(state, conn, tenant, thread_id, fields)
-    subscription = state.executor.launch(run["id"], api_key, subscribe=stream)
+        prepared = await _insert(state, conn, tenant, thread_id, fields)
+    run = prepared.row.body
+    subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)
     return run, _queued_events(run), subscription
 
 
@@ -201,8 +208,9 @@ async def create_thread_and_run(
     async with state.db.write() as conn:
         assistant = await _assistant(conn, tenant, fields["assistant_id"])  # before writing
         thread = await threads.create_in(conn, tenant, thread_fields)
-        run = await _insert(state, conn, tenant, thread["id"], fields, assistant)
-    subscription = state.executor.launch(run["id"], api_key, subscribe=stream)
+        prepared = await _insert(state, conn, tenant, thread["id"], fields, assistant)
+    run = prepared.row.body
+    subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)
     return run, [("thread.created", thread), *_queued_events(run)], subscription
 
 
@@ -304,14 +312,11 @@ async def submit_tool_outputs(
         ]
         execution.pop("tool_step_id", None)
         body = {**row.body, "status": "queued", "required_action": None}
-        await repository.save_run(
-            conn,
-            body,
-            execution,
-            lease_owner=state.executor.owner,
-            lease_expires_at=time.time() + state.settings.run_lease_seconds,
-        )
-    subscription = state.executor.launch(run_id, api_key, subscribe=stream)
+        owner, lease = state.executor.owner, time.time() + state.settings.run_lease_seconds
+        await repository.save_run(conn, body, execution, lease_owner=owner, lease_expires_at=lease)
+        row = RunRow(run_id, tenant, thread_id, "queued", owner, lease, body, execution)
+        prepared = await _prepared(conn, row)
+    subscription = state.executor.launch(run_id, api_key, subscribe=stream, prepared=prepared)
     events: list[Event] = [("thread.run.step.completed", step), ("thread.run.queued", body)]
     return body, events, subscription
 
@@ -366,6 +371,15 @@ _MESSAGE_REASON = {
     "expired": "run_expired",
     "incomplete": "max_tokens",
 }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run just claimed in a transaction and the thread's messages read in it: the
+    executor's turn starts from these."""
+
+    row: RunRow
+    history: list[dict[str, Any]]
 
 
 def text_part(value: str) -> dict[str, Any]:
