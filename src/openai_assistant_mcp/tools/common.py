@@ -250,4 +250,6 @@ def describe_validation_error(error: ValidationError) -> str:
         else:
             message = item["msg"].removeprefix("Value error, ")
             seen[field] = f"'{field}': {message}"
-    return "Invalid arguments: " + "; ".join(list(seen.values())[:3]) + "."
+    text = "Invalid arguments: " + "; ".join(list(seen.values())[:3]) + "."
+    # An argument's name is the caller's text: escape line breaks and other control characters.
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
