@@ -1,8 +1,10 @@
 # openai-assistant-mcp: the MCP server with its embedded Assistants engine.
 #   docker build -t openai-assistant-mcp .
 #   docker run -i --rm -e OPENAI_API_KEY -v openai-assistant-data:/data openai-assistant-mcp
-#   docker run --rm -p 8662:8662 -e TRANSPORT=streamable-http -e OPENAI_API_KEY \
+#   docker run --rm -p 8662:8662 -e TRANSPORT=streamable-http -e MCP_AUTH_TOKEN -e OPENAI_API_KEY \
 #       -v openai-assistant-data:/data openai-assistant-mcp          # http://localhost:8662/mcp
+# (HOST is 0.0.0.0 in the image, and HTTP beyond loopback needs MCP_AUTH_TOKEN: clients send
+# "Authorization: Bearer <MCP_AUTH_TOKEN>"; see docs/clients.md.)
 FROM python:3.11-slim
 
 COPY --from=ghcr.io/astral-sh/uv:0.13 /uv /bin/uv
