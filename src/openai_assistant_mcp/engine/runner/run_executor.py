@@ -307,13 +307,20 @@ class RunExecutor:
     async def sweep(self) -> None:
         """Claim runs nobody executes and resume, expire or end each of them."""
         now_s = time.time()
+        waiting_before = int(now_s) - self.settings.run_expires_after
+        async with self.db.read() as conn:
+            found = await repository.any_claimable(
+                conn, now=now_s, waiting_created_before=waiting_before
+            )
+        if not found:
+            return
         async with self.db.write() as conn:
             rows = await repository.claim_runs(
                 conn,
                 self.owner,
                 now=now_s,
                 lease_until=now_s + self.lease_seconds,
-                waiting_created_before=int(now_s) - self.settings.run_expires_after,
+                waiting_created_before=waiting_before,
             )
         for row in rows:
             if row.id in self._tasks:

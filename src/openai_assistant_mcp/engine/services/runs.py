@@ -26,16 +26,6 @@ from .common import ListQuery, list_objects, now
 TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
 DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
 
-# Run fields copied from the request as given (None: the default below).
-_RUN_OPTIONS = (
-    "max_prompt_tokens",
-    "max_completion_tokens",
-    "truncation_strategy",
-    "tool_choice",
-    "parallel_tool_calls",
-)
-
-
 def build(
     thread_id: str,
     assistant: dict[str, Any],
@@ -220,9 +210,10 @@ async def create_thread_and_run(
 async def _require_run(
     conn: AsyncConnection, tenant: str, thread_id: str, run_id: str, *, lock: bool = False
 ) -> RunRow:
-    await threads.require_thread(conn, tenant, thread_id)
+    """The caller's run on that thread, or a 404 naming whichever of the two is missing."""
     row = await repository.get_run(conn, run_id, tenant=tenant, thread_id=thread_id, lock=lock)
     if row is None:
+        await threads.require_thread(conn, tenant, thread_id)
         raise not_found("run", run_id)
     return row
 

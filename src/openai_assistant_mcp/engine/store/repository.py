@@ -265,6 +265,22 @@ async def save_run(
     await conn.execute(update(RUNS).where(RUNS.c.id == body["id"]).values(**values))
 
 
+def _claimable(now: float, waiting_created_before: int) -> Any:
+    """Runs nobody executes: active runs whose lease ran out (their process died or never
+    took them), and runs waiting for tool outputs since before `waiting_created_before`."""
+    unowned = RUNS.c.status.in_(("queued", "in_progress", "cancelling")) & (
+        RUNS.c.lease_expires_at.is_(None) | (RUNS.c.lease_expires_at < now)
+    )
+    stale_wait = (RUNS.c.status == "requires_action") & (RUNS.c.created_at < waiting_created_before)
+    return unowned | stale_wait
+
+
+async def any_claimable(conn: AsyncConnection, *, now: float, waiting_created_before: int) -> bool:
+    """Whether claim_runs would find anything (a read: most polls find nothing)."""
+    query = select(RUNS.c.id).where(_claimable(now, waiting_created_before)).limit(1)
+    return (await conn.execute(query)).first() is not None
+
+
 async def claim_runs(
     conn: AsyncConnection,
     owner: str,
@@ -274,19 +290,11 @@ async def claim_runs(
     waiting_created_before: int,
     limit: int = 20,
 ) -> list[RunRow]:
-    """Take over runs nobody executes: active runs whose lease ran out (their process died or
-    never took them), and runs waiting for tool outputs since before `waiting_created_before`
-    (to expire them). Rows another transaction holds are skipped, so two processes never
-    claim the same run."""
-    unowned = RUNS.c.status.in_(("queued", "in_progress", "cancelling")) & (
-        RUNS.c.lease_expires_at.is_(None) | (RUNS.c.lease_expires_at < now)
-    )
-    stale_wait = (RUNS.c.status == "requires_action") & (
-        RUNS.c.created_at < waiting_created_before
-    )
+    """Take over runs nobody executes (see `_claimable`), to resume, expire or end them. Rows
+    another transaction holds are skipped, so two processes never claim the same run."""
     query = (
         select(*_RUN_COLUMNS)
-        .where(unowned | stale_wait)
+        .where(_claimable(now, waiting_created_before))
         .order_by(RUNS.c.seq)
         .limit(limit)
         .with_for_update(skip_locked=True)
