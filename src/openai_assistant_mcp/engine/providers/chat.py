@@ -54,7 +54,9 @@ class ChatProvider:
 
     @property
     def base_url(self) -> str:
-        return str(self._client.base_url)
+        """The provider's URL as shown in errors: without any user:password in it."""
+        url = self._client.base_url
+        return str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
 
     def key_for(self, caller_key: str | None) -> str | None:
         """The caller's key when they sent one, else the server's own."""
