@@ -163,6 +163,8 @@ class ToolServer:
             # The heavy imports (openai, the engine) run in a thread, so the event loop
             # keeps answering the client (initialize, tools/list) meanwhile.
             await anyio.to_thread.run_sync(_preload, self.settings.embedded)
+            if self._stop.is_set():  # the client left while we were importing
+                return
             async with open_api(self.settings) as api:
                 self._api = api
                 self._ready.set()
@@ -174,6 +176,7 @@ class ToolServer:
             raise
         finally:
             self._api = None
+            self._ready.set()  # waiting calls now learn the server is shutting down
 
     async def wait_ready(self) -> bool:
         await self._ready.wait()

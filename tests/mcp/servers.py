@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,10 @@ def free_port() -> int:
 def server_env(data_dir: Path, provider_url: str | None = None, **settings: str) -> dict[str, str]:
     """The environment of a server under test: ours cleared, a private data dir, the provider."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+    # Servers keep compiled bytecode outside the tree (this machine sets PYTHONDONTWRITEBYTECODE,
+    # which would have every spawned server compile all its modules again: seconds each).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "openai-assistant-mcp-pyc")
     env["DATA_DIR"] = str(data_dir)
     env["LOG_LEVEL"] = "INFO"
     if provider_url:
