@@ -156,3 +156,30 @@ async def test_a_wait_that_runs_out_then_cancel(
         cancelled = await call(client, "cancel_run", ids)
         assert cancelled["status"] in ("cancelling", "cancelled")
         await _wait_for_status(client, ids, "cancelled")
+
+
+async def test_the_answer_streams_as_progress_while_the_run_runs(
+    server: ServerProcess, model_provider: ScriptedProvider
+) -> None:
+    """Text reaches the client as the model produces it, not all at once at the end."""
+    words = "one two three four five six"
+    model_provider.script(Text(words, chunk_delay=0.3))
+    heard: list[tuple[float, str]] = []
+
+    async def on_progress(amount: float, total: float | None, message: str | None) -> None:
+        heard.append((anyio.current_time(), message or ""))
+
+    async with await _session(server) as client:
+        assistant = await call(client, "create_assistant", {"model": "m"})
+        done = await call(
+            client,
+            "create_thread_and_run",
+            {"assistant_id": assistant["id"], "thread": {"messages": [{"content": "count"}]}},
+            progress_callback=on_progress,
+        )
+        finished = anyio.current_time()
+    assert done["messages"][-1]["content"][0]["text"]["value"] == words
+    text_times = [at for at, message in heard if message.strip() in words.split()]
+    assert len(text_times) >= 5, heard
+    # The first word arrived about five chunk delays before the run finished.
+    assert finished - text_times[0] > 1.0, heard
