@@ -196,9 +196,10 @@ def report(measured: list[tuple[str, dict[str, Any]]], count: int) -> str:
     for title, results in measured:
         lines += section(title, results)
     lines += [
-        "What a run costs besides the provider: the create request (one write: thread, message, "
-        "run), one read (the run and the thread's messages), the provider request through the "
-        "SDK, and one write storing the message, its step and the outcome (a turn that takes "
+        "What a run costs besides the provider: the create request (one write transaction: "
+        "thread, message, run, and reading the thread's messages for the provider), the provider "
+        "request through the SDK, and one write storing the message, its step and the outcome "
+        "(a turn that takes "
         "over 100 ms also stores `in_progress` meanwhile); plus the SDK client parsing about a "
         "dozen stream events. Each SQLite statement is a round trip to aiosqlite's thread, so "
         "the figure moves with the load other processes put on the 2 cores.",
