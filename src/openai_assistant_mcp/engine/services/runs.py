@@ -26,6 +26,7 @@ from .common import ListQuery, list_objects, now
 TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
 DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
 
+
 def build(
     thread_id: str,
     assistant: dict[str, Any],
