@@ -2,7 +2,8 @@
 
 The engine runs under uvicorn on loopback (streamed responses need a real socket: httpx2's
 ASGITransport buffers them), once per backend, with short poll and lease intervals. Every
-JSON response the tests' SDK client receives is checked against the spec."""
+JSON response the tests' SDK clients receive is checked against the spec (the session's
+`spec_violations`, see tests/conftest.py), and so is every stream event they read."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import openai
 import pytest
 
 from openai_assistant_mcp.engine.app import create_app
-from tests.runner.spec_check import ResponseChecker, event_problems
 from tests.runner.sse_tap import TapTransport
-from tests.support.engine import engine_settings, serve_on_socket
+from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
 from tests.support.scripted_provider import ScriptedProvider
+from tests.support.spec import event_problems
 
 # Fast enough for tests: cancels seen within 0.1 s, dead processes' runs taken over in 2 s.
 RUN_SETTINGS = {
@@ -62,11 +63,6 @@ async def runs_engine_url(
         yield url
 
 
-@pytest.fixture(scope="session")
-def checker() -> ResponseChecker:
-    return ResponseChecker()
-
-
 @pytest.fixture
 def tap() -> TapTransport:
     """Records the raw event streams the test's clients read (see `sse_tap`)."""
@@ -74,31 +70,33 @@ def tap() -> TapTransport:
 
 
 @pytest.fixture(autouse=True)
-def _run_responses_match_spec(checker: ResponseChecker, tap: TapTransport) -> Iterator[None]:
-    """Fails a test during which a JSON response or a stream event broke the spec."""
-    checker.take()
+def _run_events_match_spec(tap: TapTransport) -> Iterator[None]:
+    """Fails a test during which a stream event broke the spec (JSON responses are judged by
+    the session's `spec_violations`)."""
+    tap.take()
     yield
-    found = checker.take()
-    for events in tap.take():
-        found += [p for event, data in events for p in event_problems(event, data)]
+    found = [
+        p for events in tap.take() for event, data in events for p in event_problems(event, data)
+    ]
     if found:
-        pytest.fail("responses do not match the spec:\n" + "\n".join(found[:20]), pytrace=False)
+        pytest.fail("stream events do not match the spec:\n" + "\n".join(found[:20]), pytrace=False)
 
 
 def sdk_client(
-    url: str, api_key: str, checker: ResponseChecker, tap: TapTransport | None = None
+    url: str, api_key: str, violations: SpecViolations, tap: TapTransport | None = None
 ) -> openai.AsyncOpenAI:
+    """The SDK on `url` as `api_key`; every JSON response is checked into `violations`."""
     http = httpx2.AsyncClient(
-        transport=tap or TapTransport(), event_hooks={"response": [checker.hook]}, timeout=30
+        transport=tap or TapTransport(), event_hooks={"response": [violations.hook]}, timeout=30
     )
     return openai.AsyncOpenAI(base_url=url, api_key=api_key, max_retries=0, http_client=http)
 
 
 @pytest.fixture
 async def oai(
-    runs_engine_url: str, checker: ResponseChecker, tap: TapTransport
+    runs_engine_url: str, spec_violations: SpecViolations, tap: TapTransport
 ) -> AsyncIterator[openai.AsyncOpenAI]:
     """An SDK client on the runs engine as a fresh tenant; its key is `oai.api_key`."""
-    client = sdk_client(runs_engine_url, "sk-runs-" + secrets.token_hex(8), checker, tap)
+    client = sdk_client(runs_engine_url, "sk-runs-" + secrets.token_hex(8), spec_violations, tap)
     yield client
     await client.close()

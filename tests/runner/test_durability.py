@@ -14,7 +14,7 @@ import pytest
 
 from tests.runner.conftest import sdk_client
 from tests.runner.engine_process import EngineProcess
-from tests.runner.spec_check import ResponseChecker
+from tests.support.engine import SpecViolations
 from tests.support.postgres import PostgresServer
 from tests.support.scripted_provider import ScriptedProvider, Text
 
@@ -47,7 +47,7 @@ async def _until_streaming(provider: ScriptedProvider, count: int) -> None:
 async def test_kill_9_mid_run_and_restart(
     provider: ScriptedProvider,
     tmp_path: Path,
-    checker: ResponseChecker,
+    spec_violations: SpecViolations,
     engines: list[EngineProcess],
 ) -> None:
     provider.script(Text(SLOW, chunk_delay=0.02), Text(SLOW, chunk_delay=0.02))
@@ -56,7 +56,7 @@ async def test_kill_9_mid_run_and_restart(
     engines.append(first)
 
     # One run by a caller with a key (the server has none), one by the keyless default tenant.
-    keyed = sdk_client(first.url, "sk-crash-caller", checker)
+    keyed = sdk_client(first.url, "sk-crash-caller", spec_violations)
     assistant = await keyed.beta.assistants.create(model="m")
     keyed_run = await keyed.beta.threads.create_and_run(
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "keyed"}]}
@@ -76,7 +76,7 @@ async def test_kill_9_mid_run_and_restart(
 
     second = EngineProcess(database, tmp_path, provider.base_url).start()
     engines.append(second)
-    keyed = sdk_client(second.url, "sk-crash-caller", checker)
+    keyed = sdk_client(second.url, "sk-crash-caller", spec_violations)
     assert await _terminal(keyed, keyed_run.thread_id, keyed_run.id) == "failed"
     failed = await keyed.beta.threads.runs.retrieve(keyed_run.id, thread_id=keyed_run.thread_id)
     assert failed.last_error is not None and failed.last_error.code == "server_error"
@@ -120,7 +120,7 @@ async def test_two_processes_on_one_postgres(
     postgres_server: PostgresServer,
     provider: ScriptedProvider,
     tmp_path: Path,
-    checker: ResponseChecker,
+    spec_violations: SpecViolations,
     engines: list[EngineProcess],
 ) -> None:
     database = await postgres_server.new_database_url()
@@ -131,8 +131,8 @@ async def test_two_processes_on_one_postgres(
     b = EngineProcess(database, tmp_path / "b", provider.base_url, **server_key).spawn()
     engines += [a, b]
     a.wait_ready(), b.wait_ready()
-    via_a = sdk_client(a.url, "sk-two-procs", checker)
-    via_b = sdk_client(b.url, "sk-two-procs", checker)
+    via_a = sdk_client(a.url, "sk-two-procs", spec_violations)
+    via_b = sdk_client(b.url, "sk-two-procs", spec_violations)
     assistant = await via_a.beta.assistants.create(model="m")
 
     # Runs created through either process execute exactly once each.

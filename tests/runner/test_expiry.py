@@ -12,8 +12,7 @@ import pytest
 
 from openai_assistant_mcp.engine.app import create_app
 from tests.runner.conftest import RUN_SETTINGS, sdk_client
-from tests.runner.spec_check import ResponseChecker
-from tests.support.engine import engine_settings, serve_on_socket
+from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
 from tests.support.scripted_provider import Call, Hang, ScriptedProvider, ToolCalls
 
 TOOL = {"type": "function", "function": {"name": "wait", "parameters": {"type": "object"}}}
@@ -23,7 +22,7 @@ TOOL = {"type": "function", "function": {"name": "wait", "parameters": {"type": 
 async def short_lived(
     provider_server: ScriptedProvider,
     tmp_path_factory: pytest.TempPathFactory,
-    checker: ResponseChecker,
+    spec_violations: SpecViolations,
 ) -> AsyncIterator[openai.AsyncOpenAI]:
     """An engine whose runs expire two seconds after they are created (whole seconds: the
     first may end sooner)."""
@@ -35,7 +34,7 @@ async def short_lived(
         **{**RUN_SETTINGS, "RUN_EXPIRES_AFTER": 2},
     )
     with serve_on_socket(create_app(settings)) as url:
-        client = sdk_client(url, "sk-expiry-" + secrets.token_hex(4), checker)
+        client = sdk_client(url, "sk-expiry-" + secrets.token_hex(4), spec_violations)
         yield client
         await client.close()
 

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from tests.runner.conftest import sdk_client
-from tests.runner.spec_check import ResponseChecker
+from tests.support.engine import SpecViolations
 from tests.support.scripted_provider import ScriptedProvider, Text
 
 
@@ -75,13 +75,13 @@ async def test_deleting_the_thread_stops_its_run(
 
 
 async def test_other_tenants_runs_answer_as_missing(
-    oai: openai.AsyncOpenAI, runs_engine_url: str, checker: ResponseChecker
+    oai: openai.AsyncOpenAI, runs_engine_url: str, spec_violations: SpecViolations
 ) -> None:
     assistant = await oai.beta.assistants.create(model="m")
     run = await oai.beta.threads.create_and_run_poll(
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "mine"}]}
     )
-    other = sdk_client(runs_engine_url, "sk-someone-else", checker)
+    other = sdk_client(runs_engine_url, "sk-someone-else", spec_violations)
     try:
         with pytest.raises(openai.NotFoundError):
             await other.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)

@@ -10,8 +10,8 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.runner.spec_check import problems
 from tests.support.scripted_provider import Call, Error, Hang, ScriptedProvider, Text, ToolCalls
+from tests.support.spec import problems
 
 RESPONSE = "CreateChatCompletionResponse"
 CHUNK = "CreateChatCompletionStreamResponse"

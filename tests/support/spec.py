@@ -1,8 +1,10 @@
-"""The shared OpenAPI spec, and validation of response bodies against its schemas."""
+"""The shared OpenAPI spec (with the project's errata), and validation of response bodies
+and stream events against its schemas."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import pickle
@@ -41,10 +43,12 @@ KNOWN_EXTENSIONS: dict[str, frozenset[str]] = {
 
 @cache
 def load_spec() -> dict[str, Any]:
-    """The parsed spec, cached as a pickle next to the temp dir (keyed by the file's mtime)."""
+    """The parsed spec with its errata, cached as a pickle in the temp dir (keyed by the spec
+    file and by this module's source, so changed errata never reuse an old cache)."""
     stat = SPEC_PATH.stat()
+    errata = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
     cache_path = Path(tempfile.gettempdir()) / (
-        f"oam-spec-{stat.st_mtime_ns}-{stat.st_size}-{os.getuid()}.pickle"
+        f"oam-spec-{stat.st_mtime_ns}-{stat.st_size}-{errata}-{os.getuid()}.pickle"
     )
     try:
         with cache_path.open("rb") as fh:
@@ -53,8 +57,7 @@ def load_spec() -> dict[str, Any]:
         pass
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with SPEC_PATH.open("rb") as fh:
-        spec = yaml.load(fh, Loader=loader)
-    _patch_errata(spec)
+        spec = _with_errata(yaml.load(fh, Loader=loader))
     tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
     with tmp.open("wb") as fh:
         pickle.dump(spec, fh)
@@ -62,13 +65,38 @@ def load_spec() -> dict[str, Any]:
     return spec
 
 
-def _patch_errata(spec: dict[str, Any]) -> None:
+def _with_errata(spec: dict[str, Any]) -> dict[str, Any]:
     schemas = spec["components"]["schemas"]
     for name in _LIST_SCHEMAS_WITH_NULLABLE_CURSORS:
         props = schemas.get(name, {}).get("properties", {})
         for key in ("first_id", "last_id"):
             if key in props:
                 props[key] = {"anyOf": [props[key], {"type": "null"}]}
+    # Issue 3 asks for `invalid_api_key` when the provider refuses the key; the spec's enum
+    # (server_error, rate_limit_exceeded, invalid_prompt) predates providers other than OpenAI.
+    last_error = schemas["RunObject"]["properties"]["last_error"]
+    last_error["properties"]["code"]["enum"].append("invalid_api_key")
+    return _read_nullable(spec)
+
+
+def _read_nullable(node: Any) -> Any:
+    """`node` with OpenAPI 3.0's `nullable: true` spelled as JSON Schema's "or null": the spec
+    is 3.1, which dropped the keyword, yet still marks many fields with it (e.g.
+    `RunObject.required_action`)."""
+    if isinstance(node, list):
+        return [_read_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _read_nullable(value) for key, value in node.items()}
+    all_of = node.get("allOf")
+    if isinstance(all_of, list) and {"nullable": True} in all_of:
+        rest = [part for part in all_of if part != {"nullable": True}]
+        node = {key: value for key, value in node.items() if key != "allOf"}
+        schema = rest[0] if len(rest) == 1 else {"allOf": rest}
+        return {**node, "anyOf": [schema, {"type": "null"}]}
+    if node.pop("nullable", False) is True:
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
 
 
 @cache
@@ -137,52 +165,98 @@ def find_operation(method: str, path: str) -> Operation | None:
     return max(matches, key=lambda op: op.literal_segments) if matches else None
 
 
-def problems(instance: Any, pointer: str, *, strict: bool = True) -> list[str]:
-    """Why `instance` does not match the schema at `pointer` (empty when it does).
+def problems(instance: Any, schema: str, *, strict: bool = True) -> list[str]:
+    """Why `instance` does not match `schema`, a component name or a JSON pointer (empty when
+    it does).
 
-    `strict` also reports properties the schema does not declare, on the object itself and
-    on list items: the spec rarely forbids extra properties, but the API must not invent any."""
+    `strict` also reports properties the schema does not declare, at any depth and through
+    anyOf/oneOf/allOf: the spec rarely forbids extra properties, but the API must not invent
+    any."""
+    pointer = schema if schema.startswith("#") else f"#/components/schemas/{schema}"
     validator = schema_validator(pointer)
     found = [
         f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
         for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     ]
     if strict and not found:
-        found += _undeclared(instance, _resolve(pointer), "", pointer)
+        found += _undeclared(instance, pointer, "")
     return found
 
 
-def _resolve(pointer: str) -> dict[str, Any]:
+@cache
+def _node(pointer: str) -> Any:
     node: Any = load_spec()
     for token in pointer.lstrip("#/").split("/"):
-        node = node[token.replace("~1", "/").replace("~0", "~")]
-    while isinstance(node, dict) and "$ref" in node and len(node) == 1:
-        node = _resolve(node["$ref"])
+        node = node[
+            int(token) if isinstance(node, list) else token.replace("~1", "/").replace("~0", "~")
+        ]
     return node
 
 
-def _undeclared(instance: Any, schema: dict[str, Any], where: str, pointer: str) -> list[str]:
+def _undeclared(instance: Any, pointer: str, where: str) -> list[str]:
+    """Properties of `instance` (which matches the schema at `pointer`) that the schema does
+    not declare; with anyOf/oneOf, judged by the matching branch that declares the most."""
+    schema = _node(pointer)
+    if not isinstance(schema, dict):
+        return []
     if "$ref" in schema:
-        pointer = schema["$ref"]
-        schema = _resolve(pointer)
-    if isinstance(instance, dict) and "properties" in schema:
-        if schema.get("additionalProperties") not in (None, False):
+        return _undeclared(instance, schema["$ref"], where)
+    branches = [
+        f"{pointer}/{key}/{i}"
+        for key in ("anyOf", "oneOf")
+        for i in range(len(schema.get(key, [])))
+    ]
+    if branches:
+        results = [
+            _undeclared(instance, branch, where)
+            for branch in branches
+            if schema_validator(branch).is_valid(instance)
+        ]
+        return min(results, key=len) if results else []
+    if isinstance(instance, dict):
+        declared = _declared_properties(pointer)
+        if declared is None:
             return []
-        name = pointer.rsplit("/", 1)[-1]
-        allowed = set(schema["properties"]) | KNOWN_EXTENSIONS.get(name, frozenset())
-        extra = sorted(set(instance) - allowed)
-        found = [f"{where or '<root>'}: undeclared property {key!r}" for key in extra]
+        found = [
+            f"{where or '<root>'}: undeclared property {key!r}"
+            for key in sorted(set(instance) - set(declared))
+        ]
         for key, value in instance.items():
-            sub = schema["properties"].get(key)
-            if isinstance(sub, dict):
-                found += _undeclared(value, sub, f"{where}/{key}" if where else key, "")
+            sub = declared.get(key)
+            if sub is not None:
+                found += _undeclared(value, sub, f"{where}/{key}" if where else key)
         return found
     if isinstance(instance, list) and isinstance(schema.get("items"), dict):
-        found = []
-        for index, item in enumerate(instance):
-            found += _undeclared(item, schema["items"], f"{where}/{index}", "")
-        return found
+        return [
+            problem
+            for index, item in enumerate(instance)
+            for problem in _undeclared(item, f"{pointer}/items", f"{where}/{index}")
+        ]
     return []
+
+
+@cache
+def _declared_properties(pointer: str) -> dict[str, str | None] | None:
+    """The properties an object of the schema at `pointer` may have, each with its schema's
+    pointer (None for KNOWN_EXTENSIONS), merged over allOf parts; None when any is allowed."""
+    schema = _node(pointer)
+    if not isinstance(schema, dict):
+        return None
+    if "$ref" in schema:
+        return _declared_properties(schema["$ref"])
+    if schema.get("additionalProperties") not in (None, False):
+        return None
+    declared: dict[str, str | None] = {}
+    for index in range(len(schema.get("allOf", []))):
+        declared.update(_declared_properties(f"{pointer}/allOf/{index}") or {})
+    if "properties" not in schema and not declared:
+        return None
+    for key in schema.get("properties", {}):
+        declared[key] = f"{pointer}/properties/{_escape(key)}"
+    name = pointer.removeprefix("#/components/schemas/")
+    for key in KNOWN_EXTENSIONS.get(name, frozenset()):
+        declared.setdefault(key, None)
+    return declared
 
 
 def check_response(
@@ -191,7 +265,7 @@ def check_response(
     """Problems with one HTTP response of the API, judged by the spec (empty when fine).
 
     Errors (4xx/5xx) must be OpenAI's ErrorResponse; successes must match the documented
-    schema of their operation. Event streams are not checked here (their body is a stream)."""
+    schema of their operation. Event streams are checked event by event (`event_problems`)."""
     if content_type.startswith("text/event-stream"):
         return []
     label = f"{method} {path} -> {status}"
@@ -200,7 +274,7 @@ def check_response(
     except ValueError:
         return [f"{label}: body is not JSON: {body[:200]!r}"]
     if status >= 400:
-        return [f"{label}: {p}" for p in problems(instance, "#/components/schemas/ErrorResponse")]
+        return [f"{label}: {p}" for p in problems(instance, "ErrorResponse")]
     operation = find_operation(method, path)
     if operation is None:
         return [f"{label}: no operation in the spec for this path"]
@@ -208,6 +282,14 @@ def check_response(
     if pointer is None:
         return [f"{label}: status {status} is not documented for {operation.operation_id}"]
     return [f"{label} ({operation.operation_id}): {p}" for p in problems(instance, pointer)]
+
+
+def event_problems(event: str, data: str) -> list[str]:
+    """Why one server-sent event is not an AssistantStreamEvent (empty when it is)."""
+    payload: Any = data if event == "done" else json.loads(data)
+    return [
+        f"{event}: {p}" for p in problems({"event": event, "data": payload}, "AssistantStreamEvent")
+    ]
 
 
 def schema_copy(name: str) -> dict[str, Any]:
