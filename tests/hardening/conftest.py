@@ -154,7 +154,9 @@ class ServerPool:
                     [COMMAND, *args], env=self._env(name), stdout=log, stderr=log
                 )
             self.servers[name] = ServerProcess(process, self.ports[name], log_path)
-        self.stack.callback(stop_all, list(self.servers.values()))
+        # Killed at the end: graceful stops are test_shutdown's business, and each costs about a
+        # second of CPU (12 servers on 2 shared cores).
+        self.stack.callback(kill_all, list(self.servers.values()))
         for server in self.servers.values():
             wait_for_port(server)
 
@@ -170,6 +172,14 @@ def wait_for_port(server: ServerProcess, within: float = 60.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"server did not listen within {within} s:\n{server.log()}")
+
+
+def kill_all(servers: list[ServerProcess]) -> None:
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+    for server in servers:
+        server.process.wait()
 
 
 def stop_all(servers: list[ServerProcess]) -> None:

@@ -23,7 +23,7 @@ from tests.hardening.conftest import ServerPool
 from tests.mcp.servers import ServerProcess
 from tests.support.spec import load_spec
 
-EXAMPLES = 400
+EXAMPLES = 300
 HEADERS = {"Authorization": "Bearer sk-schemathesis", "OpenAI-Beta": "assistants=v2"}
 
 
