@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import logging
 import math
 import signal
 import threading
@@ -26,6 +27,7 @@ import uvicorn
 
 from .http_policy import APIGuardSettings, HTTPLimitSettings, LimitExceeded, pattern_matches
 
+log = logging.getLogger(__name__)
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
@@ -67,12 +69,13 @@ def host_refusal(
         return (
             421,
             "host_not_allowed",
-            f"Host {host!r} is not allowed: this server answers only for its allowed hosts "
+            f"Host {host!r} is not allowed: this server answers only for API_ALLOWED_HOSTS "
             "(loopback names unless configured), which protects it from DNS rebinding.",
         )
     origin = header(scope, b"origin")
     if origin is not None and not pattern_matches(origin, origins):
-        return 403, "origin_not_allowed", f"Origin {origin!r} is not allowed to call this server."
+        message = f"Origin {origin!r} is not allowed to call this server (API_ALLOWED_ORIGINS)."
+        return 403, "origin_not_allowed", message
     return None
 
 
@@ -170,6 +173,7 @@ class APIGuard:
         refusal = host_refusal(scope, settings.allowed_hosts, settings.allowed_origins)
         if refusal is not None:
             status, code, message = refusal
+            log.warning("refused: %s", message)
             await send_json(send, status, _envelope(message, "invalid_request_error", code))
             return
         if self._token is not None:
