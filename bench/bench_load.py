@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))  # for tests.support.scripted_provider
 
 COMMAND = str(Path(sys.executable).with_name("openai-assistant-mcp"))
 RESULTS = ROOT / "bench" / "RESULTS.md"
-HEADING = "### Load: concurrent MCP sessions over streamable HTTP"
+HEADING = "### Load: concurrent MCP sessions over streamable HTTP"  # + " (PostgreSQL)"
 TOKEN = "bench-door-" + secrets.token_hex(8)
 RSS_GROWTH_BOUND_MB = 64.0
 
@@ -88,8 +88,16 @@ def start_provider() -> tuple[subprocess.Popen[str], str]:
     return child, child.stdout.readline().strip()
 
 
-def start_server(data_dir: Path, provider_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MCP_"))}
+def start_server(
+    data_dir: Path, provider_url: str, port: int, database_url: str | None
+) -> subprocess.Popen[bytes]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "MCP_")) and k != "DATABASE_URL"
+    }
+    if database_url:
+        env["DATABASE_URL"] = database_url
     env.update(
         TRANSPORT="streamable-http",
         HOST="127.0.0.1",
@@ -248,11 +256,11 @@ def _percentiles(values: list[float]) -> tuple[int, float, float]:
     return len(ordered), ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000
 
 
-def report(figures: dict[str, Any], command: str) -> str:
+def report(figures: dict[str, Any], command: str, heading: str) -> str:
     growth = figures["rss_after"] - figures["rss_before"]
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
-        HEADING,
+        heading,
         "",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
@@ -260,7 +268,8 @@ def report(figures: dict[str, Any], command: str) -> str:
         f"load average at the end {load_avg}",
         f"- {figures['sessions']} MCP sessions (official MCP client, one process) with "
         f"{figures['keys']} API keys, passthrough behind MCP_AUTH_TOKEN, embedded engine on "
-        "SQLite, scripted provider answering at once; the client and server share the 2 cores",
+        f"{figures['store']}, scripted provider answering at once; the client and server share "
+        "the 2 cores",
         f"- Command: `{command}`",
         "",
         "| measure | value | target |",
@@ -294,11 +303,11 @@ def report(figures: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(section: str) -> None:
+def write(section: str, heading: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     if "## Hardening (issue 5)" not in text:
         text = text.rstrip() + "\n\n## Hardening (issue 5)\n\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^##|\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^##|\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text)
     else:
@@ -315,13 +324,21 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--keys", type=int, default=20)
+    parser.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL store")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     provider, provider_url = start_provider()
+    postgres = None
     try:
         with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+            database_url = None
+            if args.postgres:
+                from tests.support.postgres import PostgresServer
+
+                postgres = PostgresServer.start()
+                database_url = asyncio.run(postgres.new_database_url("bench_load"))
             port = free_port()
-            server = start_server(Path(tmp) / "data", provider_url, port)
+            server = start_server(Path(tmp) / "data", provider_url, port, database_url)
             try:
                 url = f"http://127.0.0.1:{port}/mcp"
                 figures = asyncio.run(load(url, args.sessions, args.keys, args.seconds, server.pid))
@@ -332,11 +349,15 @@ def main() -> None:
         assert provider.stdin is not None
         provider.stdin.close()
         provider.wait(10)
+        if postgres is not None:
+            postgres.stop()
+    figures["store"] = "PostgreSQL 15 (fsync off, as in the tests)" if args.postgres else "SQLite"
     command = "uv run python bench/bench_load.py " + " ".join(sys.argv[1:])
-    section = report(figures, command.strip())
+    heading = HEADING + (" (PostgreSQL)" if args.postgres else "")
+    section = report(figures, command.strip(), heading)
     print(section)
     if args.write:
-        write(section)
+        write(section, heading)
 
 
 if __name__ == "__main__":
