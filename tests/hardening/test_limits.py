@@ -48,7 +48,7 @@ async def test_mcp_concurrency_cap_queues_then_refuses_per_key(
 ) -> None:
     url = limits_http.url("/mcp")
     key = _key()
-    model_provider.script(Text("A slow answer.", delay=2.0))
+    model_provider.script(Text("A slow answer.", delay=3.0))
     with anyio.fail_after(60):
         async with streamable_client(url, _headers(key)) as client:
             assistant = await call(client, "create_assistant", {"model": "m"})
@@ -76,7 +76,7 @@ async def test_mcp_concurrency_cap_queues_then_refuses_per_key(
                 refused = await call_error(
                     client, "get_assistant", {"assistant_id": assistant["id"]}
                 )
-                assert time.monotonic() - started < 1.0  # refused at once, not after waiting
+                assert time.monotonic() - started < 2.0  # refused at once, not after the 3 s run
                 assert refused.startswith("429 Too Many Requests: Too many concurrent tool calls")
                 assert "MAX_CONCURRENT_PER_KEY" in refused and "MAX_QUEUED_PER_KEY" in refused
                 # Another key is not held up by this one.
