@@ -98,7 +98,8 @@ ToolChoice = Annotated[
 ]
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(ge=0, le=1)]
-ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+# As the spec's ReasoningEffort (the engine accepts the same values).
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class ListArgs(Args):
