@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import os
-import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -27,6 +23,7 @@ from typing import Any
 
 import httpx2
 import openai
+from common import RESULTS, machine_lines, percentile, write_section
 from sqlalchemy import text
 
 from openai_assistant_mcp.engine.app import create_app
@@ -36,7 +33,6 @@ from openai_assistant_mcp.engine.settings import EngineSettings
 from openai_assistant_mcp.engine.store import repository
 from openai_assistant_mcp.engine.store.database import describe_url
 
-RESULTS = Path(__file__).parent / "RESULTS.md"
 HEADING = "## Engine API (issue 2)"
 SIZES = (100, 10_000)
 TARGET_CREATE_P50_MS = 3.0
@@ -68,11 +64,6 @@ async def timed_interleaved(
             if round_ >= warmup:
                 samples[name].append((time.perf_counter() - start) * 1000)
     return samples
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 async def seed_messages(app: Any, tenant: str, thread_id: str, count: int) -> None:
@@ -166,16 +157,6 @@ async def run(database_url: str | None, data_dir: Path, count: int) -> dict[str,
     return results
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 NOTES = """\
 Profiled with pyinstrument and cProfile before changing anything. Fixed: FastAPI ran the
 plain-`def` dependencies (engine state, caller, list query) in its thread pool, one thread hop
@@ -239,14 +220,10 @@ def table(results: dict[str, Any]) -> list[str]:
 
 
 def report(runs: list[tuple[str, dict[str, Any]]], count: int) -> str:
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     lines = [
         HEADING,
         "",
-        f"- Date: {datetime.date.today().isoformat()}",
-        f"- Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
-        f"load average at the end {load}",
-        f"- Python {platform.python_version()}, {platform.system()} {platform.release()}",
+        *machine_lines(),
         f"- {count} timed calls per row after warm-up; the official openai SDK over httpx2's ASGI "
         "transport, in-process; collections seeded in bulk through the repository",
         "- Command: `uv run python bench/bench_engine_api.py --postgres --write`",
@@ -256,17 +233,6 @@ def report(runs: list[tuple[str, dict[str, Any]]], count: int) -> str:
         lines += [f"### {title}", "", *table(results)]
     lines += [NOTES, ""]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, keeping the others."""
-    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _: text + "\n", existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(updated)
 
 
 def measure(database_url: str | None, count: int) -> dict[str, Any]:
@@ -309,7 +275,7 @@ def main() -> None:
     text = report(runs, args.count)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(HEADING, text)
         print(f"wrote {RESULTS}")
 
 

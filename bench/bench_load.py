@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+from common import cpu_seconds, free_port, rss_mb, start_provider, stop_provider
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -47,45 +48,6 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "### Load: concurrent MCP sessions over streamable HTTP"  # + " (PostgreSQL)"
 TOKEN = "bench-door-" + secrets.token_hex(8)
 RSS_GROWTH_BOUND_MB = 64.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start_provider() -> tuple[subprocess.Popen[str], str]:
-    """The scripted provider in a child process, answering every call at once."""
-    code = (
-        "import sys\n"
-        "from tests.support.scripted_provider import Echo, ScriptedProvider\n"
-        "p = ScriptedProvider().start(); p.forever(Echo())\n"
-        "print(p.base_url, flush=True)\n"
-        "sys.stdin.read()\n"
-    )
-    child = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    return child, child.stdout.readline().strip()
 
 
 def start_server(
@@ -346,9 +308,7 @@ def main() -> None:
                 server.terminate()
                 server.wait(30)
     finally:
-        assert provider.stdin is not None
-        provider.stdin.close()
-        provider.wait(10)
+        stop_provider(provider)
         if postgres is not None:
             postgres.stop()
     figures["store"] = "PostgreSQL 15 (fsync off, as in the tests)" if args.postgres else "SQLite"

@@ -42,6 +42,7 @@ import anyio
 import httpx2
 import openai
 import uvicorn
+from common import cpu_seconds, free_port, percentile, rss_mb
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
@@ -65,12 +66,6 @@ INITIALIZE = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # Servers keep their compiled bytecode here, as an installed package would in __pycache__
 # (this machine sets PYTHONDONTWRITEBYTECODE, which would make every start compile from source).
 PYCACHE = Path(tempfile.gettempdir()) / "bench-mcp-pycache"
@@ -82,24 +77,6 @@ def clean_env(**settings: str) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(LOG_LEVEL="WARNING", PYTHONPYCACHEPREFIX=str(PYCACHE), **settings)
     return env
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], within: float = 60) -> None:
@@ -371,7 +348,7 @@ async def concurrent_sessions(
 
 
 def row(name: str, values: list[float], baseline: float | None = None) -> str:
-    p50, p99 = statistics.median(values), percentile(values, 0.99)
+    p50, p99 = statistics.median(values), percentile(values, 99)
     extra = f"{p50 - baseline:+.2f}" if baseline is not None else "—"
     return f"| {name} | {p50:.2f} | {p99:.2f} | {extra} |"
 

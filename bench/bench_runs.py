@@ -15,12 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import os
-import platform
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +25,14 @@ from typing import Any
 
 import httpx2
 import openai
+from common import (
+    RESULTS,
+    machine_lines,
+    percentile,
+    start_provider,
+    stop_provider,
+    write_section,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support.scripted_provider
@@ -39,43 +42,11 @@ from openai_assistant_mcp.engine.app import create_app  # noqa: E402
 from openai_assistant_mcp.engine.settings import EngineSettings  # noqa: E402
 from openai_assistant_mcp.engine.store.database import describe_url  # noqa: E402
 
-RESULTS = Path(__file__).parent / "RESULTS.md"
 HEADING = "## Runs (issue 3)"
 TARGET_OVERHEAD_P50_MS = 15.0
 CONCURRENT = 50
 SLOW_PROVIDER_S = 0.2
 QUESTION = "What is the capital of France?"
-
-
-def start_provider(delay: float) -> tuple[subprocess.Popen[str], str]:
-    """The scripted provider in a child process, answering every call after `delay` s."""
-    code = (
-        "import sys, time\n"
-        "from tests.support.scripted_provider import Echo, ScriptedProvider\n"
-        f"p = ScriptedProvider().start(); p.forever(Echo(delay={delay}))\n"
-        "print(p.base_url, flush=True)\n"
-        "sys.stdin.read()\n"  # until the parent closes our stdin
-    )
-    child = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    return child, child.stdout.readline().strip()
-
-
-def stop_provider(child: subprocess.Popen[str]) -> None:
-    assert child.stdin is not None
-    child.stdin.close()
-    child.wait(10)
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def engine_client(app: Any) -> openai.AsyncOpenAI:
@@ -167,24 +138,11 @@ async def measure(database_url: str | None, data_dir: Path, count: int) -> dict[
     return results
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def report(measured: list[tuple[str, dict[str, Any]]], count: int) -> str:
     lines = [
         HEADING,
         "",
-        f"- Date: {datetime.date.today().isoformat()}",
-        f"- Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}; "
-        f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        f"- Python {platform.python_version()}, {platform.system()} {platform.release()}",
+        *machine_lines(),
         "- Engine in-process (official openai SDK over the streaming ASGI transport); scripted "
         "provider in its own process on loopback",
         "- Command: `uv run python bench/bench_runs.py --postgres --write`",
@@ -246,17 +204,6 @@ def section(title: str, results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, keeping the others."""
-    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(existing):
-        updated = pattern.sub(lambda _: text + "\n", existing)
-    else:
-        updated = existing.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(updated)
-
-
 def measure_on(database_url: str | None, count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp:
         return asyncio.run(measure(database_url, Path(tmp), count))
@@ -292,7 +239,7 @@ def main() -> None:
     text = report(measured, args.count)
     print(text)
     if args.write:
-        write_section(text)
+        write_section(HEADING, text)
         print(f"wrote {RESULTS}")
 
 
