@@ -7,9 +7,7 @@ first test that needs one starts them all at once, in parallel, on pre-chosen fr
 from __future__ import annotations
 
 import secrets
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ import pytest
 
 from tests.hardening.fault_proxy import FaultProxy
 from tests.mcp.fixtures import model_provider, model_provider_server, start_server
-from tests.mcp.servers import COMMAND, ServerProcess, free_port, server_env
+from tests.mcp.servers import COMMAND, ServerProcess, free_port, server_env, wait_for_port
 from tests.support.postgres import PostgresServer
 from tests.support.scripted_provider import ScriptedProvider
 
@@ -159,19 +157,6 @@ class ServerPool:
         self.stack.callback(kill_all, list(self.servers.values()))
         for server in self.servers.values():
             wait_for_port(server)
-
-
-def wait_for_port(server: ServerProcess, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited ({server.process.returncode}):\n{server.log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", server.port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server did not listen within {within} s:\n{server.log()}")
 
 
 def kill_all(servers: list[ServerProcess]) -> None:

@@ -83,7 +83,7 @@ def running_server(args: list[str], env: dict[str, str], log_path: Path) -> Iter
         process = subprocess.Popen([COMMAND, *args], env=env, stdout=log, stderr=log)
     server = ServerProcess(process, port, log_path)
     try:
-        _wait_for_port(server)
+        wait_for_port(server)
         yield server
     finally:
         process.terminate()
@@ -94,7 +94,7 @@ def running_server(args: list[str], env: dict[str, str], log_path: Path) -> Iter
             process.wait()
 
 
-def _wait_for_port(server: ServerProcess, within: float = 30.0) -> None:
+def wait_for_port(server: ServerProcess, within: float = 60.0) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
