@@ -282,32 +282,42 @@ async def submit_tool_outputs(
     *,
     stream: bool = False,
 ) -> tuple[dict[str, Any], list[Event], Subscription | None]:
-    """Record the outputs of every pending tool call and queue the run to go on."""
+    """Record the outputs of every pending tool call and queue the run to go on. Outputs
+    that come after `expires_at` are refused and the run ends `expired` (the executor's sweep
+    may not have got to it yet)."""
     async with state.db.write() as conn:
         row = await _require_run(conn, tenant, thread_id, run_id, lock=True)
-        if row.status != "requires_action":
-            raise APIError(400, f'Runs in status "{row.status}" do not accept tool outputs.')
-        calls = row.body["required_action"]["submit_tool_outputs"]["tool_calls"]
-        by_id = _outputs_by_call(outputs, [call["id"] for call in calls])
-        step_id = row.execution.get("tool_step_id")
-        step = await repository.get_object(
-            conn, repository.RUN_STEPS, tenant, step_id, run_id=run_id
-        )
-        if step is None:  # pragma: no cover - written with requires_action in one transaction
-            raise APIError(500, "The run's tool call step is missing.", type="server_error")
-        step = _with_outputs(step, by_id)
-        await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
-        execution = dict(row.execution)
-        execution["transcript"] = [
-            *execution.get("transcript", []),
-            *({"role": "tool", "tool_call_id": cid, "content": by_id[cid]} for cid in by_id),
-        ]
-        execution.pop("tool_step_id", None)
-        body = {**row.body, "status": "queued", "required_action": None}
-        owner, lease = state.executor.owner, time.time() + state.settings.run_lease_seconds
-        await repository.save_run(conn, body, execution, lease_owner=owner, lease_expires_at=lease)
-        row = RunRow(run_id, tenant, thread_id, "queued", owner, lease, body, execution)
-        prepared = await _prepared(conn, row)
+        status = row.status
+        expires_at = row.body.get("expires_at")
+        if status == "requires_action" and expires_at is not None and expires_at <= time.time():
+            await finish(conn, row, "expired")  # committed before the refusal below
+            status = "expired"
+        if status == "requires_action":
+            calls = row.body["required_action"]["submit_tool_outputs"]["tool_calls"]
+            by_id = _outputs_by_call(outputs, [call["id"] for call in calls])
+            step_id = row.execution.get("tool_step_id")
+            step = await repository.get_object(
+                conn, repository.RUN_STEPS, tenant, step_id, run_id=run_id
+            )
+            if step is None:  # pragma: no cover - written with requires_action in one transaction
+                raise APIError(500, "The run's tool call step is missing.", type="server_error")
+            step = _with_outputs(step, by_id)
+            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
+            execution = dict(row.execution)
+            execution["transcript"] = [
+                *execution.get("transcript", []),
+                *({"role": "tool", "tool_call_id": cid, "content": by_id[cid]} for cid in by_id),
+            ]
+            execution.pop("tool_step_id", None)
+            body = {**row.body, "status": "queued", "required_action": None}
+            owner, lease = state.executor.owner, time.time() + state.settings.run_lease_seconds
+            await repository.save_run(
+                conn, body, execution, lease_owner=owner, lease_expires_at=lease
+            )
+            row = RunRow(run_id, tenant, thread_id, "queued", owner, lease, body, execution)
+            prepared = await _prepared(conn, row)
+    if status != "requires_action":
+        raise APIError(400, f'Runs in status "{status}" do not accept tool outputs.')
     subscription = state.executor.launch(run_id, api_key, subscribe=stream, prepared=prepared)
     events: list[Event] = [("thread.run.step.completed", step), ("thread.run.queued", body)]
     return body, events, subscription
