@@ -42,7 +42,7 @@ class Settings(MCPHTTPSettings):
     )
     read_only: bool = Field(default=False, alias="READ_ONLY")
     # Default wait of create_run & co.: below the ~60 s request time-out common in MCP clients.
-    run_wait_timeout: float = Field(default=50.0, gt=0, le=3600, alias="RUN_WAIT_TIMEOUT")
+    run_wait_timeout: float = Field(default=50.0, gt=0, le=600, alias="RUN_WAIT_TIMEOUT")
 
     # Passed on to the embedded engine.
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
