@@ -51,6 +51,16 @@ def server(start_server: StartServer) -> ServerProcess:
             {"thread_id": "t", "run_id": "r", "tool_outputs": [{"output": "x"}]},
             "Invalid arguments: 'tool_outputs[0].tool_call_id' is required.",
         ),
+        (
+            "get_message",
+            {"thread_id": ".", "message_id": "msg_1"},
+            "Invalid arguments: 'thread_id': an ID cannot be '.'.",
+        ),
+        (
+            "get_thread",
+            {"thread_id": ".."},
+            "Invalid arguments: 'thread_id': an ID cannot be '..'.",
+        ),
         ("no_such_tool", {}, "Unknown tool 'no_such_tool'."),
     ],
 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -36,8 +37,14 @@ class Args(BaseModel):
         return self.model_dump(exclude_none=True, exclude=set(exclude))
 
 
+def _not_dot_segment(value: str) -> str:
+    if value in (".", ".."):  # a path segment of its own: the SDK refuses to build the URL
+        raise ValueError(f"an ID cannot be {value!r}")
+    return value
+
+
 # An object ID (asst_..., thread_..., ...): never empty, it goes into the request's path.
-ObjectId = Annotated[str, StringConstraints(min_length=1)]
+ObjectId = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_dot_segment)]
 Metadata = Annotated[
     dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, Field(max_length=512)]],
     Field(max_length=16, description="Up to 16 string key/value pairs."),
