@@ -140,9 +140,9 @@ def transport_security(settings: MCPHTTPSettings) -> TransportSecuritySettings:
 
 
 def streamable_http_options(settings: MCPHTTPSettings) -> dict[str, Any]:
-    """Options for the SDK's `streamable_http_app`: security, body cap, session cap."""
+    """Options for the SDK's streamable HTTP session manager: security, body cap, session cap."""
     return {
-        "transport_security": transport_security(settings),
+        "security_settings": transport_security(settings),
         "max_request_body_size": settings.max_request_body_bytes,
         "max_sessions": settings.max_sessions,
     }
@@ -152,12 +152,11 @@ class MCPGuard:
     """ASGI middleware in front of the MCP HTTP app (see the module docstring)."""
 
     def __init__(self, app: Any, settings: MCPHTTPSettings) -> None:
-        from mcp.server.transport_security import TransportSecurityMiddleware
-
         self.app = app
         self.settings = settings
         self.draining = False
-        self._security = TransportSecurityMiddleware(transport_security(settings))
+        # `*` turns the DNS-rebinding protection off, as in the SDK's transport behind this.
+        self._check_hosts = "*" not in settings.allowed_hosts
         token = settings.auth_token
         self._token = token.get_secret_value().encode() if token else None
 
@@ -166,17 +165,25 @@ class MCPGuard:
         self.draining = True
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        from starlette.requests import Request
-
-        from .engine.http_guards import BodyRefused, bearer, header, read_body, token_matches
+        from .engine.http_guards import (
+            BodyRefused,
+            bearer,
+            header,
+            host_refusal,
+            read_body,
+            token_matches,
+        )
 
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refused = await self._security.validate_request(Request(scope), is_post=False)
-        if refused is not None:
-            await refused(scope, receive, send)
-            return
+        settings = self.settings
+        if self._check_hosts:
+            refusal = host_refusal(scope, settings.allowed_hosts, settings.allowed_origins, "MCP")
+            if refusal is not None:
+                status, _, message = refusal
+                await _json(send, status, _rpc_error(message), {})
+                return
         if self._token is not None:
             if not token_matches(bearer(header(scope, b"authorization")), self._token):
                 await _json(

@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp import Client
 
+from openai_assistant_mcp.tools.runs import FINAL_READ_TIMEOUT
 from tests.hardening.conftest import ServerPool
 from tests.hardening.fault_proxy import Cut, FaultProxy, Garbage, Hang, Status
 from tests.mcp.servers import streamable_client
@@ -200,6 +201,29 @@ async def test_remote_fault_is_a_clear_tool_error(
             await _still_works(client)
 
 
+async def test_a_spent_wait_does_not_wait_again_on_reading_the_run(
+    pool: ServerPool, proxy: FaultProxy, model_provider: ScriptedProvider
+) -> None:
+    """After a run tool's `timeout`, reading the run's state is bounded by a few seconds (not
+    by ASSISTANTS_API_TIMEOUT, nor retried): the caller asked for an answer by then."""
+    model_provider.script(Text("slow " * 20, chunk_delay=0.5))
+    async with streamable_client(pool.get("remote-faults-http").url("/mcp")) as client:
+        assistant = await call(client, "create_assistant", {"model": "m"})
+        thread = await call(client, "create_thread", {})
+        proxy.script("GET /threads/", Hang())
+        arguments = {"thread_id": thread["id"], "assistant_id": assistant["id"], "timeout": 1}
+        started = time.monotonic()
+        error = await call_error(client, "create_run", arguments)
+        elapsed = time.monotonic() - started
+        assert error == "The Assistants API did not answer in time."
+        assert elapsed < 1 + FINAL_READ_TIMEOUT + 2, elapsed
+        await _still_works(client)
+        runs = await call(client, "list_runs", {"thread_id": thread["id"]})
+        await call(
+            client, "cancel_run", {"thread_id": thread["id"], "run_id": runs["data"][0]["id"]}
+        )
+
+
 async def test_remote_stream_cut_mid_way(
     pool: ServerPool, proxy: FaultProxy, model_provider: ScriptedProvider
 ) -> None:
@@ -221,5 +245,5 @@ async def test_remote_stream_cut_mid_way(
 async def test_remote_connection_refused(pool: ServerPool) -> None:
     async with streamable_client(pool.get("remote-refused-http").url("/mcp")) as client:
         error = await call_error(client, "list_assistants", {})
-        assert error == "Could not reach the Assistants API (ConnectError)."
+        assert error == "Could not reach the Assistants API (Connection refused)."
         assert await call_error(client, "get_thread", {"thread_id": "thread_x"}) == error

@@ -99,9 +99,21 @@ async def test_foreign_host_or_origin_is_refused_on_every_transport(
 
     async with httpx2.AsyncClient() as http:
         refused = await http.get(api.url("/v1/assistants"), headers={"Host": "attacker.example"})
-    error = refused.json()["error"]
-    assert error["code"] == "host_not_allowed"
-    assert error["message"].startswith("Host 'attacker.example' is not allowed")
+        error = refused.json()["error"]
+        assert error["code"] == "host_not_allowed"
+        assert error["message"].startswith("Host 'attacker.example' is not allowed")
+        assert "API_ALLOWED_HOSTS" in error["message"]
+        # The MCP transports refuse in JSON-RPC, naming their own setting.
+        rebinding = {**MCP_HEADERS, "Host": "attacker.example"}
+        refused = await http.post(open_http.url("/mcp"), headers=rebinding, json=INITIALIZE)
+        assert refused.status_code == 421
+        message = refused.json()["error"]["message"]
+        assert message.startswith("Host 'attacker.example' is not allowed"), message
+        assert "MCP_ALLOWED_HOSTS" in message
+        cross_site = {**MCP_HEADERS, "Origin": "http://attacker.example"}
+        refused = await http.post(open_http.url("/mcp"), headers=cross_site, json=INITIALIZE)
+        assert refused.status_code == 403
+        assert "(MCP_ALLOWED_ORIGINS)" in refused.json()["error"]["message"]
 
 
 async def test_configured_hosts_and_origins_are_allowed(token_http: ServerProcess) -> None:

@@ -61,20 +61,23 @@ def token_matches(given: str | None, expected: bytes) -> bool:
 
 
 def host_refusal(
-    scope: Scope, hosts: tuple[str, ...], origins: tuple[str, ...]
+    scope: Scope, hosts: tuple[str, ...], origins: tuple[str, ...], prefix: str = "API"
 ) -> tuple[int, str, str] | None:
-    """(status, code, message) refusing the request's Host or Origin; None when both pass."""
+    """(status, code, message) refusing the request's Host or Origin; None when both pass.
+    `prefix` names the settings in the message (API_ALLOWED_HOSTS, MCP_ALLOWED_HOSTS)."""
     host = header(scope, b"host")
     if host is None or not pattern_matches(host, hosts):
         return (
             421,
             "host_not_allowed",
-            f"Host {host!r} is not allowed: this server answers only for API_ALLOWED_HOSTS "
+            f"Host {host!r} is not allowed: this server answers only for {prefix}_ALLOWED_HOSTS "
             "(loopback names unless configured), which protects it from DNS rebinding.",
         )
     origin = header(scope, b"origin")
     if origin is not None and not pattern_matches(origin, origins):
-        message = f"Origin {origin!r} is not allowed to call this server (API_ALLOWED_ORIGINS)."
+        message = (
+            f"Origin {origin!r} is not allowed to call this server ({prefix}_ALLOWED_ORIGINS)."
+        )
         return 403, "origin_not_allowed", message
     return None
 

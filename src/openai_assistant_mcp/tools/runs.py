@@ -42,6 +42,11 @@ TOOLSET = "runs"
 # Statuses at which a waiting tool returns: the run needs the caller, or it is over.
 STOPPED = {"requires_action", "completed", "failed", "cancelled", "expired", "incomplete"}
 FAILED = {"failed", "expired"}
+# Streamed text is sent as progress at most this often (seconds): a long answer arrives in a
+# few dozen notifications rather than one per token.
+PROGRESS_INTERVAL = 0.1
+# After a wait has run out, the calls that read the run's state get this long (seconds).
+FINAL_READ_TIMEOUT = 5.0
 
 
 class WaitArgs(Args):
@@ -114,36 +119,54 @@ async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds:
     """Stream a run until it stops or `seconds` pass; returns the last run seen (or None)."""
     run: Any = None
     sent = 0  # progress must grow with every notification
+    text = ""  # streamed text not sent yet
+    last_sent = 0.0
+
+    async def send(message: str) -> None:
+        nonlocal sent, last_sent
+        sent += 1
+        last_sent = anyio.current_time()
+        await call.progress(sent, message)
+
     with anyio.move_on_after(seconds):
         async with manager as events:
             async for event in events:
                 name: str = event.event
                 if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
                     run = event.data
+                    if text:
+                        await send(text)
+                        text = ""
                     if run.status in STOPPED:
                         break
-                    sent += 1
-                    await call.progress(sent, f"run {run.status}")
+                    await send(f"run {run.status}")
                 elif name == "thread.message.delta":
                     for part in event.data.delta.content or []:
-                        text = getattr(getattr(part, "text", None), "value", None)
-                        if text:
-                            sent += 1
-                            await call.progress(sent, text)
+                        text += getattr(getattr(part, "text", None), "value", None) or ""
+                    if text and anyio.current_time() - last_sent >= PROGRESS_INTERVAL:
+                        await send(text)
+                        text = ""
+    if text:  # the wait ran out mid-answer
+        await send(text)
     return run
 
 
 async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
     """The result of a run tool: the run, plus its new messages or its pending tool calls."""
+    api = call.api
+    if waited is not None:
+        # The caller's `timeout` is spent: reading the outcome must not take another 120 s
+        # (nor retries of it); the run can still be read later with get_run.
+        api = api.with_options(timeout=FINAL_READ_TIMEOUT, max_retries=0)
     if waited is not None and run.status not in STOPPED:
         # The stream ended early or the wait ran out: report the run as it is now.
-        run = await call.api.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+        run = await api.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
     data: dict[str, Any] = {"run": as_dict(run)}
     status = run.status
     head = f"Run {run.id} on thread {run.thread_id}: {status}"
 
     if status in ("completed", "incomplete"):
-        page = await call.api.beta.threads.messages.list(
+        page = await api.beta.threads.messages.list(
             run.thread_id, run_id=run.id, order="asc", limit=100
         )
         messages = [as_dict(message) for message in page.data]
