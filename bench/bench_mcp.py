@@ -10,11 +10,12 @@ Measures:
   difference is what MCP adds. Over stdio a minimal JSON-RPC client is used, so the figure is
   the server's; the official MCP client's figure is shown as well;
 - 50 concurrent streamable HTTP sessions x 20 get_assistant calls in remote mode, against an
-  upstream that answers after 50 ms (wall time);
+  upstream that answers after 50 ms (wall time, median of --rounds); also as 50 clients of
+  protocol 2026-07-28 and with the official MCP Python client driving the load;
 - resident memory of the server after 1,000 calls (embedded engine over stdio, and the HTTP
   server after the 50 x 20 run).
 
-    uv run python bench/bench_mcp.py [--calls 500] [--write]
+    uv run python bench/bench_mcp.py [--calls 500] [--rounds 5] [--write]
 
 --write replaces the "MCP server (issue 4)" section of bench/RESULTS.md with this run."""
 
@@ -39,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx2
 import openai
 import uvicorn
 from common import cpu_seconds, free_port, percentile, rss_mb
@@ -282,58 +282,95 @@ class SlowUpstream:
         self.process.wait(10)
 
 
-class RawHttpSession:
-    """A lean MCP client for streamable HTTP (protocol 2025-06-18, with a session ID): plain
-    JSON-RPC POSTs; the answer is read from the event stream. It keeps the load generator's
-    own CPU time small, so the figure is the server's."""
+class LeanHttpClient:
+    """A lean MCP client over streamable HTTP for load: one keep-alive HTTP/1.1 connection on
+    asyncio streams, JSON-RPC written and read by hand. It keeps the load generator's CPU time
+    small (an httpx2-based one used as much CPU as the server), so the figure is the server's.
 
-    HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    `protocol` "2025-06-18" opens a session (initialize, Mcp-Session-Id), as Cursor, Claude and
+    mcpo do; "2026-07-28" sends self-contained requests, as the MCP Python SDK 2.x does."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = httpx2.AsyncClient(headers=self.HEADERS, timeout=60)
+    def __init__(self, port: int, protocol: str = "2025-06-18") -> None:
+        self.port, self.protocol = port, protocol
+        self.session_id: str | None = None
         self._id = 0
 
-    async def __aenter__(self) -> RawHttpSession:
-        answer = await self.http.post(self.url, json=INITIALIZE)
-        answer.raise_for_status()
-        self.http.headers["Mcp-Session-Id"] = answer.headers["mcp-session-id"]
-        self.http.headers["MCP-Protocol-Version"] = "2025-06-18"
-        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
-        (await self.http.post(self.url, json=initialized)).raise_for_status()
+    async def __aenter__(self) -> LeanHttpClient:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        if self.protocol == "2025-06-18":
+            await self._post(INITIALIZE)
+            await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self.http.aclose()
+        self.writer.close()
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         self._id += 1
-        message = {
-            "jsonrpc": "2.0",
-            "id": self._id,
-            "method": "tools/call",
-            "params": {"name": name, "arguments": arguments},
-        }
-        answer = await self.http.post(self.url, json=message)
-        answer.raise_for_status()
-        for line in answer.text.splitlines():
+        params: dict[str, Any] = {"name": name, "arguments": arguments}
+        extra = ""
+        if self.protocol != "2025-06-18":
+            params["_meta"] = {
+                "io.modelcontextprotocol/protocolVersion": self.protocol,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+            extra = f"Mcp-Method: tools/call\r\nMcp-Name: {name}\r\n"
+        message = {"jsonrpc": "2.0", "id": self._id, "method": "tools/call", "params": params}
+        content_type, body = await self._post(message, extra)
+        if content_type.startswith("application/json"):
+            return dict(json.loads(body)["result"])
+        for line in body.decode().splitlines():  # an SSE stream: the answer is the last event
             if line.startswith("data:") and '"id"' in line:
-                return json.loads(line[5:])["result"]
-        raise RuntimeError(f"no answer in {answer.text[:200]!r}")
+                return dict(json.loads(line[5:])["result"])
+        raise RuntimeError(f"no answer in {body[:200]!r}")
+
+    async def _post(self, message: dict[str, Any], extra: str = "") -> tuple[str, bytes]:
+        body = json.dumps(message).encode()
+        if self.session_id:
+            extra += f"Mcp-Session-Id: {self.session_id}\r\n"
+        if message["method"] != "initialize":
+            extra += f"MCP-Protocol-Version: {self.protocol}\r\n"
+        head = (
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        status = await self.reader.readline()
+        if int(status.split()[1]) >= 400:
+            raise RuntimeError(status.decode())
+        headers = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            key, _, value = line.decode().partition(":")
+            headers[key.strip().lower()] = value.strip()
+        self.session_id = headers.get("mcp-session-id", self.session_id)
+        if "content-length" in headers:
+            return headers.get("content-type", ""), await self.reader.readexactly(
+                int(headers["content-length"])
+            )
+        chunks = []  # chunked: an SSE stream, read to its end
+        while size := int((await self.reader.readline()).strip(), 16):
+            chunks.append(await self.reader.readexactly(size))
+            await self.reader.readline()
+        await self.reader.readline()
+        return headers.get("content-type", ""), b"".join(chunks)
 
 
 async def concurrent_sessions(
-    url: str, sessions: int, calls: int, official: bool = False
+    port: int, sessions: int, calls: int, client: str = "2025-06-18"
 ) -> tuple[float, int]:
-    """`sessions` MCP sessions at once, each making `calls` get_assistant calls in a row."""
+    """`sessions` MCP clients at once, each making `calls` get_assistant calls in a row.
+    `client`: a protocol for LeanHttpClient, or "official" for the MCP Python SDK's client."""
     errors = 0
 
     async def session(n: int) -> None:
         nonlocal errors
-        client: Any = Client(streamable_http_client(url)) if official else RawHttpSession(url)
-        async with client:
+        url = f"http://127.0.0.1:{port}/mcp"
+        official = client == "official"
+        mcp: Any = Client(streamable_http_client(url)) if official else LeanHttpClient(port, client)
+        async with mcp:
             for i in range(calls):
-                result = await client.call_tool("get_assistant", {"assistant_id": f"asst_{n}_{i}"})
+                result = await mcp.call_tool("get_assistant", {"assistant_id": f"asst_{n}_{i}"})
                 failed = result.is_error if official else result.get("isError", False)
                 errors += bool(failed)
 
@@ -356,6 +393,7 @@ def row(name: str, values: list[float], baseline: float | None = None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the 50 x 20 load")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     parser.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--delay", type=float, default=0.05, help=argparse.SUPPRESS)
@@ -415,14 +453,19 @@ def main() -> None:
             TRANSPORT="streamable-http",
             PORT=str(http_port),
         )
+        # Each kind of client 5 times, rounds interleaved (this machine's speed drifts).
+        kinds = ["2025-06-18", "2026-07-28", "official"]
+        load_runs: dict[str, list[tuple[float, int, float]]] = {k: [] for k in kinds}
         with Spawned([], slow_env, http_port) as slow_server:
-            url = f"http://127.0.0.1:{http_port}/mcp"
-            rss_before = rss_mb(slow_server.process.pid)
-            cpu_before = cpu_seconds(slow_server.process.pid)
-            wall, errors = anyio.run(concurrent_sessions, url, 50, 20)
-            server_cpu = cpu_seconds(slow_server.process.pid) - cpu_before
-            rss_after = rss_mb(slow_server.process.pid)
-            wall_official, errors_official = anyio.run(concurrent_sessions, url, 50, 20, True)
+            pid = slow_server.process.pid
+            rss_before = rss_mb(pid)
+            anyio.run(concurrent_sessions, http_port, 10, 5)  # warm-up
+            for _ in range(args.rounds):
+                for kind in kinds:
+                    cpu_before = cpu_seconds(pid)
+                    wall, errors = anyio.run(concurrent_sessions, http_port, 50, 20, kind)
+                    load_runs[kind].append((wall, errors, cpu_seconds(pid) - cpu_before))
+            rss_after = rss_mb(pid)
         upstream.__exit__()
 
     baseline = statistics.median(direct)
@@ -447,14 +490,21 @@ def main() -> None:
     say(f"| the very first start, compiling bytecode | {first_start:.3f} s | |")
     say(f"| tools/list answer | {size:,} bytes | ≤ 40,000 |")
     say(f"| get_assistant overhead over stdio, p50 | {overhead_stdio:.2f} ms | ≤ 2 ms |")
-    say(
-        f"| 50 streamable HTTP sessions x 20 calls, upstream answering in 50 ms | "
-        f"{wall:.2f} s, {errors} errors (server CPU {server_cpu:.2f} s) | ≤ 2 s |"
-    )
-    say(
-        f"| the same, sessions driven by the official MCP Python client | "
-        f"{wall_official:.2f} s, {errors_official} errors | |"
-    )
+    labels = {
+        "2025-06-18": "50 streamable HTTP sessions x 20 calls, upstream answering in 50 ms",
+        "2026-07-28": "the same as 50 clients of protocol 2026-07-28 (no sessions)",
+        "official": "the same driven by the official MCP Python client (2026-07-28)",
+    }
+    for kind, label in labels.items():
+        runs = load_runs[kind]
+        walls = sorted(wall for wall, _, _ in runs)
+        cpu = statistics.median(cpu for _, _, cpu in runs)
+        errors = sum(e for _, e, _ in runs)
+        target = "≤ 2 s" if kind == "2025-06-18" else ""
+        say(
+            f"| {label}, median of {len(runs)} | {statistics.median(walls):.2f} s "
+            f"(min {walls[0]:.2f}), {errors} errors, server CPU {cpu:.2f} s | {target} |"
+        )
     say(f"| RSS after 1,000 calls, embedded engine over stdio | {rss_embedded:.0f} MB | |")
     say(
         f"| RSS of the HTTP server before / after the 1,000 calls above | "

@@ -120,9 +120,14 @@ def stdio_client(env: dict[str, str], *args: str, errlog: Any = None) -> Client:
     return Client(spawn(params, errlog=errlog))
 
 
-def streamable_client(url: str, headers: dict[str, str] | None = None) -> Client:
+def streamable_client(
+    url: str, headers: dict[str, str] | None = None, mode: str = "auto"
+) -> Client:
+    """The SDK's client over streamable HTTP. mode "auto" speaks protocol 2026-07-28 to this
+    server (one self-contained POST per request); "legacy" opens a session with initialize, as
+    Cursor, Claude and mcpo (mcp<2) do."""
     http = httpx2.AsyncClient(headers=headers or {}, timeout=httpx2.Timeout(120.0))
-    return Client(streamable_http_client(url, http_client=http))
+    return Client(streamable_http_client(url, http_client=http), mode=mode)
 
 
 def sse_client_for(url: str, headers: dict[str, str] | None = None) -> Client:

@@ -50,8 +50,9 @@ async def test_header_and_bearer_keys_name_the_same_caller(
     assert error == f"Assistants API error 404: No assistant found with id '{made['id']}'."
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_isolation_of_100_concurrent_sessions_with_10_keys(
-    passthrough_server: ServerProcess,
+    passthrough_server: ServerProcess, mode: str
 ) -> None:
     url = passthrough_server.url("/mcp")
     tag = secrets.token_hex(4)
@@ -63,7 +64,7 @@ async def test_isolation_of_100_concurrent_sessions_with_10_keys(
 
     async def session(n: int) -> None:
         mine = n % 10
-        async with streamable_client(url, {"X-OpenAI-API-Key": keys[mine]}) as client:
+        async with streamable_client(url, {"X-OpenAI-API-Key": keys[mine]}, mode) as client:
             assistant = await call(
                 client,
                 "create_assistant",
