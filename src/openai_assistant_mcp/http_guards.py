@@ -1,7 +1,8 @@
 """The MCP HTTP transports' door and limits (SSE and streamable HTTP).
 
-- Host and Origin are checked on every request with the mcp SDK's DNS-rebinding protection
-  (`TransportSecuritySettings`); loopback names only, unless MCP_ALLOWED_HOSTS/ORIGINS say more.
+- Host and Origin are checked on every request (loopback names only, unless
+  MCP_ALLOWED_HOSTS/ORIGINS say more), refusals naming those settings; the mcp SDK's
+  DNS-rebinding protection (`TransportSecuritySettings`) checks again behind this door.
 - MCP_AUTH_TOKEN, when set, must come with every request as `Authorization: Bearer <token>`.
   That header is then the server's door, not an OpenAI key: in passthrough mode the caller's
   key comes in `X-OpenAI-API-Key` only.
