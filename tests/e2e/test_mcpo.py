@@ -1,5 +1,7 @@
 """mcpo, the MCP-to-OpenAPI proxy OpenWebUI uses, from PyPI in its own tool environment, in
-front of the server's SSE transport with the caller's X-OpenAI-API-Key (the guide's Method 3)."""
+front of the server's SSE transport with the caller's X-OpenAI-API-Key (the guide's Method 3),
+and in front of its streamable HTTP transport (a session of the 1.x MCP client, whose answers
+are JSON bodies, or SSE streams for run tools)."""
 
 from __future__ import annotations
 
@@ -10,30 +12,59 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
+from mcp import Client
 
 from tests.mcp.fixtures import StartServer
-from tests.mcp.servers import ServerProcess, free_port, sse_client_for
+from tests.mcp.servers import ServerProcess, free_port, sse_client_for, streamable_client
 from tests.mcp.test_contract import TOOL_NAMES
 from tests.mcp.workflow import call
+from tests.support.scripted_provider import ScriptedProvider, Text
 
 # mcpo 0.0.20 needs the 1.x MCP client and a FastAPI that still takes its arguments.
 MCPO = ["--from", "mcpo==0.0.20", "--with", "mcp<2", "--with", "fastapi==0.128.*", "mcpo"]
 KEY = "sk-mcpo-" + secrets.token_hex(8)
 
 
-@pytest.fixture(scope="module")
-def sse_server(start_server: StartServer) -> ServerProcess:
-    return start_server("passthrough-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
+ENDPOINTS = {"sse": "/sse", "streamable-http": "/mcp"}
+
+
+@dataclass
+class Target:
+    """The server mcpo fronts, and its transport."""
+
+    server: ServerProcess
+    transport: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url(ENDPOINTS[self.transport])
+
+    def client(self) -> Client:
+        """Our own MCP client on the same server, as the caller mcpo acts for."""
+        headers = {"X-OpenAI-API-Key": KEY}
+        if self.transport == "sse":
+            return sse_client_for(self.url, headers)
+        return streamable_client(self.url, headers)
+
+
+@pytest.fixture(scope="module", params=list(ENDPOINTS))
+def target(request: pytest.FixtureRequest, start_server: StartServer) -> Target:
+    transport = request.param
+    server = start_server(
+        f"mcpo-{transport}", TRANSPORT=transport, MCP_CREDENTIALS_PASSTHROUGH="true"
+    )
+    return Target(server, transport)
 
 
 @pytest.fixture(scope="module")
-def mcpo(sse_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """mcpo on a free port, connected to the SSE server; yields its base URL."""
+def mcpo(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """mcpo on a free port, connected to the server; yields its base URL."""
     uvx = shutil.which("uvx")
     if uvx is None:
         pytest.skip("uvx is not installed: cannot run mcpo in its own tool environment")
@@ -47,11 +78,11 @@ def mcpo(sse_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) ->
         "--port",
         str(port),
         "--server-type",
-        "sse",
+        target.transport,
         "--header",
         json.dumps({"X-OpenAI-API-Key": KEY}),
         "--",
-        sse_server.url("/sse"),
+        target.url,
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=log)
@@ -87,7 +118,7 @@ def test_mcpo_openapi_lists_every_tool(mcpo: str) -> None:
     assert "requestBody" in create
 
 
-async def test_create_assistant_through_mcpo(mcpo: str, sse_server: ServerProcess) -> None:
+async def test_create_assistant_through_mcpo(mcpo: str, target: Target) -> None:
     async with httpx2.AsyncClient(timeout=30) as http:
         answer = await http.post(
             f"{mcpo}/create_assistant",
@@ -99,10 +130,28 @@ async def test_create_assistant_through_mcpo(mcpo: str, sse_server: ServerProces
     assert found, answer.text
     # The assistant belongs to the key mcpo was given: that caller sees it over MCP.
     with anyio.fail_after(30):
-        async with sse_client_for(sse_server.url("/sse"), {"X-OpenAI-API-Key": KEY}) as client:
+        async with target.client() as client:
             assistant = await call(client, "get_assistant", {"assistant_id": found.group()})
     assert assistant["name"] == "Python helper"
-    assert KEY not in sse_server.log()
+    assert KEY not in target.server.log()
+
+
+async def test_a_run_through_mcpo_returns_the_answer(
+    mcpo: str, model_provider: ScriptedProvider
+) -> None:
+    """A run tool waits and answers (over streamable HTTP, as an SSE stream to mcpo's client)."""
+    model_provider.script(Text("Use a list comprehension."))
+    async with httpx2.AsyncClient(timeout=60) as http:
+        made = await http.post(f"{mcpo}/create_assistant", json={"model": "m"})
+        assistant = re.search(r"asst_\w+", made.text)
+        assert made.status_code == 200 and assistant, made.text
+        arguments = {
+            "assistant_id": assistant.group(),
+            "thread": {"messages": [{"content": "How do I square a list?"}]},
+        }
+        answer = await http.post(f"{mcpo}/create_thread_and_run", json=arguments)
+    assert answer.status_code == 200, answer.text
+    assert ": completed." in answer.text and "Use a list comprehension." in answer.text
 
 
 def test_mcpo_reports_tool_errors(mcpo: str) -> None:
