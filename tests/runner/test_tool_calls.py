@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import openai
@@ -205,3 +206,26 @@ async def test_refusals_on_run_state(oai: openai.AsyncOpenAI, provider: Scripted
     assert again.value.body["message"] == "Cannot cancel run with status 'cancelled'."
     # The thread is free again.
     await oai.beta.threads.messages.create(thread_id, role="user", content="next")
+
+
+async def test_every_stream_that_stops_for_tool_outputs_says_so(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    """60 streamed runs at once stop at requires_action while the lease heartbeat runs every
+    0.1 s: each stream ends with `thread.run.requires_action`. The turn gives up its lease when
+    it stores that; on PostgreSQL a heartbeat could see the commit before the turn did, take the
+    run for lost and cancel the turn, whose stream then ended with an error event instead (this
+    test failed about every other time)."""
+    provider.script(*[ToolCalls(Call("get_time", {}, id=f"call_{i}")) for i in range(60)])
+
+    async def one() -> str:
+        thread_id, assistant_id = await _thread_and_assistant(oai)
+        async with oai.beta.threads.runs.stream(
+            thread_id=thread_id, assistant_id=assistant_id
+        ) as stream:
+            events = [str(event.event) async for event in stream]  # an error event has none
+        runs = [e for e in events if e.startswith("thread.run.") and ".step." not in e]
+        return runs[-1]
+
+    last = await asyncio.gather(*(one() for _ in range(60)))
+    assert last == ["thread.run.requires_action"] * 60

@@ -75,6 +75,9 @@ class RunExecutor:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stop_reason: dict[str, str] = {}
         self._writes: set[asyncio.Task[Any]] = set()
+        # Runs whose local turn stored requires_action (giving up the lease) and is on its
+        # way out: the heartbeat must not take the missing lease for a lost run.
+        self._released: set[str] = set()
         self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -122,11 +125,16 @@ class RunExecutor:
         # The previous turn's task may still be finishing (it stored requires_action and is
         # on its way out): the new turn starts after it.
         previous = self._tasks.get(run_id)
+        self._released.discard(run_id)  # claimed again by the caller
         turn = Turn(self, run_id, api_key, prepared)
         self._tasks[run_id] = asyncio.create_task(
             self._execute(turn, subscription, previous), name=f"run {run_id}"
         )
         return subscription
+
+    def released(self, run_id: str) -> None:
+        """The local turn of `run_id` gave up its lease (requires_action) and is ending."""
+        self._released.add(run_id)
 
     def cancel_local(self, run_id: str, reason: str = "cancel") -> bool:
         """Stop the local task of a run (its provider stream closes at once)."""
@@ -181,6 +189,7 @@ class RunExecutor:
         finally:
             if self._tasks.get(run_id) is asyncio.current_task():
                 self._stop_reason.pop(run_id, None)
+                self._released.discard(run_id)
                 del self._tasks[run_id]
             if subscription is not None:
                 subscription.finish()
@@ -258,13 +267,21 @@ class RunExecutor:
             raise CancelRequested(run_id)
         return row
 
-    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def write(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        committed: Callable[[T], None] | None = None,
+    ) -> T:
         """Run `work` in one write transaction that a cancel cannot cut in half (the task
-        sees its cancellation when the transaction is over)."""
+        sees its cancellation when the transaction is over); `committed(result)` runs right
+        after the commit, before any cancel can land."""
 
         async def transaction() -> T:
             async with self.db.write() as conn:
-                return await work(conn)
+                result = await work(conn)
+            if committed is not None:
+                committed(result)
+            return result
 
         task = asyncio.ensure_future(transaction())
         self._writes.add(task)
@@ -301,7 +318,7 @@ class RunExecutor:
             status = held.get(run_id)
             if status == "cancelling":
                 self.cancel_local(run_id, "cancel")
-            elif status is None:
+            elif status is None and run_id not in self._released:
                 self.cancel_local(run_id, "lost")
 
     async def sweep(self) -> None:
@@ -680,7 +697,14 @@ class Turn:
             await repository.save_run(
                 conn, run, self.execution, lease_owner=None, lease_expires_at=None
             )
+            # Before the commit: from then on another connection's heartbeat can find the lease
+            # given up, and must not take this turn for lost and cancel it.
+            self.executor.released(self.run_id)
             return run
 
-        run = await self.executor.write(work)
-        self.publish("thread.run.requires_action", run)
+        def committed(run: dict[str, Any]) -> None:
+            # Here, not after the await: the stream gets the event even if this task is
+            # cancelled (by a cancel request) before it resumes.
+            self.publish("thread.run.requires_action", run)
+
+        await self.executor.write(work, committed)
