@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 
 import httpx2
 import openai
-from common import RESULTS, machine_lines, percentile, write_section
+from common import machine_lines, measure_and_report, percentile
 from sqlalchemy import text
 
 from openai_assistant_mcp.engine.app import create_app
@@ -240,21 +238,6 @@ def measure(database_url: str | None, count: int) -> dict[str, Any]:
         return asyncio.run(run(database_url, Path(data_dir), count))
 
 
-def measure_on_postgres(count: int) -> dict[str, Any]:
-    sys.path.insert(0, str(Path(__file__).parents[1]))  # the repository root, for tests/
-    from tests.support.postgres import PostgresServer
-
-    server = PostgresServer.start()
-    try:
-        url = asyncio.run(server.new_database_url("bench"))
-        results = measure(url, count)
-        version = (server.bin_dir.parent.name or "?").strip()
-        results["database"] += f" (PostgreSQL {version}, fsync off as in the tests)"
-        return results
-    finally:
-        server.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
@@ -265,18 +248,7 @@ def main() -> None:
         help="also measure on a throw-away PostgreSQL (the tests' server, tests/support)",
     )
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
-    args = parser.parse_args()
-    # The SDK marks client.beta.* (the Assistants API) deprecated; that is the API measured.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    title = "Given database" if args.database_url else "SQLite (the default store)"
-    runs = [(title, measure(args.database_url, args.count))]
-    if args.postgres:
-        runs.append(("PostgreSQL", measure_on_postgres(args.count)))
-    text = report(runs, args.count)
-    print(text)
-    if args.write:
-        write_section(HEADING, text)
-        print(f"wrote {RESULTS}")
+    measure_and_report(parser.parse_args(), measure, report, HEADING, "bench")
 
 
 if __name__ == "__main__":

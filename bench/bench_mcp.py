@@ -27,7 +27,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import shutil
 import socket
 import statistics
@@ -42,7 +41,7 @@ from typing import Any
 import anyio
 import openai
 import uvicorn
-from common import cpu_seconds, free_port, percentile, rss_mb
+from common import cpu_seconds, free_port, percentile, rss_mb, write_section
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
@@ -523,15 +522,7 @@ def main() -> None:
     say()
 
     if args.write:
-        path = ROOT / "bench" / "RESULTS.md"
-        text = path.read_text() if path.exists() else "# Benchmark results\n"
-        section = "\n".join(lines).rstrip() + "\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        if pattern.search(text):
-            text = pattern.sub(lambda _: section + "\n", text).rstrip() + "\n"
-        else:
-            text = text.rstrip() + "\n\n" + section
-        path.write_text(text)
+        write_section(SECTION, "\n".join(lines).rstrip())
 
 
 if __name__ == "__main__":

@@ -19,19 +19,17 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 from common import (
-    RESULTS,
     machine_lines,
+    measure_and_report,
     percentile,
     start_provider,
     stop_provider,
-    write_section,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,18 +207,6 @@ def measure_on(database_url: str | None, count: int) -> dict[str, Any]:
         return asyncio.run(measure(database_url, Path(tmp), count))
 
 
-def measure_on_postgres(count: int) -> dict[str, Any]:
-    from tests.support.postgres import PostgresServer
-
-    server = PostgresServer.start()
-    try:
-        results = measure_on(asyncio.run(server.new_database_url("bench_runs")), count)
-        results["database"] += " (PostgreSQL, fsync off as in the tests)"
-        return results
-    finally:
-        server.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
@@ -229,18 +215,7 @@ def main() -> None:
         "--postgres", action="store_true", help="also on a throw-away PostgreSQL (tests/support)"
     )
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
-    args = parser.parse_args()
-    # The SDK marks client.beta.* (the Assistants API) deprecated; that is the API measured.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    title = "Given database" if args.database_url else "SQLite (the default store)"
-    measured = [(title, measure_on(args.database_url, args.count))]
-    if args.postgres:
-        measured.append(("PostgreSQL", measure_on_postgres(args.count)))
-    text = report(measured, args.count)
-    print(text)
-    if args.write:
-        write_section(HEADING, text)
-        print(f"wrote {RESULTS}")
+    measure_and_report(parser.parse_args(), measure_on, report, HEADING, "bench_runs")
 
 
 if __name__ == "__main__":

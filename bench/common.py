@@ -3,6 +3,8 @@ which puts bench/ on sys.path, so they `from common import ...`)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import datetime
 import os
 import platform
@@ -10,7 +12,10 @@ import re
 import socket
 import subprocess
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "RESULTS.md"
@@ -74,6 +79,46 @@ def write_section(heading: str, text: str) -> None:
     else:
         updated = existing.rstrip("\n") + "\n\n" + text + "\n"
     RESULTS.write_text(updated)
+
+
+Measure = Callable[[str | None, int], dict[str, Any]]
+
+
+def measure_on_postgres(measure: Measure, count: int, name: str) -> dict[str, Any]:
+    """`measure` on a fresh database of a throw-away PostgreSQL (the tests' server)."""
+    sys.path.insert(0, str(Path(__file__).parents[1]))  # the repository root, for tests/
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        results = measure(asyncio.run(server.new_database_url(name)), count)
+        version = (server.bin_dir.parent.name or "?").strip()
+        results["database"] += f" (PostgreSQL {version}, fsync off as in the tests)"
+        return results
+    finally:
+        server.stop()
+
+
+def measure_and_report(
+    args: argparse.Namespace,
+    measure: Measure,
+    report: Callable[[list[tuple[str, dict[str, Any]]], int], str],
+    heading: str,
+    name: str,
+) -> None:
+    """A bench's main after its flags: `measure` on SQLite (or --database-url) and, with
+    --postgres, on PostgreSQL; print the report; with --write, put it in RESULTS.md."""
+    # The SDK marks client.beta.* (the Assistants API) deprecated; that is the API measured.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    title = "Given database" if args.database_url else "SQLite (the default store)"
+    measured = [(title, measure(args.database_url, args.count))]
+    if args.postgres:
+        measured.append(("PostgreSQL", measure_on_postgres(measure, args.count, name)))
+    text = report(measured, args.count)
+    print(text)
+    if args.write:
+        write_section(heading, text)
+        print(f"wrote {RESULTS}")
 
 
 def start_provider(delay: float = 0.0) -> tuple[subprocess.Popen[str], str]:

@@ -210,9 +210,9 @@ class ToolServer:
         return self._listing
 
     def waits(self, name: str) -> bool:
-        """Whether the tool may wait on a run (it takes a `timeout`)."""
+        """Whether the tool `name` may wait on a run."""
         spec = self._by_name.get(name)
-        return spec is not None and "timeout" in spec.args.model_fields
+        return spec is not None and spec.waits
 
     def input_schema(self, name: str) -> dict[str, Any] | None:
         spec = self._by_name.get(name)
@@ -225,7 +225,7 @@ class ToolServer:
         if spec is None:
             return _error_result(f"Unknown tool '{params.name}'.")
         arguments = params.arguments or {}
-        if self.waits(spec.name) and "timeout" not in arguments:
+        if spec.waits and "timeout" not in arguments:
             arguments = {**arguments, "timeout": self.settings.run_wait_timeout}
         try:
             args = spec.args.model_validate(arguments)

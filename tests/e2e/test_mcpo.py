@@ -21,7 +21,13 @@ import pytest
 from mcp import Client
 
 from tests.mcp.fixtures import StartServer
-from tests.mcp.servers import ServerProcess, free_port, sse_client_for, streamable_client
+from tests.mcp.servers import (
+    ServerProcess,
+    free_port,
+    sse_client_for,
+    stop_process,
+    streamable_client,
+)
 from tests.mcp.test_contract import TOOL_NAMES
 from tests.mcp.workflow import call
 from tests.support.scripted_provider import ScriptedProvider, Text
@@ -102,12 +108,7 @@ def mcpo(target: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
             time.sleep(0.3)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def test_mcpo_openapi_lists_every_tool(mcpo: str) -> None:

@@ -18,10 +18,11 @@ import pytest
 from tests.hardening.fault_proxy import FaultProxy
 from tests.mcp.fixtures import model_provider, model_provider_server, start_server
 from tests.mcp.servers import COMMAND, ServerProcess, free_port, server_env, wait_for_port
+from tests.runner.engine_process import engines
 from tests.support.postgres import PostgresServer
 from tests.support.scripted_provider import ScriptedProvider
 
-__all__ = ["model_provider", "model_provider_server", "start_server"]
+__all__ = ["engines", "model_provider", "model_provider_server", "start_server"]
 
 MCP_TOKEN = "mcp-door-" + secrets.token_hex(12)
 API_TOKEN = "api-door-" + secrets.token_hex(12)

@@ -9,7 +9,7 @@ import asyncio
 import secrets
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,14 +40,6 @@ class Acknowledged:
 
     def count(self) -> int:
         return len(self.assistants) + len(self.messages) + len(self.threads) + len(self.renamed)
-
-
-@pytest.fixture
-def engines() -> Iterator[list[EngineProcess]]:
-    started: list[EngineProcess] = []
-    yield started
-    for engine in started:
-        engine.stop()
 
 
 async def _burst(url: str, targets: list[str], acknowledged: Acknowledged) -> int:

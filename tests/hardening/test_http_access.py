@@ -18,6 +18,7 @@ import pytest
 from tests.hardening.conftest import API_TOKEN, MCP_TOKEN, ServerPool, wait_for_port
 from tests.mcp.servers import (
     COMMAND,
+    INITIALIZE,
     ServerProcess,
     free_port,
     server_env,
@@ -27,16 +28,6 @@ from tests.mcp.servers import (
 )
 from tests.mcp.workflow import call, call_error
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "0"},
-    },
-}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 

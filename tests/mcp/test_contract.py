@@ -15,7 +15,7 @@ from mcp import Client
 from openai_assistant_mcp.config import Settings
 from openai_assistant_mcp.server import ToolServer
 from openai_assistant_mcp.tools.registry import all_tools
-from tests.mcp.servers import COMMAND, server_env, stdio_client
+from tests.mcp.servers import COMMAND, INITIALIZE, server_env, stdio_client
 
 TOOL_NAMES = [
     "create_assistant",
@@ -66,16 +66,7 @@ def test_tools_list_on_the_wire(tmp_path: Path) -> None:
     """The whole tools/list answer, as bytes on stdout: small, inlined, annotated."""
     lines = _raw_stdio_exchange(
         server_env(tmp_path),
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        },
+        INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     )

@@ -13,11 +13,11 @@ import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from tests.mcp.fixtures import StartServer
-from tests.mcp.servers import ServerProcess, streamable_client
+from tests.mcp.servers import INITIALIZE, ServerProcess, streamable_client
 from tests.mcp.workflow import run_workflow
 from tests.support.scripted_provider import ScriptedProvider, Text
 
-PROTOCOL = "2025-06-18"
+PROTOCOL = INITIALIZE["params"]["protocolVersion"]
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +32,7 @@ class Session:
         self.http, self.url, self._id = http, url, 0
 
     async def open(self) -> httpx2.Response:
-        answer = await self.post(
-            "initialize",
-            {
-                "protocolVersion": PROTOCOL,
-                "capabilities": {},
-                "clientInfo": {"name": "test", "version": "1"},
-            },
-        )
+        answer = await self.post("initialize", INITIALIZE["params"])
         self.http.headers["Mcp-Session-Id"] = answer.headers["mcp-session-id"]
         self.http.headers["MCP-Protocol-Version"] = PROTOCOL
         done = await self.http.post(

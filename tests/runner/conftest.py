@@ -15,10 +15,13 @@ import openai
 import pytest
 
 from openai_assistant_mcp.engine.app import create_app
+from tests.runner.engine_process import engines
 from tests.runner.sse_tap import TapTransport
 from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
 from tests.support.scripted_provider import ScriptedProvider
 from tests.support.spec import event_problems
+
+__all__ = ["engines"]  # the fixture, for the modules here
 
 # Fast enough for tests: cancels seen within 0.1 s, dead processes' runs taken over in 2 s.
 RUN_SETTINGS = {

@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from tests.support.engine import TEST_SECRET
 from tests.support.postgres import free_port
@@ -90,3 +92,12 @@ class EngineProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@pytest.fixture
+def engines() -> Iterator[list[EngineProcess]]:
+    """Engine processes a test starts (append them here); stopped when it ends."""
+    started: list[EngineProcess] = []
+    yield started
+    for engine in started:
+        engine.stop()

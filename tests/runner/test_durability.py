@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import openai
-import pytest
 
 from tests.runner.conftest import sdk_client
 from tests.runner.engine_process import EngineProcess
@@ -19,14 +17,6 @@ from tests.support.postgres import PostgresServer
 from tests.support.scripted_provider import ScriptedProvider, Text
 
 SLOW = "slow " * 300  # 6 s at 0.02 s a word: long enough to be interrupted
-
-
-@pytest.fixture
-def engines() -> Iterator[list[EngineProcess]]:
-    started: list[EngineProcess] = []
-    yield started
-    for engine in started:
-        engine.stop()
 
 
 async def _terminal(client: openai.AsyncOpenAI, thread_id: str, run_id: str) -> str:

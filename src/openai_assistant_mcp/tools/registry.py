@@ -27,6 +27,11 @@ class ToolSpec:
     open_world: bool = False
 
     @property
+    def waits(self) -> bool:
+        """Whether the tool may wait on a run (it takes a `timeout`)."""
+        return "timeout" in self.args.model_fields
+
+    @property
     def read_only(self) -> bool:
         return self.annotations["readOnlyHint"]
 

@@ -128,26 +128,28 @@ async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds:
         last_sent = anyio.current_time()
         await call.progress(sent, message)
 
+    async def flush() -> None:
+        nonlocal text
+        if text:
+            await send(text)
+            text = ""
+
     with anyio.move_on_after(seconds):
         async with manager as events:
             async for event in events:
                 name: str = event.event
                 if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
                     run = event.data
-                    if text:
-                        await send(text)
-                        text = ""
+                    await flush()
                     if run.status in STOPPED:
                         break
                     await send(f"run {run.status}")
                 elif name == "thread.message.delta":
                     for part in event.data.delta.content or []:
                         text += getattr(getattr(part, "text", None), "value", None) or ""
-                    if text and anyio.current_time() - last_sent >= PROGRESS_INTERVAL:
-                        await send(text)
-                        text = ""
-    if text:  # the wait ran out mid-answer
-        await send(text)
+                    if anyio.current_time() - last_sent >= PROGRESS_INTERVAL:
+                        await flush()
+    await flush()  # the wait ran out mid-answer
     return run
 
 
