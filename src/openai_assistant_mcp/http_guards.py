@@ -74,6 +74,11 @@ class MCPHTTPSettings(HTTPLimitSettings):
 
     _split = field_validator("allowed_hosts", "allowed_origins", mode="before")(split_list)
 
+    @property
+    def checks_hosts(self) -> bool:
+        """Whether Host and Origin are checked: `*` among the hosts turns both checks off."""
+        return "*" not in self.allowed_hosts
+
 
 # (field, flag, help) for cli.py: every setting above gets a flag named after its field.
 HTTP_FLAGS: tuple[tuple[str, str, str], ...] = tuple(
@@ -131,7 +136,7 @@ def transport_security(settings: MCPHTTPSettings) -> TransportSecuritySettings:
     """The SDK's DNS-rebinding protection with the configured hosts and origins."""
     from mcp.server.transport_security import TransportSecuritySettings
 
-    if "*" in settings.allowed_hosts:
+    if not settings.checks_hosts:
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -156,8 +161,6 @@ class MCPGuard:
         self.app = app
         self.settings = settings
         self.draining = False
-        # `*` turns the DNS-rebinding protection off, as in the SDK's transport behind this.
-        self._check_hosts = "*" not in settings.allowed_hosts
         token = settings.auth_token
         self._token = token.get_secret_value().encode() if token else None
 
@@ -179,7 +182,7 @@ class MCPGuard:
             await self.app(scope, receive, send)
             return
         settings = self.settings
-        if self._check_hosts:
+        if settings.checks_hosts:
             refusal = host_refusal(scope, settings.allowed_hosts, settings.allowed_origins, "MCP")
             if refusal is not None:
                 status, _, message = refusal
