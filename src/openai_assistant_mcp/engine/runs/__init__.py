@@ -1,0 +1,1 @@
+"""Run lifecycle: execution, provider turns, stream events and the built-in tool seam."""

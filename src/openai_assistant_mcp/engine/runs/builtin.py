@@ -1,0 +1,83 @@
+"""The seam for built-in tools: server-side tools a run executes itself (file_search,
+code_interpreter), recording a run step, without stopping at `requires_action`.
+
+A built-in tool is offered to the provider as one ordinary function (`function()`); when the
+model calls that function, the run's turn calls `call()` instead of waiting for tool outputs,
+records the returned `tool_call` in a `tool_calls` run step, gives `model_output` back to the
+model as the function's result, and asks the provider again. Function tools called in the same
+model turn still stop the run at `requires_action` (the built-in calls are already recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class BuiltinContext:
+    """What a built-in tool may know about the run that calls it."""
+
+    tenant: str
+    run: dict[str, Any]  # the run object (tools, model, thread_id, assistant_id, ...)
+    # Merged tool_resources: the run's override if any, else the thread's plus the assistant's,
+    # e.g. {"file_search": {"vector_store_ids": [...]}, "code_interpreter": {"file_ids": [...]}}
+    tool_resources: dict[str, Any]
+    api_key: str | None  # the caller's key (for provider embeddings); never stored or logged
+    include: frozenset[str] = frozenset()  # the run's `include[]` (e.g. file_search content)
+    services: Any = None  # the EngineState (store, settings) for services calls
+    # Publishes a partial tool call while it executes (becomes thread.run.step.delta).
+    progress: Callable[[dict[str, Any]], None] = lambda _delta: None
+
+
+@dataclass
+class BuiltinResult:
+    """One executed built-in call."""
+
+    tool_call: dict[str, Any]  # step_details.tool_calls[] entry without "id", e.g.
+    # {"type": "file_search", "file_search": {"ranking_options": {...}, "results": [...]}}
+    # {"type": "code_interpreter", "code_interpreter": {"input": "...", "outputs": [...]}}
+    model_output: str  # the function result the model reads next
+    # Extra facts for the final message: file_search sources by marker
+    # ({"marker": "【4:0†source】", "file_id": ...}) and code_interpreter generated files
+    # ({"file_id": ..., "path": "/mnt/data/x.csv"} / {"file_id": ..., "image": True}).
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+class BuiltinTool(Protocol):
+    """A server-side tool type (`type` as in an assistant's `tools[]`)."""
+
+    type: str
+    function_name: str  # the function name offered to the provider; unique across tools
+
+    def function(self, tool: dict[str, Any]) -> dict[str, Any]:
+        """The Chat Completions `tools[]` entry offered for this assistant tool definition."""
+        ...
+
+    async def unavailable(self, ctx: BuiltinContext) -> str | None:
+        """Why this tool cannot run here (e.g. no sandbox: what to install), else None."""
+        ...
+
+    async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
+        """Execute one call; bad arguments or failures are a result the model sees, not a raise."""
+        ...
+
+
+_REGISTRY: dict[str, BuiltinTool] = {}
+
+
+def register(tool: BuiltinTool) -> BuiltinTool:
+    """Add a built-in tool type (called once at import by the tool's module)."""
+    _REGISTRY[tool.type] = tool
+    return tool
+
+
+def builtin(tool_type: str) -> BuiltinTool | None:
+    """The built-in tool for an assistant tool `type`, if the engine executes it."""
+    return _REGISTRY.get(tool_type)
+
+
+def by_function_name(name: str) -> BuiltinTool | None:
+    return next((t for t in _REGISTRY.values() if t.function_name == name), None)
