@@ -8,8 +8,8 @@ stays small and stock clients such as mcpo accept them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 from pydantic import (
     AfterValidator,
@@ -126,6 +126,9 @@ class Call:
     api: AsyncOpenAI
     # progress(amount, message): amount only grows; a no-op when the caller asked for none.
     progress: Callable[[float, str], Awaitable[None]]
+    # open_local(path) -> (name, binary file) for a local file the client allows (stdio only;
+    # None over HTTP). The server checks the path: see local_files.py.
+    open_local: Callable[[str], Awaitable[tuple[str, BinaryIO]]] | None = None
 
 
 @dataclass
@@ -135,6 +138,8 @@ class ToolResult:
     data: dict[str, Any]
     text: str
     is_error: bool = False
+    # (base64 data, MIME type) of images to return as MCP image content.
+    images: list[tuple[str, str]] = field(default_factory=list)
 
 
 Handler = Callable[[Call, Any], Awaitable[ToolResult]]
