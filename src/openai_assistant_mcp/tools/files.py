@@ -7,9 +7,9 @@ import base64
 import binascii
 import codecs
 import mimetypes
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .common import Args, Call, ObjectId, ToolResult, as_dict, page_result
 from .registry import ToolSpec
@@ -27,13 +27,33 @@ _IMAGE_SIGNATURES = {
 }
 
 
+def _storable(value: str | None) -> str | None:
+    """Refuses text the API cannot carry: lone surrogates (not UTF-8) and NUL characters."""
+    if value is not None:
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("contains an unpaired surrogate") from None
+    return value
+
+
+def _file_name(value: str | None) -> str | None:
+    if value is not None and not value.isprintable():
+        raise ValueError("a file name cannot contain control characters")
+    return _storable(value)
+
+
 class UploadFile(Args):
-    path: str | None = Field(
+    path: Annotated[str | None, AfterValidator(_storable)] = Field(
         None, description="Absolute local path (stdio only; under the client's roots)."
     )
-    content: str | None = Field(None, max_length=MAX_CONTENT_CHARS, description="File content.")
+    content: Annotated[str | None, AfterValidator(_storable)] = Field(
+        None, max_length=MAX_CONTENT_CHARS, description="File content."
+    )
     encoding: Literal["text", "base64"] = Field("text", description="How content is encoded.")
-    filename: str | None = Field(
+    filename: Annotated[str | None, AfterValidator(_file_name)] = Field(
         None, max_length=1024, description="Needed with content; default: the path's name."
     )
     purpose: Purpose = "assistants"
