@@ -77,6 +77,8 @@ async def start_engine(settings: EngineSettings) -> EngineState:
 async def stop_engine(state: EngineState) -> None:
     if state.executor is not None:
         await state.executor.stop()
+    if state.sandbox is not None:
+        await state.sandbox.close()
     await state.db.close()
 
 

@@ -8,6 +8,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .sandbox.settings import SandboxSettings
+
 
 def default_data_dir() -> Path:
     return Path(user_data_dir("openai-assistant-mcp", appauthor=False))
@@ -33,6 +35,9 @@ class EngineSettings(BaseSettings):
     run_poll_interval: float = Field(default=1.0, alias="RUN_POLL_INTERVAL")
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
     run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
+
+    # code_interpreter's sandbox (SANDBOX_* variables; see docs/code-interpreter.md).
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -16,3 +16,4 @@ class EngineState:
     db: Database
     hasher: TenantHasher
     executor: Any = None  # runner.RunExecutor once runs execute
+    sandbox: Any = None  # sandbox.Sandbox, made on code_interpreter's first use
