@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import sys
+import time
 import traceback
 
 FD_CAPTURE = "/tmp/.fd_output"  # where C-level writes to fds 1 and 2 land (read after each run)
@@ -131,15 +132,21 @@ def collect_figures() -> list[str]:
 
 def stop_other_processes() -> None:
     """Processes the cell started (background children, a fork bomb) end with the cell."""
-    try:
-        os.kill(-1, signal.SIGKILL)  # everyone this user may signal in the PID namespace but us
-    except OSError:
-        pass  # nobody else was running
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
+    me = os.getpid()
+    for _ in range(200):  # repeated: a fork bomb's children may fork while being killed
+        try:
+            os.kill(-1, signal.SIGKILL)  # all this user may signal in the PID namespace but us
+        except OSError:
             pass
-    except ChildProcessError:
-        pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        if not others:
+            return
+        time.sleep(0.005)
 
 
 def read_fd_capture(limit: int) -> tuple[str, int]:
