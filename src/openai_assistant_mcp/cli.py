@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .config import TOOLSETS, Settings
+from .engine.sandbox.admin import add_sandbox_command, run_sandbox_command
 from .http_guards import HTTP_FLAGS, add_api_guard_flags, api_guard_settings
 
 USAGE_EPILOG = """\
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(parser, COMMON_FLAGS)
     _add_engine_flags(parser)
 
-    commands = parser.add_subparsers(dest="command", metavar="{api}")
+    commands = parser.add_subparsers(dest="command", metavar="{api,sandbox}")
     api = commands.add_parser(
         "api",
         help="serve the embedded engine as an Assistants REST API (under /v1)",
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(api, COMMON_FLAGS)
     _add_engine_flags(api)
     add_api_guard_flags(api)
+    add_sandbox_command(commands)
     return parser
 
 
@@ -158,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = getattr(args, "command", None)
+    if command == "sandbox":
+        sys.exit(run_sandbox_command(args))
     try:
         settings = settings_from(args)
         engine_settings = settings.engine_settings() if command == "api" else None
