@@ -17,6 +17,7 @@ from .api.deps import reject_unstorable_input
 from .errors import APIError
 from .providers.chat import ChatProvider
 from .runner.run_executor import RunExecutor
+from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database

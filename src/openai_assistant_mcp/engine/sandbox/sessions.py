@@ -64,6 +64,7 @@ class Session:
     ended: str | None = None  # why the last interpreter ended (shown once on restart)
     stderr_tail: bytes = b""
     drain: asyncio.Task | None = None  # reads the sandbox's stderr so its pipe never fills
+    placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
 
     @property
     def alive(self) -> bool:
@@ -254,6 +255,10 @@ class SessionPool:
         )
 
     # --- files in /mnt/data (host side; never following the sandbox's symlinks) --------
+
+    async def placed(self, key: str) -> dict[str, str]:
+        """The Files already copied into this session's /mnt/data (file_id -> path)."""
+        return (await self._session(key)).placed
 
     async def put_file(self, key: str, name: str, data: bytes) -> str:
         """Place a file in the session's /mnt/data; returns its path there."""
