@@ -25,6 +25,8 @@ from typing import Any
 
 import uvicorn
 
+from .file_bodies import StreamedBody, streamed_limit
+from .file_bodies import too_large as _route_too_large
 from .http_policy import APIGuardSettings, HTTPLimitSettings, LimitExceeded, pattern_matches
 
 log = logging.getLogger(__name__)
@@ -206,6 +208,10 @@ class APIGuard:
             return
         try:
             async with self.limiter.slot(bearer(header(scope, b"authorization"))):
+                file_limit = streamed_limit(scope)
+                if file_limit is not None:  # file uploads: streamed, never held in memory
+                    await self._stream(scope, receive, send, file_limit)
+                    return
                 try:
                     receive = await read_body(
                         scope, receive, settings.max_request_body_bytes, settings.http_read_timeout
@@ -223,6 +229,18 @@ class APIGuard:
                 _envelope(exc.message, "requests", exc.code),
                 {"retry-after": str(math.ceil(exc.retry_after))},
             )
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        body = StreamedBody(receive, send, limit, self.settings.http_read_timeout)
+        declared = header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await body.refuse(413, _route_too_large(limit))
+            return
+        try:
+            await self.app(scope, body.receive, body.send)
+        except Exception:
+            if not body.refused:
+                raise  # after a refusal the app fails on the disconnect it was handed
 
 
 def _with_caller_key_as_bearer(scope: Scope) -> Scope:

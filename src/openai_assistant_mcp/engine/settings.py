@@ -36,6 +36,9 @@ class EngineSettings(BaseSettings):
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
     run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
 
+    # Largest file the Files and Uploads APIs store (OpenAI's limit: 512 MB).
+    file_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1, alias="FILE_MAX_BYTES")
+
     # code_interpreter's sandbox (SANDBOX_* variables; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
 
