@@ -12,7 +12,7 @@ import pytest
 from openai_assistant_mcp.engine.app import start_engine, stop_engine
 from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, builtin, by_function_name
 from openai_assistant_mcp.engine.sandbox import SandboxSettings
-from openai_assistant_mcp.engine.services import threads
+from openai_assistant_mcp.engine.services import files, messages, threads
 from openai_assistant_mcp.engine.state import EngineState
 from tests.support.engine import engine_settings
 
@@ -105,3 +105,64 @@ async def test_unavailable_without_bwrap_names_the_package(
     assert reason is not None and "bubblewrap" in reason
     refused = await tool.call(ctx, call_args("print('must not run')"))
     assert "must not run" not in refused.model_output and "bubblewrap" in refused.model_output
+
+
+async def upload(state: EngineState, name: str, data: bytes) -> str:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    return (await files.create_file(state, TENANT, name, "assistants", chunks()))["id"]
+
+
+async def test_csv_from_file_ids_and_attachments_is_in_mnt_data(state: EngineState) -> None:
+    tool = builtin("code_interpreter")
+    sales = await upload(state, "sales.csv", b"month,amount\n1,10\n2,30\n3,20\n")
+    ctx = await context(state, tool_resources={"code_interpreter": {"file_ids": [sales]}})
+    note = await upload(state, "note.txt", b"attached")
+    await messages.create(
+        state.db,
+        TENANT,
+        ctx.run["thread_id"],
+        {
+            "role": "user",
+            "content": "see attached",
+            "attachments": [{"file_id": note, "tools": [{"type": "code_interpreter"}]}],
+        },
+    )
+    code = (
+        "import pandas as pd, os\ndf = pd.read_csv('/mnt/data/sales.csv')\n"
+        "print(sorted(os.listdir('/mnt/data')), open('/mnt/data/note.txt').read())\n"
+        "int(df.amount.sum())"
+    )
+    result = await tool.call(ctx, call_args(code))
+    assert result.model_output == "['note.txt', 'sales.csv'] attached\n60"
+    assert result.files == []  # the inputs are not outputs
+
+
+async def test_chart_becomes_an_image_file(state: EngineState) -> None:
+    tool = builtin("code_interpreter")
+    ctx = await context(state)
+    code = "import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\n_ = plt.title('trend')"
+    result = await tool.call(ctx, call_args(code))
+    outputs = result.tool_call["code_interpreter"]["outputs"]
+    assert [o["type"] for o in outputs] == ["image"]
+    file_id = outputs[0]["image"]["file_id"]
+    assert result.files == [{"file_id": file_id, "image": True}]
+    stored = await files.retrieve_file(state, TENANT, file_id)
+    assert stored["purpose"] == "assistants_output" and stored["filename"].endswith(".png")
+    png = await files.read_file_bytes(state, TENANT, file_id, 10 << 20)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) == stored["bytes"]
+    assert file_id in result.model_output
+
+
+async def test_written_file_becomes_a_file_with_its_path(state: EngineState) -> None:
+    tool = builtin("code_interpreter")
+    ctx = await context(state)
+    code = "open('/mnt/data/report.csv', 'w').write('a,b\\n1,2\\n')\nprint('written')"
+    result = await tool.call(ctx, call_args(code))
+    assert result.model_output == "written\n[file saved: sandbox:/mnt/data/report.csv]"
+    [made] = result.files
+    assert made["path"] == "/mnt/data/report.csv"
+    assert await files.read_file_bytes(state, TENANT, made["file_id"], 1000) == b"a,b\n1,2\n"
+    unchanged = await tool.call(ctx, call_args("print('again')"))
+    assert unchanged.files == []  # only files the execution wrote or changed

@@ -137,7 +137,12 @@ class CodeInterpreter:
 
         try:
             body = await files_service.create_file(
-                ctx.services, ctx.tenant, filename, OUTPUT_PURPOSE, _chunks(data)
+                ctx.services,
+                ctx.tenant,
+                filename,
+                OUTPUT_PURPOSE,
+                _chunks(data),
+                purposes=files_service.OUTPUT_PURPOSES,
             )
         except Exception as error:  # a full store must not fail the run; the model is told
             log.warning("code_interpreter: storing %s failed: %s", filename, error)

@@ -20,6 +20,8 @@ from .common import ListQuery, list_envelope, now
 
 CHUNK_BYTES = 1024 * 1024  # one stored piece: bounds memory per request and row size
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+# Purposes only the engine itself gives (never accepted from an upload): code_interpreter output.
+OUTPUT_PURPOSES = ("assistants_output",)
 EXPIRY_SECONDS = (3600, 2_592_000)  # expires_after.seconds bounds (1 hour .. 30 days)
 BATCH_DEFAULT_EXPIRY = 2_592_000  # batch files expire after 30 days unless told otherwise
 MAX_FILENAME = 1024
@@ -135,9 +137,11 @@ async def create_file(
     chunks: AsyncIterator[bytes],
     *,
     expires_after: dict[str, Any] | None = None,
+    purposes: tuple[str, ...] = PURPOSES,
 ) -> dict[str, Any]:
-    """Store a file streamed as `chunks`; answers the File object once it is readable."""
-    check_purpose(purpose)
+    """Store a file streamed as `chunks`; answers the File object once it is readable.
+    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES)."""
+    check_purpose(purpose, purposes)
     filename = check_filename(filename)
     created_at = now()
     expires_at = expiry(purpose, created_at, expires_after)
