@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from openai_assistant_mcp.engine.sandbox import Sandbox, SandboxSettings
-from openai_assistant_mcp.engine.sandbox.environment import setup
+from tests.support.sandbox import sandbox_settings
 
-
-def require_sandbox() -> None:
-    """Skip where bubblewrap is absent, unless REQUIRE_SANDBOX=1 (CI), which fails instead."""
-    if shutil.which("bwrap") is None:
-        if os.environ.get("REQUIRE_SANDBOX") == "1":
-            pytest.fail("bubblewrap required (REQUIRE_SANDBOX=1) but `bwrap` is not on PATH")
-        pytest.skip("bubblewrap (bwrap) not installed")
-
-
-@pytest.fixture(scope="session")
-def sandbox_settings() -> SandboxSettings:
-    require_sandbox()
-    settings = SandboxSettings(
-        exec_timeout=3, cpu_seconds=3, memory_mb=1024, max_sessions=4, output_chars=2000
-    )
-    setup(settings, log=lambda _line: None)
-    return settings
+__all__ = ["sandbox_settings"]  # the fixture, for the modules here
 
 
 @pytest.fixture
