@@ -106,3 +106,31 @@ async def test_concurrent_sessions_are_independent(sandbox: Sandbox) -> None:
         *(sandbox.pool.execute(f"t{i}", f"n = {i}\nn * 2") for i in range(4))
     )
     assert [r.logs() for r in results] == ["0", "2", "4", "6"]
+
+
+async def test_a_held_session_is_never_evicted(
+    sandbox_settings: SandboxSettings, tmp_path: Path
+) -> None:
+    box = Sandbox(sandbox_settings.model_copy(update={"max_sessions": 1}), tmp_path)
+    try:
+        async with box.pool.hold("a") as session:
+            assert (await box.pool.run(session, "1 + 1")).logs() == "2"
+            refused = await box.pool.execute("b", "print('never')")
+            assert "busy" in refused.logs()
+        assert (await box.pool.execute("b", "print('now')")).logs() == "now"  # "a" made room
+    finally:
+        await box.close()
+
+
+async def test_sessions_left_by_a_dead_process_are_deleted(
+    sandbox_settings: SandboxSettings, tmp_path: Path
+) -> None:
+    leftover = tmp_path / "999999999-0dead" / "0-abc"  # a pid above any pid_max
+    leftover.mkdir(parents=True)
+    box = Sandbox(sandbox_settings, tmp_path)
+    try:
+        await box.pool.execute("a", "pass")
+        assert not leftover.parent.exists()
+        assert box.pool.root.parent == tmp_path and box.pool.root.exists()
+    finally:
+        await box.close()

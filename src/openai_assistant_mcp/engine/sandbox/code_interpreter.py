@@ -16,6 +16,7 @@ from typing import Any
 from ..runs.builtin import BuiltinContext, BuiltinResult, register
 from ..store import repository
 from . import sandbox_for
+from .sessions import SandboxBusy, Session, SessionPool, busy
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,20 @@ class CodeInterpreter:
         if reason := await sandbox.unavailable():  # checked again: never run unsandboxed
             return self._result(code, f"Error: code_interpreter is unavailable: {reason}", [])
         key = f"{ctx.tenant}:{ctx.run['thread_id']}"
-        notes = await self._place_files(ctx, key)
-        before = await sandbox.pool.snapshot(key)
-        execution = await sandbox.pool.execute(key, code)
-        after = await sandbox.pool.snapshot(key)
+        file_ids = await self._file_ids(ctx)
+        try:
+            async with sandbox.pool.hold(key) as session:
+                return await self._run(ctx, sandbox.pool, session, code, file_ids)
+        except SandboxBusy:
+            return self._result(code, busy().logs(), [])
+
+    async def _run(
+        self, ctx: BuiltinContext, pool: SessionPool, session: Session, code: str, ids: list[str]
+    ) -> BuiltinResult:
+        notes = await self._place_files(ctx, pool, session, ids)
+        before = await pool.scan(session)
+        execution = await pool.run(session, code)
+        after = await pool.scan(session)
         outputs: list[dict[str, Any]] = []
         files: list[dict[str, Any]] = []
         logs = "\n".join([*notes, execution.logs()]).strip()
@@ -106,7 +117,7 @@ class CodeInterpreter:
                 told.append(f"[figure {number} shown to the user as image {saved}]")
         changed = [name for name, seen in after.items() if before.get(name) != seen]
         for name in sorted(changed)[:MAX_OUTPUT_FILES]:
-            data = await sandbox.pool.read_file(key, name, MAX_OUTPUT_FILE_BYTES)
+            data = await pool.read_from(session, name, MAX_OUTPUT_FILE_BYTES)
             saved = await self._save(ctx, name, data) if data is not None else None
             if saved:
                 files.append({"file_id": saved, "path": f"/mnt/data/{name}"})
@@ -164,28 +175,27 @@ class CodeInterpreter:
                     ids.append(attachment["file_id"])
         return list(dict.fromkeys(ids))[:MAX_INPUT_FILES]
 
-    async def _place_files(self, ctx: BuiltinContext, key: str) -> list[str]:
+    async def _place_files(
+        self, ctx: BuiltinContext, pool: SessionPool, session: Session, ids: list[str]
+    ) -> list[str]:
         """Copy the thread's files not yet in this session into /mnt/data; problems as notes."""
-        from ..errors import APIError
-
-        sandbox = sandbox_for(ctx.services)
-        placed = await sandbox.pool.placed(key)
-        missing = [file_id for file_id in await self._file_ids(ctx) if file_id not in placed]
+        missing = [file_id for file_id in ids if file_id not in session.placed]
         if not missing:
             return []
+        from ..errors import APIError
         from ..services import files as files_service
 
         notes = []
-        limit = sandbox.settings.file_size_mb << 20
+        limit = pool.settings.file_size_mb << 20
         for file_id in missing:
             try:
                 body = await files_service.retrieve_file(ctx.services, ctx.tenant, file_id)
                 data = await files_service.read_file_bytes(ctx.services, ctx.tenant, file_id, limit)
             except APIError as error:
                 notes.append(f"[file {file_id} is not available in /mnt/data: {error}]")
-                placed[file_id] = ""  # said once
+                session.placed[file_id] = ""  # said once
                 continue
-            placed[file_id] = await sandbox.pool.put_file(key, body["filename"], data)
+            session.placed[file_id] = await pool.write_into(session, body["filename"], data)
         return notes
 
 

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import stat
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ STDERR_TAIL = 2000
 
 class SandboxBusy(Exception):
     """Every session slot is executing code right now."""
+
+
+def busy() -> Execution:
+    return Execution("", error="All sandbox sessions are busy; try again shortly.")
 
 
 @dataclass
@@ -83,7 +88,8 @@ class SessionPool:
     def __init__(self, settings: SandboxSettings, backend: SandboxBackend, root: Path) -> None:
         self.settings = settings
         self.backend = backend
-        self.root = root
+        self.shared_root = root  # several server processes may share it: each has its own dir
+        self.root = root / f"{os.getpid()}-{secrets.token_hex(4)}"
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
         self._reaper: asyncio.Task | None = None
@@ -112,12 +118,28 @@ class SessionPool:
         uid = gid = self.settings.uid_base + slot if os.getuid() == 0 else os.getuid()
         if os.getuid() != 0:
             gid = os.getgid()
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.root.exists():
+            self.shared_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._sweep_dead()
+            self.root.mkdir(mode=0o700)
         data_dir = self.root / f"{slot}-{secrets.token_hex(8)}"
         data_dir.mkdir(mode=0o755)  # bwrap enters it as root without DAC override; root is 0700
         if os.getuid() == 0:
             os.chown(data_dir, uid, gid)
         return SessionSpec(data_dir=data_dir, uid=uid, gid=gid)
+
+    def _sweep_dead(self) -> None:
+        """Delete what server processes that are gone left behind (their sessions ended)."""
+        for entry in self.shared_root.iterdir():
+            pid = entry.name.split("-", 1)[0]
+            if not pid.isdigit():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(entry, ignore_errors=True)
+            except PermissionError:
+                pass  # alive, another user's
 
     async def _start(self, session: Session) -> None:
         session.process = await self.backend.start(session.spec)
@@ -171,18 +193,32 @@ class SessionPool:
 
     # --- execution -----------------------------------------------------------------------
 
-    async def execute(self, key: str, code: str) -> Execution:
-        try:
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[Session]:
+        """The key's session (started on first use), held: it is never evicted or reaped while
+        held, and one holder at a time uses it. Raises SandboxBusy when no slot can be freed."""
+        while True:
             session = await self._session(key)
-        except SandboxBusy:
-            return Execution("", error="All sandbox sessions are busy; try again shortly.")
-        async with session.lock:
-            try:
-                return await self._execute(session, code)
-            finally:
-                session.last_used = time.monotonic()
+            await session.lock.acquire()
+            if self.sessions.get(key) is session:
+                break
+            session.lock.release()  # ended between lookup and lock: take the new one
+        try:
+            yield session
+        finally:
+            session.last_used = time.monotonic()
+            session.lock.release()
 
-    async def _execute(self, session: Session, code: str) -> Execution:
+    async def execute(self, key: str, code: str) -> Execution:
+        """Run `code` in the key's session (see `run`)."""
+        try:
+            async with self.hold(key) as session:
+                return await self.run(session, code)
+        except SandboxBusy:
+            return busy()
+
+    async def run(self, session: Session, code: str) -> Execution:
+        """Run `code` in a held session, starting (or restarting) its interpreter."""
         note = None
         if not session.alive:
             if session.ended:
@@ -256,13 +292,20 @@ class SessionPool:
 
     # --- files in /mnt/data (host side; never following the sandbox's symlinks) --------
 
-    async def placed(self, key: str) -> dict[str, str]:
-        """The Files already copied into this session's /mnt/data (file_id -> path)."""
-        return (await self._session(key)).placed
-
     async def put_file(self, key: str, name: str, data: bytes) -> str:
-        """Place a file in the session's /mnt/data; returns its path there."""
-        session = await self._session(key)
+        async with self.hold(key) as session:
+            return await self.write_into(session, name, data)
+
+    async def snapshot(self, key: str) -> dict[str, tuple[int, int]]:
+        async with self.hold(key) as session:
+            return await self.scan(session)
+
+    async def read_file(self, key: str, name: str, max_bytes: int) -> bytes | None:
+        async with self.hold(key) as session:
+            return await self.read_from(session, name, max_bytes)
+
+    async def write_into(self, session: Session, name: str, data: bytes) -> str:
+        """Place a file in the held session's /mnt/data; returns its path there."""
         name = _safe_name(name)
         await asyncio.to_thread(self._write, session.spec, name, data)
         return f"/mnt/data/{name}"
@@ -282,9 +325,8 @@ class SessionPool:
         finally:
             os.close(directory)
 
-    async def snapshot(self, key: str) -> dict[str, tuple[int, int]]:
-        """Regular files directly in /mnt/data: name -> (size, mtime_ns)."""
-        session = await self._session(key)
+    async def scan(self, session: Session) -> dict[str, tuple[int, int]]:
+        """Regular files directly in the held session's /mnt/data: name -> (size, mtime_ns)."""
         return await asyncio.to_thread(self._scan, session.spec)
 
     @staticmethod
@@ -297,9 +339,8 @@ class SessionPool:
                     found[entry.name] = (info.st_size, info.st_mtime_ns)
         return found
 
-    async def read_file(self, key: str, name: str, max_bytes: int) -> bytes | None:
+    async def read_from(self, session: Session, name: str, max_bytes: int) -> bytes | None:
         """A regular file's bytes from /mnt/data, or None (missing, not a file, too large)."""
-        session = await self._session(key)
         return await asyncio.to_thread(self._read, session.spec, _safe_name(name), max_bytes)
 
     @staticmethod
