@@ -22,6 +22,8 @@ class EngineSettings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir, alias="DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # Seconds a SQLite write waits for a lock another process holds before answering 503.
+    database_lock_timeout: float = Field(default=30.0, gt=0, le=600, alias="DATABASE_LOCK_TIMEOUT")
     # Secret for the keyed hash of callers' keys; generated into data_dir when unset.
     tenant_secret: SecretStr | None = Field(default=None, alias="ENGINE_SECRET")
 
