@@ -179,3 +179,23 @@ async def test_no_bwrap_on_path_names_what_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))
     reason = await sandbox.unavailable()
     assert reason is not None and "bubblewrap" in reason and "apt-get install" in reason
+
+
+async def test_new_user_namespaces_are_refused(sandbox: Sandbox) -> None:
+    code = (
+        "import subprocess\n"
+        "done = subprocess.run(['unshare', '-Ur', 'id'], capture_output=True, text=True)\n"
+        "print(done.returncode, done.stderr.strip())"
+    )
+    result = await sandbox.pool.execute("t1", code)
+    assert result.output.startswith("1 ") and "Operation not permitted" in result.output
+    await works_after(sandbox)
+
+
+async def test_threads_processes_and_shared_memory_still_work(sandbox: Sandbox) -> None:
+    code = (
+        "import threading, multiprocessing as mp\n"
+        "seen = []\nt = threading.Thread(target=seen.append, args=(1,))\nt.start(); t.join()\n"
+        "with mp.Pool(2) as pool:\n    print(seen, pool.map(abs, [-1, -2]))"
+    )
+    assert (await sandbox.pool.execute("t1", code)).logs() == "[1] [1, 2]"

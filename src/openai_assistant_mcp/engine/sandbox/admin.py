@@ -86,6 +86,12 @@ def _probes(
             lambda out: "limited" in out,
         ),
         (
+            "no new user namespaces (unshare -U refused)",
+            "import subprocess\n"
+            "print(subprocess.run(['unshare', '-Ur', 'true'], capture_output=True).returncode)",
+            lambda out: out.strip() == "1",
+        ),
+        (
             "memory limit (10 GB allocation refused)",
             "try:\n    b = bytearray(10 * 1024**3)\nexcept MemoryError:\n    print('limited')",
             lambda out: out.strip() == "limited",

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from .backend import SessionSpec
+from .seccomp import userns_filter
 from .settings import SandboxSettings
 
 DRIVER = Path(__file__).with_name("driver.py")
@@ -58,13 +59,14 @@ class BwrapBackend:
             "filesystem: /usr, the sandbox venv and its Python read-only; private /tmp "
             f"({s.tmp_mb} MiB) and /mnt/data; no home, data dir, store, secret key or /etc",
             "environment: cleared (no keys); runs as an unprivileged uid with no capabilities",
+            "syscalls: creating user namespaces refused (seccomp)",
             f"limits: {s.memory_mb} MiB address space, {s.cpu_seconds} s CPU and "
             f"{s.exec_timeout:g} s wall clock per execution, {s.max_processes} processes, "
             f"{s.file_size_mb} MiB per file, {s.open_files} open files, "
             f"{s.output_chars} output characters",
         ]
 
-    def argv(self, spec: SessionSpec) -> list[str]:
+    def argv(self, spec: SessionSpec, seccomp_fd: int | None = None) -> list[str]:
         venv = str(self.settings.venv)
         prefix = str(base_prefix(self.settings.venv))
         binds = [p for p in (prefix, venv) if not p.startswith("/usr/")]
@@ -82,6 +84,8 @@ class BwrapBackend:
             if os.path.islink(f"/{link}"):
                 argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
         argv += ["--proc", "/proc", "--dev", "/dev"]
+        # A writable /dev/shm of its own: multiprocessing's semaphores and queues live there.
+        argv += ["--perms", "1777", "--size", str(64 << 20), "--tmpfs", "/dev/shm"]
         argv += ["--perms", "1777", "--size", str(self.settings.tmp_mb << 20), "--tmpfs", "/tmp"]
         for directory in _ancestors([*binds, DRIVER_IN_SANDBOX, "/mnt/data"]):
             argv += ["--perms", "0755", "--dir", directory]
@@ -104,6 +108,8 @@ class BwrapBackend:
         }
         for name, value in env.items():
             argv += ["--setenv", name, value]
+        if seccomp_fd is not None:
+            argv += ["--add-seccomp-fd", str(seccomp_fd)]
         argv += ["--", f"{venv}/bin/python", "-I", DRIVER_IN_SANDBOX]
         return [*argv, str(spec.uid), str(spec.gid), venv]
 
@@ -122,8 +128,22 @@ class BwrapBackend:
             resource.setrlimit(kind, (value, value))
 
     async def start(self, spec: SessionSpec) -> asyncio.subprocess.Process:
+        program = userns_filter()
+        fds: tuple[int, ...] = ()
+        if program is not None:
+            fds = (os.memfd_create("sandbox-seccomp"),)  # bwrap reads the filter from it
+            os.write(fds[0], program)
+            os.lseek(fds[0], 0, os.SEEK_SET)
+        try:
+            return await self._spawn(spec, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    async def _spawn(self, spec: SessionSpec, fds: tuple[int, ...]) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
-            *self.argv(spec),
+            *self.argv(spec, fds[0] if fds else None),
+            pass_fds=fds,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
