@@ -12,15 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants, messages, runs, threads
+from .api import assistants, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError
 from .providers.chat import ChatProvider
 from .runner.run_executor import RunExecutor
+from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database
 from .tenancy import TenantHasher, load_or_create_secret
+from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, messages, runs, threads):
+    for module in (assistants, messages, runs, threads, vector_stores):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
@@ -71,10 +73,15 @@ async def start_engine(settings: EngineSettings) -> EngineState:
     )
     executor = RunExecutor(settings, db, provider)
     await executor.start()
-    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
+    state = EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
+    state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
+    await state.ingestion.start()
+    return state
 
 
 async def stop_engine(state: EngineState) -> None:
+    if state.ingestion is not None:
+        await state.ingestion.stop()
     if state.executor is not None:
         await state.executor.stop()
     await state.db.close()

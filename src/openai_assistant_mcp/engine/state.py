@@ -16,3 +16,4 @@ class EngineState:
     db: Database
     hasher: TenantHasher
     executor: Any = None  # runner.RunExecutor once runs execute
+    ingestion: Any = None  # vectors.worker.IngestionWorker: vector store files in the background
