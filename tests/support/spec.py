@@ -27,6 +27,7 @@ SPEC_URI = "urn:openai-assistants-spec"
 # page with nulls (and the SDK types them Optional): accept null there and nowhere else.
 _LIST_SCHEMAS_WITH_NULLABLE_CURSORS = (
     "ListAssistantsResponse",
+    "ListFilesResponse",
     "ListMessagesResponse",
     "ListRunsResponse",
     "ListRunStepsResponse",

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants, messages, runs, threads, vector_stores
+from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError
 from .providers.chat import ChatProvider
@@ -50,7 +50,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, messages, runs, threads, vector_stores):
+    for module in (assistants, files, messages, runs, threads, vector_stores):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app

@@ -34,6 +34,9 @@ class EngineSettings(BaseSettings):
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
     run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
 
+    # Largest file the Files and Uploads APIs store (OpenAI's limit: 512 MB).
+    file_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1, alias="FILE_MAX_BYTES")
+
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
     # EMBEDDINGS_API_KEY, else OPENAI_API_KEY), else the bundled local model, else keyword-only.
     embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")

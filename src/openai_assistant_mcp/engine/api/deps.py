@@ -109,6 +109,8 @@ async def reject_unstorable_input(request: Request) -> None:
         problem = _text_problem(name) or _text_problem(value)
         if problem:
             raise invalid(name, f"Invalid '{name}': {problem}.")
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        return  # file uploads: streamed by their routes, never read whole into memory
     body = await request.body()
     if not body or not _needs_a_closer_look(body):
         return

@@ -104,6 +104,12 @@ def file_reader(state: Any) -> Any:
     return read
 
 
+async def _store_exists(state: Any, tenant: str, store_id: str) -> None:
+    async with state.db.read() as conn:
+        if await repository.get_object(conn, repo.STORES, tenant, store_id) is None:
+            raise not_found("vector store", store_id)
+
+
 async def _require_store(conn: Any, tenant: str, store_id: str) -> dict[str, Any]:
     body = await repository.get_for_update(conn, repo.STORES, tenant, store_id)
     if body is None:
@@ -154,6 +160,7 @@ async def add_file_to_store(
     api_key: str | None = None,
 ) -> dict[str, Any]:
     """Attach a file (queued for ingestion); an already attached file is answered as it is."""
+    await _store_exists(state, tenant, store_id)
     await require_files(state, tenant, [file_id], "file_id")
     strategy = strategy_of(chunking_strategy)
     await _attach(state, tenant, store_id, [(file_id, strategy, attributes)], None, api_key)
@@ -279,6 +286,7 @@ async def create_batch(
         attributes = item.get("attributes", shared_attributes)
         entries[item["file_id"]] = (item["file_id"], strategy, attributes)
     param = "file_ids" if fields.get("file_ids") else "files"
+    await _store_exists(state, tenant, store_id)
     await require_files(state, tenant, list(entries), param)
     body = {
         "id": new_id("vsfb"),

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import APIError, invalid, not_found
 from ..ids import new_id
-from ..store import repository
+from ..store import file_store, repository
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
 from ..vectors.search import StoreForSearch, hybrid
@@ -43,8 +43,9 @@ def shape(body: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]
         status = "in_progress"
     else:
         status = "completed"
+    shaped = {k: v for k, v in body.items() if not (k == "expires_after" and v is None)}
     return {
-        **body,
+        **shaped,
         "usage_bytes": counts.get("usage_bytes", 0),
         "file_counts": file_counts,
         "status": status,
@@ -116,7 +117,7 @@ async def delete(state: Any, tenant: str, store_id: str) -> dict[str, Any]:
         await require_store(conn, tenant, store_id, lock=True)
         await repository.delete_object(conn, repo.STORES, tenant, store_id)
         for table in (repository.ASSISTANTS, repository.THREADS):
-            for body in await repo.bodies_mentioning(conn, table, tenant, store_id):
+            for body in await file_store.bodies_mentioning(conn, table, tenant, store_id):
                 if _detach_store(body, store_id):
                     await repository.replace_body(conn, table, body["id"], body)
     return {"id": store_id, "object": "vector_store.deleted", "deleted": True}

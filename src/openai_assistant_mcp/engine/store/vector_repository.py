@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import String, bindparam, cast, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import vector_tables as vt
@@ -410,14 +410,3 @@ async def store_vectors(
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
     return ids, [r[1] for r in rows], matrix
-
-
-async def bodies_mentioning(
-    conn: AsyncConnection, table: Any, tenant: str, needle: str
-) -> list[dict[str, Any]]:
-    """The tenant's objects whose stored document contains `needle` (e.g. a store's ID in
-    tool_resources): a text match narrows them, the caller checks the field."""
-    query = select(table.c.body).where(
-        table.c.tenant == tenant, cast(table.c.body, String).contains(needle, autoescape=True)
-    )
-    return [dict(body) for body in (await conn.execute(query)).scalars()]

@@ -12,7 +12,7 @@ from alembic import op
 from openai_assistant_mcp.engine.store import vector_tables
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
