@@ -276,3 +276,28 @@ async def test_deleting_a_store_detaches_it(tenant_client: openai.AsyncOpenAI) -
     assert assistant.tool_resources.file_search.vector_store_ids == []
     thread = await client.beta.threads.retrieve(thread.id)
     assert thread.tool_resources.file_search.vector_store_ids == []
+
+
+async def test_vector_stores_helper_builds_a_store(tenant_client: openai.AsyncOpenAI) -> None:
+    client = tenant_client
+    file_id = await upload(client, "cats.txt", CATS)
+    helper = {"vector_stores": [{"file_ids": [file_id], "metadata": {"made": "helper"}}]}
+    assistant = await client.beta.assistants.create(
+        model="m", tool_resources={"file_search": helper}
+    )
+    thread = await client.beta.threads.create(tool_resources={"file_search": helper})
+    run = await client.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"tool_resources": {"file_search": helper}}
+    )
+    run_thread = await client.beta.threads.retrieve(run.thread_id)
+    made = [
+        assistant.tool_resources.file_search.vector_store_ids,
+        thread.tool_resources.file_search.vector_store_ids,
+        run_thread.tool_resources.file_search.vector_store_ids,
+    ]
+    assert all(len(ids) == 1 for ids in made) and len({ids[0] for ids in made}) == 3
+    for ids in made:
+        store = await client.vector_stores.retrieve(ids[0])
+        assert store.metadata == {"made": "helper"} and store.file_counts.total == 1
+        files = await client.vector_stores.files.list(ids[0])
+        assert [f.id for f in files.data] == [file_id]

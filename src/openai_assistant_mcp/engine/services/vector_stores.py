@@ -62,10 +62,15 @@ async def require_store(conn: Any, tenant: str, store_id: str, *, lock: bool = F
 
 
 async def create(
-    state: Any, tenant: str, fields: dict[str, Any], api_key: str | None = None
+    state: Any,
+    tenant: str,
+    fields: dict[str, Any],
+    api_key: str | None = None,
+    *,
+    param: str = "",
 ) -> dict[str, Any]:
     file_ids = list(dict.fromkeys(fields.get("file_ids") or []))
-    await require_files(state, tenant, file_ids, "file_ids")
+    await require_files(state, tenant, file_ids, f"{param}.file_ids" if param else "file_ids")
     strategy = strategy_of(fields.get("chunking_strategy"))
     created_at = now()
     body = {
@@ -138,6 +143,30 @@ async def list_(state: Any, tenant: str, query: ListQuery) -> dict[str, Any]:
         counts = await repo.file_counts(conn, [body["id"] for body in page["data"]])
     page["data"] = [shape(body, counts.get(body["id"])) for body in page["data"]]
     return page
+
+
+async def resolve_file_search(
+    state: Any, tenant: str, tool_resources: dict[str, Any] | None, api_key: str | None
+) -> dict[str, Any] | None:
+    """tool_resources with file_search checked: vector_store_ids must name the tenant's
+    stores, and the `vector_stores` helper becomes a new store (from its file_ids) whose ID
+    replaces it."""
+    file_search = (tool_resources or {}).get("file_search")
+    if not file_search:
+        return tool_resources
+    param = "tool_resources.file_search"
+    store_ids = list(file_search.get("vector_store_ids") or [])
+    async with state.db.read() as conn:
+        found = await repo.stores_of_tenant(conn, tenant, store_ids)
+    for index, store_id in enumerate(store_ids):
+        if store_id not in found:
+            raise invalid(
+                f"{param}.vector_store_ids[{index}]", f"No vector store found with id '{store_id}'."
+            )
+    for helper in file_search.get("vector_stores") or []:
+        store = await create(state, tenant, helper, api_key, param=f"{param}.vector_stores[0]")
+        store_ids.append(store["id"])
+    return {**tool_resources, "file_search": {"vector_store_ids": store_ids}}
 
 
 # --- search ------------------------------------------------------------------------------------
