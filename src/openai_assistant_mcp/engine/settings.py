@@ -43,6 +43,19 @@ class EngineSettings(BaseSettings):
 
     # code_interpreter's sandbox (SANDBOX_* variables; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
+    # EMBEDDINGS_API_KEY, else OPENAI_API_KEY), else the bundled local model, else keyword-only.
+    embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
+    embedding_model: str = Field(default="text-embedding-3-small", alias="EMBEDDING_MODEL")
+    embedding_dimensions: int | None = Field(
+        default=None, ge=1, le=4096, alias="EMBEDDING_DIMENSIONS"
+    )
+    embeddings_api_key: SecretStr | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
+    local_embeddings: bool = Field(default=True, alias="LOCAL_EMBEDDINGS")
+    local_embedding_threads: int = Field(default=1, ge=1, le=64, alias="LOCAL_EMBEDDING_THREADS")
+    ingest_lease_seconds: float = Field(default=30.0, alias="INGEST_LEASE_SECONDS")
+    ingest_poll_interval: float = Field(default=1.0, alias="INGEST_POLL_INTERVAL")
+    ingest_concurrency: int = Field(default=2, ge=1, le=64, alias="INGEST_CONCURRENCY")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

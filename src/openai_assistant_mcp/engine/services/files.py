@@ -234,7 +234,11 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
 
 
 async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
-    """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads."""
+    """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
+    and from every vector store of the tenant."""
+    from .vector_store_files import detach_everywhere
+
+    await detach_everywhere(None, tenant, file_id, conn)
     for table in (repository.ASSISTANTS, repository.THREADS):
         for body in await file_store.bodies_mentioning(conn, table, tenant, file_id):
             resources = dict(body.get("tool_resources") or {})
