@@ -300,9 +300,9 @@ def _error_result(text: str) -> types.CallToolResult:
 
 
 def _result(result: ToolResult, key: str | None) -> types.CallToolResult:
-    text = redact(result.text, key) if result.is_error else result.text
+    texts = [redact(t, key) for t in result.texts()] if result.is_error else result.texts()
     return types.CallToolResult(
-        content=[types.TextContent(text=text)],
+        content=[types.TextContent(text=text) for text in texts],
         structured_content=result.data,
         is_error=result.is_error,
     )
