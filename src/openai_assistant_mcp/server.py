@@ -261,7 +261,9 @@ class ToolServer:
         return _result(result, key)
 
     def _caller_key(self, ctx: ServerRequestContext[Any]) -> str | None:
-        """The key this call runs with (None: no Authorization, the engine's default tenant)."""
+        """The key this call runs with (None: no Authorization, the engine's keyless tenant).
+        One key is one tenant whichever way it arrives: OPENAI_API_KEY in single-user mode,
+        the passthrough header, or a REST client's bearer."""
         settings = self.settings
         if settings.credentials_passthrough:
             request = ctx.request
@@ -272,9 +274,6 @@ class ToolServer:
                     "(or Authorization: Bearer) with each request."
                 )
             return key
-        if settings.embedded:
-            # Single user, in-process engine: the engine holds OPENAI_API_KEY for the provider.
-            return None
         return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
 
     async def _ready_api(self) -> AsyncOpenAI:

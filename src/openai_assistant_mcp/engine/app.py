@@ -20,7 +20,7 @@ from .runner.run_executor import RunExecutor
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database
-from .tenancy import TenantHasher, load_or_create_secret
+from .tenancy import hasher_for
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,6 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 async def start_engine(settings: EngineSettings) -> EngineState:
     db = Database(settings.resolved_database_url())
     await db.migrate()
-    secret = (
-        settings.tenant_secret.get_secret_value().encode()
-        if settings.tenant_secret
-        else load_or_create_secret(settings.data_dir)
-    )
     server_key = settings.provider_api_key
     provider = ChatProvider(
         settings.provider_base_url,
@@ -71,7 +66,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
     )
     executor = RunExecutor(settings, db, provider)
     await executor.start()
-    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
+    return EngineState(settings=settings, db=db, hasher=hasher_for(settings), executor=executor)
 
 
 async def stop_engine(state: EngineState) -> None:
