@@ -23,7 +23,7 @@ from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database, unavailable_reason
-from .tenancy import TenantHasher, load_or_create_secret
+from .tenancy import hasher_for
 from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,6 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 async def start_engine(settings: EngineSettings) -> EngineState:
     db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
     await db.migrate()
-    secret = (
-        settings.tenant_secret.get_secret_value().encode()
-        if settings.tenant_secret
-        else load_or_create_secret(settings.data_dir)
-    )
     server_key = settings.provider_api_key
     provider = ChatProvider(
         settings.provider_base_url,
@@ -77,7 +72,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
     )
     executor = RunExecutor(settings, db, provider)
     await executor.start()
-    state = EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
+    state = EngineState(settings=settings, db=db, hasher=hasher_for(settings), executor=executor)
     state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
     await state.ingestion.start()
     return state
