@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants, messages, runs, threads
+from .api import assistants, files, messages, runs, threads
 from .api.deps import reject_unstorable_input
 from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
@@ -51,7 +51,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, messages, runs, threads):
+    for module in (assistants, files, messages, runs, threads):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app

@@ -36,6 +36,9 @@ class EngineSettings(BaseSettings):
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
     run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
 
+    # Largest file the Files and Uploads APIs store (OpenAI's limit: 512 MB).
+    file_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1, alias="FILE_MAX_BYTES")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
