@@ -8,6 +8,7 @@ stays small and stock clients such as mcpo accept them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -38,18 +39,21 @@ class Args(BaseModel):
         return self.model_dump(exclude_none=True, exclude=set(exclude))
 
 
-def _not_dot_segment(value: str) -> str:
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _id_shaped(value: str) -> str:
     if value in (".", ".."):  # a path segment of its own: the SDK refuses to build the URL
         raise ValueError(f"an ID cannot be {value!r}")
+    if not _ID_CHARACTERS.fullmatch(value):
+        raise ValueError("an ID is letters, digits, '_' or '-'")
     return value
 
 
 # An object ID (asst_..., thread_..., ...): it goes into the request's path, so it is never
 # empty and bounded in length and characters (as the engine's own check, engine/api/deps.py).
 ObjectId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$"),
-    AfterValidator(_not_dot_segment),
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_id_shaped)
 ]
 Metadata = Annotated[
     dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, Field(max_length=512)]],
