@@ -59,6 +59,12 @@ SERVER_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("toolsets", "--toolsets", f"comma-separated subset of: {', '.join(TOOLSETS)}"),
     ("read_only", "--read-only", "expose only the tools that change nothing"),
     ("run_wait_timeout", "--run-wait-timeout", "default seconds a run tool waits for the run"),
+    (
+        "upload_dirs",
+        "--upload-dirs",
+        "comma-separated directories upload_file may read by path over stdio (besides the "
+        "client's MCP roots)",
+    ),
 )
 # Settings shared by both commands: logging and the embedded engine.
 COMMON_FLAGS: tuple[tuple[str, str, str], ...] = (

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 from pydantic import (
     AfterValidator,
@@ -136,6 +136,9 @@ class Call:
     api: AsyncOpenAI
     # progress(amount, message): amount only grows; a no-op when the caller asked for none.
     progress: Callable[[float, str], Awaitable[None]]
+    # open_local(path) -> (name, binary file) for a local file the client allows (stdio only;
+    # None over HTTP). The server checks the path: see local_files.py.
+    open_local: Callable[[str], Awaitable[tuple[str, BinaryIO]]] | None = None
 
 
 @dataclass
@@ -145,6 +148,8 @@ class ToolResult:
     data: dict[str, Any]
     text: str
     is_error: bool = False
+    # (base64 data, MIME type) of images to return as MCP image content.
+    images: list[tuple[str, str]] = field(default_factory=list)
 
     def texts(self) -> list[str]:
         """The result's text blocks: its summary line, then (unless an error) the whole result
