@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
+MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
@@ -52,7 +52,7 @@ class Database:
         self.is_postgres = url.startswith("postgresql")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            _ensure_sqlite_dir(url)
+            ensure_sqlite_dir(url)
             self._reader = _sqlite_engine(url, immediate=False)
             self._writer = _sqlite_engine(url, immediate=True)
         else:
@@ -90,7 +90,7 @@ class Database:
                 # Engine processes starting together on one database migrate one at a time
                 # (the lock ends with the transaction); the later ones find nothing to do.
                 await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                 )
             await conn.run_sync(_upgrade)
 
@@ -111,7 +111,8 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the directory of a SQLite URL's file (nothing for other databases)."""
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
