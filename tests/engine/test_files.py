@@ -300,3 +300,36 @@ async def test_expiry_of_files_and_uploads(
             select(tables.uploads.c.status).where(tables.uploads.c.id == upload.id)
         )
         assert status.scalar_one() == "expired"
+
+
+async def test_two_engines_on_one_database_share_files(
+    tmp_path: Path, database_url: str, spec_violations: object
+) -> None:
+    """Two engines with separate data directories on one database (as processes on two
+    machines sharing one PostgreSQL): a file stored by one is served by the other, and one
+    upload's parts may go to either."""
+    from tests.support.engine import engine_settings, openai_client, running_app
+
+    first = engine_settings(database_url, tmp_path / "machine-a")
+    second = engine_settings(database_url, tmp_path / "machine-b")
+    async with running_app(first) as app_a, running_app(second) as app_b:
+        a = openai_client(app_a, "sk-test-two-engines", spec_violations)  # type: ignore[arg-type]
+        b = openai_client(app_b, "sk-test-two-engines", spec_violations)  # type: ignore[arg-type]
+        data = bytes(range(256)) * 5000
+        stored = await a.files.create(file=("shared.bin", data), purpose="assistants")
+        assert (await b.files.content(stored.id)).content == data
+        assert stored.id in page_ids(await b.files.list())
+
+        upload = await b.uploads.create(
+            bytes=6, filename="u.txt", mime_type="text/plain", purpose="assistants"
+        )
+        one = await a.uploads.parts.create(upload.id, data=b"abc")
+        two = await b.uploads.parts.create(upload.id, data=b"def")
+        done = await a.uploads.complete(upload.id, part_ids=[one.id, two.id])
+        assert done.file is not None
+        assert (await b.files.content(done.file.id)).content == b"abcdef"
+        assert (await b.files.delete(stored.id)).deleted
+        with pytest.raises(openai.NotFoundError):
+            await a.files.retrieve(stored.id)
+        await a.close()
+        await b.close()
