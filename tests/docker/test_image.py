@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,9 +24,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from tests.mcp.servers import free_port, streamable_client
+from tests.e2e.test_mcpo import MCPO
+from tests.mcp.servers import free_port, stop_process, streamable_client
 from tests.mcp.test_contract import TOOL_NAMES
 from tests.mcp.workflow import call, call_error
+from tests.support import compose
 from tests.support.scripted_provider import ScriptedProvider, Text
 
 pytestmark = pytest.mark.docker
@@ -33,6 +36,7 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[2]
 APP_UID = 10001  # the Dockerfile's `useradd --uid`
 # The server's own process (buildah's chroot runtime and exec helper sit above it).
+MCPO_KEY = "sk-mcpo-docker-" + secrets.token_hex(6)
 SERVER_ARGV = ["/app/.venv/bin/python", "/app/.venv/bin/openai-assistant-mcp"]
 
 
@@ -225,3 +229,86 @@ async def test_streamable_http_with_token_and_passthrough(
     assert run_in(container, "stat", "-c", "%U", "/data/assistants.db") == "app"
     server_log = log.read_text()
     assert "sk-alice" not in server_log and token not in server_log
+
+
+async def test_compose_mcp_service_in_the_image_on_postgresql(
+    container: str, new_database_url: Callable[[str], Awaitable[str]], tmp_path: Path
+) -> None:
+    """compose.yaml's mcp environment, as written, in the image; the database is this session's
+    PostgreSQL instead of the compose service (the one thing Compose would provide)."""
+    token = secrets.token_hex(16)
+    env = compose.service_environment(
+        "mcp", {"MCP_AUTH_TOKEN": token, "ENGINE_SECRET": secrets.token_hex(32)}
+    )
+    env["DATABASE_URL"] = await new_database_url("postgres")
+    port = free_port()
+    with http_server_in(container, port, tmp_path / "server.log", **env):
+        url = f"http://127.0.0.1:{port}/mcp"
+        door = {"Authorization": f"Bearer {token}"}
+        async with streamable_client(url, {**door, "X-OpenAI-API-Key": "sk-alice"}) as alice:
+            made = await call(alice, "create_assistant", {"model": "m", "name": "on postgres"})
+        async with streamable_client(url, {**door, "X-OpenAI-API-Key": "sk-bob"}) as bob:
+            await call_error(bob, "get_assistant", {"assistant_id": made["id"]})
+    assert run_in(container, "ls", "/data") == ""  # nothing in SQLite: it went to PostgreSQL
+
+
+@pytest.fixture
+def mcpo_in_front(
+    container: str, model_provider: ScriptedProvider, tmp_path: Path
+) -> Iterator[str]:
+    """docs/clients.md's OpenWebUI method: the image's SSE server with passthrough and a token,
+    mcpo (as the page runs it) in front with both headers; yields mcpo's base URL."""
+    token, port = secrets.token_hex(16), free_port()
+    settings = {
+        "TRANSPORT": "sse",
+        "MCP_AUTH_TOKEN": token,
+        "MCP_CREDENTIALS_PASSTHROUGH": "true",
+        "OPENAI_BASE_URL": model_provider.base_url,
+    }
+    headers = {"Authorization": f"Bearer {token}", "X-OpenAI-API-Key": MCPO_KEY}
+    with http_server_in(container, port, tmp_path / "server.log", **settings):
+        mcpo_port = free_port()
+        command = ["uvx", *MCPO, "--host", "127.0.0.1", "--port", str(mcpo_port)]
+        command += ["--server-type", "sse", "--header", json.dumps(headers), "--"]
+        log = tmp_path / "mcpo.log"
+        with log.open("wb") as out:
+            mcpo = subprocess.Popen(
+                [*command, f"http://127.0.0.1:{port}/sse"], stdout=out, stderr=out
+            )
+        try:
+            base = f"http://127.0.0.1:{mcpo_port}"
+            deadline = time.monotonic() + 180  # a fresh machine installs mcpo first
+            while not answers(f"{base}/openapi.json"):
+                assert mcpo.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.3)
+            yield base
+        finally:
+            stop_process(mcpo)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx2.get(url, timeout=2).status_code == 200
+    except httpx2.TransportError:
+        return False
+
+
+async def test_a_run_through_mcpo_in_front_of_the_image(
+    mcpo_in_front: str, model_provider: ScriptedProvider
+) -> None:
+    model_provider.script(Text("Use a list comprehension."))
+    async with httpx2.AsyncClient(timeout=60) as http:
+        spec = (await http.get(f"{mcpo_in_front}/openapi.json")).json()
+        assert {path.strip("/") for path in spec["paths"]} == set(TOOL_NAMES)
+        made = await http.post(f"{mcpo_in_front}/create_assistant", json={"model": "m"})
+        assistant = re.search(r"asst_\w+", made.text)
+        assert made.status_code == 200 and assistant, made.text
+        arguments = {
+            "assistant_id": assistant.group(),
+            "thread": {"messages": [{"content": "How do I square a list?"}]},
+        }
+        answer = await http.post(f"{mcpo_in_front}/create_thread_and_run", json=arguments)
+    assert answer.status_code == 200, answer.text
+    assert ": completed." in answer.text and "Use a list comprehension." in answer.text
+    assert model_provider.requests[-1].api_key == MCPO_KEY
