@@ -20,6 +20,8 @@ class EngineSettings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir, alias="DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # Seconds a SQLite write waits for a lock another process holds before answering 503.
+    database_lock_timeout: float = Field(default=30.0, gt=0, le=600, alias="DATABASE_LOCK_TIMEOUT")
     # Secret for the keyed hash of callers' keys; generated into data_dir when unset.
     tenant_secret: SecretStr | None = Field(default=None, alias="ENGINE_SECRET")
 
@@ -33,6 +35,9 @@ class EngineSettings(BaseSettings):
     run_poll_interval: float = Field(default=1.0, alias="RUN_POLL_INTERVAL")
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
     run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
+
+    # Largest file the Files and Uploads APIs store (OpenAI's limit: 512 MB).
+    file_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1, alias="FILE_MAX_BYTES")
 
     def resolved_database_url(self) -> str:
         if self.database_url:
