@@ -44,7 +44,7 @@ USER app
 # mounted from the build stage for this step only, so the image does not carry it).
 RUN --mount=type=bind,from=build,source=/opt/uv,target=/opt/uv \
     if openai-assistant-mcp sandbox --help >/dev/null 2>&1; then \
-        PATH=/opt/uv/bin:$PATH openai-assistant-mcp sandbox setup; \
+        PATH=/opt/uv/bin:$PATH UV_NO_CACHE=1 openai-assistant-mcp sandbox setup; \
     fi
 VOLUME /data
 EXPOSE 8662

