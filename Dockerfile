@@ -29,7 +29,7 @@ FROM ${BASE_IMAGE}
 RUN if command -v apt-get >/dev/null && ! command -v bwrap >/dev/null; then \
         apt-get update \
         && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bubblewrap \
-        && rm -rf /var/lib/apt/lists/*; \
+        && apt-get clean && rm -rf /var/lib/apt/lists/*; \
     fi \
     && useradd --create-home --uid 10001 app \
     && mkdir /data && chown app /data
