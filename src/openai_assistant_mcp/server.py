@@ -279,7 +279,9 @@ class ToolServer:
         return open_local
 
     def _caller_key(self, ctx: ServerRequestContext[Any]) -> str | None:
-        """The key this call runs with (None: no Authorization, the engine's default tenant)."""
+        """The key this call runs with (None: no Authorization, the engine's keyless tenant).
+        One key is one tenant whichever way it arrives: OPENAI_API_KEY in single-user mode,
+        the passthrough header, or a REST client's bearer."""
         settings = self.settings
         if settings.credentials_passthrough:
             request = ctx.request
@@ -292,9 +294,6 @@ class ToolServer:
                     "(or Authorization: Bearer) with each request."
                 )
             return key
-        if settings.embedded:
-            # Single user, in-process engine: the engine holds OPENAI_API_KEY for the provider.
-            return None
         return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
 
     async def _ready_api(self) -> AsyncOpenAI:
@@ -320,10 +319,10 @@ def _error_result(text: str) -> types.CallToolResult:
 
 
 def _result(result: ToolResult, key: str | None) -> types.CallToolResult:
-    text = redact(result.text, key) if result.is_error else result.text
+    texts = [redact(t, key) for t in result.texts()] if result.is_error else result.texts()
     images = [types.ImageContent(data=data, mime_type=mime) for data, mime in result.images]
     return types.CallToolResult(
-        content=[types.TextContent(text=text), *images],
+        content=[*(types.TextContent(text=text) for text in texts), *images],
         structured_content=result.data,
         is_error=result.is_error,
     )

@@ -15,7 +15,13 @@ from mcp import Client
 from openai_assistant_mcp.config import Settings
 from openai_assistant_mcp.server import ToolServer
 from openai_assistant_mcp.tools.registry import all_tools
-from tests.mcp.servers import COMMAND, INITIALIZE, server_env, stdio_client
+from tests.mcp.servers import (
+    COMMAND,
+    INITIALIZE,
+    raw_stdio_exchange,
+    server_env,
+    stdio_client,
+)
 
 TOOL_NAMES = [
     "create_assistant",
@@ -51,25 +57,9 @@ READ_ONLY = {name for name in TOOL_NAMES if name.startswith(("get_", "list_"))}
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _raw_stdio_exchange(env: dict[str, str], *messages: dict[str, Any]) -> list[bytes]:
-    """Speaks JSON-RPC to the console script over stdio; returns the raw response lines."""
-    wire = b"".join(json.dumps(m).encode() + b"\n" for m in messages)
-    answered = sum(1 for m in messages if "id" in m)
-    process = subprocess.Popen(
-        [COMMAND], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert process.stdin and process.stdout
-    process.stdin.write(wire)
-    process.stdin.flush()
-    lines = [process.stdout.readline() for _ in range(answered)]
-    process.stdin.close()
-    process.wait(20)
-    return lines
-
-
 def test_tools_list_on_the_wire(tmp_path: Path) -> None:
     """The whole tools/list answer, as bytes on stdout: small, inlined, annotated."""
-    lines = _raw_stdio_exchange(
+    lines = raw_stdio_exchange(
         server_env(tmp_path),
         INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},

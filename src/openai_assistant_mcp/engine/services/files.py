@@ -22,6 +22,8 @@ from .common import ListQuery, list_envelope, now
 
 CHUNK_BYTES = 1024 * 1024  # one stored piece: bounds memory per request and row size
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
+# Purposes only the engine itself gives (never accepted from an upload): code_interpreter output.
+OUTPUT_PURPOSES = ("assistants_output",)
 EXPIRY_SECONDS = (3600, 2_592_000)  # expires_after.seconds bounds (1 hour .. 30 days)
 BATCH_DEFAULT_EXPIRY = 2_592_000  # batch files expire after 30 days unless told otherwise
 MAX_FILENAME = 1024
@@ -140,9 +142,11 @@ async def create_file(
     chunks: AsyncIterator[bytes],
     *,
     expires_after: dict[str, Any] | None = None,
+    purposes: tuple[str, ...] = PURPOSES,
 ) -> dict[str, Any]:
-    """Store a file streamed as `chunks`; answers the File object once it is readable."""
-    check_purpose(purpose)
+    """Store a file streamed as `chunks`; answers the File object once it is readable.
+    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES)."""
+    check_purpose(purpose, purposes)
     filename = check_filename(filename)
     created_at = now()
     expires_at = expiry(purpose, created_at, expires_after)
@@ -278,7 +282,11 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
 
 
 async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
-    """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads."""
+    """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
+    and from every vector store of the tenant."""
+    from .vector_store_files import detach_everywhere
+
+    await detach_everywhere(None, tenant, file_id, conn)
     for table in (repository.ASSISTANTS, repository.THREADS):
         for body in await file_store.bodies_mentioning(conn, table, tenant, file_id):
             resources = dict(body.get("tool_resources") or {})
