@@ -20,6 +20,7 @@ from .runner.run_executor import RunExecutor
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database
+from .store.files import private_dir
 from .tenancy import hasher_for
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 
 
 async def start_engine(settings: EngineSettings) -> EngineState:
+    if settings.data_dir.exists():
+        private_dir(settings.data_dir)  # tighten one made by an older version
     db = Database(settings.resolved_database_url())
     await db.migrate()
     server_key = settings.provider_api_key

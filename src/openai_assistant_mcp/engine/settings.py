@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where runs go when OPENAI_BASE_URL is not set (the openai SDK's default).
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 def default_data_dir() -> Path:
@@ -65,6 +69,19 @@ class EngineSettings(BaseSettings):
         description="milliseconds clients are told to wait between polls of an unfinished "
         "run (openai-poll-after-ms)",
     )
+
+    def provider_warning(self, who: str, key_setting: str) -> str | None:
+        """Why `who` (e.g. "Runs") cannot work as configured: OpenAI's API needs a key and
+        none is set. None when a key is set or the provider is another one (it may need none,
+        as Ollama)."""
+        url = self.provider_base_url or OPENAI_BASE_URL
+        if self.provider_api_key or urlsplit(url).hostname != "api.openai.com":
+            return None
+        return (
+            f"{who} will fail: the model provider is OpenAI ({url}) and no key is set. Set "
+            f"{key_setting}, or set OPENAI_BASE_URL (--openai-base-url) to a provider that "
+            "needs none (e.g. Ollama: http://localhost:11434/v1)."
+        )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -14,6 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .files import private_sqlite_files
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 
@@ -112,11 +114,12 @@ def describe_url(url: str) -> str:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
+    """The SQLite file's directory, and the file itself created private (see files.py)."""
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_sqlite_files(Path(database))
 
 
 def _upgrade(connection: Connection) -> None:
