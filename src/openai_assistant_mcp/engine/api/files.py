@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 
-from ..errors import invalid
+from ..errors import BodyRefused, invalid
 from ..services import files, uploads
 from ..services.common import ListQuery
 from .deps import CallerDep, State
@@ -27,6 +27,8 @@ async def _form(request: Request, file_field: str, fields: int) -> FormData:
         raise invalid(file_field, "The body must be multipart/form-data.")
     try:
         return await request.form(max_files=1, max_fields=fields)
+    except BodyRefused:
+        raise  # the guard's 413/408 (over the route's cap, too slow), not a malformed body
     except Exception as exc:  # the parser's errors (limits, malformed parts) name the cause
         raise invalid(file_field, f"Invalid multipart body: {exc}.") from None
 

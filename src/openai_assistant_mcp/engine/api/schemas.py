@@ -196,7 +196,11 @@ class TextPart(Request):
 
 
 ContentPart = Annotated[ImageFilePart | ImageUrlPart | TextPart, Field(discriminator="type")]
-Content = MessageText | Annotated[list[ContentPart], Field(min_length=1)]
+# The spec gives no maximum of parts per message; each one is work (stored, sent to the model).
+MAX_CONTENT_PARTS = 32
+Content = (
+    MessageText | Annotated[list[ContentPart], Field(min_length=1, max_length=MAX_CONTENT_PARTS)]
+)
 
 
 class AttachmentCodeInterpreter(Request):
@@ -214,13 +218,17 @@ AttachmentTool = Annotated[
 
 class Attachment(Request):
     file_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    tools: list[AttachmentTool]
+    tools: Annotated[list[AttachmentTool], Field(max_length=2)]
+
+
+# Files per message: OpenAI's limit for attachments.
+MAX_ATTACHMENTS = 10
 
 
 class CreateMessage(Request):
     role: Literal["user", "assistant"]
     content: Content
-    attachments: list[Attachment] | None = None
+    attachments: Annotated[list[Attachment], Field(max_length=MAX_ATTACHMENTS)] | None = None
     metadata: Metadata | None = None
 
 
@@ -243,8 +251,12 @@ class ThreadToolResources(Request):
     file_search: ThreadFileSearch | None = None
 
 
+# Messages one thread create may carry (OpenAI's limit): each one is a row written.
+MAX_THREAD_MESSAGES = 32
+
+
 class CreateThread(Request):
-    messages: list[CreateMessage] | None = None
+    messages: Annotated[list[CreateMessage], Field(max_length=MAX_THREAD_MESSAGES)] | None = None
     tool_resources: ThreadToolResources | None = None
     metadata: Metadata | None = None
 
