@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .providers.compat import parse_names
 
 
 def default_data_dir() -> Path:
@@ -27,12 +29,19 @@ class EngineSettings(BaseSettings):
     provider_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     provider_timeout: float = Field(default=120.0, alias="PROVIDER_TIMEOUT")
     provider_max_retries: int = Field(default=3, alias="PROVIDER_MAX_RETRIES")
+    # Request adaptations for servers that differ from OpenAI's API (providers/compat.py).
+    provider_compat: str = Field(default="", alias="PROVIDER_COMPAT")
 
     run_expires_after: int = Field(default=600, alias="RUN_EXPIRES_AFTER")
     run_lease_seconds: float = Field(default=30.0, alias="RUN_LEASE_SECONDS")
     run_poll_interval: float = Field(default=1.0, alias="RUN_POLL_INTERVAL")
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
     run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
+
+    @field_validator("provider_compat")
+    @classmethod
+    def _known_adaptations(cls, value: str) -> str:
+        return ",".join(parse_names(value))
 
     def resolved_database_url(self) -> str:
         if self.database_url:
