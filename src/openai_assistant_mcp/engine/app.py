@@ -13,15 +13,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants, files, messages, runs, threads
+from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
 from .runner.run_executor import RunExecutor
+from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
+from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database, unavailable_reason
-from .tenancy import TenantHasher, load_or_create_secret
+from .tenancy import hasher_for
+from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
 # Seconds a client is told to wait after a full disk or a locked database.
@@ -51,7 +54,7 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, files, messages, runs, threads):
+    for module in (assistants, files, messages, runs, threads, vector_stores):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
@@ -60,11 +63,6 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 async def start_engine(settings: EngineSettings) -> EngineState:
     db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
     await db.migrate()
-    secret = (
-        settings.tenant_secret.get_secret_value().encode()
-        if settings.tenant_secret
-        else load_or_create_secret(settings.data_dir)
-    )
     server_key = settings.provider_api_key
     provider = ChatProvider(
         settings.provider_base_url,
@@ -74,12 +72,19 @@ async def start_engine(settings: EngineSettings) -> EngineState:
     )
     executor = RunExecutor(settings, db, provider)
     await executor.start()
-    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
+    state = EngineState(settings=settings, db=db, hasher=hasher_for(settings), executor=executor)
+    state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
+    await state.ingestion.start()
+    return state
 
 
 async def stop_engine(state: EngineState) -> None:
+    if state.ingestion is not None:
+        await state.ingestion.stop()
     if state.executor is not None:
         await state.executor.stop()
+    if state.sandbox is not None:
+        await state.sandbox.close()
     await state.db.close()
 
 
