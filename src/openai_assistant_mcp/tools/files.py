@@ -17,7 +17,9 @@ from .registry import ToolSpec
 TOOLSET = "files"
 
 Purpose = Literal["assistants", "vision", "user_data", "batch", "fine-tune"]
-MAX_CONTENT_CHARS = 64 * 1024 * 1024  # base64 of a 48 MB file; larger files go by path
+# Fits in one request under the HTTP transports' default body cap (MAX_REQUEST_BODY_BYTES,
+# 4 MiB); larger files go by path (stdio) or through the REST API.
+MAX_CONTENT_CHARS = 3 * 1024 * 1024
 IMAGE_MAX_BYTES = 5 * 1024 * 1024  # images are returned whole, as MCP image content, up to this
 _IMAGE_SIGNATURES = {
     b"\x89PNG\r\n\x1a\n": "image/png",
