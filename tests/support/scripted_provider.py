@@ -248,6 +248,25 @@ def last_user_text(body: Body) -> str:
     return ""
 
 
+# Words the scripted embeddings treat as one concept (a vector search finds "felines" in a
+# text about cats; a keyword search does not).
+EMBEDDING_CONCEPTS = {"feline": "cat", "felines": "cat", "cats": "cat", "kitten": "cat"}
+
+
+def _bag_of_words(text: str, dims: int) -> list[float]:
+    import hashlib
+    import math
+    import re
+
+    vector = [0.0] * dims
+    for word in re.findall(r"\w+", text.lower()):
+        word = EMBEDDING_CONCEPTS.get(word, word)
+        slot = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+        vector[slot % dims] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -261,6 +280,8 @@ class ScriptedProvider:
     def __init__(self, *, required_key: str | None = None) -> None:
         self.required_key = required_key
         self.requests: list[RecordedRequest] = []
+        self.embedding_requests: list[RecordedRequest] = []
+        self.embedding_delay = 0.0  # seconds each /v1/embeddings answer takes
         self._queue: deque[Reply] = deque()
         self._forever: Reply | None = None
         self._lock = threading.Lock()
@@ -286,6 +307,7 @@ class ScriptedProvider:
             self._queue.clear()
             self._forever = None
             self.requests.clear()
+            self.embedding_requests.clear()
             self.required_key = None
 
     @property
@@ -355,7 +377,40 @@ class ScriptedProvider:
             routes=[
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/chat/completions", self._chat_completions, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
+        )
+
+    async def _embeddings(self, request: Request) -> Response:
+        """`POST /v1/embeddings`: a hashed bag of words per input (after EMBEDDING_CONCEPTS),
+        so texts sharing words or concepts are near; recorded in `embedding_requests`."""
+        body = await request.json()
+        record = RecordedRequest(
+            body=body,
+            authorization=request.headers.get("authorization"),
+            headers=dict(request.headers),
+            received_at=time.time(),
+        )
+        self.embedding_requests.append(record)
+        if self.required_key is not None and record.api_key != self.required_key:
+            return _error_response(
+                Error(401, "Incorrect API key provided.", code="invalid_api_key")
+            )
+        await asyncio.sleep(self.embedding_delay)
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        dims = int(body.get("dimensions") or 64)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _bag_of_words(text, dims)}
+            for i, text in enumerate(inputs)
+        ]
+        tokens = sum(_words(text) for text in inputs)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
         )
 
     async def _chat_completions(self, request: Request) -> Response:

@@ -72,6 +72,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         server_key.get_secret_value() if server_key else None,
         timeout=settings.provider_timeout,
         max_retries=settings.provider_max_retries,
+        compat=settings.provider_compat,
     )
     executor = RunExecutor(settings, db, provider)
     await executor.start()

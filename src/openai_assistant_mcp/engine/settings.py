@@ -6,9 +6,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .providers.compat import parse_names
 from .sandbox.settings import SandboxSettings
 
 # Where runs go when OPENAI_BASE_URL is not set (the openai SDK's default).
@@ -54,6 +55,12 @@ class EngineSettings(BaseSettings):
         default=3,
         alias="PROVIDER_MAX_RETRIES",
         description="retries of a provider request that failed with 429, 5xx or a lost connection",
+    )
+    # Request adaptations for servers that differ from OpenAI's API (providers/compat.py).
+    provider_compat: str = Field(
+        default="",
+        alias="PROVIDER_COMPAT",
+        description="comma-separated request adaptations for the provider (see docs/runs.md)",
     )
 
     run_expires_after: int = Field(
@@ -160,6 +167,11 @@ class EngineSettings(BaseSettings):
             f"{key_setting}, or set OPENAI_BASE_URL (--openai-base-url) to a provider that "
             "needs none (e.g. Ollama: http://localhost:11434/v1)."
         )
+
+    @field_validator("provider_compat")
+    @classmethod
+    def _known_adaptations(cls, value: str) -> str:
+        return ",".join(parse_names(value))
 
     def resolved_database_url(self) -> str:
         if self.database_url:
