@@ -73,15 +73,16 @@ async def test_retrieve_modify_thread(client: openai.AsyncOpenAI) -> None:
     thread = await client.beta.threads.create(metadata={"a": "1"})
     assert (await client.beta.threads.retrieve(thread.id)) == thread
 
+    store = await client.vector_stores.create()
     modified = await client.beta.threads.update(
         thread.id,
         metadata={"b": "2"},
-        tool_resources={"file_search": {"vector_store_ids": ["vs_1"]}},
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
     )
     assert modified.id == thread.id and modified.created_at == thread.created_at
     assert modified.metadata == {"b": "2"}  # replaced, not merged (as OpenAI)
     assert modified.tool_resources is not None and modified.tool_resources.file_search is not None
-    assert modified.tool_resources.file_search.vector_store_ids == ["vs_1"]
+    assert modified.tool_resources.file_search.vector_store_ids == [store.id]
     assert await client.beta.threads.retrieve(thread.id) == modified
 
     untouched = await client.beta.threads.update(thread.id)

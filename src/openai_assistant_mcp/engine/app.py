@@ -13,15 +13,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants, files, messages, runs, threads
+from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
 from .runner.run_executor import RunExecutor
+from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
+from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database, unavailable_reason
-from .tenancy import TenantHasher, load_or_create_secret
+from .store.files import private_dir
+from .tenancy import hasher_for
+from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
 # Seconds a client is told to wait after a full disk or a locked database.
@@ -51,35 +55,40 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, files, messages, runs, threads):
+    for module in (assistants, files, messages, runs, threads, vector_stores):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
 
 
 async def start_engine(settings: EngineSettings) -> EngineState:
+    if settings.data_dir.exists():
+        private_dir(settings.data_dir)  # tighten one made by an older version
     db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
     await db.migrate()
-    secret = (
-        settings.tenant_secret.get_secret_value().encode()
-        if settings.tenant_secret
-        else load_or_create_secret(settings.data_dir)
-    )
     server_key = settings.provider_api_key
     provider = ChatProvider(
         settings.provider_base_url,
         server_key.get_secret_value() if server_key else None,
         timeout=settings.provider_timeout,
         max_retries=settings.provider_max_retries,
+        compat=settings.provider_compat,
     )
     executor = RunExecutor(settings, db, provider)
     await executor.start()
-    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
+    state = EngineState(settings=settings, db=db, hasher=hasher_for(settings), executor=executor)
+    state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
+    await state.ingestion.start()
+    return state
 
 
 async def stop_engine(state: EngineState) -> None:
+    if state.ingestion is not None:
+        await state.ingestion.stop()
     if state.executor is not None:
         await state.executor.stop()
+    if state.sandbox is not None:
+        await state.sandbox.close()
     await state.db.close()
 
 

@@ -54,9 +54,50 @@ Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(disc
 Tools = Annotated[list[Tool], Field(max_length=128)]
 
 
+class NewVectorStore(Request):
+    """The `vector_stores` helper: a store made from files when the object is created."""
+
+    file_ids: Annotated[
+        list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=10000)
+    ] = []
+    chunking_strategy: dict[str, Any] | None = None
+    metadata: Metadata | None = None
+
+    @field_validator("chunking_strategy")
+    @classmethod
+    def _chunking(cls, value: Any) -> Any:
+        """Checked as a vector store's own chunking_strategy."""
+        if value is None:
+            return value
+        from pydantic import TypeAdapter, ValidationError
+
+        from .vector_store_schemas import ChunkingStrategy
+
+        try:
+            TypeAdapter(ChunkingStrategy).validate_python(value, strict=True)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return value
+
+
+class FileSearchResources(Request):
+    vector_store_ids: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=1)]
+        | None
+    ) = None
+    vector_stores: Annotated[list[NewVectorStore], Field(max_length=1)] | None = None
+
+    @field_validator("vector_stores")
+    @classmethod
+    def _not_both(cls, value: Any, info: Any) -> Any:
+        if value and info.data.get("vector_store_ids"):
+            raise ValueError("give vector_store_ids or vector_stores, not both")
+        return value
+
+
 class ToolResources(Request):
     code_interpreter: dict[str, Any] | None = None
-    file_search: dict[str, Any] | None = None
+    file_search: FileSearchResources | None = None
 
 
 # --- response format ----------------------------------------------------------------------------
@@ -202,8 +243,7 @@ class ThreadCodeInterpreter(Request):
     file_ids: Annotated[list[str], Field(max_length=20)] = []
 
 
-class ThreadFileSearch(Request):
-    vector_store_ids: Annotated[list[str], Field(max_length=1)] = []
+ThreadFileSearch = FileSearchResources
 
 
 class ThreadToolResources(Request):

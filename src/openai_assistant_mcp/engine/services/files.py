@@ -7,6 +7,8 @@ abandoned write leaves nothing visible, and the sweep removes what a dead proces
 from __future__ import annotations
 
 import asyncio
+import base64
+import mimetypes
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,7 +21,9 @@ from ..store.database import Database
 from .common import ListQuery, list_envelope, now
 
 CHUNK_BYTES = 1024 * 1024  # one stored piece: bounds memory per request and row size
-PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
+# Purposes only the engine itself gives (never accepted from an upload): code_interpreter output.
+OUTPUT_PURPOSES = ("assistants_output",)
 EXPIRY_SECONDS = (3600, 2_592_000)  # expires_after.seconds bounds (1 hour .. 30 days)
 BATCH_DEFAULT_EXPIRY = 2_592_000  # batch files expire after 30 days unless told otherwise
 MAX_FILENAME = 1024
@@ -42,6 +46,9 @@ def too_large(what: str, limit: int) -> APIError:
 
 
 def check_purpose(purpose: str, allowed: tuple[str, ...] = PURPOSES) -> None:
+    if purpose == "evals":  # taken by the spec's create, yet no File object may carry it
+        message = "Invalid 'purpose': 'evals' files are for the Evals API, not served here."
+        raise invalid("purpose", message)
     if purpose not in allowed:
         choices = ", ".join(f"'{p}'" for p in allowed)
         raise invalid("purpose", f"Invalid 'purpose': '{purpose}' is not one of {choices}.")
@@ -135,9 +142,11 @@ async def create_file(
     chunks: AsyncIterator[bytes],
     *,
     expires_after: dict[str, Any] | None = None,
+    purposes: tuple[str, ...] = PURPOSES,
 ) -> dict[str, Any]:
-    """Store a file streamed as `chunks`; answers the File object once it is readable."""
-    check_purpose(purpose)
+    """Store a file streamed as `chunks`; answers the File object once it is readable.
+    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES)."""
+    check_purpose(purpose, purposes)
     filename = check_filename(filename)
     created_at = now()
     expires_at = expiry(purpose, created_at, expires_after)
@@ -196,10 +205,16 @@ async def iter_file_content(state: EngineState, tenant: str, file_id: str) -> As
     """The file's bytes, piece by piece (404 before the first piece if there is no such file).
     Each piece is read in its own short transaction, so a slow reader holds no connection."""
     await retrieve_file(state, tenant, file_id)
+    async for piece in pieces(state.db, file_id):
+        yield piece
+
+
+async def pieces(db: Database, owner_id: str) -> AsyncIterator[bytes]:
+    """The stored pieces of a file or upload part, in order, one short read each."""
     index = 0
     while True:
-        async with state.db.read() as conn:
-            piece = await file_store.next_chunk(conn, file_id, index)
+        async with db.read() as conn:
+            piece = await file_store.next_chunk(conn, owner_id, index)
         if piece is None:
             return
         index = piece[0] + 1
@@ -219,6 +234,43 @@ async def read_file_bytes(state: EngineState, tenant: str, file_id: str, max_byt
     return b"".join([piece async for piece in iter_file_content(state, tenant, file_id)])
 
 
+IMAGE_MAX_BYTES = 20 * 1024 * 1024  # OpenAI's limit for one image input
+MAX_IMAGES_PER_TURN = 10  # the newest ones: bounds what one provider request holds
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def image_type(data: bytes, filename: str) -> str | None:
+    """The image MIME type of `data` (by its signature, else by the file name), or None."""
+    for signature, mime in _SIGNATURES:
+        if data.startswith(signature):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    guessed = mimetypes.guess_type(filename)[0]
+    return guessed if guessed and guessed.startswith("image/") else None
+
+
+async def image_data_urls(db: Database, tenant: str, file_ids: list[str]) -> dict[str, str]:
+    """{file_id: data URL} for the newest MAX_IMAGES_PER_TURN image files named; files that
+    are gone, over IMAGE_MAX_BYTES or not images are left out."""
+    urls: dict[str, str] = {}
+    for file_id in list(dict.fromkeys(reversed(file_ids)))[:MAX_IMAGES_PER_TURN]:
+        async with db.read() as conn:
+            body = await file_store.get_file(conn, tenant, file_id, now())
+        if body is None or body["bytes"] > IMAGE_MAX_BYTES:
+            continue
+        data = b"".join([piece async for piece in pieces(db, file_id)])
+        mime = image_type(data, body["filename"])
+        if mime is not None:
+            urls[file_id] = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return urls
+
+
 async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str, Any]:
     """Delete the file and its bytes, and detach it from the tenant's assistants and threads."""
     async with state.db.write() as conn:
@@ -230,7 +282,11 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
 
 
 async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
-    """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads."""
+    """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
+    and from every vector store of the tenant."""
+    from .vector_store_files import detach_everywhere
+
+    await detach_everywhere(None, tenant, file_id, conn)
     for table in (repository.ASSISTANTS, repository.THREADS):
         for body in await file_store.bodies_mentioning(conn, table, tenant, file_id):
             resources = dict(body.get("tool_resources") or {})

@@ -19,8 +19,10 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .files import private_sqlite_files
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
+MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 # Writes between two WAL checkpoints (SQLite's own default is about every 1,000 pages).
 CHECKPOINT_EVERY_WRITES = 500
 log = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ class Database:
         self._writes = 0
         self._checkpointing: asyncio.Task[None] | None = None
         if self.is_sqlite:
-            _ensure_sqlite_dir(url)
+            ensure_sqlite_dir(url)
             self._reader = _sqlite_reader(url, lock_timeout)
             self._writer = _sqlite_writer(url)
         else:
@@ -172,7 +174,7 @@ class Database:
                 # Engine processes starting together on one database migrate one at a time
                 # (the lock ends with the transaction); the later ones find nothing to do.
                 await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                 )
             await conn.run_sync(_upgrade)
 
@@ -228,12 +230,14 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
+    """The SQLite file's directory, and the file itself, created private (see files.py;
+    nothing for other databases)."""
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_sqlite_files(Path(database))
 
 
 def _upgrade(connection: Connection) -> None:
