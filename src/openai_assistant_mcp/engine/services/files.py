@@ -236,6 +236,7 @@ async def read_file_bytes(state: EngineState, tenant: str, file_id: str, max_byt
 
 IMAGE_MAX_BYTES = 20 * 1024 * 1024  # OpenAI's limit for one image input
 MAX_IMAGES_PER_TURN = 10  # the newest ones: bounds what one provider request holds
+IMAGE_BYTES_PER_TURN = 32 * 1024 * 1024  # and their bytes together (base64 adds a third)
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -256,14 +257,16 @@ def image_type(data: bytes, filename: str) -> str | None:
 
 
 async def image_data_urls(db: Database, tenant: str, file_ids: list[str]) -> dict[str, str]:
-    """{file_id: data URL} for the newest MAX_IMAGES_PER_TURN image files named; files that
-    are gone, over IMAGE_MAX_BYTES or not images are left out."""
+    """{file_id: data URL} for the newest MAX_IMAGES_PER_TURN image files named, within
+    IMAGE_BYTES_PER_TURN; files that are gone, too large or not images are left out."""
     urls: dict[str, str] = {}
+    budget = IMAGE_BYTES_PER_TURN
     for file_id in list(dict.fromkeys(reversed(file_ids)))[:MAX_IMAGES_PER_TURN]:
         async with db.read() as conn:
             body = await file_store.get_file(conn, tenant, file_id, now())
-        if body is None or body["bytes"] > IMAGE_MAX_BYTES:
+        if body is None or body["bytes"] > min(IMAGE_MAX_BYTES, budget):
             continue
+        budget -= body["bytes"]
         data = b"".join([piece async for piece in pieces(db, file_id)])
         mime = image_type(data, body["filename"])
         if mime is not None:
