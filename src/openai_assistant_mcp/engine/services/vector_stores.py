@@ -12,7 +12,6 @@ from ..ids import new_id
 from ..store import file_store, repository
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
-from ..vectors.search import StoreForSearch, hybrid
 from .common import ListQuery, list_objects, now
 from .vector_store_files import (
     MAX_FILES_PER_STORE,
@@ -187,6 +186,8 @@ async def search(
 ) -> list[dict[str, Any]]:
     """The spec's search result objects (file_id, filename, score, attributes, content), best
     first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400)."""
+    from ..vectors.search import StoreForSearch, hybrid, matches
+
     queries = [query] if isinstance(query, str) else list(query)
     queries = [q for q in queries if q.strip()]
     threshold = float((ranking_options or {}).get("score_threshold") or 0.0)
@@ -209,8 +210,6 @@ async def search(
             attributes[(store_id, file_id)] = attrs
     allowed = None
     if filters:
-        from ..vectors.search import matches
-
         allowed = {fid for (_, fid), attrs in attributes.items() if matches(filters, attrs)}
         if not allowed:
             return []
