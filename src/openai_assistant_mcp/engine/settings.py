@@ -77,17 +77,57 @@ class EngineSettings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
     # EMBEDDINGS_API_KEY, else OPENAI_API_KEY), else the bundled local model, else keyword-only.
-    embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
-    embedding_model: str = Field(default="text-embedding-3-small", alias="EMBEDDING_MODEL")
-    embedding_dimensions: int | None = Field(
-        default=None, ge=1, le=4096, alias="EMBEDDING_DIMENSIONS"
+    embeddings_base_url: str | None = Field(
+        default=None,
+        alias="EMBEDDINGS_BASE_URL",
+        description="OpenAI-compatible /v1/embeddings provider for vector stores",
     )
-    embeddings_api_key: SecretStr | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
-    local_embeddings: bool = Field(default=True, alias="LOCAL_EMBEDDINGS")
-    local_embedding_threads: int = Field(default=1, ge=1, le=64, alias="LOCAL_EMBEDDING_THREADS")
-    ingest_lease_seconds: float = Field(default=30.0, alias="INGEST_LEASE_SECONDS")
-    ingest_poll_interval: float = Field(default=1.0, alias="INGEST_POLL_INTERVAL")
-    ingest_concurrency: int = Field(default=2, ge=1, le=64, alias="INGEST_CONCURRENCY")
+    embedding_model: str = Field(
+        default="text-embedding-3-small",
+        alias="EMBEDDING_MODEL",
+        description="embedding model of EMBEDDINGS_BASE_URL",
+    )
+    embedding_dimensions: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        alias="EMBEDDING_DIMENSIONS",
+        description="dimensions asked of the embedding model",
+    )
+    embeddings_api_key: SecretStr | None = Field(
+        default=None,
+        alias="EMBEDDINGS_API_KEY",
+        description="server key for embeddings when the caller's is not at hand",
+    )
+    local_embeddings: bool = Field(
+        default=True,
+        alias="LOCAL_EMBEDDINGS",
+        description="embed with the bundled local model when no provider is set",
+    )
+    local_embedding_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        alias="LOCAL_EMBEDDING_THREADS",
+        description="CPU threads of the local embedding model",
+    )
+    ingest_lease_seconds: float = Field(
+        default=30.0,
+        alias="INGEST_LEASE_SECONDS",
+        description="how long a claim on a file being indexed lasts without renewal",
+    )
+    ingest_poll_interval: float = Field(
+        default=1.0,
+        alias="INGEST_POLL_INTERVAL",
+        description="how often to look for files queued by other processes",
+    )
+    ingest_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        alias="INGEST_CONCURRENCY",
+        description="files indexed at once by one process",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
