@@ -204,12 +204,13 @@ async def search(
     if not queries or not stores:
         return []
     await _touch(state, tenant, [s.id for s in stores])
+    store_ids = [s.id for s in stores]
     attributes: dict[tuple[str, str], dict] = {}
-    async with state.db.read() as conn:
-        for store_id, file_id, attrs in await repo.files_attributes(conn, [s.id for s in stores]):
-            attributes[(store_id, file_id)] = attrs
     allowed = None
-    if filters:
+    if filters:  # every file's attributes decide which files may answer
+        async with state.db.read() as conn:
+            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids):
+                attributes[(store_id, file_id)] = attrs
         allowed = {fid for (_, fid), attrs in attributes.items() if matches(filters, attrs)}
         if not allowed:
             return []
@@ -229,6 +230,10 @@ async def search(
     hits = [hit for hit in hits if hit.score >= threshold]
     async with state.db.read() as conn:
         chunks = await repo.chunks_by_id(conn, [hit.chunk_id for hit in hits])
+        if not filters:
+            hit_files = list({chunk[1] for chunk in chunks.values()})
+            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids, hit_files):
+                attributes[(store_id, file_id)] = attrs
     names = await _filenames(
         state, tenant, {chunks[h.chunk_id][1] for h in hits if h.chunk_id in chunks}
     )

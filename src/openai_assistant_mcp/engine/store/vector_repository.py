@@ -126,11 +126,15 @@ async def save_file(
     )
 
 
-async def files_attributes(conn: AsyncConnection, store_ids: Sequence[str]) -> list[tuple]:
-    """(store_id, file_id, attributes) of the stores' completed files, for filters."""
+async def files_attributes(
+    conn: AsyncConnection, store_ids: Sequence[str], file_ids: Sequence[str] | None = None
+) -> list[tuple]:
+    """(store_id, file_id, attributes) of the stores' completed files (or of `file_ids`)."""
     query = select(FILES.c.vector_store_id, FILES.c.id, FILES.c.body).where(
         FILES.c.vector_store_id.in_(list(store_ids)), FILES.c.status == "completed"
     )
+    if file_ids is not None:
+        query = query.where(FILES.c.id.in_(list(file_ids)))
     return [(r[0], r[1], (r[2] or {}).get("attributes") or {}) for r in await conn.execute(query)]
 
 
