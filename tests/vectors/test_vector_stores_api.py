@@ -94,6 +94,10 @@ async def test_upload_and_poll_attributes_and_filters(tenant_client: openai.Asyn
         file_id=a.id, vector_store_id=store.id, attributes={"team": "zoo", "year": 2024}
     )
     assert a.attributes == {"team": "zoo", "year": 2024}
+    raw = await client.vector_stores.files.with_raw_response.retrieve(
+        file_id=a.id, vector_store_id=store.id
+    )
+    assert '"year":2024' in raw.text.replace(" ", "")  # an integer stays an integer
     batch = await client.vector_stores.file_batches.upload_and_poll(
         store.id,
         files=[("b.txt", CATS.replace(b"Cats", b"Tigers")), ("c.txt", MARKETS)],
