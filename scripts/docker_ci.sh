@@ -25,8 +25,9 @@ say() { printf '[docker_ci %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 if ! command -v buildah >/dev/null || ! command -v podman >/dev/null \
     || ! command -v debootstrap >/dev/null; then
     say "installing buildah podman debootstrap"
-    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        buildah podman debootstrap
+    as_root=(); [[ $(id -u) == 0 ]] || as_root=(sudo)
+    "${as_root[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q buildah podman debootstrap
 fi
 
 # The base's name changes with what it is made of (suite, packages, CAs): a change rebuilds it.

@@ -318,3 +318,19 @@ async def test_a_run_through_mcpo_in_front_of_the_image(
     assert answer.status_code == 200, answer.text
     assert ": completed." in answer.text and "Use a list comprehension." in answer.text
     assert model_provider.requests[-1].api_key == MCPO_KEY
+
+
+def test_beyond_loopback_the_server_needs_a_token(container: str) -> None:
+    """HOST=0.0.0.0 (the image's) without MCP_AUTH_TOKEN: refused at start, naming it."""
+    command = run_args(container, "openai-assistant-mcp", TRANSPORT="sse", PORT=str(free_port()))
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "MCP_AUTH_TOKEN" in refused.stderr, refused.stderr
+
+
+async def test_host_is_honoured(container: str, tmp_path: Path) -> None:
+    """HOST=127.0.0.1 overrides the image's: loopback only, where no token is needed."""
+    port, log = free_port(), tmp_path / "server.log"
+    with http_server_in(container, port, log, TRANSPORT="streamable-http", HOST="127.0.0.1"):
+        assert f"at http://127.0.0.1:{port}/mcp" in log.read_text()
+        async with streamable_client(f"http://127.0.0.1:{port}/mcp") as client:
+            assert [t.name for t in (await client.list_tools()).tools] == TOOL_NAMES

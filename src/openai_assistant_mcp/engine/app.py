@@ -23,6 +23,7 @@ from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database, unavailable_reason
+from .store.files import private_dir
 from .tenancy import hasher_for
 from .vectors.worker import IngestionWorker
 
@@ -61,6 +62,8 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 
 
 async def start_engine(settings: EngineSettings) -> EngineState:
+    if settings.data_dir.exists():
+        private_dir(settings.data_dir)  # tighten one made by an older version
     db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
     await db.migrate()
     server_key = settings.provider_api_key
@@ -69,6 +72,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         server_key.get_secret_value() if server_key else None,
         timeout=settings.provider_timeout,
         max_retries=settings.provider_max_retries,
+        compat=settings.provider_compat,
     )
     executor = RunExecutor(settings, db, provider)
     await executor.start()

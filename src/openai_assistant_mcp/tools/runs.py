@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 from pydantic import Field
 
+from .code_output import code_results
 from .common import (
     AnyObject,
     Args,
@@ -176,7 +177,13 @@ async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
         reason = (run.incomplete_details and run.incomplete_details.reason) or ""
         replies = [message_text(m) for m in data["messages"] if m["role"] == "assistant"]
         reply = f" Reply: {replies[-1]}" if replies else ""
-        return ToolResult(data, head + (f" ({reason})" if reason else "") + "." + reply)
+        text = head + (f" ({reason})" if reason else "") + "."
+        code = await code_results(api, run, data["messages"])
+        if code is None:
+            return ToolResult(data, text + reply)
+        data["code_interpreter"] = {"calls": code.calls, "files": code.files}
+        # The code summary before the reply: the summary line is cut at 300 characters.
+        return ToolResult(data, f"{text} {code.text}.{reply}", images=code.images)
 
     if status == "requires_action":
         calls = [as_dict(c) for c in run.required_action.submit_tool_outputs.tool_calls]

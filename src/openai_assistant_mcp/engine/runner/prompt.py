@@ -50,6 +50,9 @@ def build_request(
     if tools:
         request["tools"] = tools
         choice = tool_choice(run.get("tool_choice"))
+        if choice not in (None, "auto", "none") and execution.get("transcript"):
+            # A forced call is forced once: after its outputs the model answers (or it loops).
+            choice = "auto"
         if choice is not None:
             request["tool_choice"] = choice
         if run.get("parallel_tool_calls") is False:

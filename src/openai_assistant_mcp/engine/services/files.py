@@ -21,7 +21,7 @@ from ..store.database import Database
 from .common import ListQuery, list_envelope, now
 
 CHUNK_BYTES = 1024 * 1024  # one stored piece: bounds memory per request and row size
-PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
 # Purposes only the engine itself gives (never accepted from an upload): code_interpreter output.
 OUTPUT_PURPOSES = ("assistants_output",)
 EXPIRY_SECONDS = (3600, 2_592_000)  # expires_after.seconds bounds (1 hour .. 30 days)
@@ -46,6 +46,9 @@ def too_large(what: str, limit: int) -> APIError:
 
 
 def check_purpose(purpose: str, allowed: tuple[str, ...] = PURPOSES) -> None:
+    if purpose == "evals":  # taken by the spec's create, yet no File object may carry it
+        message = "Invalid 'purpose': 'evals' files are for the Evals API, not served here."
+        raise invalid("purpose", message)
     if purpose not in allowed:
         choices = ", ".join(f"'{p}'" for p in allowed)
         raise invalid("purpose", f"Invalid 'purpose': '{purpose}' is not one of {choices}.")

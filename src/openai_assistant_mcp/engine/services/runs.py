@@ -7,6 +7,7 @@ state is one transaction on the locked run row; the executor is told afterwards.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from ..store import repository
 from ..store.repository import RunRow
 from . import file_refs, messages, run_steps, threads
 from .common import ListQuery, list_objects, now
+
+log = logging.getLogger(__name__)
 
 TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
 DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
@@ -469,4 +472,11 @@ async def finish(
                 closed_steps.append(step)
             await run_steps.insert(conn, row.tenant, step)
     await repository.save_run(conn, body, execution, lease_owner=None, lease_expires_at=None)
+    if status in ("failed", "expired"):
+        # An operator's only sign of a broken provider set-up; the code, never the message
+        # (a provider may quote the key in it).
+        code = (last_error or {}).get("code")
+        log.warning(
+            "run %s on thread %s %s (last_error.code %s)", row.id, row.thread_id, status, code
+        )
     return body, closed_steps, closed_messages

@@ -19,6 +19,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from .files import private_sqlite_files
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 # Writes between two WAL checkpoints (SQLite's own default is about every 1,000 pages).
@@ -229,12 +231,13 @@ def describe_url(url: str) -> str:
 
 
 def ensure_sqlite_dir(url: str) -> None:
-    """Create the directory of a SQLite URL's file (nothing for other databases)."""
+    """The SQLite file's directory, and the file itself, created private (see files.py;
+    nothing for other databases)."""
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_sqlite_files(Path(database))
 
 
 def _upgrade(connection: Connection) -> None:
