@@ -94,6 +94,10 @@ async def test_upload_and_poll_attributes_and_filters(tenant_client: openai.Asyn
         file_id=a.id, vector_store_id=store.id, attributes={"team": "zoo", "year": 2024}
     )
     assert a.attributes == {"team": "zoo", "year": 2024}
+    raw = await client.vector_stores.files.with_raw_response.retrieve(
+        file_id=a.id, vector_store_id=store.id
+    )
+    assert '"year":2024' in raw.text.replace(" ", "")  # an integer stays an integer
     batch = await client.vector_stores.file_batches.upload_and_poll(
         store.id,
         files=[("b.txt", CATS.replace(b"Cats", b"Tigers")), ("c.txt", MARKETS)],
@@ -301,3 +305,27 @@ async def test_vector_stores_helper_builds_a_store(tenant_client: openai.AsyncOp
         assert store.metadata == {"made": "helper"} and store.file_counts.total == 1
         files = await client.vector_stores.files.list(ids[0])
         assert [f.id for f in files.data] == [file_id]
+
+
+async def test_cancel_a_batch_and_list_stores(tenant_client: openai.AsyncOpenAI) -> None:
+    client = tenant_client
+    text = b" ".join(b"sentence %d about nothing in particular." % i for i in range(600))
+    ids = [await upload(client, f"n{i}.txt", text) for i in range(6)]
+    store = await client.vector_stores.create(name="to-cancel")
+    batch = await client.vector_stores.file_batches.create(store.id, file_ids=ids)
+    cancelled = await client.vector_stores.file_batches.cancel(
+        batch_id=batch.id, vector_store_id=store.id
+    )
+    assert cancelled.status == "cancelled"
+    counts = cancelled.file_counts
+    assert counts.cancelled >= 1 and counts.total == 6
+    store = await create_and_poll(client, name="second")
+    listed = await client.vector_stores.list(limit=1)
+    assert [s.id for s in listed.data] == [store.id] and listed.has_more
+    older = await client.vector_stores.list(limit=5, after=store.id)
+    assert "to-cancel" in [s.name for s in older.data]
+    files = await client.vector_stores.file_batches.list_files(
+        batch_id=batch.id, vector_store_id=cancelled.vector_store_id, filter="cancelled"
+    )
+    assert len(files.data) == counts.cancelled
+    assert all(f.status == "cancelled" for f in files.data)

@@ -12,7 +12,6 @@ from ..ids import new_id
 from ..store import file_store, repository
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
-from ..vectors.search import StoreForSearch, hybrid
 from .common import ListQuery, list_objects, now
 from .vector_store_files import (
     MAX_FILES_PER_STORE,
@@ -187,6 +186,8 @@ async def search(
 ) -> list[dict[str, Any]]:
     """The spec's search result objects (file_id, filename, score, attributes, content), best
     first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400)."""
+    from ..vectors.search import StoreForSearch, hybrid, matches
+
     queries = [query] if isinstance(query, str) else list(query)
     queries = [q for q in queries if q.strip()]
     threshold = float((ranking_options or {}).get("score_threshold") or 0.0)
@@ -203,14 +204,13 @@ async def search(
     if not queries or not stores:
         return []
     await _touch(state, tenant, [s.id for s in stores])
+    store_ids = [s.id for s in stores]
     attributes: dict[tuple[str, str], dict] = {}
-    async with state.db.read() as conn:
-        for store_id, file_id, attrs in await repo.files_attributes(conn, [s.id for s in stores]):
-            attributes[(store_id, file_id)] = attrs
     allowed = None
-    if filters:
-        from ..vectors.search import matches
-
+    if filters:  # every file's attributes decide which files may answer
+        async with state.db.read() as conn:
+            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids):
+                attributes[(store_id, file_id)] = attrs
         allowed = {fid for (_, fid), attrs in attributes.items() if matches(filters, attrs)}
         if not allowed:
             return []
@@ -230,6 +230,10 @@ async def search(
     hits = [hit for hit in hits if hit.score >= threshold]
     async with state.db.read() as conn:
         chunks = await repo.chunks_by_id(conn, [hit.chunk_id for hit in hits])
+        if not filters:
+            hit_files = list({chunk[1] for chunk in chunks.values()})
+            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids, hit_files):
+                attributes[(store_id, file_id)] = attrs
     names = await _filenames(
         state, tenant, {chunks[h.chunk_id][1] for h in hits if h.chunk_id in chunks}
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import vector_tables as vt
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: it costs start-up time
 
 STORES = vt.vector_stores
 FILES = vt.vector_store_files
@@ -124,11 +126,15 @@ async def save_file(
     )
 
 
-async def files_attributes(conn: AsyncConnection, store_ids: Sequence[str]) -> list[tuple]:
-    """(store_id, file_id, attributes) of the stores' completed files, for filters."""
+async def files_attributes(
+    conn: AsyncConnection, store_ids: Sequence[str], file_ids: Sequence[str] | None = None
+) -> list[tuple]:
+    """(store_id, file_id, attributes) of the stores' completed files (or of `file_ids`)."""
     query = select(FILES.c.vector_store_id, FILES.c.id, FILES.c.body).where(
         FILES.c.vector_store_id.in_(list(store_ids)), FILES.c.status == "completed"
     )
+    if file_ids is not None:
+        query = query.where(FILES.c.id.in_(list(file_ids)))
     return [(r[0], r[1], (r[2] or {}).get("attributes") or {}) for r in await conn.execute(query)]
 
 
@@ -399,6 +405,8 @@ async def store_vectors(
     conn: AsyncConnection, store_id: str
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(chunk ids, file ids, float32 matrix) of a store's embedded chunks, for exact search."""
+    import numpy as np
+
     query = (
         select(CHUNKS.c.id, CHUNKS.c.file_id, CHUNKS.c.embedding)
         .where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.embedding.is_not(None))
