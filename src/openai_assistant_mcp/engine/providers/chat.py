@@ -83,8 +83,9 @@ class ChatProvider:
                     yield chunk
                 return
             except openai.APIStatusError as exc:
-                detail = scrub(_provider_message(exc), api_key)
-                learned = None if answered else self.compat.learn(request, detail)
+                # Matched whole (causes may come late in a long validation error); shown scrubbed.
+                message = _provider_message(exc)
+                learned = None if answered else self.compat.learn(request, message)
                 if learned is None:
                     raise failure_from_status(exc, api_key, self.max_retries) from None
                 log.warning(
@@ -92,7 +93,7 @@ class ChatProvider:
                     "adapted (%s) from now on; set PROVIDER_COMPAT=%s to skip this refusal.",
                     self.base_url,
                     exc.status_code,
-                    detail,
+                    scrub(message, api_key),
                     learned,
                     ",".join(self.compat.active),
                 )
