@@ -12,8 +12,8 @@ import gc
 import logging
 import os
 import re
-from contextvars import ContextVar
 from importlib.metadata import version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -24,14 +24,15 @@ from pydantic import ValidationError
 from .client import call_api_key
 from .config import Settings
 from .engine.http_policy import LimitExceeded
-from .http_guards import check_exposure, serve_guarded, streamable_http_options, transport_security
+from .http_guards import check_exposure, serve_guarded, streamable_http_options
+from .local_files import LocalFileRefused, client_roots, open_allowed
+from .startup import check_start
 from .tools.common import Call, ToolResult, describe_validation_error
 from .tools.registry import ToolSpec, select_tools
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
     from openai import AsyncOpenAI
-    from starlette.applications import Starlette
     from starlette.datastructures import Headers
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,7 @@ INSTRUCTIONS = (
     "with submit_tool_outputs. Read a conversation with list_messages."
 )
 KEY_HEADER = "x-openai-api-key"
-# The key an SSE connection was opened with (fallback when a message POST carries none).
-connection_api_key: ContextVar[str | None] = ContextVar("connection_api_key", default=None)
+LOCAL_FILE_MAX = 512 * 1024 * 1024  # the Files API's limit per file
 # OpenAI-style keys, possibly partly masked, as they can appear in upstream error messages.
 _KEY_PATTERN = re.compile(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}")
 
@@ -220,7 +220,7 @@ class ToolServer:
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         spec = self._by_name.get(params.name)
         if spec is None:
             return _error_result(f"Unknown tool '{params.name}'.")
@@ -236,6 +236,12 @@ class ToolServer:
             api = await self._ready_api()
         except ToolError as exc:
             return _error_result(str(exc))
+        open_local = None
+        if getattr(args, "path", None) is not None and self.settings.transport == "stdio":
+            roots = await client_roots(ctx, params)
+            if isinstance(roots, types.InputRequiredResult):
+                return roots  # the client answers, then calls again
+            open_local = self._local_opener(roots)
 
         async def progress(amount: float, message: str) -> None:
             try:
@@ -246,9 +252,12 @@ class ToolServer:
         token = call_api_key.set(key)
         try:
             async with self.limiter.slot(key):
-                result = await spec.handler(Call(api=api, progress=progress), args)
+                call = Call(api=api, progress=progress, open_local=open_local)
+                result = await spec.handler(call, args)
         except LimitExceeded as exc:
             return _error_result(f"429 Too Many Requests: {exc.message}")
+        except LocalFileRefused as exc:
+            return _error_result(str(exc))
         except Exception as exc:
             text = redact(describe_error(exc), key)
             if text.startswith("Internal error"):
@@ -260,21 +269,32 @@ class ToolServer:
             call_api_key.reset(token)
         return _result(result, key)
 
+    def _local_opener(self, roots: list[Path]) -> Any:
+        """Opens local files under the client's `roots` (asked on each call: they may change)
+        or MCP_UPLOAD_DIRS; only ever over stdio."""
+        allowed = [*roots, *self.settings.upload_dirs]
+
+        async def open_local(path: str) -> Any:
+            return await anyio.to_thread.run_sync(open_allowed, path, allowed, LOCAL_FILE_MAX)
+
+        return open_local
+
     def _caller_key(self, ctx: ServerRequestContext[Any]) -> str | None:
-        """The key this call runs with (None: no Authorization, the engine's default tenant)."""
+        """The key this call runs with (None: no Authorization, the engine's keyless tenant).
+        One key is one tenant whichever way it arrives: OPENAI_API_KEY in single-user mode,
+        the passthrough header, or a REST client's bearer."""
         settings = self.settings
         if settings.credentials_passthrough:
             request = ctx.request
-            key = key_from_headers(getattr(request, "headers", None)) or connection_api_key.get()
+            # This request's own key only: over SSE, the key of the GET that opened the stream
+            # is not a fallback (a leaked session ID would run as its owner; docs/clients.md).
+            key = key_from_headers(getattr(request, "headers", None))
             if not key:
                 raise ToolError(
                     "No API key: send it in the X-OpenAI-API-Key header "
                     "(or Authorization: Bearer) with each request."
                 )
             return key
-        if settings.embedded:
-            # Single user, in-process engine: the engine holds OPENAI_API_KEY for the provider.
-            return None
         return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
 
     async def _ready_api(self) -> AsyncOpenAI:
@@ -300,49 +320,16 @@ def _error_result(text: str) -> types.CallToolResult:
 
 
 def _result(result: ToolResult, key: str | None) -> types.CallToolResult:
-    text = redact(result.text, key) if result.is_error else result.text
+    texts = [redact(t, key) for t in result.texts()] if result.is_error else result.texts()
+    images = [types.ImageContent(data=data, mime_type=mime) for data, mime in result.images]
     return types.CallToolResult(
-        content=[types.TextContent(text=text)],
+        content=[*(types.TextContent(text=text) for text in texts), *images],
         structured_content=result.data,
         is_error=result.is_error,
     )
 
 
 # --- transports ----------------------------------------------------------------------------------
-
-
-def sse_app(server: Server[Any], settings: Settings) -> Starlette:
-    """SSE transport: GET /sse opens the event stream, POST /messages/ carries requests."""
-    from mcp.server.sse import SseServerTransport
-    from starlette.applications import Starlette
-    from starlette.datastructures import Headers
-    from starlette.routing import Mount, Route
-
-    sse = SseServerTransport(
-        "/messages/",
-        security_settings=transport_security(settings),
-        max_request_body_size=settings.max_request_body_bytes,
-    )
-
-    class SseEndpoint:
-        """GET /sse as a plain ASGI app: the stream's response is the SDK transport's own."""
-
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            token = connection_api_key.set(key_from_headers(Headers(scope=scope)))
-            try:
-                async with sse.connect_sse(scope, receive, send) as (read, write):
-                    await server.run(read, write, server.create_initialization_options())
-            except ValueError:  # refused by the transport's checks; it already answered
-                pass
-            finally:
-                connection_api_key.reset(token)
-
-    return Starlette(
-        routes=[
-            Route("/sse", endpoint=SseEndpoint(), methods=["GET"]),
-            Mount("/messages/", app=sse.handle_post_message),
-        ]
-    )
 
 
 async def serve(settings: Settings) -> None:
@@ -353,6 +340,7 @@ async def serve(settings: Settings) -> None:
             "stdio has no request headers to carry keys."
         )
     check_exposure(settings)
+    check_start(settings)
     tools = ToolServer(settings)
     server = tools.lowlevel_server()
     async with anyio.create_task_group() as group:
@@ -382,6 +370,8 @@ async def _hold_quietly(tools: ToolServer) -> None:
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
     """Serve behind the HTTP guards (http_guards.py); on SIGTERM, tool calls in flight finish."""
     if settings.transport == "sse":
+        from .sse_transport import sse_app
+
         app, path = sse_app(server, settings), "/sse"
     else:
         from .streamable_http import streamable_http_app

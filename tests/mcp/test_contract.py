@@ -47,8 +47,22 @@ TOOL_NAMES = [
     "cancel_run",
     "list_run_steps",
     "get_run_step",
+    "upload_file",
+    "list_files",
+    "get_file",
+    "get_file_content",
+    "delete_file",
+    "create_vector_store",
+    "get_vector_store",
+    "list_vector_stores",
+    "modify_vector_store",
+    "delete_vector_store",
+    "add_vector_store_files",
+    "list_vector_store_files",
+    "delete_vector_store_file",
+    "search_vector_store",
 ]
-READ_ONLY = {name for name in TOOL_NAMES if name.startswith(("get_", "list_"))}
+READ_ONLY = {name for name in TOOL_NAMES if name.startswith(("get_", "list_", "search_"))}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -114,7 +128,7 @@ async def test_read_only_mode_lists_only_tools_that_change_nothing() -> None:
 
 async def test_toolsets_pick_groups_and_combine_with_read_only() -> None:
     tools = await _listed(Settings(toolsets="runs,run_steps"))
-    assert [t["name"] for t in tools] == TOOL_NAMES[14:]
+    assert [t["name"] for t in tools] == TOOL_NAMES[14:23]
     tools = await _listed(Settings(toolsets="messages", read_only=True))
     assert [t["name"] for t in tools] == ["get_message", "list_messages"]
 

@@ -28,6 +28,9 @@ Replies (each takes `delay=` seconds to wait before answering):
   there and `finish_reason` is "length". `content` may be a callable taking the request body.
 * `ToolCalls(Call(name, arguments, id=None), ...)` - one or parallel tool calls
   (`finish_reason="tool_calls"`); `arguments` is a dict (JSON-encoded) or a raw string.
+* `RunCode(name="python")` - calls the offered code_interpreter function with the code of the
+  last user message (its ```python block, else the whole text); `EchoToolResult(prefix)` answers
+  "<prefix> <newest tool result>". `Call.arguments` may also be a callable taking the body.
 * `Error(status, message="...", code=None, type=None, retry_after=None)` - an error envelope
   `{"error": {...}}` with that HTTP status and, if given, a `Retry-After` header (seconds).
 * `Hang()` - accept the request and never answer (until the client goes away).
@@ -54,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import socket
 import threading
@@ -95,13 +99,42 @@ class Call:
     """One function call the model makes."""
 
     name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
+    # A dict (JSON-encoded), a raw string, or a callable taking the request body.
+    arguments: dict[str, Any] | str | Callable[[Body], dict[str, Any] | str] = field(
+        default_factory=dict
+    )
     id: str | None = None
 
-    def arguments_json(self) -> str:
-        if isinstance(self.arguments, str):
-            return self.arguments
-        return json.dumps(self.arguments)
+    def arguments_json(self, body: Body | None = None) -> str:
+        arguments = self.arguments(body or {}) if callable(self.arguments) else self.arguments
+        if isinstance(arguments, str):
+            return arguments
+        return json.dumps(arguments)
+
+
+def code_in(text: str) -> str:
+    """The code of a message: its first ```python fenced block, else the whole text."""
+    match = re.search(r"```(?:python)?\n(.*?)```", text, re.S)
+    return match.group(1) if match else text
+
+
+def RunCode(name: str = "python", delay: float = 0.0) -> ToolCalls:
+    """Calls the offered code function (code_interpreter) with the code from the last user
+    message (a ```python block, else the whole message) as {"code": ...}."""
+    return ToolCalls(Call(name, lambda body: {"code": code_in(last_user_text(body))}), delay=delay)
+
+
+def last_tool_text(body: Body) -> str:
+    """The content of the newest tool-result message ("" if none)."""
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "tool":
+            return message_text(message)
+    return ""
+
+
+def EchoToolResult(prefix: str = "Result:", delay: float = 0.0) -> Text:
+    """Answers "<prefix> <the newest tool result>" (e.g. after RunCode)."""
+    return Text(lambda body: f"{prefix} {last_tool_text(body)}", delay=delay)
 
 
 @dataclass
@@ -215,6 +248,25 @@ def last_user_text(body: Body) -> str:
     return ""
 
 
+# Words the scripted embeddings treat as one concept (a vector search finds "felines" in a
+# text about cats; a keyword search does not).
+EMBEDDING_CONCEPTS = {"feline": "cat", "felines": "cat", "cats": "cat", "kitten": "cat"}
+
+
+def _bag_of_words(text: str, dims: int) -> list[float]:
+    import hashlib
+    import math
+    import re
+
+    vector = [0.0] * dims
+    for word in re.findall(r"\w+", text.lower()):
+        word = EMBEDDING_CONCEPTS.get(word, word)
+        slot = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+        vector[slot % dims] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -228,6 +280,8 @@ class ScriptedProvider:
     def __init__(self, *, required_key: str | None = None) -> None:
         self.required_key = required_key
         self.requests: list[RecordedRequest] = []
+        self.embedding_requests: list[RecordedRequest] = []
+        self.embedding_delay = 0.0  # seconds each /v1/embeddings answer takes
         self._queue: deque[Reply] = deque()
         self._forever: Reply | None = None
         self._lock = threading.Lock()
@@ -253,6 +307,7 @@ class ScriptedProvider:
             self._queue.clear()
             self._forever = None
             self.requests.clear()
+            self.embedding_requests.clear()
             self.required_key = None
 
     @property
@@ -322,7 +377,40 @@ class ScriptedProvider:
             routes=[
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/chat/completions", self._chat_completions, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
+        )
+
+    async def _embeddings(self, request: Request) -> Response:
+        """`POST /v1/embeddings`: a hashed bag of words per input (after EMBEDDING_CONCEPTS),
+        so texts sharing words or concepts are near; recorded in `embedding_requests`."""
+        body = await request.json()
+        record = RecordedRequest(
+            body=body,
+            authorization=request.headers.get("authorization"),
+            headers=dict(request.headers),
+            received_at=time.time(),
+        )
+        self.embedding_requests.append(record)
+        if self.required_key is not None and record.api_key != self.required_key:
+            return _error_response(
+                Error(401, "Incorrect API key provided.", code="invalid_api_key")
+            )
+        await asyncio.sleep(self.embedding_delay)
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        dims = int(body.get("dimensions") or 64)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _bag_of_words(text, dims)}
+            for i, text in enumerate(inputs)
+        ]
+        tokens = sum(_words(text) for text in inputs)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
         )
 
     async def _chat_completions(self, request: Request) -> Response:
@@ -471,7 +559,7 @@ def _completion(body: Body, reply: Text | ToolCalls) -> Body:
             {
                 "id": call_id,
                 "type": "function",
-                "function": {"name": c.name, "arguments": c.arguments_json()},
+                "function": {"name": c.name, "arguments": c.arguments_json(body)},
             }
             for call_id, c in zip(ids, reply.calls, strict=True)
         ]
@@ -526,7 +614,7 @@ def _chunks(body: Body, reply: Text | ToolCalls) -> list[Body]:
             head = {"index": index, "id": call_id, "type": "function"}
             head["function"] = {"name": call.name, "arguments": ""}
             chunks.append(chunk({"tool_calls": [head]}))
-            arguments = call.arguments_json()
+            arguments = call.arguments_json(body)
             step = max(1, len(arguments) // 3)
             for start in range(0, len(arguments), step):
                 piece = {"index": index, "function": {"arguments": arguments[start : start + step]}}

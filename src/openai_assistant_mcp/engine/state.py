@@ -16,3 +16,5 @@ class EngineState:
     db: Database
     hasher: TenantHasher
     executor: Any = None  # runner.RunExecutor once runs execute
+    sandbox: Any = None  # sandbox.Sandbox, made on code_interpreter's first use
+    ingestion: Any = None  # vectors.worker.IngestionWorker: vector store files in the background

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..providers.chat import ChatProvider, ProviderFailure
-from ..services import messages, run_steps
+from ..services import files, messages, run_steps
 from ..services import runs as run_service
 from ..services.common import now
 from ..services.runs import Prepared, Unsaved
@@ -34,7 +34,7 @@ from ..store.database import Database
 from ..store.repository import RunRow
 from ..tenancy import DEFAULT_TENANT
 from .events import RunEvents, Subscription
-from .prompt import build_request, history_limit
+from .prompt import build_request, history_limit, image_file_ids
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -443,7 +443,10 @@ class Turn:
         try:
             spent = self._spent_budget()
             if spent is None:
-                request = build_request(self.run, self.execution, history)
+                images = await files.image_data_urls(
+                    self.executor.db, self.tenant, image_file_ids(history)
+                )
+                request = build_request(self.run, self.execution, history, images)
                 expires_at = self.run.get("expires_at")
                 remaining = None if expires_at is None else max(0.0, expires_at - time.time())
                 async with asyncio.timeout(remaining):

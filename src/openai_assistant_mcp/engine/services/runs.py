@@ -7,6 +7,7 @@ state is one transaction on the locked run row; the executor is told afterwards.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,10 @@ from ..runner.prompt import history_limit
 from ..state import EngineState
 from ..store import repository
 from ..store.repository import RunRow
-from . import messages, run_steps, threads
+from . import file_refs, messages, run_steps, threads
 from .common import ListQuery, list_objects, now
+
+log = logging.getLogger(__name__)
 
 TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
 DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
@@ -135,6 +138,8 @@ async def _insert(
     assistant = assistant or await _assistant(conn, tenant, fields["assistant_id"])
     run, execution = build(thread_id, assistant, fields, state.settings.run_expires_after)
     if fields.get("additional_messages"):
+        refs = file_refs.messages_refs(fields["additional_messages"], "additional_messages")
+        await file_refs.require_files(conn, tenant, refs)
         bodies = [
             messages.build(thread_id, message, created_at=run["created_at"])
             for message in fields["additional_messages"]
@@ -198,7 +203,7 @@ async def create_thread_and_run(
         thread_fields["tool_resources"] = fields["tool_resources"]
     async with state.db.write() as conn:
         assistant = await _assistant(conn, tenant, fields["assistant_id"])  # before writing
-        thread = await threads.create_in(conn, tenant, thread_fields)
+        thread = await threads.create_in(conn, tenant, thread_fields, prefix="thread.")
         prepared = await _insert(state, conn, tenant, thread["id"], fields, assistant)
     run = prepared.row.body
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)
@@ -467,4 +472,11 @@ async def finish(
                 closed_steps.append(step)
             await run_steps.insert(conn, row.tenant, step)
     await repository.save_run(conn, body, execution, lease_owner=None, lease_expires_at=None)
+    if status in ("failed", "expired"):
+        # An operator's only sign of a broken provider set-up; the code, never the message
+        # (a provider may quote the key in it).
+        code = (last_error or {}).get("code")
+        log.warning(
+            "run %s on thread %s %s (last_error.code %s)", row.id, row.thread_id, status, code
+        )
     return body, closed_steps, closed_messages

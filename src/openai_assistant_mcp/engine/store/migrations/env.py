@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from openai_assistant_mcp.engine.settings import EngineSettings
+from openai_assistant_mcp.engine.store import vector_tables  # noqa: F401  (registers its tables)
 from openai_assistant_mcp.engine.store.database import MIGRATION_LOCK, ensure_sqlite_dir
 from openai_assistant_mcp.engine.store.tables import metadata
 
