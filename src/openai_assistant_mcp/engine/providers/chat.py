@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 import openai
 
-from .compat import Compatibility
+from .compat import Compatibility, RepeatedCallHeaders
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,11 @@ class ChatProvider:
         usage included in the last one, sent as this provider needs it (compat.py)."""
         while True:  # at most once more per adaptation: learn() never repeats one
             answered = False
+            normalize = RepeatedCallHeaders()
             try:
                 async for chunk in self._stream(self.compat.adapt(request), api_key):
                     answered = True
-                    yield chunk
+                    yield normalize(chunk)
                 return
             except openai.APIStatusError as exc:
                 # Matched whole (causes may come late in a long validation error); shown scrubbed.
