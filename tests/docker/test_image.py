@@ -24,9 +24,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from openai_assistant_mcp.tools.registry import all_tools
 from tests.e2e.test_mcpo import MCPO
 from tests.mcp.servers import free_port, stop_process, streamable_client
-from tests.mcp.test_contract import TOOL_NAMES
 from tests.mcp.workflow import call, call_error
 from tests.support import compose
 from tests.support.scripted_provider import ScriptedProvider, Text
@@ -37,6 +37,8 @@ REPO = Path(__file__).resolve().parents[2]
 APP_UID = 10001  # the Dockerfile's `useradd --uid`
 # The server's own process (buildah's chroot runtime and exec helper sit above it).
 MCPO_KEY = "sk-mcpo-docker-" + secrets.token_hex(6)
+# The image serves every tool of this tree (it was built from it).
+TOOL_NAMES = [tool.name for tool in all_tools()]
 SERVER_ARGV = ["/app/.venv/bin/python", "/app/.venv/bin/openai-assistant-mcp"]
 
 
