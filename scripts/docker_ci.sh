@@ -5,7 +5,7 @@
 # No container registry is reachable from CI, so the base image is a Debian bookworm root file
 # system bootstrapped here with debootstrap from Debian's packages, plus this machine's extra CA
 # certificates (TLS to PyPI may go through an inspecting proxy). The base (tarball and image)
-# is cached between runs on one machine; a fresh machine builds it (~1-2 min).
+# is cached between runs on one machine; a fresh machine builds it (2-4 min on 2 busy cores).
 #   scripts/docker_ci.sh     # bootstrap (or reuse) the base, build, test
 # The image stays (localhost/openai-assistant-mcp:ci) for poking at, and as the next build's cache.
 set -euo pipefail
