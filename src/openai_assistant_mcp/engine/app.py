@@ -16,7 +16,7 @@ from .api import assistants, messages, runs, threads
 from .api.deps import reject_unstorable_input
 from .errors import APIError
 from .providers.chat import ChatProvider
-from .runner.run_executor import RunExecutor
+from .runs.executor import RunExecutor
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database
@@ -69,14 +69,17 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         timeout=settings.provider_timeout,
         max_retries=settings.provider_max_retries,
     )
-    executor = RunExecutor(settings, db, provider)
+    hasher = TenantHasher(secret)
+    server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
+    executor = RunExecutor(settings, db, provider, server_tenant=server_tenant)
+    state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
+    executor.services = state
     await executor.start()
-    return EngineState(settings=settings, db=db, hasher=TenantHasher(secret), executor=executor)
+    return state
 
 
 async def stop_engine(state: EngineState) -> None:
-    if state.executor is not None:
-        await state.executor.stop()
+    await state.executor.stop()
     await state.db.close()
 
 

@@ -33,6 +33,9 @@ class EngineSettings(BaseSettings):
     run_poll_interval: float = Field(default=1.0, alias="RUN_POLL_INTERVAL")
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
     run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
+    # A provider answer longer than this (text and tool-call arguments, in characters) is cut
+    # and its run ends `incomplete`: a provider that streams forever stops here.
+    run_max_output_chars: int = Field(default=1_000_000, ge=1000, alias="RUN_MAX_OUTPUT_CHARS")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

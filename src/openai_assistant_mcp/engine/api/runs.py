@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from ..runner.events import Event, Subscription, sse_stream
 from ..services import run_steps, runs
+from ..state import Event, Subscription
 from .deps import CallerDep, ListQueryDep, State
 from .run_schemas import CreateRun, CreateThreadAndRun, ModifyRun, SubmitToolOutputs
+from .streaming import sse_stream
 
 router = APIRouter(prefix="/threads")
 

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import invalid, not_found
 from ..ids import new_id
+from ..runs import lifecycle
+from ..runs.lifecycle import RunStatus, StepStatus
 from ..store import repository
 from ..store.database import Database
 from . import threads
@@ -27,7 +29,7 @@ def build(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
         "thread_id": run["thread_id"],
         "run_id": run["id"],
         "type": step_details["type"],
-        "status": "in_progress",
+        "status": StepStatus.IN_PROGRESS,
         "step_details": step_details,
         "last_error": None,
         "expired_at": None,
@@ -47,19 +49,11 @@ def tool_calls(run: dict[str, Any]) -> dict[str, Any]:
     return build(run, {"type": "tool_calls", "tool_calls": []})
 
 
-# A step ends with the run's outcome: these run statuses map to these step statuses.
-_STEP_END = {
-    "cancelled": ("cancelled", "cancelled_at"),
-    "failed": ("failed", "failed_at"),
-    "expired": ("expired", "expired_at"),
-}
-
-
 def end(step: dict[str, Any], run_status: str, last_error: dict[str, Any] | None) -> dict[str, Any]:
     """`step` closed because its run ended with `run_status` before the step finished."""
-    status, stamp = _STEP_END.get(run_status, ("completed", "completed_at"))
+    status, stamp = lifecycle.STEP_END.get(RunStatus(run_status), lifecycle.STEP_DONE)
     ended = {**step, "status": status, stamp: now()}
-    if status == "failed" and last_error is not None:
+    if status == StepStatus.FAILED and last_error is not None:
         code = last_error["code"] if last_error["code"] == "rate_limit_exceeded" else "server_error"
         ended["last_error"] = {"code": code, "message": last_error["message"]}
     return ended
