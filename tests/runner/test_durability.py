@@ -106,6 +106,39 @@ async def test_kill_9_mid_run_and_restart(
     )
 
 
+async def test_restart_with_a_server_key_never_lends_it_to_a_tenant(
+    provider: ScriptedProvider,
+    tmp_path: Path,
+    spec_violations: SpecViolations,
+    engines: list[EngineProcess],
+) -> None:
+    """Passthrough with a server key (issue 11): a tenant's run interrupted by kill -9 ends
+    failed after the restart; the provider only ever saw the tenant's own key."""
+    provider.script(Text(SLOW, chunk_delay=0.02))
+    database = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+    server_key = {"OPENAI_API_KEY": "sk-operator-own-key"}
+    first = EngineProcess(database, tmp_path, provider.base_url, **server_key).start()
+    engines.append(first)
+    tenant = sdk_client(first.url, "sk-tenant-key", spec_violations)
+    assistant = await tenant.beta.assistants.create(model="m")
+    run = await tenant.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "mine"}]}
+    )
+    await _until_streaming(provider, 1)
+    first.kill()
+
+    second = EngineProcess(database, tmp_path, provider.base_url, **server_key).start()
+    engines.append(second)
+    tenant = sdk_client(second.url, "sk-tenant-key", spec_violations)
+    assert await _terminal(tenant, run.thread_id, run.id) == "failed"
+    failed = await tenant.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+    assert failed.last_error is not None and failed.last_error.code == "server_error"
+    assert "never stored" in failed.last_error.message
+    assert "OPENAI_API_KEY" in failed.last_error.message
+    await asyncio.sleep(0.3)
+    assert [r.api_key for r in provider.requests] == ["sk-tenant-key"]
+
+
 async def test_two_processes_on_one_postgres(
     postgres_server: PostgresServer,
     provider: ScriptedProvider,

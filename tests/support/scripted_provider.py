@@ -34,6 +34,8 @@ Replies (each takes `delay=` seconds to wait before answering):
 * `Malformed(raw)` - a 200 whose JSON is broken (streamed: one bad `data:` event).
 * `Cut(content, after, clean=False)` - a stream that stops mid-way after `after` chunks: the
   connection drops (or, with `clean`, the response ends there without a finish or `[DONE]`).
+* `Endless(word="...", chunk_delay=0.0)` - a stream of `word` chunks that never finishes (until
+  the client goes away: `disconnected`).
 
 `script(*replies)` appends to the queue. `forever(reply)` makes a reply answer every request
 from now on, after the queue is used up (e.g. `forever(Error(500))`). When the queue is empty
@@ -165,11 +167,20 @@ class Cut:
     delay: float = 0.0
 
 
+@dataclass
+class Endless:
+    """A streamed answer that never ends: `word` after `word` until the client goes away."""
+
+    word: str = "endless " * 125
+    chunk_delay: float = 0.0
+    delay: float = 0.0
+
+
 class _Dropped(Exception):
     """Raised inside a streamed answer so the server drops the connection (Cut)."""
 
 
-Reply = Text | ToolCalls | Error | Hang | Malformed | Cut
+Reply = Text | ToolCalls | Error | Hang | Malformed | Cut | Endless
 
 # --- recordings ---------------------------------------------------------------------------------
 
@@ -361,6 +372,8 @@ class ScriptedProvider:
             first = json.dumps(_chunks(body, Text(""))[0])
             events = [f"data: {first}\n\n", f"data: {reply.raw}\n\n", "data: [DONE]\n\n"]
             return StreamingResponse(iter(events), media_type="text/event-stream")
+        if isinstance(reply, Endless):
+            return StreamingResponse(_endless(record, reply), media_type="text/event-stream")
         if isinstance(reply, Cut):
             cut = _chunks(body, Text(reply.content))[: reply.after]
             stream = _cut_stream(record, cut, reply.clean)
@@ -396,6 +409,30 @@ async def _cut_stream(
     record.finished = clean
     if not clean:
         raise _Dropped("the scripted provider drops the connection mid-stream")
+
+
+async def _endless(record: RecordedRequest, reply: Endless) -> AsyncIterator[str]:
+    first = _chunks(record.body, Text(""))[0]
+    try:
+        yield f"data: {json.dumps(first)}\n\n"
+        piece = json.dumps(
+            {
+                **first,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"content": reply.word},
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ],
+            }
+        )
+        while True:
+            await asyncio.sleep(reply.chunk_delay)  # 0: still lets the client's close through
+            yield f"data: {piece}\n\n"
+    finally:
+        record.disconnected = True
 
 
 def _error_response(error: Error) -> JSONResponse:

@@ -72,13 +72,11 @@ class BuiltinRound:
         return self.offered.get(function_name)
 
     def step_call(self, call: ToolCall) -> dict[str, Any] | None:
-        """A built-in call as its step shows it (empty while it executes); None for others."""
+        """An executed built-in call as its step shows it; None for others (a built-in call
+        never executed - the run ended first - shows as the function the model called)."""
         if call.id in self.results:
             return {"id": call.id, **self.results[call.id]}
-        tool = self.tool_named(call.name)
-        if tool is None:
-            return None
-        return {"id": call.id, "type": tool.type, tool.type: {}}
+        return None
 
     async def execute(
         self, context: BuiltinContext, calls: list[tuple[ToolCall, BuiltinTool]]
@@ -98,7 +96,7 @@ class BuiltinRound:
             self.sources.extend(result.sources)
             self.files.extend(result.files)
             self._outputs.append((call.id, result.model_output))
-            progress(result.tool_call)
+            progress(as_delta(result.tool_call))
 
     def transcript(self) -> list[dict[str, Any]]:
         """The tool messages of the calls executed since last asked (for the conversation)."""
@@ -107,3 +105,16 @@ class BuiltinRound:
         ]
         self._outputs = []
         return out
+
+
+def as_delta(tool_call: dict[str, Any]) -> dict[str, Any]:
+    """A finished tool call as a step delta: the items of its lists carry their `index`, as
+    the spec's deltas do (e.g. code_interpreter outputs)."""
+    body = dict(tool_call.get(tool_call["type"]) or {})
+    for name, value in body.items():
+        if isinstance(value, list):
+            body[name] = [
+                {"index": i, **item} if isinstance(item, dict) else item
+                for i, item in enumerate(value)
+            ]
+    return {**tool_call, tool_call["type"]: body}
