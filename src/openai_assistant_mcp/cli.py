@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .config import TOOLSETS, Settings
+from .engine.sandbox.admin import add_sandbox_command, run_sandbox_command
 from .http_guards import HTTP_FLAGS, add_api_guard_flags, api_guard_settings
+from .secret_args import add_secret_file_flags, resolve_secrets
 
 USAGE_EPILOG = """\
 examples:
@@ -109,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(parser.add_argument_group("HTTP access and limits"), HTTP_FLAGS)
     _add_settings_flags(parser, COMMON_FLAGS)
     _add_engine_flags(parser)
+    add_secret_file_flags(parser, "mcp")
 
-    commands = parser.add_subparsers(dest="command", metavar="{api}")
+    commands = parser.add_subparsers(dest="command", metavar="{api,sandbox}")
     api = commands.add_parser(
         "api",
         help="serve the embedded engine as an Assistants REST API (under /v1)",
@@ -121,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(api, COMMON_FLAGS)
     _add_engine_flags(api)
     add_api_guard_flags(api)
+    add_secret_file_flags(api, "api")
+    add_sandbox_command(commands)
     return parser
 
 
@@ -140,14 +145,32 @@ def _one_line(error: ValidationError) -> str:
     return f"invalid {where}: {first['msg']}"
 
 
+# Line breaks and other control characters, as they could forge or hide log lines.
+_CONTROL = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+}
+
+
+class EscapingFormatter(logging.Formatter):
+    """Escapes control characters in each message (which may quote a client's values, as the
+    mcp SDK's warnings do), so one log record is one line; tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = record.message.translate(_CONTROL)
+        return super().formatMessage(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # A traceback's lines (whose last may quote a client's value) are indented: only a
+        # record's first line starts at the margin.
+        return super().format(record).replace("\n", "\n  ")
+
+
 def configure_logging(level: str) -> None:
     """Logs go to stderr: on the stdio transport, stdout carries the protocol."""
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     if level != "DEBUG":
         # One line per HTTP request is noise at INFO; the SDKs' own chatter too.
         for name in ("uvicorn.access", "httpx2", "httpcore", "openai", "mcp", "alembic"):
@@ -158,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = getattr(args, "command", None)
+    if command == "sandbox":
+        sys.exit(run_sandbox_command(args))
+    try:
+        resolve_secrets(args, "api" if command == "api" else "mcp")
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         settings = settings_from(args)
         engine_settings = settings.engine_settings() if command == "api" else None

@@ -13,7 +13,7 @@ from .http_guards import MCPHTTPSettings
 if TYPE_CHECKING:
     from .engine.settings import EngineSettings
 
-TOOLSETS = ("assistants", "threads", "messages", "runs", "run_steps")
+TOOLSETS = ("assistants", "threads", "messages", "runs", "run_steps", "vector_stores")
 Transport = Literal["stdio", "sse", "streamable-http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 

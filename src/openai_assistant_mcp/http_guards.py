@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     from .engine.http_policy import APIGuardSettings
 
 
+# Deepest JSON nesting a request body may have: far beyond any tool's arguments, far below
+# what exhausts recursion in the SDK's parsing and validation.
+MAX_JSON_DEPTH = 200
+
+
 class MCPHTTPSettings(HTTPLimitSettings):
     """The HTTP transports' settings; config.Settings inherits them (env names are these)."""
 
@@ -66,10 +71,24 @@ class MCPHTTPSettings(HTTPLimitSettings):
         "elsewhere)",
     )
     max_sessions: int = Field(
-        default=1000,
+        default=500,
         ge=1,
         alias="MCP_MAX_SESSIONS",
-        description="streamable HTTP sessions open at once",
+        description="sessions (streamable HTTP) or streams (SSE) open at once; beyond, an idle "
+        "one is closed to make room (SSE: at most half of HTTP_MAX_CONNECTIONS)",
+    )
+    max_sessions_per_client: int = Field(
+        default=50,
+        ge=1,
+        alias="MCP_MAX_SESSIONS_PER_CLIENT",
+        description="sessions or SSE streams one client (address and key) holds at once; "
+        "beyond, its own idle one is closed",
+    )
+    session_idle_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        alias="MCP_SESSION_IDLE_TIMEOUT",
+        description="seconds a session or SSE stream may go without a request before it is closed",
     )
 
     _split = field_validator("allowed_hosts", "allowed_origins", mode="before")(split_list)
@@ -146,11 +165,14 @@ def transport_security(settings: MCPHTTPSettings) -> TransportSecuritySettings:
 
 
 def streamable_http_options(settings: MCPHTTPSettings) -> dict[str, Any]:
-    """Options for the SDK's streamable HTTP session manager: security, body cap, session cap."""
+    """Options for the SDK's streamable HTTP session manager: security, body cap, session caps
+    and idle time-out."""
     return {
         "security_settings": transport_security(settings),
         "max_request_body_size": settings.max_request_body_bytes,
         "max_sessions": settings.max_sessions,
+        "max_sessions_per_client": settings.max_sessions_per_client,
+        "session_idle_timeout": settings.session_idle_timeout,
     }
 
 
@@ -172,9 +194,11 @@ class MCPGuard:
         from .engine.http_guards import (
             BodyRefused,
             bearer,
+            buffer_body,
             header,
             host_refusal,
-            read_body,
+            key_refusal,
+            nested_deeper_than,
             token_matches,
         )
 
@@ -205,6 +229,10 @@ class MCPGuard:
             # The token opened the door; it must not be mistaken for the caller's OpenAI key.
             headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
             scope = {**scope, "headers": headers}
+        refused_key = key_refusal(scope)
+        if refused_key is not None:
+            await _json(send, 400, _rpc_error(refused_key), {})
+            return
         if self.draining:
             await _json(
                 send, 503, _rpc_error("The server is shutting down; retry shortly."),
@@ -212,7 +240,7 @@ class MCPGuard:
             )  # fmt: skip
             return
         try:
-            receive = await read_body(
+            body, receive = await buffer_body(
                 scope,
                 receive,
                 self.settings.max_request_body_bytes,
@@ -221,11 +249,15 @@ class MCPGuard:
         except BodyRefused as exc:
             await _json(send, exc.status, _rpc_error(exc.message), {"connection": "close"})
             return
+        if nested_deeper_than(body, MAX_JSON_DEPTH):
+            message = f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels."
+            await _json(send, 400, _rpc_error(message, -32700), {})
+            return
         await self.app(scope, receive, send)
 
 
-def _rpc_error(message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+def _rpc_error(message: str, code: int = -32600) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
 
 
 async def _json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:

@@ -12,7 +12,6 @@ import gc
 import logging
 import os
 import re
-from contextvars import ContextVar
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +23,13 @@ from pydantic import ValidationError
 from .client import call_api_key
 from .config import Settings
 from .engine.http_policy import LimitExceeded
-from .http_guards import check_exposure, serve_guarded, streamable_http_options, transport_security
+from .http_guards import check_exposure, serve_guarded, streamable_http_options
 from .tools.common import Call, ToolResult, describe_validation_error
 from .tools.registry import ToolSpec, select_tools
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
     from openai import AsyncOpenAI
-    from starlette.applications import Starlette
     from starlette.datastructures import Headers
 
 log = logging.getLogger(__name__)
@@ -44,8 +42,6 @@ INSTRUCTIONS = (
     "with submit_tool_outputs. Read a conversation with list_messages."
 )
 KEY_HEADER = "x-openai-api-key"
-# The key an SSE connection was opened with (fallback when a message POST carries none).
-connection_api_key: ContextVar[str | None] = ContextVar("connection_api_key", default=None)
 # OpenAI-style keys, possibly partly masked, as they can appear in upstream error messages.
 _KEY_PATTERN = re.compile(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}")
 
@@ -265,7 +261,9 @@ class ToolServer:
         settings = self.settings
         if settings.credentials_passthrough:
             request = ctx.request
-            key = key_from_headers(getattr(request, "headers", None)) or connection_api_key.get()
+            # This request's own key only: over SSE, the key of the GET that opened the stream
+            # is not a fallback (a leaked session ID would run as its owner; docs/clients.md).
+            key = key_from_headers(getattr(request, "headers", None))
             if not key:
                 raise ToolError(
                     "No API key: send it in the X-OpenAI-API-Key header "
@@ -311,40 +309,6 @@ def _result(result: ToolResult, key: str | None) -> types.CallToolResult:
 # --- transports ----------------------------------------------------------------------------------
 
 
-def sse_app(server: Server[Any], settings: Settings) -> Starlette:
-    """SSE transport: GET /sse opens the event stream, POST /messages/ carries requests."""
-    from mcp.server.sse import SseServerTransport
-    from starlette.applications import Starlette
-    from starlette.datastructures import Headers
-    from starlette.routing import Mount, Route
-
-    sse = SseServerTransport(
-        "/messages/",
-        security_settings=transport_security(settings),
-        max_request_body_size=settings.max_request_body_bytes,
-    )
-
-    class SseEndpoint:
-        """GET /sse as a plain ASGI app: the stream's response is the SDK transport's own."""
-
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            token = connection_api_key.set(key_from_headers(Headers(scope=scope)))
-            try:
-                async with sse.connect_sse(scope, receive, send) as (read, write):
-                    await server.run(read, write, server.create_initialization_options())
-            except ValueError:  # refused by the transport's checks; it already answered
-                pass
-            finally:
-                connection_api_key.reset(token)
-
-    return Starlette(
-        routes=[
-            Route("/sse", endpoint=SseEndpoint(), methods=["GET"]),
-            Mount("/messages/", app=sse.handle_post_message),
-        ]
-    )
-
-
 async def serve(settings: Settings) -> None:
     """Serve MCP on the configured transport until the client (stdio) or a signal ends it."""
     if settings.credentials_passthrough and settings.transport == "stdio":
@@ -382,6 +346,8 @@ async def _hold_quietly(tools: ToolServer) -> None:
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
     """Serve behind the HTTP guards (http_guards.py); on SIGTERM, tool calls in flight finish."""
     if settings.transport == "sse":
+        from .sse_transport import sse_app
+
         app, path = sse_app(server, settings), "/sse"
     else:
         from .streamable_http import streamable_http_app

@@ -26,12 +26,16 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, Streamable
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from .sessions import Entry, SessionTable, client_of
+
 if TYPE_CHECKING:
     from mcp.server.auth.middleware.bearer_auth import AuthorizationContext
     from mcp.server.lowlevel import Server
     from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
 
+# The client (sessions.client_of) of the request being handled, for the session table.
+_client: ContextVar[str] = ContextVar("client", default="")
 # Whether the request being handled is answered with an SSE stream. The default (outside a
 # request POST: the session's message router, GET streams) keeps the SDK's streaming behaviour.
 _streamed: ContextVar[bool] = ContextVar("streamed", default=True)
@@ -81,18 +85,31 @@ class PerRequestTransport(StreamableHTTPServerTransport):
 
 
 class PerRequestSessionManager(StreamableHTTPSessionManager):
-    """The SDK's session manager, opening sessions on `PerRequestTransport`."""
+    """The SDK's session manager, opening sessions on `PerRequestTransport`, with room made
+    for newcomers by closing idle sessions (sessions.py)."""
 
-    def __init__(self, *args: Any, waits: Callable[[str], bool], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, waits: Callable[[str], bool], max_sessions_per_client: int, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._waits = waits
+        self.table = SessionTable(self.max_sessions or 2**31, max_sessions_per_client)
+
+    async def _handle_stateful_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        for name, value in scope.get("headers", ()):
+            if name == b"mcp-session-id":
+                self.table.touch(value.decode("latin-1"))
+        token = _client.set(client_of(scope))
+        try:
+            await super()._handle_stateful_request(scope, receive, send)
+        finally:
+            _client.reset(token)
 
     def _admit_session(
         self, requestor: AuthorizationContext | None
     ) -> StreamableHTTPServerTransport | None:
-        # As the SDK's own (mcp 2.3), with the transport class swapped.
-        if self.max_sessions is not None and len(self._server_instances) >= self.max_sessions:
-            return None
+        # As the SDK's own (mcp 2.3), with the transport class swapped and the session table
+        # deciding whether there is room.
         transport = PerRequestTransport(
             mcp_session_id=uuid4().hex,
             event_store=self.event_store,
@@ -103,10 +120,31 @@ class PerRequestSessionManager(StreamableHTTPSessionManager):
         )
         session_id = transport.mcp_session_id
         assert session_id is not None
+        entry = Entry(
+            _client.get(),
+            close=lambda: self._close_idle(session_id, transport),
+            # Busy: serving a request (or an open GET stream), or not started yet.
+            busy=lambda: transport._requests_in_flight > 0 or transport.idle_scope is None,
+        )
+        if not self.table.admit(session_id, entry):
+            return None
         if requestor is not None:
             self._session_owners[session_id] = requestor
         self._server_instances[session_id] = transport
         return transport
+
+    def _close_idle(self, session_id: str, transport: StreamableHTTPServerTransport) -> None:
+        """Forget the session now (its ID answers 404) and end its server task."""
+        self._server_instances.pop(session_id, None)
+        self._session_owners.pop(session_id, None)
+        if transport.idle_scope is not None:
+            transport.idle_scope.cancel()
+
+    async def _discard_session(
+        self, session_id: str, transport: StreamableHTTPServerTransport
+    ) -> None:
+        self.table.remove(session_id)
+        await super()._discard_session(session_id, transport)
 
 
 def streamable_http_app(

@@ -33,25 +33,27 @@ async def test_create_message_from_string(client: openai.AsyncOpenAI) -> None:
 
 async def test_create_message_from_parts(client: openai.AsyncOpenAI) -> None:
     thread = await client.beta.threads.create()
+    image = (await client.files.create(file=("a.png", b"png"), purpose="vision")).id
+    attached = (await client.files.create(file=("x.csv", b"a,b"), purpose="assistants")).id
     message = await client.beta.threads.messages.create(
         thread.id,
         role="assistant",
         content=[
             {"type": "text", "text": "look:"},
-            {"type": "image_file", "image_file": {"file_id": "file-abc", "detail": "low"}},
+            {"type": "image_file", "image_file": {"file_id": image, "detail": "low"}},
             {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
         ],
-        attachments=[{"file_id": "file-x", "tools": [{"type": "code_interpreter"}]}],
+        attachments=[{"file_id": attached, "tools": [{"type": "code_interpreter"}]}],
     )
     assert message.role == "assistant"
     assert [part.to_dict() for part in message.content] == [
         {"type": "text", "text": {"value": "look:", "annotations": []}},
-        {"type": "image_file", "image_file": {"file_id": "file-abc", "detail": "low"}},
+        {"type": "image_file", "image_file": {"file_id": image, "detail": "low"}},
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
     ]
     assert message.attachments is not None
     assert message.attachments[0].to_dict() == {
-        "file_id": "file-x",
+        "file_id": attached,
         "tools": [{"type": "code_interpreter"}],
     }
 

@@ -26,6 +26,9 @@ async def test_create_empty_thread(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_create_thread_with_messages_keeps_their_order(client: openai.AsyncOpenAI) -> None:
+    image = (await client.files.create(file=("a.png", b"png"), purpose="vision")).id
+    attached = (await client.files.create(file=("n.txt", b"notes"), purpose="assistants")).id
+    data = (await client.files.create(file=("d.csv", b"a,b"), purpose="assistants")).id
     thread = await client.beta.threads.create(
         messages=[
             {"role": "user", "content": "first", "metadata": {"n": "1"}},
@@ -38,17 +41,17 @@ async def test_create_thread_with_messages_keeps_their_order(client: openai.Asyn
             },
             {
                 "role": "user",
-                "content": [{"type": "image_file", "image_file": {"file_id": "file-1"}}],
-                "attachments": [{"file_id": "file-2", "tools": [{"type": "file_search"}]}],
+                "content": [{"type": "image_file", "image_file": {"file_id": image}}],
+                "attachments": [{"file_id": attached, "tools": [{"type": "file_search"}]}],
             },
         ],
         metadata={"topic": "order"},
-        tool_resources={"code_interpreter": {"file_ids": ["file-9"]}},
+        tool_resources={"code_interpreter": {"file_ids": [data]}},
     )
     assert thread.metadata == {"topic": "order"}
     assert thread.tool_resources is not None
     assert thread.tool_resources.code_interpreter is not None
-    assert thread.tool_resources.code_interpreter.file_ids == ["file-9"]
+    assert thread.tool_resources.code_interpreter.file_ids == [data]
 
     listed = await client.beta.threads.messages.list(thread.id, order="asc")
     first, second, third = listed.data
@@ -60,25 +63,26 @@ async def test_create_thread_with_messages_keeps_their_order(client: openai.Asyn
     }
     assert first.metadata == {"n": "1"}
     assert [part.type for part in second.content] == ["text", "image_url"]
-    assert third.content[0].to_dict() == {"type": "image_file", "image_file": {"file_id": "file-1"}}
+    assert third.content[0].to_dict() == {"type": "image_file", "image_file": {"file_id": image}}
     assert third.attachments is not None
     attachment = third.attachments[0].to_dict()
-    assert attachment == {"file_id": "file-2", "tools": [{"type": "file_search"}]}
+    assert attachment == {"file_id": attached, "tools": [{"type": "file_search"}]}
 
 
 async def test_retrieve_modify_thread(client: openai.AsyncOpenAI) -> None:
     thread = await client.beta.threads.create(metadata={"a": "1"})
     assert (await client.beta.threads.retrieve(thread.id)) == thread
 
+    store = await client.vector_stores.create()
     modified = await client.beta.threads.update(
         thread.id,
         metadata={"b": "2"},
-        tool_resources={"file_search": {"vector_store_ids": ["vs_1"]}},
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
     )
     assert modified.id == thread.id and modified.created_at == thread.created_at
     assert modified.metadata == {"b": "2"}  # replaced, not merged (as OpenAI)
     assert modified.tool_resources is not None and modified.tool_resources.file_search is not None
-    assert modified.tool_resources.file_search.vector_store_ids == ["vs_1"]
+    assert modified.tool_resources.file_search.vector_store_ids == [store.id]
     assert await client.beta.threads.retrieve(thread.id) == modified
 
     untouched = await client.beta.threads.update(thread.id)

@@ -10,7 +10,16 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.support.scripted_provider import Call, Error, Hang, ScriptedProvider, Text, ToolCalls
+from tests.support.scripted_provider import (
+    Call,
+    EchoToolResult,
+    Error,
+    Hang,
+    RunCode,
+    ScriptedProvider,
+    Text,
+    ToolCalls,
+)
 from tests.support.spec import problems
 
 RESPONSE = "CreateChatCompletionResponse"
@@ -141,3 +150,30 @@ async def test_slow_stream_and_hang_see_the_client_leave(provider: ScriptedProvi
             break
         await asyncio.sleep(0.02)
     assert [r.disconnected for r in provider.requests] == [True, True]
+
+
+async def test_run_code_calls_the_code_function_with_the_users_code(
+    provider: ScriptedProvider,
+) -> None:
+    provider.script(RunCode(), RunCode("run_python"), EchoToolResult("Out:"))
+    api = client(provider)
+    fenced = "Please run:\n```python\nprint(6 * 7)\n```\nthanks"
+    answers = []
+    for text in (fenced, "x = 1"):
+        answer = await api.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": text}]
+        )
+        answers.append(answer.choices[0].message.tool_calls[0].function)
+    assert (answers[0].name, json.loads(answers[0].arguments)) == (
+        "python",
+        {"code": "print(6 * 7)\n"},
+    )
+    assert (answers[1].name, json.loads(answers[1].arguments)) == ("run_python", {"code": "x = 1"})
+    final = await api.chat.completions.create(
+        model="m",
+        messages=[
+            {"role": "user", "content": "x"},
+            {"role": "tool", "tool_call_id": "c1", "content": "42"},
+        ],
+    )
+    assert final.choices[0].message.content == "Out: 42"

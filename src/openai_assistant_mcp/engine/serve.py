@@ -46,8 +46,15 @@ def serve_api(
     if refusal:
         raise SystemExit(refusal)
     guard = APIGuard(create_app(settings), guards)
+    # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,
+    # which escapes control characters) rather than handlers of its own.
     config = uvicorn.Config(
-        guard, host=host, port=port, log_level="warning", **uvicorn_limits(guards)
+        guard,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        **uvicorn_limits(guards),
     )
     server = _AnnouncingServer(config, describe_url(settings.resolved_database_url()), guard)
     try:

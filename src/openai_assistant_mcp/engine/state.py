@@ -56,3 +56,5 @@ class EngineState:
     db: Database
     hasher: TenantHasher
     executor: Executor
+    sandbox: Any = None  # sandbox.Sandbox, made on code_interpreter's first use
+    ingestion: Any = None  # vectors.worker.IngestionWorker: vector store files in the background

@@ -43,8 +43,13 @@ def _not_dot_segment(value: str) -> str:
     return value
 
 
-# An object ID (asst_..., thread_..., ...): never empty, it goes into the request's path.
-ObjectId = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_dot_segment)]
+# An object ID (asst_..., thread_..., ...): it goes into the request's path, so it is never
+# empty and bounded in length and characters (as the engine's own check, engine/api/deps.py).
+ObjectId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$"),
+    AfterValidator(_not_dot_segment),
+]
 Metadata = Annotated[
     dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, Field(max_length=512)]],
     Field(max_length=16, description="Up to 16 string key/value pairs."),
@@ -92,7 +97,7 @@ class NewThread(Args):
 
 class Truncation(Args):
     type: Literal["auto", "last_messages"]
-    last_messages: int | None = Field(None, ge=1)
+    last_messages: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 ResponseFormat = Annotated[
@@ -112,8 +117,8 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "
 class ListArgs(Args):
     limit: int = Field(20, ge=1, le=100)
     order: Literal["asc", "desc"] = Field("desc", description="By creation time.")
-    after: str | None = Field(None, description="Page cursor: an ID from the previous page.")
-    before: str | None = Field(None, description="Page cursor: an ID from the previous page.")
+    after: ObjectId | None = Field(None, description="Page cursor: an ID from the previous page.")
+    before: ObjectId | None = Field(None, description="Page cursor: an ID from the previous page.")
 
 
 # --- calls and results ---------------------------------------------------------------------------

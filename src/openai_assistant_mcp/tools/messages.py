@@ -34,7 +34,7 @@ class MessageId(Args):
 
 class ListMessages(ListArgs):
     thread_id: ObjectId
-    run_id: str | None = Field(None, description="Only the messages this run created.")
+    run_id: ObjectId | None = Field(None, description="Only the messages this run created.")
 
 
 class ModifyMessage(MessageId):

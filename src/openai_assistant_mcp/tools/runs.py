@@ -64,8 +64,8 @@ class RunOptions(WaitArgs):
     metadata: Metadata | None = None
     temperature: Temperature | None = None
     top_p: TopP | None = None
-    max_prompt_tokens: int | None = Field(None, ge=256)
-    max_completion_tokens: int | None = Field(None, ge=256)
+    max_prompt_tokens: int | None = Field(None, ge=256, le=2**31 - 1)
+    max_completion_tokens: int | None = Field(None, ge=256, le=2**31 - 1)
     truncation_strategy: Truncation | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from ..services import assistants
+from ..services import assistants, vector_stores
 from .deps import CallerDep, ListQueryDep, State
 from .schemas import CreateAssistant, ModifyAssistant
 
@@ -15,7 +15,11 @@ router = APIRouter(prefix="/assistants")
 
 @router.post("")
 async def create_assistant(body: CreateAssistant, state: State, caller: CallerDep) -> Any:
-    return await assistants.create(state.db, caller.tenant, body.model_dump(exclude_unset=True))
+    fields = body.model_dump(exclude_unset=True)
+    fields["tool_resources"] = await vector_stores.resolve_file_search(
+        state, caller.tenant, fields.get("tool_resources"), caller.api_key
+    )
+    return await assistants.create(state.db, caller.tenant, fields)
 
 
 @router.get("")
@@ -33,6 +37,10 @@ async def modify_assistant(
     assistant_id: str, body: ModifyAssistant, state: State, caller: CallerDep
 ) -> Any:
     fields = body.model_dump(exclude_unset=True)
+    if "tool_resources" in fields:
+        fields["tool_resources"] = await vector_stores.resolve_file_search(
+            state, caller.tenant, fields["tool_resources"], caller.api_key
+        )
     return await assistants.modify(state.db, caller.tenant, assistant_id, fields)
 
 

@@ -100,15 +100,33 @@ def _needs_a_closer_look(body: bytes) -> bool:
     )
 
 
+# Every object ID and cursor: what new_id makes (and OpenAI's own IDs, e.g. file-...), bounded.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_ID_QUERY_PARAMS = {"after", "before"}
+
+
+def _is_id(name: str) -> bool:
+    return name.endswith("_id") or name in _ID_QUERY_PARAMS
+
+
 async def reject_unstorable_input(request: Request) -> None:
     """Refuse (400) what the store cannot keep or the API cannot answer with: NUL characters
-    and unpaired surrogates (PostgreSQL rejects both), NaN/Infinity (not JSON numbers) and
-    nesting deeper than MAX_DEPTH."""
+    and unpaired surrogates (PostgreSQL rejects both), NaN/Infinity (not JSON numbers),
+    nesting deeper than MAX_DEPTH, and IDs or cursors not shaped as IDs (ID_PATTERN)."""
     params = [*request.path_params.items(), *request.query_params.multi_items()]
     for name, value in params:
         problem = _text_problem(name) or _text_problem(value)
         if problem:
             raise invalid(name, f"Invalid '{name}': {problem}.")
+        if _is_id(name) and not ID_PATTERN.fullmatch(value):
+            raise invalid(
+                name,
+                f"Invalid '{name}': an ID is 1 to 128 letters, digits, '_' or '-'.",
+                code="invalid_id",
+            )
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type:
+        return  # uploads (multipart, octet-stream) are streamed by their routes, not read here
     body = await request.body()
     if not body or not _needs_a_closer_look(body):
         return

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from .schemas import (
+    MAX_THREAD_MESSAGES,
     CreateMessage,
     CreateThread,
     Metadata,
@@ -22,13 +23,17 @@ from .schemas import (
 RunTools = Annotated[list[Tool], Field(max_length=20)]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Instructions = Annotated[str, StringConstraints(max_length=256_000)]
-# The spec's minimum: a run needs room for at least a short answer.
-TokenBudget = Annotated[int, Field(ge=256)]
+# The spec's minimum: a run needs room for at least a short answer. The spec gives no maximum;
+# 2^31-1 is beyond any model's context and within every SQL integer and provider.
+MAX_INT = 2**31 - 1
+TokenBudget = Annotated[int, Field(ge=256, le=MAX_INT)]
+# As many messages as a thread create takes (OpenAI's limit).
+AdditionalMessages = Annotated[list[CreateMessage], Field(max_length=MAX_THREAD_MESSAGES)]
 
 
 class TruncationStrategy(Request):
     type: Literal["auto", "last_messages"]
-    last_messages: Annotated[int, Field(ge=1)] | None = None
+    last_messages: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
 
 
 class NamedFunction(Request):
@@ -65,7 +70,7 @@ class CreateRun(RunOptions):
     assistant_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     reasoning_effort: ReasoningEffort | None = None
     additional_instructions: Instructions | None = None
-    additional_messages: list[CreateMessage] | None = None
+    additional_messages: AdditionalMessages | None = None
 
 
 class CreateThreadAndRun(RunOptions):

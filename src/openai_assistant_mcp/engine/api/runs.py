@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from ..services import run_steps, runs
+from ..services import run_steps, runs, vector_stores
 from ..state import Event, Subscription
 from .deps import CallerDep, ListQueryDep, State
 from .run_schemas import CreateRun, CreateThreadAndRun, ModifyRun, SubmitToolOutputs
@@ -48,10 +48,20 @@ async def create_thread_and_run(
 ) -> Any:
     fields = body.model_dump(exclude_unset=True)
     stream = bool(fields.pop("stream", False))
+    await _resolve_file_search(state, caller, fields)
     run, events, subscription = await runs.create_thread_and_run(
         state, caller.tenant, caller.api_key, fields, stream=stream
     )
     return _answer(state, response, run, events, subscription)
+
+
+async def _resolve_file_search(state: State, caller: CallerDep, fields: dict[str, Any]) -> None:
+    """The run's and its new thread's file_search resources, checked (and helpers made)."""
+    for holder in (fields, fields.get("thread") or {}):
+        if holder.get("tool_resources"):
+            holder["tool_resources"] = await vector_stores.resolve_file_search(
+                state, caller.tenant, holder["tool_resources"], caller.api_key
+            )
 
 
 @router.post("/{thread_id}/runs")

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
-MetadataKey = Annotated[str, StringConstraints(max_length=64)]
-MetadataValue = Annotated[str, StringConstraints(max_length=512)]
-Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=16)]
-
-
-class Request(BaseModel):
-    """Base of every request body: unknown fields are an error, as in the spec, and types are
-    strict (no "1.5" for a number, no true for 1.0)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Loose(BaseModel):
-    """Nested objects whose extra fields OpenAI passed through (e.g. JSON schemas)."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
+from .schema_base import Loose, Metadata, Request
+from .vector_store_schemas import ChunkingStrategy
 
 # --- tools --------------------------------------------------------------------------------------
 
@@ -54,9 +39,46 @@ Tool = Annotated[FunctionTool | CodeInterpreterTool | FileSearchTool, Field(disc
 Tools = Annotated[list[Tool], Field(max_length=128)]
 
 
+class NewVectorStore(Request):
+    """The `vector_stores` helper: a store made from files when the object is created."""
+
+    file_ids: Annotated[
+        list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=10000)
+    ] = []
+    chunking_strategy: dict[str, Any] | None = None
+    metadata: Metadata | None = None
+
+    @field_validator("chunking_strategy")
+    @classmethod
+    def _chunking(cls, value: Any) -> Any:
+        """Checked as a vector store's own chunking_strategy."""
+        if value is None:
+            return value
+        try:
+            TypeAdapter(ChunkingStrategy).validate_python(value, strict=True)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return value
+
+
+class FileSearchResources(Request):
+    vector_store_ids: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=1)]
+        | None
+    ) = None
+    vector_stores: Annotated[list[NewVectorStore], Field(max_length=1)] | None = None
+
+    @field_validator("vector_stores")
+    @classmethod
+    def _not_both(cls, value: Any, info: Any) -> Any:
+        if value and info.data.get("vector_store_ids"):
+            raise ValueError("give vector_store_ids or vector_stores, not both")
+        return value
+
+
 class ToolResources(Request):
     code_interpreter: dict[str, Any] | None = None
-    file_search: dict[str, Any] | None = None
+    file_search: FileSearchResources | None = None
 
 
 # --- response format ----------------------------------------------------------------------------
@@ -155,7 +177,11 @@ class TextPart(Request):
 
 
 ContentPart = Annotated[ImageFilePart | ImageUrlPart | TextPart, Field(discriminator="type")]
-Content = MessageText | Annotated[list[ContentPart], Field(min_length=1)]
+# The spec gives no maximum of parts per message; each one is work (stored, sent to the model).
+MAX_CONTENT_PARTS = 32
+Content = (
+    MessageText | Annotated[list[ContentPart], Field(min_length=1, max_length=MAX_CONTENT_PARTS)]
+)
 
 
 class AttachmentCodeInterpreter(Request):
@@ -173,13 +199,17 @@ AttachmentTool = Annotated[
 
 class Attachment(Request):
     file_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    tools: list[AttachmentTool]
+    tools: Annotated[list[AttachmentTool], Field(max_length=2)]
+
+
+# Files per message: OpenAI's limit for attachments.
+MAX_ATTACHMENTS = 10
 
 
 class CreateMessage(Request):
     role: Literal["user", "assistant"]
     content: Content
-    attachments: list[Attachment] | None = None
+    attachments: Annotated[list[Attachment], Field(max_length=MAX_ATTACHMENTS)] | None = None
     metadata: Metadata | None = None
 
 
@@ -194,8 +224,7 @@ class ThreadCodeInterpreter(Request):
     file_ids: Annotated[list[str], Field(max_length=20)] = []
 
 
-class ThreadFileSearch(Request):
-    vector_store_ids: Annotated[list[str], Field(max_length=1)] = []
+ThreadFileSearch = FileSearchResources
 
 
 class ThreadToolResources(Request):
@@ -203,8 +232,12 @@ class ThreadToolResources(Request):
     file_search: ThreadFileSearch | None = None
 
 
+# Messages one thread create may carry (OpenAI's limit): each one is a row written.
+MAX_THREAD_MESSAGES = 32
+
+
 class CreateThread(Request):
-    messages: list[CreateMessage] | None = None
+    messages: Annotated[list[CreateMessage], Field(max_length=MAX_THREAD_MESSAGES)] | None = None
     tool_resources: ThreadToolResources | None = None
     metadata: Metadata | None = None
 

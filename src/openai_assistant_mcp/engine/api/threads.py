@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from ..services import threads
+from ..services import threads, vector_stores
 from .deps import CallerDep, State
 from .schemas import CreateThread, ModifyThread
 
@@ -19,6 +19,10 @@ async def create_thread(
 ) -> Any:
     # An empty body is allowed (curl -d ''): an empty thread.
     fields = body.model_dump(exclude_unset=True) if body else {}
+    if fields.get("tool_resources"):
+        fields["tool_resources"] = await vector_stores.resolve_file_search(
+            state, caller.tenant, fields["tool_resources"], caller.api_key
+        )
     return await threads.create(state.db, caller.tenant, fields)
 
 
@@ -35,6 +39,10 @@ async def modify_thread(
     body: Annotated[ModifyThread | None, Body()] = None,
 ) -> Any:
     fields = body.model_dump(exclude_unset=True) if body else {}
+    if fields.get("tool_resources"):
+        fields["tool_resources"] = await vector_stores.resolve_file_search(
+            state, caller.tenant, fields["tool_resources"], caller.api_key
+        )
     return await threads.modify(state.db, caller.tenant, thread_id, fields)
 
 

@@ -8,6 +8,7 @@ from ..errors import not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
+from . import file_refs
 from .common import ListQuery, list_objects, now
 
 DEFAULTS: dict[str, Any] = {
@@ -28,6 +29,8 @@ async def create(db: Database, tenant: str, fields: dict[str, Any]) -> dict[str,
     body = {"id": new_id("asst"), "object": "assistant", "created_at": now(), **DEFAULTS}
     body.update({k: v for k, v in fields.items() if v is not None})
     async with db.write() as conn:
+        refs = file_refs.tool_resource_refs(body.get("tool_resources"))
+        await file_refs.require_files(conn, tenant, refs)
         await repository.insert_object(conn, repository.ASSISTANTS, body, tenant)
     return body
 
@@ -48,6 +51,8 @@ async def modify(
         body = await repository.get_for_update(conn, repository.ASSISTANTS, tenant, assistant_id)
         if body is None:
             raise not_found("assistant", assistant_id)
+        refs = file_refs.tool_resource_refs(fields.get("tool_resources"))
+        await file_refs.require_files(conn, tenant, refs)
         body = dict(body)
         for key, value in fields.items():
             body[key] = DEFAULTS.get(key) if value is None else value

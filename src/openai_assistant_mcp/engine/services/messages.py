@@ -10,6 +10,7 @@ from ..errors import APIError, conflict, not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
+from . import file_refs
 from .common import ListQuery, list_objects, now, require_thread
 
 
@@ -98,6 +99,7 @@ async def create(
             raise not_found("thread", thread_id)
         if run_id is not None:
             raise conflict(f"Can't add messages to {thread_id} while a run {run_id} is active.")
+        await file_refs.require_files(conn, tenant, file_refs.message_refs(fields))
         return await create_in(conn, tenant, thread_id, fields)
 
 

@@ -19,7 +19,7 @@ from ..runs.lifecycle import RunStatus, StepStatus
 from ..state import EngineState, Event, Subscription
 from ..store import repository
 from ..store.repository import Prepared, RunRow
-from . import messages, threads
+from . import file_refs, messages, threads
 from .common import ListQuery, list_objects, now
 from .run_end import finish
 
@@ -145,6 +145,8 @@ async def _insert(
     assistant = assistant or await _assistant(conn, tenant, fields["assistant_id"])
     run, execution = build(thread_id, assistant, fields, state.settings.run_expires_after)
     if fields.get("additional_messages"):
+        refs = file_refs.messages_refs(fields["additional_messages"], "additional_messages")
+        await file_refs.require_files(conn, tenant, refs)
         bodies = [
             messages.build(thread_id, message, created_at=run["created_at"])
             for message in fields["additional_messages"]
@@ -208,7 +210,7 @@ async def create_thread_and_run(
         thread_fields["tool_resources"] = fields["tool_resources"]
     async with state.db.write() as conn:
         assistant = await _assistant(conn, tenant, fields["assistant_id"])  # before writing
-        thread = await threads.create_in(conn, tenant, thread_fields)
+        thread = await threads.create_in(conn, tenant, thread_fields, prefix="thread.")
         prepared = await _insert(state, conn, tenant, thread["id"], fields, assistant)
     run = prepared.row.body
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)

@@ -11,14 +11,20 @@ from ..errors import not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
-from . import messages
+from . import file_refs, messages
 from .common import now, require_thread
 
 DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
 
 
-async def create_in(conn: AsyncConnection, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Create a thread and its initial `messages` inside the caller's transaction."""
+async def create_in(
+    conn: AsyncConnection, tenant: str, fields: dict[str, Any], prefix: str = ""
+) -> dict[str, Any]:
+    """Create a thread and its initial `messages` inside the caller's transaction (`prefix`
+    names where the thread's fields sit in the request, for errors)."""
+    refs = file_refs.tool_resource_refs(fields.get("tool_resources"), f"{prefix}tool_resources")
+    refs += file_refs.messages_refs(fields.get("messages"), f"{prefix}messages")
+    await file_refs.require_files(conn, tenant, refs)
     created_at = now()
     body = {
         "id": new_id("thread"),
@@ -52,6 +58,8 @@ async def modify(
     """Apply the fields the caller sent; a null resets the field to its default."""
     async with db.write() as conn:
         body = dict(await require_thread(conn, tenant, thread_id, lock=True))
+        refs = file_refs.tool_resource_refs(fields.get("tool_resources"))
+        await file_refs.require_files(conn, tenant, refs)
         for key, value in fields.items():
             body[key] = DEFAULTS[key] if value is None else value
         await repository.replace_body(conn, repository.THREADS, thread_id, body)

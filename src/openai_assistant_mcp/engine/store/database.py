@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,13 +19,15 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, *, immediate: bool, lock_timeout: float) -> AsyncEngine:
     """A SQLite engine in WAL mode; `immediate` write transactions take the lock up front,
     so two writers queue on the busy timeout instead of failing on a lock upgrade."""
     # No rollback when a connection goes back to the pool: every use ends its transaction
     # (read() and write() commit or roll back), and with aiosqlite each statement is a thread
     # round trip.
-    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_reset_on_return=None)
+    engine = create_async_engine(
+        url, connect_args={"timeout": lock_timeout}, pool_reset_on_return=None
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -33,7 +36,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -46,15 +49,15 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
 class Database:
     """The store's connections. `read()` and `write()` each run one transaction."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout: float = 30.0) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
-            self._reader = _sqlite_engine(url, immediate=False)
-            self._writer = _sqlite_engine(url, immediate=True)
+            self._reader = _sqlite_engine(url, immediate=False, lock_timeout=lock_timeout)
+            self._writer = _sqlite_engine(url, immediate=True, lock_timeout=lock_timeout)
         else:
             self._reader = self._writer = create_async_engine(
                 url,
@@ -102,6 +105,37 @@ class Database:
     def describe(self) -> str:
         """The URL without its password, for start-up messages."""
         return describe_url(self.url)
+
+
+# SQLite's messages for a full disk, a lock held too long, a failed write (SQLITE_FULL,
+# SQLITE_BUSY, SQLITE_IOERR); PostgreSQL's SQLSTATE classes "insufficient resources" (53: disk
+# full, out of memory, too many connections) and "lock not available" (55P03).
+_SQLITE_UNAVAILABLE = {
+    "database or disk is full": "the database's disk is full",
+    "database is locked": "the database is locked by another process",
+    "disk i/o error": "the database could not write to its disk",
+}
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why the store cannot serve now, when `exc` is a passing condition a retry may get past
+    (full disk, a lock held elsewhere); None for any other failure."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "the database's disk is full"
+    if not isinstance(exc, DBAPIError):
+        return None
+    text = str(exc.orig).lower()
+    for marker, reason in _SQLITE_UNAVAILABLE.items():
+        if marker in text:
+            return reason
+    state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    if state == "53100":
+        return "the database's disk is full"
+    if state.startswith("53") or state == "55P03":
+        return "the database is out of resources or locked"
+    return None
 
 
 def describe_url(url: str) -> str:

@@ -97,6 +97,7 @@ async def list_page(
     order: Order,
     after: str | None = None,
     before: str | None = None,
+    where: tuple[Any, ...] | list[Any] = (),
     **scope: Any,
 ) -> Page:
     """One page in `order`, starting after `after` and/or ending before `before`.
@@ -105,6 +106,7 @@ async def list_page(
     depend on how many objects the collection holds (an index on (scope, seq) serves it)."""
     conditions = [table.c.tenant == tenant]
     conditions += [table.c[name] == value for name, value in scope.items()]
+    conditions += list(where)
     seq = table.c.seq
 
     async def cursor_seq(param: str, object_id: str) -> int:

@@ -10,7 +10,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
 )
@@ -93,4 +95,64 @@ run_steps = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("body", Body, nullable=False),
     Index("ix_run_steps_run_seq", "run_id", "seq"),
+)
+
+# --- files and uploads (migration 0003) ------------------------------------------------------
+# A file's bytes live in `blob_chunks`, in pieces of at most CHUNK_BYTES, so every engine process
+# sharing the database reads them and no request ever holds a whole file in memory. `status` is
+# 'writing' while the pieces arrive (the file is invisible until 'ready').
+
+files = Table(
+    "files",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("body", Body, nullable=False),
+    Index("ix_files_tenant_seq", "tenant", "seq"),
+    Index("ix_files_status", "status"),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("body", Body, nullable=False),
+    Index("ix_uploads_status_expires", "status", "expires_at"),
+)
+
+upload_parts = Table(
+    "upload_parts",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    _id(),
+    Column("tenant", String(64), nullable=False),
+    Column("upload_id", String(64), ForeignKey("uploads.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("body", Body, nullable=False),
+    Index("ix_upload_parts_upload", "upload_id", "seq"),
+)
+
+# Pieces of a file's or an upload part's bytes; `owner_id` is the file or part ID. Completing an
+# upload re-owns its parts' pieces to the new file (no bytes copied).
+blob_chunks = Table(
+    "blob_chunks",
+    metadata,
+    Column("owner_id", String(64), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("owner_id", "idx", name="pk_blob_chunks"),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from openai_assistant_mcp.engine.store import vector_tables  # noqa: F401  (registers its tables)
 from openai_assistant_mcp.engine.store.tables import metadata
 
 connection = context.config.attributes["connection"]

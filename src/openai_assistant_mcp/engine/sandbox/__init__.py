@@ -1,0 +1,60 @@
+"""The code_interpreter sandbox: isolated, stateful Python sessions, one per thread.
+
+`Sandbox` ties the backend (bubblewrap), the sandbox's venv and the session pool together;
+`sandbox_for(state)` gives the one Sandbox of an engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from .backend import SandboxBackend
+from .bwrap import BwrapBackend
+from .environment import setup, venv_missing
+from .sessions import Execution, SessionPool
+from .settings import SandboxSettings
+
+__all__ = ["Execution", "Sandbox", "SandboxSettings", "sandbox_for"]
+
+
+def make_backend(settings: SandboxSettings) -> SandboxBackend:
+    if settings.backend != "bwrap":
+        raise ValueError(f"SANDBOX_BACKEND: unknown backend {settings.backend!r} (known: bwrap)")
+    return BwrapBackend(settings)
+
+
+class Sandbox:
+    def __init__(self, settings: SandboxSettings, sessions_root: Path) -> None:
+        self.settings = settings
+        self.backend = make_backend(settings)
+        self.pool = SessionPool(settings, self.backend, sessions_root)
+        self._setup_lock = asyncio.Lock()
+
+    async def unavailable(self) -> str | None:
+        """Why code cannot run sandboxed here (naming what to install or run), else None."""
+        if reason := self.backend.unavailable():
+            return reason
+        if venv_missing(self.settings) is None:
+            return None
+        if not self.settings.auto_setup:
+            return venv_missing(self.settings)
+        async with self._setup_lock:  # first use: build the venv once, others wait for it
+            if venv_missing(self.settings) is not None:
+                try:
+                    await asyncio.to_thread(setup, self.settings, lambda _line: None)
+                except (RuntimeError, OSError) as error:
+                    return f"{venv_missing(self.settings)}; setting it up failed: {error}"
+        return venv_missing(self.settings)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def sandbox_for(state: Any) -> Sandbox:
+    """The engine's Sandbox, made on first use (sessions live under the data dir)."""
+    if getattr(state, "sandbox", None) is None:
+        settings = state.settings
+        state.sandbox = Sandbox(settings.sandbox, settings.data_dir / "sandbox-sessions")
+    return state.sandbox

@@ -1,0 +1,130 @@
+"""`openai-assistant-mcp sandbox setup|check`: build the sandbox's venv; prove the isolation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+from . import Sandbox
+from .environment import setup
+from .settings import SandboxSettings
+
+CANARY = "sandbox-check-canary-3b9f"
+
+
+def add_sandbox_command(commands: argparse._SubParsersAction) -> None:
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="code_interpreter's sandbox: `setup` builds its Python venv (uv), `check` self-tests",
+        argument_default=argparse.SUPPRESS,
+    )
+    sandbox.add_argument("sandbox_action", choices=["setup", "check"], metavar="{setup,check}")
+    sandbox.add_argument("--force", action="store_true", help="setup: reinstall even if ready")
+
+
+def run_sandbox_command(args: argparse.Namespace) -> int:
+    """Exit status of `sandbox setup` / `sandbox check` (settings from SANDBOX_* variables)."""
+    settings = SandboxSettings()
+    if args.sandbox_action == "setup":
+        try:
+            setup(settings, force=getattr(args, "force", False))
+        except (RuntimeError, OSError) as error:
+            print(f"sandbox setup failed: {error}", file=sys.stderr)
+            return 1
+        print(f"sandbox venv ready: {settings.venv}")
+        return 0
+    return asyncio.run(check(settings))
+
+
+# Each probe: (what it shows, code, a predicate on the output that says it held).
+def _probes(
+    host_secret: Path, port: int, settings: SandboxSettings
+) -> list[tuple[str, str, object]]:
+    # Host paths that must not exist inside: the secret, and the home's entries the sandbox
+    # does not need (the venv and its Python may live under the home; those are bound).
+    needed = (str(settings.venv), settings.base_python)
+    home = [str(p) for p in Path.home().iterdir() if not any(n.startswith(str(p)) for n in needed)]
+    hidden = [str(host_secret), *home[:20]]
+    return [
+        (
+            "python runs, numpy/pandas/matplotlib import",
+            "import numpy, pandas, matplotlib; print(int(numpy.arange(5).sum()))",
+            lambda out: out.strip() == "10",
+        ),
+        (
+            "no network (a loopback port the server opened is unreachable)",
+            f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), 2)\n"
+            "    print('reached')\nexcept OSError:\n    print('refused')",
+            lambda out: out.strip() == "refused",
+        ),
+        (
+            "no server files (data dir, secret key, home)",
+            f"import os\nprint([p for p in {hidden!r} if os.path.lexists(p)])",
+            lambda out: out.strip() == "[]",
+        ),
+        (
+            "no server environment or processes",
+            f"import os\nprint({CANARY!r} in str(os.environ), "
+            f"os.path.exists('/proc/{os.getpid()}'))",
+            lambda out: out.strip() == "False False",
+        ),
+        (
+            "read-only outside /mnt/data and /tmp",
+            "bad = []\nfor p in ('/x', '/usr/x', '/sandbox/x'):\n    try:\n"
+            "        open(p, 'w'); bad.append(p)\n    except OSError:\n        pass\nprint(bad)",
+            lambda out: out.strip() == "[]",
+        ),
+        (
+            "process limit (fork bomb contained)",
+            "import os\ntry:\n    while True:\n        os.fork()\n"
+            "except OSError:\n    print('limited')",
+            lambda out: "limited" in out,
+        ),
+        (
+            "no new user namespaces (unshare -U refused)",
+            "import subprocess\n"
+            "print(subprocess.run(['unshare', '-Ur', 'true'], capture_output=True).returncode)",
+            lambda out: out.strip() == "1",
+        ),
+        (
+            "memory limit (10 GB allocation refused)",
+            "try:\n    b = bytearray(10 * 1024**3)\nexcept MemoryError:\n    print('limited')",
+            lambda out: out.strip() == "limited",
+        ),
+    ]
+
+
+async def check(settings: SandboxSettings) -> int:
+    """Run the self-test; print what is isolated; 0 when every probe held."""
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        host_secret = root / "secret.key"
+        host_secret.write_text(CANARY)
+        os.environ["SANDBOX_CHECK_CANARY"] = CANARY  # must not reach the sandbox
+        sandbox = Sandbox(settings, root / "sessions")
+        if reason := await sandbox.unavailable():
+            print(f"sandbox unavailable: {reason}")
+            return 1
+        print(f"backend: {sandbox.backend.name}; venv: {settings.venv}")
+        for line in sandbox.backend.isolation():
+            print(f"  {line}")
+        failures = 0
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            try:
+                for name, code, held in _probes(host_secret, listener.getsockname()[1], settings):
+                    result = await sandbox.pool.execute("check", code)
+                    ok = held(result.output) and not result.error
+                    failures += not ok
+                    detail = "" if ok else f": {result.logs()[:300]!r}"
+                    print(f"{'ok  ' if ok else 'FAIL'} {name}{detail}")
+            finally:
+                await sandbox.close()
+        print("all probes held" if not failures else f"{failures} probe(s) FAILED")
+        return 1 if failures else 0

@@ -1,0 +1,37 @@
+"""What a sandbox backend provides: a started, isolated interpreter speaking the driver protocol.
+
+Only bubblewrap ships (it is what can be tested here); a container backend (Docker/Podman)
+would implement the same two methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """One interpreter to start: its private /mnt/data on the host and who it runs as."""
+
+    data_dir: Path  # host directory mounted read-write as /mnt/data
+    uid: int  # the unprivileged user the code runs as (when the server is root)
+    gid: int
+
+
+class SandboxBackend(Protocol):
+    name: str
+
+    def unavailable(self) -> str | None:
+        """Why this backend cannot start sandboxes here (what to install), else None."""
+        ...
+
+    async def start(self, spec: SessionSpec) -> asyncio.subprocess.Process:
+        """Start the driver isolated; its stdin/stdout are the protocol pipes."""
+        ...
+
+    def isolation(self) -> list[str]:
+        """One line per isolation property, for `sandbox check`."""
+        ...

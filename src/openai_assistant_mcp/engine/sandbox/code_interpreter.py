@@ -1,0 +1,202 @@
+"""code_interpreter as a built-in tool: the model's Python runs in the thread's sandbox session.
+
+The thread's files (tool_resources.code_interpreter.file_ids of assistant and thread, and
+message attachments for code_interpreter) are placed in /mnt/data under their names before the
+code runs; figures become PNG Files (`assistants_output`) and `image` outputs; files the code
+writes to /mnt/data become Files the final message can cite (`file_path` annotations).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..runs.builtin import BuiltinContext, BuiltinResult, register
+from ..store import repository
+from . import sandbox_for
+from .sessions import SandboxBusy, Session, SessionPool, busy
+
+log = logging.getLogger(__name__)
+
+FUNCTION_NAME = "python"
+MAX_CODE_CHARS = 100_000
+MAX_INPUT_FILES = 20  # files placed in /mnt/data per thread
+MAX_OUTPUT_FILES = 10  # files written by one execution that become Files
+MAX_OUTPUT_FILE_BYTES = 50 << 20
+ATTACHMENT_MESSAGES = 1000  # newest messages whose attachments are looked at
+OUTPUT_PURPOSE = "assistants_output"
+
+DESCRIPTION = (
+    "Run Python 3 code in a stateful sandbox, like a Jupyter notebook: variables persist "
+    "between calls on this thread. The user's files are in /mnt/data; save files there to "
+    "give them to the user (cite them as sandbox:/mnt/data/<name>). matplotlib figures are "
+    "shown to the user. numpy, pandas, matplotlib and scipy are installed; there is no "
+    "internet access. Returns the printed output and the last expression's value."
+)
+
+
+def _code_from(arguments: str) -> str:
+    """The code from the call's arguments: {"code": "..."}, or the raw text if not JSON."""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
+        return parsed["code"]
+    if isinstance(parsed, str):
+        return parsed
+    raise ValueError('the arguments must be a JSON object {"code": "<python source>"}')
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+class CodeInterpreter:
+    type = "code_interpreter"
+    function_name = FUNCTION_NAME
+
+    def function(self, tool: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": FUNCTION_NAME,
+                "description": DESCRIPTION,
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string", "description": "Python source to run."}
+                    },
+                    "required": ["code"],
+                },
+            },
+        }
+
+    async def unavailable(self, ctx: BuiltinContext) -> str | None:
+        return await sandbox_for(ctx.services).unavailable()
+
+    async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
+        try:
+            code = _code_from(arguments)
+        except ValueError as error:
+            return self._result("", f"Error: {error}", [])
+        if len(code) > MAX_CODE_CHARS:
+            return self._result(code[:200], f"Error: the code exceeds {MAX_CODE_CHARS} chars", [])
+        ctx.progress({"type": "code_interpreter", "code_interpreter": {"input": code}})
+        sandbox = sandbox_for(ctx.services)
+        if reason := await sandbox.unavailable():  # checked again: never run unsandboxed
+            return self._result(code, f"Error: code_interpreter is unavailable: {reason}", [])
+        key = f"{ctx.tenant}:{ctx.run['thread_id']}"
+        file_ids = await self._file_ids(ctx)
+        try:
+            async with sandbox.pool.hold(key) as session:
+                return await self._run(ctx, sandbox.pool, session, code, file_ids)
+        except SandboxBusy:
+            return self._result(code, busy().logs(), [])
+
+    async def _run(
+        self, ctx: BuiltinContext, pool: SessionPool, session: Session, code: str, ids: list[str]
+    ) -> BuiltinResult:
+        notes = await self._place_files(ctx, pool, session, ids)
+        before = await pool.scan(session)
+        execution = await pool.run(session, code)
+        after = await pool.scan(session)
+        outputs: list[dict[str, Any]] = []
+        files: list[dict[str, Any]] = []
+        logs = "\n".join([*notes, execution.logs()]).strip()
+        if logs:
+            outputs.append({"type": "logs", "logs": logs})
+        told = [logs] if logs else []
+        for number, png in enumerate(execution.images, 1):
+            saved = await self._save(ctx, f"figure-{number}.png", png)
+            if saved:
+                outputs.append({"type": "image", "image": {"file_id": saved}})
+                files.append({"file_id": saved, "image": True})
+                told.append(f"[figure {number} shown to the user as image {saved}]")
+        changed = [name for name, seen in after.items() if before.get(name) != seen]
+        for name in sorted(changed)[:MAX_OUTPUT_FILES]:
+            data = await pool.read_from(session, name, MAX_OUTPUT_FILE_BYTES)
+            saved = await self._save(ctx, name, data) if data is not None else None
+            if saved:
+                files.append({"file_id": saved, "path": f"/mnt/data/{name}"})
+                told.append(f"[file saved: sandbox:/mnt/data/{name}]")
+        return self._result(code, "\n".join(told) or "(no output)", outputs, files)
+
+    @staticmethod
+    def _result(
+        code: str,
+        model_output: str,
+        outputs: list[dict[str, Any]] | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> BuiltinResult:
+        if outputs == [] and model_output.startswith("Error:"):
+            outputs = [{"type": "logs", "logs": model_output}]
+        return BuiltinResult(
+            tool_call={
+                "type": "code_interpreter",
+                "code_interpreter": {"input": code, "outputs": outputs or []},
+            },
+            model_output=model_output,
+            files=files or [],
+        )
+
+    async def _save(self, ctx: BuiltinContext, filename: str, data: bytes) -> str | None:
+        """Store bytes as a File for the run's caller; its id, or None if storing failed."""
+        from ..services import files as files_service
+
+        try:
+            body = await files_service.create_file(
+                ctx.services,
+                ctx.tenant,
+                filename,
+                OUTPUT_PURPOSE,
+                _chunks(data),
+                purposes=files_service.OUTPUT_PURPOSES,
+            )
+        except Exception as error:  # a full store must not fail the run; the model is told
+            log.warning("code_interpreter: storing %s failed: %s", filename, error)
+            return None
+        return body["id"]
+
+    async def _file_ids(self, ctx: BuiltinContext) -> list[str]:
+        """tool_resources.code_interpreter.file_ids, then message attachments for the tool."""
+        resources = (ctx.tool_resources or {}).get("code_interpreter") or {}
+        ids = list(resources.get("file_ids") or [])
+        async with ctx.services.db.read() as conn:
+            messages = await repository.recent_messages(
+                conn, ctx.run["thread_id"], ATTACHMENT_MESSAGES
+            )
+        for message in messages:
+            for attachment in message.get("attachments") or []:
+                tools = {t.get("type") for t in attachment.get("tools") or []}
+                if "code_interpreter" in tools and attachment.get("file_id"):
+                    ids.append(attachment["file_id"])
+        return list(dict.fromkeys(ids))[:MAX_INPUT_FILES]
+
+    async def _place_files(
+        self, ctx: BuiltinContext, pool: SessionPool, session: Session, ids: list[str]
+    ) -> list[str]:
+        """Copy the thread's files not yet in this session into /mnt/data; problems as notes."""
+        missing = [file_id for file_id in ids if file_id not in session.placed]
+        if not missing:
+            return []
+        from ..errors import APIError
+        from ..services import files as files_service
+
+        notes = []
+        limit = pool.settings.file_size_mb << 20
+        for file_id in missing:
+            try:
+                body = await files_service.retrieve_file(ctx.services, ctx.tenant, file_id)
+                data = await files_service.read_file_bytes(ctx.services, ctx.tenant, file_id, limit)
+            except APIError as error:
+                notes.append(f"[file {file_id} is not available in /mnt/data: {error}]")
+                session.placed[file_id] = ""  # said once
+                continue
+            session.placed[file_id] = await pool.write_into(session, body["filename"], data)
+        return notes
+
+
+code_interpreter = register(CodeInterpreter())

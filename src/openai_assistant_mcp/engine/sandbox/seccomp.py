@@ -1,0 +1,59 @@
+"""A seccomp filter for the sandbox: no new user namespaces (and no x32 syscalls).
+
+Under a root server the sandbox has no user namespace of its own (so the kernel's process limit
+applies to the session's uid), which leaves the code free to create one with `unshare -U`; that
+holds nothing of the host but widens the kernel's attack surface. Hand-written classic BPF (the
+one alternative, libseccomp, is a system library the server's Python may not have).
+"""
+
+from __future__ import annotations
+
+import errno
+import platform
+import struct
+
+# Architecture: (AUDIT_ARCH value, syscall numbers of unshare, clone, clone3).
+ARCHES = {
+    "x86_64": (0xC000003E, 272, 56, 435),
+    "aarch64": (0xC00000B7, 97, 220, 435),
+}
+CLONE_NEWUSER = 0x10000000
+X32_SYSCALL_BIT = 0x40000000
+
+LD_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
+JEQ = 0x15  # BPF_JMP | BPF_JEQ | BPF_K
+JGE = 0x35  # BPF_JMP | BPF_JGE | BPF_K
+JSET = 0x45  # BPF_JMP | BPF_JSET | BPF_K
+RET = 0x06  # BPF_RET | BPF_K
+ALLOW = 0x7FFF0000
+ERRNO = 0x00050000
+NR, ARCH, ARG0 = 0, 4, 16  # offsets in struct seccomp_data (arg0's low half, little-endian)
+
+
+def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
+    return struct.pack("<HBBI", code, jt, jf, k)
+
+
+def userns_filter(machine: str | None = None) -> bytes | None:
+    """The compiled filter for this machine, or None where the architecture is not known."""
+    arch = ARCHES.get(machine or platform.machine())
+    if arch is None:
+        return None
+    audit_arch, unshare, clone, clone3 = arch
+    program = [
+        _op(LD_ABS, ARCH),
+        _op(JEQ, audit_arch, 1, 0),
+        _op(RET, ERRNO | errno.EPERM),  # another ABI (e.g. i386 on x86_64): refused
+        _op(LD_ABS, NR),
+        _op(JGE, X32_SYSCALL_BIT, 0, 1),
+        _op(RET, ERRNO | errno.EPERM),
+        _op(JEQ, clone3, 0, 1),
+        _op(RET, ERRNO | errno.ENOSYS),  # flags are in memory BPF cannot read: libc uses clone
+        _op(JEQ, unshare, 1, 0),
+        _op(JEQ, clone, 0, 3),
+        _op(LD_ABS, ARG0),
+        _op(JSET, CLONE_NEWUSER, 0, 1),
+        _op(RET, ERRNO | errno.EPERM),
+        _op(RET, ALLOW),
+    ]
+    return b"".join(program)

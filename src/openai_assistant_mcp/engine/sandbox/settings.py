@@ -1,0 +1,46 @@
+"""Sandbox settings (code_interpreter), read from the environment."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_venv() -> Path:
+    return Path(user_cache_dir("openai-assistant-mcp", appauthor=False)) / "sandbox-venv"
+
+
+def default_base_python() -> str:
+    # The interpreter the server's own venv was made from (e.g. pyenv's), not the venv's shim.
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+class SandboxSettings(BaseSettings):
+    """Where the sandbox's Python lives and how much one session may use."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    backend: str = Field(default="bwrap", alias="SANDBOX_BACKEND")
+    venv: Path = Field(default_factory=default_venv, alias="SANDBOX_VENV")
+    base_python: str = Field(default_factory=default_base_python, alias="SANDBOX_PYTHON")
+    # Packages installed into the sandbox's venv by `sandbox setup`.
+    packages: str = Field(default="numpy pandas matplotlib scipy", alias="SANDBOX_PACKAGES")
+    auto_setup: bool = Field(default=True, alias="SANDBOX_AUTO_SETUP")
+
+    idle_timeout: float = Field(default=3600.0, gt=0, alias="SANDBOX_IDLE_TIMEOUT")
+    max_sessions: int = Field(default=16, ge=1, le=1000, alias="SANDBOX_MAX_SESSIONS")
+    exec_timeout: float = Field(default=60.0, gt=0, le=3600, alias="SANDBOX_EXEC_TIMEOUT")
+    cpu_seconds: int = Field(default=60, ge=1, alias="SANDBOX_CPU_SECONDS")
+    session_cpu_seconds: int = Field(default=3600, ge=1, alias="SANDBOX_SESSION_CPU_SECONDS")
+    memory_mb: int = Field(default=2048, ge=64, alias="SANDBOX_MEMORY_MB")
+    max_processes: int = Field(default=32, ge=1, alias="SANDBOX_MAX_PROCESSES")
+    file_size_mb: int = Field(default=256, ge=1, alias="SANDBOX_FILE_SIZE_MB")
+    open_files: int = Field(default=256, ge=16, alias="SANDBOX_OPEN_FILES")
+    tmp_mb: int = Field(default=512, ge=1, alias="SANDBOX_TMP_MB")
+    output_chars: int = Field(default=20000, ge=100, le=1_000_000, alias="SANDBOX_OUTPUT_CHARS")
+    # Sandboxed processes run as uid/gid uid_base + slot when the server runs as root.
+    uid_base: int = Field(default=200000, ge=1000, alias="SANDBOX_UID_BASE")

@@ -1,0 +1,271 @@
+"""Files: store (streamed, in bounded pieces), retrieve, list, read back, delete.
+
+A file is written piece by piece, each piece in its own short transaction, while its row says
+'writing' (invisible to every reader); it turns 'ready' in one last transaction. A failed or
+abandoned write leaves nothing visible, and the sweep removes what a dead process left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import APIError, invalid
+from ..ids import new_id
+from ..state import EngineState
+from ..store import file_store, repository, vector_repository
+from ..store.database import Database
+from .common import ListQuery, list_envelope, now
+
+CHUNK_BYTES = 1024 * 1024  # one stored piece: bounds memory per request and row size
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+# Purposes only the engine itself gives (never accepted from an upload): code_interpreter output.
+OUTPUT_PURPOSES = ("assistants_output",)
+EXPIRY_SECONDS = (3600, 2_592_000)  # expires_after.seconds bounds (1 hour .. 30 days)
+BATCH_DEFAULT_EXPIRY = 2_592_000  # batch files expire after 30 days unless told otherwise
+MAX_FILENAME = 1024
+ABANDONED_AFTER = 6 * 3600  # a file still 'writing' after this long lost its writer
+_SWEEP_EVERY = 60.0
+_last_sweep = 0.0
+
+
+def no_such_file(file_id: str) -> APIError:
+    return APIError(404, f"No such File object: {file_id}", param="id")
+
+
+def too_large(what: str, limit: int) -> APIError:
+    return APIError(
+        413,
+        f"{what} exceeds the maximum size of {limit} bytes.",
+        param="file",
+        code="file_too_large",
+    )
+
+
+def check_purpose(purpose: str, allowed: tuple[str, ...] = PURPOSES) -> None:
+    if purpose not in allowed:
+        choices = ", ".join(f"'{p}'" for p in allowed)
+        raise invalid("purpose", f"Invalid 'purpose': '{purpose}' is not one of {choices}.")
+
+
+def check_filename(filename: str | None, param: str = "file") -> str:
+    name = (filename or "").strip()
+    if not name:
+        raise invalid(param, f"Invalid '{param}': the file needs a name.")
+    if len(name) > MAX_FILENAME or "\x00" in name:
+        raise invalid(param, f"Invalid '{param}': the file name is too long or has a NUL.")
+    return name
+
+
+def expiry(purpose: str, created_at: int, expires_after: dict[str, Any] | None) -> int | None:
+    """`expires_at` for a new file: from `expires_after`, or 30 days for batch files."""
+    if expires_after is None:
+        return created_at + BATCH_DEFAULT_EXPIRY if purpose == "batch" else None
+    anchor = expires_after.get("anchor")
+    if anchor != "created_at":
+        raise invalid(
+            "expires_after.anchor", "Invalid 'expires_after.anchor': must be 'created_at'."
+        )
+    seconds = expires_after.get("seconds")
+    low, high = EXPIRY_SECONDS
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or not low <= seconds <= high:
+        message = f"Invalid 'expires_after.seconds': must be an integer from {low} to {high}."
+        raise invalid("expires_after.seconds", message)
+    return created_at + seconds
+
+
+def file_body(
+    file_id: str, filename: str, purpose: str, size: int, created_at: int, expires_at: int | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": file_id,
+        "object": "file",
+        "bytes": size,
+        "created_at": created_at,
+        "filename": filename,
+        "purpose": purpose,
+        "status": "processed",
+    }
+    if expires_at is not None:
+        body["expires_at"] = expires_at
+    return body
+
+
+async def write_pieces(
+    db: Database, owner_id: str, chunks: AsyncIterator[bytes], limit: int, what: str
+) -> tuple[int, int]:
+    """Store `chunks` as pieces of CHUNK_BYTES under `owner_id`; (bytes, pieces). Refuses
+    (413) past `limit` bytes. Memory held: at most about two pieces."""
+    buffer = bytearray()
+    size = count = 0
+
+    async def flush(data: bytes) -> None:
+        nonlocal count
+        async with db.write() as conn:
+            await file_store.insert_chunk(conn, owner_id, count, data)
+        count += 1
+
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise too_large(what, limit)
+        buffer += chunk
+        while len(buffer) >= CHUNK_BYTES:
+            await flush(bytes(buffer[:CHUNK_BYTES]))
+            del buffer[:CHUNK_BYTES]
+    if buffer:
+        await flush(bytes(buffer))
+    return size, count
+
+
+async def forget(db: Database, tenant: str, file_id: str) -> None:
+    """Remove a half-written file (its row and pieces), even while being cancelled."""
+
+    async def remove() -> None:
+        async with db.write() as conn:
+            await file_store.delete_file_row(conn, tenant, file_id)
+
+    await asyncio.shield(remove())
+
+
+async def create_file(
+    state: EngineState,
+    tenant: str,
+    filename: str,
+    purpose: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    expires_after: dict[str, Any] | None = None,
+    purposes: tuple[str, ...] = PURPOSES,
+) -> dict[str, Any]:
+    """Store a file streamed as `chunks`; answers the File object once it is readable.
+    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES)."""
+    check_purpose(purpose, purposes)
+    filename = check_filename(filename)
+    created_at = now()
+    expires_at = expiry(purpose, created_at, expires_after)
+    await sweep(state)
+    db = state.db
+    body = file_body(new_id("file", "-", 22), filename, purpose, 0, created_at, expires_at)
+    async with db.write() as conn:
+        await file_store.insert_file(conn, body, tenant, "writing")
+    try:
+        size, _ = await write_pieces(
+            db, body["id"], chunks, state.settings.file_max_bytes, "The file"
+        )
+        body["bytes"] = size
+        async with db.write() as conn:
+            await file_store.finish_file(conn, body)
+    except BaseException:
+        await forget(db, tenant, body["id"])
+        raise
+    return body
+
+
+async def retrieve_file(state: EngineState, tenant: str, file_id: str) -> dict[str, Any]:
+    async with state.db.read() as conn:
+        body = await file_store.get_file(conn, tenant, file_id, now())
+    if body is None:
+        raise no_such_file(file_id)
+    return body
+
+
+async def list_files(
+    state: EngineState, tenant: str, query: ListQuery, purpose: str | None = None
+) -> dict[str, Any]:
+    """A page of the tenant's readable files, optionally of one purpose."""
+    conditions = [file_store.live_file(tenant, now())]
+    if purpose is not None:
+        conditions.append(file_store.FILES.c.purpose == purpose)
+    async with state.db.read() as conn:
+        try:
+            page = await repository.list_page(
+                conn,
+                file_store.FILES,
+                tenant,
+                limit=query.limit,
+                order=query.order,
+                after=query.after,
+                before=query.before,
+                where=conditions,
+            )
+        except repository.CursorNotFound as exc:
+            message = f"Invalid '{exc.param}': no file with id '{query.after or query.before}'."
+            raise invalid(exc.param, message) from None
+    return list_envelope(page)
+
+
+async def iter_file_content(state: EngineState, tenant: str, file_id: str) -> AsyncIterator[bytes]:
+    """The file's bytes, piece by piece (404 before the first piece if there is no such file).
+    Each piece is read in its own short transaction, so a slow reader holds no connection."""
+    await retrieve_file(state, tenant, file_id)
+    index = 0
+    while True:
+        async with state.db.read() as conn:
+            piece = await file_store.next_chunk(conn, file_id, index)
+        if piece is None:
+            return
+        index = piece[0] + 1
+        yield piece[1]
+
+
+async def read_file_bytes(state: EngineState, tenant: str, file_id: str, max_bytes: int) -> bytes:
+    """The whole file in memory; refuses (400, code 'file_too_large') a file over `max_bytes`."""
+    body = await retrieve_file(state, tenant, file_id)
+    if body["bytes"] > max_bytes:
+        raise APIError(
+            400,
+            f"File '{file_id}' has {body['bytes']} bytes; at most {max_bytes} can be read here.",
+            param="file_id",
+            code="file_too_large",
+        )
+    return b"".join([piece async for piece in iter_file_content(state, tenant, file_id)])
+
+
+async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str, Any]:
+    """Delete the file and its bytes, and detach it from the tenant's assistants and threads."""
+    async with state.db.write() as conn:
+        if await file_store.get_file(conn, tenant, file_id, now()) is None:
+            raise no_such_file(file_id)
+        await file_store.delete_file_row(conn, tenant, file_id)
+        await detach_file(conn, tenant, file_id)
+    return {"id": file_id, "object": "file", "deleted": True}
+
+
+async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
+    """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
+    and from every vector store of the tenant."""
+    await vector_repository.detach_file_everywhere(conn, tenant, file_id)
+    for table in (repository.ASSISTANTS, repository.THREADS):
+        for body in await file_store.bodies_mentioning(conn, table, tenant, file_id):
+            resources = dict(body.get("tool_resources") or {})
+            interpreter = dict(resources.get("code_interpreter") or {})
+            file_ids = interpreter.get("file_ids") or []
+            if file_id not in file_ids:
+                continue
+            interpreter["file_ids"] = [f for f in file_ids if f != file_id]
+            resources["code_interpreter"] = interpreter
+            await repository.replace_body(
+                conn, table, body["id"], {**body, "tool_resources": resources}
+            )
+
+
+async def sweep(state: EngineState, *, force: bool = False) -> None:
+    """Remove expired files, files a dead process left half-written, and expired uploads'
+    parts. Runs at most once a minute per process (called on the write paths)."""
+    global _last_sweep
+    if not force and time.monotonic() - _last_sweep < _SWEEP_EVERY:
+        return
+    _last_sweep = time.monotonic()
+    moment = now()
+    async with state.db.write() as conn:
+        stale = await file_store.stale_file_ids(
+            conn, now=moment, writing_before=moment - ABANDONED_AFTER
+        )
+        for file_id, tenant in stale:
+            await file_store.delete_file_row(conn, tenant, file_id)
+            await detach_file(conn, tenant, file_id)
+        for upload in await file_store.expired_pending_uploads(conn, moment):
+            await file_store.drop_parts(conn, upload["id"])
+            await file_store.save_upload(conn, {**upload, "status": "expired"})

@@ -1,0 +1,420 @@
+"""Vector stores' SQL: files as queued work (claims and leases, as runs), chunks, and the
+keyword (FTS5 / GIN) and vector (pgvector HNSW, or rows for the engine's numpy search) queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import vector_tables as vt
+
+STORES = vt.vector_stores
+FILES = vt.vector_store_files
+BATCHES = vt.vector_store_file_batches
+CHUNKS = vt.vector_store_chunks
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+
+async def store_embedding(conn: AsyncConnection, store_id: str) -> tuple[dict, int] | None:
+    """(embedding record, generation) of a store."""
+    row = (
+        await conn.execute(
+            select(STORES.c.embedding, STORES.c.generation).where(STORES.c.id == store_id)
+        )
+    ).first()
+    return (row[0], int(row[1])) if row else None
+
+
+async def stores_of_tenant(
+    conn: AsyncConnection, tenant: str, store_ids: Sequence[str]
+) -> dict[str, tuple[dict, dict, int]]:
+    """{id: (body, embedding record, generation)} of the tenant's stores among `store_ids`."""
+    query = select(STORES.c.id, STORES.c.body, STORES.c.embedding, STORES.c.generation).where(
+        STORES.c.tenant == tenant, STORES.c.id.in_(list(store_ids))
+    )
+    return {row[0]: (row[1], row[2], int(row[3])) for row in await conn.execute(query)}
+
+
+async def set_store_embedding(conn: AsyncConnection, store_id: str, record: dict) -> None:
+    await conn.execute(update(STORES).where(STORES.c.id == store_id).values(embedding=record))
+
+
+async def bump_generation(conn: AsyncConnection, store_id: str) -> None:
+    await conn.execute(
+        update(STORES).where(STORES.c.id == store_id).values(generation=STORES.c.generation + 1)
+    )
+
+
+async def file_counts(
+    conn: AsyncConnection, store_ids: Sequence[str], *, batch_id: str | None = None
+) -> dict[str, dict[str, int]]:
+    """{store_id: {status: count, "usage_bytes": n}} over the stores' (or a batch's) files."""
+    query = select(
+        FILES.c.vector_store_id, FILES.c.status, func.count(), func.sum(FILES.c.usage_bytes)
+    ).group_by(FILES.c.vector_store_id, FILES.c.status)
+    if batch_id is not None:
+        query = query.where(FILES.c.batch_id == batch_id)
+    else:
+        query = query.where(FILES.c.vector_store_id.in_(list(store_ids)))
+    out: dict[str, dict[str, int]] = {}
+    for store_id, status, count, usage in await conn.execute(query):
+        entry = out.setdefault(store_id, {"usage_bytes": 0})
+        entry[status] = int(count)
+        entry["usage_bytes"] += int(usage or 0)
+    return out
+
+
+# --- files: queued work ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileWork:
+    """A vector store file to ingest, as claimed by a worker."""
+
+    file_id: str
+    vector_store_id: str
+    tenant: str
+    attempts: int
+    body: dict[str, Any]
+
+
+async def insert_files(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(FILES), rows)
+
+
+async def get_file(
+    conn: AsyncConnection, store_id: str, file_id: str, *, lock: bool = False
+) -> tuple[dict[str, Any], str, str | None, int] | None:
+    """(body, status, lease_owner, usage_bytes) of a store's file."""
+    query = select(FILES.c.body, FILES.c.status, FILES.c.lease_owner, FILES.c.usage_bytes).where(
+        FILES.c.vector_store_id == store_id, FILES.c.id == file_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return (row[0], row[1], row[2], int(row[3])) if row else None
+
+
+async def existing_file_ids(conn: AsyncConnection, store_id: str, file_ids: list[str]) -> set[str]:
+    query = select(FILES.c.id).where(FILES.c.vector_store_id == store_id, FILES.c.id.in_(file_ids))
+    return set((await conn.execute(query)).scalars())
+
+
+async def count_files(conn: AsyncConnection, store_id: str) -> int:
+    query = select(func.count()).select_from(FILES).where(FILES.c.vector_store_id == store_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def save_file(
+    conn: AsyncConnection, store_id: str, file_id: str, body: dict[str, Any], **columns: Any
+) -> None:
+    values = {"body": body, "status": body["status"], **columns}
+    await conn.execute(
+        update(FILES)
+        .where(FILES.c.vector_store_id == store_id, FILES.c.id == file_id)
+        .values(**values)
+    )
+
+
+async def files_attributes(conn: AsyncConnection, store_ids: Sequence[str]) -> list[tuple]:
+    """(store_id, file_id, attributes) of the stores' completed files, for filters."""
+    query = select(FILES.c.vector_store_id, FILES.c.id, FILES.c.body).where(
+        FILES.c.vector_store_id.in_(list(store_ids)), FILES.c.status == "completed"
+    )
+    return [(r[0], r[1], (r[2] or {}).get("attributes") or {}) for r in await conn.execute(query)]
+
+
+async def stores_holding_file(conn: AsyncConnection, tenant: str, file_id: str) -> list[str]:
+    query = select(FILES.c.vector_store_id).where(FILES.c.tenant == tenant, FILES.c.id == file_id)
+    return list((await conn.execute(query)).scalars())
+
+
+async def delete_file_row(conn: AsyncConnection, store_id: str, file_id: str) -> bool:
+    result = await conn.execute(
+        delete(FILES).where(FILES.c.vector_store_id == store_id, FILES.c.id == file_id)
+    )
+    return result.rowcount > 0
+
+
+async def cancel_batch_files(conn: AsyncConnection, batch_id: str) -> list[str]:
+    """Mark the batch's unfinished files cancelled; their IDs."""
+    query = select(FILES.c.id, FILES.c.vector_store_id, FILES.c.body).where(
+        FILES.c.batch_id == batch_id, FILES.c.status == "in_progress"
+    )
+    ids = []
+    for file_id, store_id, body in list(await conn.execute(query)):
+        await save_file(conn, store_id, file_id, {**body, "status": "cancelled"}, lease_owner=None)
+        ids.append(file_id)
+    return ids
+
+
+def _claimable(now: float) -> Any:
+    return (FILES.c.status == "in_progress") & (
+        FILES.c.lease_expires_at.is_(None) | (FILES.c.lease_expires_at < now)
+    )
+
+
+async def any_claimable(conn: AsyncConnection, now: float) -> bool:
+    return (
+        await conn.execute(select(FILES.c.seq).where(_claimable(now)).limit(1))
+    ).first() is not None
+
+
+async def claim_files(
+    conn: AsyncConnection, owner: str, *, now: float, lease_until: float, limit: int
+) -> list[FileWork]:
+    """Take queued files nobody ingests (never claimed, or lease ran out). Rows another
+    transaction holds are skipped, so two processes never claim the same file."""
+    query = (
+        select(
+            FILES.c.seq,
+            FILES.c.id,
+            FILES.c.vector_store_id,
+            FILES.c.tenant,
+            FILES.c.attempts,
+            FILES.c.body,
+        )
+        .where(_claimable(now))
+        .order_by(FILES.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(await conn.execute(query))
+    if rows:
+        await conn.execute(
+            update(FILES)
+            .where(FILES.c.seq.in_([row[0] for row in rows]))
+            .values(lease_owner=owner, lease_expires_at=lease_until, attempts=FILES.c.attempts + 1)
+        )
+    return [FileWork(r[1], r[2], r[3], int(r[4]) + 1, r[5]) for r in rows]
+
+
+async def renew_file_leases(
+    conn: AsyncConnection, owner: str, keys: Iterable[tuple[str, str]], lease_until: float
+) -> set[tuple[str, str]]:
+    """Extend `owner`'s leases on (store_id, file_id) pairs; the pairs it still holds."""
+    held = set()
+    for store_id, file_id in keys:
+        result = await conn.execute(
+            update(FILES)
+            .where(
+                FILES.c.vector_store_id == store_id,
+                FILES.c.id == file_id,
+                FILES.c.lease_owner == owner,
+                FILES.c.status == "in_progress",
+            )
+            .values(lease_expires_at=lease_until)
+        )
+        if result.rowcount:
+            held.add((store_id, file_id))
+    return held
+
+
+async def release_file_leases(conn: AsyncConnection, owner: str) -> None:
+    await conn.execute(
+        update(FILES)
+        .where(FILES.c.lease_owner == owner, FILES.c.status == "in_progress")
+        .values(lease_expires_at=0.0)
+    )
+
+
+# --- chunks ------------------------------------------------------------------------------------
+
+
+async def has_pgvector(conn: AsyncConnection) -> bool:
+    if conn.dialect.name != "postgresql":
+        return False
+    query = text(
+        "SELECT 1 FROM information_schema.columns "
+        "WHERE table_name = 'vector_store_chunks' AND column_name = 'vec'"
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def ensure_hnsw_index(conn: AsyncConnection, dims: int) -> None:
+    """An HNSW index for the chunks of `dims` dimensions (one per dimension in use)."""
+    dims = int(dims)
+    await conn.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS ix_vector_store_chunks_hnsw_{dims} "
+            f"ON vector_store_chunks USING hnsw ((vec::vector({dims})) vector_cosine_ops) "
+            f"WHERE dims = {dims}"
+        )
+    )
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+
+
+async def replace_file_chunks(
+    conn: AsyncConnection,
+    store_id: str,
+    file_id: str,
+    chunks: list[tuple[str, int]],
+    vectors: np.ndarray | None,
+    *,
+    pgvector: bool,
+) -> None:
+    """The file's chunks (text, tokens) and vectors, replacing any earlier ones: a file taken
+    over after a crash is written whole again, never twice."""
+    await delete_file_chunks(conn, store_id, file_id)
+    if not chunks:
+        return
+    dims = int(vectors.shape[1]) if vectors is not None else None
+    rows = []
+    for position, (chunk_text, tokens) in enumerate(chunks):
+        row: dict[str, Any] = {
+            "vector_store_id": store_id,
+            "file_id": file_id,
+            "position": position,
+            "tokens": tokens,
+            "text": chunk_text,
+            "dims": dims,
+            "embedding": None,
+        }
+        if vectors is not None:
+            if pgvector:
+                row["vec"] = _vector_literal(vectors[position])
+            else:
+                row["embedding"] = vectors[position].astype("<f4").tobytes()
+        rows.append(row)
+    if pgvector and vectors is not None:
+        await conn.execute(
+            text(
+                "INSERT INTO vector_store_chunks "
+                "(vector_store_id, file_id, position, tokens, text, dims, embedding, vec) "
+                "VALUES (:vector_store_id, :file_id, :position, :tokens, :text, :dims, "
+                ":embedding, CAST(:vec AS vector))"
+            ),
+            rows,
+        )
+    else:
+        await conn.execute(insert(CHUNKS), rows)
+
+
+async def delete_file_chunks(conn: AsyncConnection, store_id: str, file_id: str) -> None:
+    await conn.execute(
+        delete(CHUNKS).where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.file_id == file_id)
+    )
+
+
+async def file_chunk_texts(conn: AsyncConnection, store_id: str, file_id: str) -> list[str]:
+    query = (
+        select(CHUNKS.c.text)
+        .where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.file_id == file_id)
+        .order_by(CHUNKS.c.position)
+    )
+    return list((await conn.execute(query)).scalars())
+
+
+async def chunks_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """{chunk id: (store_id, file_id, text)}."""
+    if not ids:
+        return {}
+    query = select(CHUNKS.c.id, CHUNKS.c.vector_store_id, CHUNKS.c.file_id, CHUNKS.c.text).where(
+        CHUNKS.c.id.in_(ids)
+    )
+    return {int(r[0]): (r[1], r[2], r[3]) for r in await conn.execute(query)}
+
+
+async def keyword_search(
+    conn: AsyncConnection,
+    store_ids: Sequence[str],
+    terms: list[str],
+    limit: int,
+    file_ids: Sequence[str] | None = None,
+) -> list[int]:
+    """Chunk IDs best first by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL GIN)."""
+    if not terms:
+        return []
+    params: dict[str, Any] = {"stores": list(store_ids), "limit": limit}
+    file_clause = ""
+    if file_ids is not None:
+        params["files"] = list(file_ids)
+        file_clause = " AND c.file_id IN :files"
+    if conn.dialect.name == "sqlite":
+        params["q"] = " OR ".join(f'"{term}"' for term in terms)
+        sql = (
+            "SELECT c.id FROM vector_store_chunks_fts f "
+            "JOIN vector_store_chunks c ON c.id = f.rowid "
+            "WHERE vector_store_chunks_fts MATCH :q AND c.vector_store_id IN :stores"
+            f"{file_clause} ORDER BY bm25(vector_store_chunks_fts) LIMIT :limit"
+        )
+    else:
+        params["q"] = " | ".join(terms)
+        sql = (
+            "SELECT c.id FROM vector_store_chunks c, to_tsquery('english', :q) q "
+            "WHERE c.tsv @@ q AND c.vector_store_id IN :stores"
+            f"{file_clause} ORDER BY ts_rank_cd(c.tsv, q) DESC LIMIT :limit"
+        )
+    statement = text(sql).bindparams(bindparam("stores", expanding=True))
+    if file_ids is not None:
+        statement = statement.bindparams(bindparam("files", expanding=True))
+    return [int(row[0]) for row in await conn.execute(statement, params)]
+
+
+async def pgvector_search(
+    conn: AsyncConnection,
+    store_ids: Sequence[str],
+    dims: int,
+    vector: np.ndarray,
+    limit: int,
+    file_ids: Sequence[str] | None = None,
+) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity) best first, through the HNSW index of `dims`."""
+    dims = int(dims)
+    await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    await conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, limit * 2))}"))
+    params: dict[str, Any] = {
+        "stores": list(store_ids),
+        "q": _vector_literal(vector),
+        "limit": limit,
+    }
+    file_clause = ""
+    if file_ids is not None:
+        params["files"] = list(file_ids)
+        file_clause = " AND file_id IN :files"
+    sql = (
+        f"SELECT id, (vec::vector({dims})) <=> CAST(:q AS vector({dims})) AS distance "
+        f"FROM vector_store_chunks WHERE dims = {dims} AND vector_store_id IN :stores"
+        f"{file_clause} ORDER BY distance LIMIT :limit"
+    )
+    statement = text(sql).bindparams(bindparam("stores", expanding=True))
+    if file_ids is not None:
+        statement = statement.bindparams(bindparam("files", expanding=True))
+    rows = await conn.execute(statement, params)
+    return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+
+
+async def store_vectors(
+    conn: AsyncConnection, store_id: str
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(chunk ids, file ids, float32 matrix) of a store's embedded chunks, for exact search."""
+    query = (
+        select(CHUNKS.c.id, CHUNKS.c.file_id, CHUNKS.c.embedding)
+        .where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.embedding.is_not(None))
+        .order_by(CHUNKS.c.id)
+    )
+    rows = list(await conn.execute(query))
+    if not rows:
+        return np.zeros(0, np.int64), [], np.zeros((0, 0), np.float32)
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
+    return ids, [r[1] for r in rows], matrix
+
+
+async def detach_file_everywhere(conn: AsyncConnection, tenant: str, file_id: str) -> None:
+    """A deleted file leaves every vector store of the tenant (rows and chunks)."""
+    for store_id in await stores_holding_file(conn, tenant, file_id):
+        await delete_file_row(conn, store_id, file_id)
+        await delete_file_chunks(conn, store_id, file_id)
+        await bump_generation(conn, store_id)

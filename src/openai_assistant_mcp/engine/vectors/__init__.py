@@ -1,0 +1,1 @@
+"""Vector stores' machinery: text extraction, chunking, embeddings, and the ingestion worker."""

