@@ -17,6 +17,7 @@ from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
+from .runs import file_search  # noqa: F401  (registers the built-in tool)
 from .runs.executor import RunExecutor
 from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
 from .services import vector_store_files

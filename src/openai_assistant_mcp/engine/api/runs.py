@@ -76,6 +76,8 @@ async def create_run(
     run_steps.check_include(include)
     fields = body.model_dump(exclude_unset=True)
     stream = bool(fields.pop("stream", False))
+    if include:
+        fields["include"] = include  # the run's steps show what it asks for, streamed too
     run, events, subscription = await runs.create(
         state, caller.tenant, caller.api_key, thread_id, fields, stream=stream
     )

@@ -18,10 +18,16 @@ class Record:
     """The turn's messages and steps: closed ones, the message being written, and the
     tool-call step of the current provider round."""
 
-    def __init__(self, run: dict[str, Any], publish: Callable[[str, Any], None]) -> None:
+    def __init__(
+        self,
+        run: dict[str, Any],
+        execution: dict[str, Any],
+        publish: Callable[[str, Any], None],
+    ) -> None:
         self.run = run
         self.run_id = run["id"]
         self.publish = publish
+        self.include = tuple(execution.get("include") or ())
         self.done_messages: list[dict[str, Any]] = []
         self.done_steps: list[dict[str, Any]] = []
         self.message: dict[str, Any] | None = None
@@ -29,7 +35,7 @@ class Record:
         self.text: list[str] = []
         self.tool_step: dict[str, Any] | None = None
         self.answer = Answer()  # the current round's
-        self.builtins = BuiltinRound(self.publish_step_delta)
+        self.builtins = BuiltinRound(self.publish_step_delta, execution)
 
     def unsaved(self) -> Unsaved:
         """The turn's messages and steps as they stand (text streamed so far included)."""
@@ -42,9 +48,20 @@ class Record:
             found.steps.append(self._tool_step_now())
         return found
 
-    def _message_now(self) -> dict[str, Any]:
+    def _message_now(self, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         assert self.message is not None
-        return {**self.message, "content": [text_part("".join(self.text))]}
+        part = text_part("".join(self.text))
+        if annotations:
+            part["text"]["annotations"] = annotations
+        return {**self.message, "content": [part]}
+
+    @property
+    def said(self) -> str:
+        """The text of the message being written."""
+        return "".join(self.text)
+
+    def publish_step(self, event: str, step: dict[str, Any]) -> None:
+        self.publish(event, run_steps.visible(step, self.include))
 
     def _tool_step_now(self) -> dict[str, Any]:
         assert self.tool_step is not None
@@ -76,16 +93,21 @@ class Record:
         message.update(status="in_progress", completed_at=None)
         step = run_steps.message_creation(self.run, message["id"])
         self.message, self.message_step, self.text = message, step, []
-        self.publish("thread.run.step.created", step)
-        self.publish(step_event(StepStatus.IN_PROGRESS), step)
+        self.publish_step("thread.run.step.created", step)
+        self.publish_step(step_event(StepStatus.IN_PROGRESS), step)
         self.publish("thread.message.created", message)
         self.publish("thread.message.in_progress", message)
 
-    def close_message(self, incomplete: str | None = None, usage: Any = None) -> None:
+    def close_message(
+        self,
+        incomplete: str | None = None,
+        usage: Any = None,
+        annotations: list[dict[str, Any]] | None = None,
+    ) -> None:
         """The message is whole (or cut: `incomplete` says why); so is its step."""
         assert self.message is not None and self.message_step is not None
         stamp = now()
-        message = self._message_now()
+        message = self._message_now(annotations)
         if incomplete is None:
             message.update(status="completed", completed_at=stamp)
         else:
@@ -95,7 +117,7 @@ class Record:
         step = {**self.message_step, "status": StepStatus.COMPLETED, "completed_at": stamp}
         event = "thread.message.completed" if incomplete is None else "thread.message.incomplete"
         self.publish(event, message)
-        self.publish(step_event(StepStatus.COMPLETED), step)
+        self.publish_step(step_event(StepStatus.COMPLETED), step)
         if usage is not None:  # stored with the step (the event went out without it)
             step = {**step, "usage": usage}
         self.done_messages.append(message)
@@ -115,7 +137,10 @@ class Record:
 
     def publish_step_delta(self, item: dict[str, Any]) -> None:
         assert self.tool_step is not None
-        details = {"type": "tool_calls", "tool_calls": [item]}
+        shown = run_steps.visible(
+            {"step_details": {"type": "tool_calls", "tool_calls": [item]}}, self.include
+        )
+        details = shown["step_details"]
         self.publish(
             "thread.run.step.delta",
             {
@@ -133,6 +158,6 @@ class Record:
             "completed_at": now(),
             "usage": usage,
         }
-        self.publish(step_event(StepStatus.COMPLETED), step)
+        self.publish_step(step_event(StepStatus.COMPLETED), step)
         self.done_steps.append(step)
         self.tool_step = None

@@ -28,6 +28,7 @@ from ..store import repository
 from ..store.database import Database
 from ..store.repository import Prepared, RunRow
 from .builtin import BuiltinContext, BuiltinTool
+from .citations import citations
 from .lifecycle import STARTABLE, RunStatus, run_event
 from .prompt import build_request, offered_builtins
 from .record import Record
@@ -194,7 +195,7 @@ class Turn:
             raise RunGone(self.run_id)
         self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
         self.history = history
-        self.record = Record(self.run, self.publish)
+        self.record = Record(self.run, self.execution, self.publish)
         self.api_key = self.executor.key_for(self.tenant, self.caller_key)
         if self.api_key is None and not self.executor.keyless_allowed(self.tenant):
             raise TurnFailure("server_error", KEY_GONE)
@@ -332,7 +333,8 @@ class Turn:
             self.rec.open_message()
         finish = self.rec.answer.finish_reason or ""
         reason = {"length": "max_tokens", "content_filter": "content_filter"}
-        self.rec.close_message(reason.get(finish), step_usage)
+        cited = citations(self.rec.said, self.execution.get("sources") or [])
+        self.rec.close_message(reason.get(finish), step_usage, cited)
         if finish == "length" and self.run.get("max_completion_tokens"):
             return Ending(RunStatus.INCOMPLETE, {"reason": "max_completion_tokens"})
         return Ending(RunStatus.COMPLETED)

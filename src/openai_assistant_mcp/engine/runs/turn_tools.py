@@ -60,11 +60,15 @@ def merge_resources(*sources: dict[str, Any] | None) -> dict[str, Any]:
 class BuiltinRound:
     """The turn's built-in calls: results by call, outputs the model has not seen yet."""
 
-    def __init__(self, publish_delta: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self, publish_delta: Callable[[dict[str, Any]], None], execution: dict[str, Any]
+    ) -> None:
         self.publish_delta = publish_delta  # a tool call delta of the turn's tool-call step
+        # The run's execution document: the count of built-in calls and the sources they
+        # returned are kept there, across turns, for markers and citations.
+        self.execution = execution
         self.offered: dict[str, BuiltinTool] = {}  # by function name
         self.results: dict[str, dict[str, Any]] = {}  # call id -> step tool call (no id)
-        self.sources: list[dict[str, Any]] = []
         self.files: list[dict[str, Any]] = []
         self._outputs: list[tuple[str, str]] = []
 
@@ -89,11 +93,12 @@ class BuiltinRound:
                 self.publish_delta({"index": call.index, "id": call.id, **partial})
 
             progress({"type": tool.type, tool.type: {}})
-            result = await tool.call(
-                dataclasses.replace(context, progress=progress), call.arguments
-            )
+            index = int(self.execution.get("builtin_calls") or 0)
+            self.execution["builtin_calls"] = index + 1
+            here = dataclasses.replace(context, progress=progress, call_index=index)
+            result = await tool.call(here, call.arguments)
             self.results[call.id] = result.tool_call
-            self.sources.extend(result.sources)
+            self.execution["sources"] = [*self.execution.get("sources", []), *result.sources]
             self.files.extend(result.files)
             self._outputs.append((call.id, result.model_output))
             progress(as_delta(result.tool_call))

@@ -15,8 +15,10 @@ from ..store.database import Database
 from . import threads
 from .common import ListQuery, list_objects, now
 
-# The one `include[]` value the spec defines; file search results are never produced here.
-INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
+# The one `include[]` value the spec defines: file_search results' content (stored always,
+# shown only when asked).
+FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+INCLUDABLE = (FILE_SEARCH_CONTENT,)
 
 
 def build(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +67,27 @@ async def insert(conn: AsyncConnection, tenant: str, step: dict[str, Any]) -> No
     )
 
 
+def visible(step: dict[str, Any], include: Any) -> dict[str, Any]:
+    """The step as the caller sees it: file_search results without their content unless
+    `include` asks for it."""
+    details = step.get("step_details") or {}
+    if details.get("type") != "tool_calls" or FILE_SEARCH_CONTENT in (include or ()):
+        return step
+    calls = details.get("tool_calls") or []
+    if not any(c.get("type") == "file_search" for c in calls):
+        return step
+    shown = []
+    for call in calls:
+        if call.get("type") == "file_search" and call["file_search"].get("results"):
+            results = [
+                {k: v for k, v in r.items() if k != "content"}
+                for r in call["file_search"]["results"]
+            ]
+            call = {**call, "file_search": {**call["file_search"], "results": results}}
+        shown.append(call)
+    return {**step, "step_details": {**details, "tool_calls": shown}}
+
+
 def check_include(include: list[str] | None) -> None:
     for value in include or []:
         if value not in INCLUDABLE:
@@ -94,7 +117,8 @@ async def list_(
     check_include(include)
     async with db.read() as conn:
         await _require_run(conn, tenant, thread_id, run_id)
-        return await list_objects(conn, repository.RUN_STEPS, tenant, query, run_id=run_id)
+        page = await list_objects(conn, repository.RUN_STEPS, tenant, query, run_id=run_id)
+    return {**page, "data": [visible(step, include) for step in page["data"]]}
 
 
 async def retrieve(
@@ -113,4 +137,4 @@ async def retrieve(
         )
     if body is None:
         raise not_found("run step", step_id)
-    return body
+    return visible(body, include)

@@ -89,6 +89,7 @@ def build(
     _check(body)
     execution = {
         "reasoning_effort": pick("reasoning_effort"),
+        "include": list(fields.get("include") or []),
         "transcript": [],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
     }
