@@ -269,3 +269,44 @@ async def test_bad_search_arguments_are_told_to_the_model(
     )
     assert run.status == "completed"
     assert provider.requests[1].messages[-1]["content"].startswith("file_search error:")
+
+
+async def test_a_file_attached_for_search_goes_to_the_thread_s_store(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    cats = (await oai.files.create(file=("cats.txt", CATS), purpose="assistants")).id
+    markets = (await oai.files.create(file=("markets.md", MARKETS), purpose="assistants")).id
+    assistant = await oai.beta.assistants.create(model="m", tools=[{"type": "file_search"}])
+    thread = await oai.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "What do kittens do?",
+                "attachments": [{"file_id": cats, "tools": [{"type": "file_search"}]}],
+            },
+            {  # attached for code_interpreter only: not searched
+                "role": "user",
+                "content": "and this",
+                "attachments": [{"file_id": markets, "tools": [{"type": "code_interpreter"}]}],
+            },
+        ]
+    )
+    provider.script(SearchFiles("kitten", "interest rates"), CiteSources())
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id
+    )
+    assert run.status == "completed"
+    step = (await oai.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc")).data[
+        0
+    ]
+    assert {r.file_id for r in _search_call(step).results} == {cats}
+
+    thread = await oai.beta.threads.retrieve(thread.id)
+    assert thread.tool_resources is not None and thread.tool_resources.file_search is not None
+    (store_id,) = thread.tool_resources.file_search.vector_store_ids or []
+    store = await oai.vector_stores.retrieve(store_id)
+    assert store.expires_after is not None and store.expires_after.days == 7
+    assert store.file_counts.completed == 1
+    answer = (await oai.beta.threads.messages.list(thread.id)).data[0]
+    (citation,) = answer.content[0].text.annotations  # type: ignore[union-attr]
+    assert citation.file_citation.file_id == cats  # type: ignore[union-attr]

@@ -8,7 +8,9 @@ import json
 from typing import Any
 
 from ..errors import APIError
-from ..services import vector_stores
+from ..services import vector_store_files, vector_stores
+from ..services.runs import HISTORY_LIMIT
+from ..store import repository
 from .builtin import BuiltinContext, BuiltinResult, register
 from .prompt import CHARS_PER_TOKEN
 
@@ -22,6 +24,7 @@ INGESTION_WAIT = 30.0
 # The results the model reads are cut to this many characters (lowest scores dropped first),
 # and to half of `max_prompt_tokens` when the run sets it: results never crowd out the thread.
 MAX_OUTPUT_CHARS = 64_000
+THREAD_STORE_EXPIRY = {"anchor": "last_active_at", "days": 7}
 CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 
 _DESCRIPTION = (
@@ -84,6 +87,9 @@ class FileSearch:
         store_ids = list(
             (ctx.tool_resources.get("file_search") or {}).get("vector_store_ids") or []
         )
+        thread_store = await _attachments_store(ctx)
+        if thread_store is not None and thread_store not in store_ids:
+            store_ids.append(thread_store)
         if not store_ids:
             return result([], "No files to search: no vector store is attached to this run.")
         # Files still being ingested are waited for (bounded); then what is ready is searched.
@@ -124,6 +130,49 @@ class FileSearch:
         done = result(results, output)
         done.sources = sources
         return done
+
+
+async def _attachments_store(ctx: BuiltinContext) -> str | None:
+    """The thread's vector store with the files its messages attached for file_search: made
+    on first use (expiring 7 days after it was last active, as OpenAI's thread stores did),
+    and given the files not in it yet. None when no message attached a file for search."""
+    state, tenant, thread_id = ctx.services, ctx.tenant, ctx.run["thread_id"]
+    async with state.db.read() as conn:
+        history = await repository.recent_messages(conn, thread_id, HISTORY_LIMIT)
+        thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
+    wanted = [
+        a["file_id"]
+        for m in history
+        for a in m.get("attachments") or []
+        if any(t.get("type") == "file_search" for t in a.get("tools") or [])
+    ]
+    if not wanted or thread is None:
+        return None
+    held = list(
+        ((thread.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids")
+        or []
+    )
+    if not held:
+        fields = {"name": f"{thread_id} files", "expires_after": THREAD_STORE_EXPIRY}
+        held = [(await vector_stores.create(state, tenant, fields, ctx.api_key))["id"]]
+        async with state.db.write() as conn:  # one active run per thread: no one races this
+            thread = await repository.get_for_update(conn, repository.THREADS, tenant, thread_id)
+            if thread is None:
+                return None
+            resources = {
+                **(thread.get("tool_resources") or {}),
+                "file_search": {"vector_store_ids": held},
+            }
+            thread = {**thread, "tool_resources": resources}
+            await repository.replace_body(conn, repository.THREADS, thread_id, thread)
+    for file_id in dict.fromkeys(wanted):
+        try:
+            await vector_store_files.add_file_to_store(
+                state, tenant, held[0], file_id, api_key=ctx.api_key
+            )
+        except APIError:
+            continue  # a file deleted since it was attached: nothing to search in it
+    return held[0]
 
 
 def _tool_options(run: dict[str, Any]) -> dict[str, Any]:
