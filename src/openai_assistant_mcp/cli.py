@@ -15,8 +15,10 @@ from pydantic import ValidationError
 
 from .config import TOOLSETS, Settings
 from .engine.sandbox.admin import add_sandbox_command, run_sandbox_command
+from .engine.settings import default_data_dir
 from .http_guards import HTTP_FLAGS, add_api_guard_flags, api_guard_settings
 from .secret_args import add_secret_file_flags, resolve_secrets
+from .tenants_cli import add_tenant_commands, run_tenants
 
 USAGE_EPILOG = """\
 examples:
@@ -24,6 +26,7 @@ examples:
   openai-assistant-mcp --transport streamable-http      # http://localhost:8662/mcp
   openai-assistant-mcp --transport sse --credentials-passthrough   # /sse, key per request
   openai-assistant-mcp api --port 8663                  # the Assistants REST API at /v1
+  openai-assistant-mcp tenants list                     # whose data the store holds
 """
 
 # (field, flag, help) for the MCP server's own settings; the env name comes from the field.
@@ -31,7 +34,12 @@ SERVER_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("transport", "--transport", "stdio, sse (served at /sse) or streamable-http (at /mcp)"),
     ("host", "--host", "address the HTTP transports listen on"),
     ("port", "--port", "port the HTTP transports listen on"),
-    ("openai_api_key", "--openai-api-key", "API key for single-user mode"),
+    (
+        "openai_api_key",
+        "--openai-api-key",
+        "single-user mode's key: the provider key of the embedded engine and the tenant "
+        "your data belongs to",
+    ),
     (
         "credentials_passthrough",
         "--credentials-passthrough",
@@ -51,14 +59,39 @@ SERVER_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("toolsets", "--toolsets", f"comma-separated subset of: {', '.join(TOOLSETS)}"),
     ("read_only", "--read-only", "expose only the tools that change nothing"),
     ("run_wait_timeout", "--run-wait-timeout", "default seconds a run tool waits for the run"),
+    (
+        "upload_dirs",
+        "--upload-dirs",
+        "comma-separated directories upload_file may read by path over stdio (besides the "
+        "client's MCP roots)",
+    ),
 )
 # Settings shared by both commands: logging and the embedded engine.
 COMMON_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("log_level", "--log-level", "DEBUG, INFO, WARNING or ERROR (logs go to stderr)"),
     ("database_url", "--database-url", "engine database (postgresql+asyncpg://... for PostgreSQL)"),
     ("data_dir", "--data-dir", "engine data directory (SQLite store and secret)"),
-    ("openai_base_url", "--openai-base-url", "Chat Completions provider the engine runs on"),
+    (
+        "openai_base_url",
+        "--openai-base-url",
+        "Chat Completions provider the engine runs on (OpenAI, Ollama, vLLM, LiteLLM...)",
+    ),
 )
+# What a default of None means, shown in --help instead of "None".
+SHOWN_DEFAULTS = {
+    "openai_api_key": "not set: no key, the provider must accept that",
+    "assistants_api_url": "not set: the embedded engine",
+    "database_url": "SQLite at DATA_DIR/assistants.db",
+    "data_dir": str(default_data_dir()),
+    "openai_base_url": "https://api.openai.com/v1",
+}
+API_DESCRIPTION = """Serve the embedded engine as an Assistants REST API under /v1.
+
+Callers send their key as Authorization: Bearer; each key is its own tenant. Runs call the
+Chat Completions provider with the caller's key:
+  OPENAI_BASE_URL  (--openai-base-url) the provider; default https://api.openai.com/v1
+  OPENAI_API_KEY   (environment only) the provider key for callers that send no key
+  PROVIDER_TIMEOUT, PROVIDER_MAX_RETRIES  (--provider-timeout, --provider-max-retries)"""
 # Engine settings already covered by the flags above.
 _SHARED_ENGINE_FIELDS = {"database_url", "data_dir", "provider_base_url", "provider_api_key"}
 
@@ -67,11 +100,19 @@ def _env_name(field: str) -> str:
     return Settings.model_fields[field].alias or field.upper()
 
 
+def _shown(default: Any) -> str:
+    if default is None:
+        return "not set"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return ",".join(default) if isinstance(default, tuple) else str(default)
+
+
 def _add_settings_flags(parser: argparse.ArgumentParser, flags: Sequence[tuple[str, str, str]]):
     for field, flag, help_text in flags:
         info = Settings.model_fields[field]
         default = info.get_default(call_default_factory=True)
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = SHOWN_DEFAULTS.get(field) or _shown(default)
         text = f"{help_text} (env {_env_name(field)}; default {shown})"
         if info.annotation is bool:
             parser.add_argument(
@@ -90,11 +131,15 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
         if field in _SHARED_ENGINE_FIELDS or not info.alias:
             continue
         flag = "--" + info.alias.lower().replace("_", "-")
+        default = _shown(info.get_default(call_default_factory=False))
+        if field == "tenant_secret":
+            default = "generated into DATA_DIR/secret.key"
+        description = (info.description or "").split(" (default")[0]
         group.add_argument(
             flag,
             dest=f"engine.{field}",
             metavar=info.alias,
-            help=f"(env {info.alias}; default {info.get_default(call_default_factory=False)})",
+            help=f"{description} (env {info.alias}; default {default})",
         )
 
 
@@ -113,18 +158,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_flags(parser)
     add_secret_file_flags(parser, "mcp")
 
-    commands = parser.add_subparsers(dest="command", metavar="{api,sandbox}")
+    commands = parser.add_subparsers(dest="command", metavar="{api,tenants,sandbox}")
     api = commands.add_parser(
         "api",
         help="serve the embedded engine as an Assistants REST API (under /v1)",
+        description=API_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
-    api.add_argument("--host", dest="api_host", default="127.0.0.1", help="default 127.0.0.1")
-    api.add_argument("--port", dest="api_port", type=int, default=8663, help="default 8663")
+    api.add_argument(
+        "--host",
+        dest="api_host",
+        metavar="ADDRESS",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; a non-loopback address needs "
+        "API_AUTH_TOKEN)",
+    )
+    api.add_argument(
+        "--port",
+        dest="api_port",
+        metavar="NUMBER",
+        type=int,
+        default=8663,
+        help="port to listen on (default 8663; 0 picks a free one)",
+    )
     _add_settings_flags(api, COMMON_FLAGS)
     _add_engine_flags(api)
     add_api_guard_flags(api)
     add_secret_file_flags(api, "api")
+    store = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _add_settings_flags(store, COMMON_FLAGS[1:3])  # the database and the data directory
+    store.add_argument(
+        "--engine-secret",
+        dest="engine.tenant_secret",
+        metavar="ENGINE_SECRET",
+        help="the servers' ENGINE_SECRET, if they use one (env ENGINE_SECRET; default: "
+        "DATA_DIR/secret.key)",
+    )
+    add_tenant_commands(commands, store)
     add_sandbox_command(commands)
     return parser
 
@@ -193,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValidationError as exc:
         parser.error(_one_line(exc))
     configure_logging(settings.log_level)
+
+    if command == "tenants":
+        sys.exit(run_tenants(args, settings.engine_settings()))
 
     if command == "api":
         from .engine.serve import serve_api

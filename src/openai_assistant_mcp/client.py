@@ -73,6 +73,7 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
         http: httpx2.AsyncClient
         if settings.embedded:
             from .asgi_transport import StreamingASGITransport
+            from .engine.admin import keyless_data_warning
             from .engine.app import create_app
             from .engine.store.database import describe_url
 
@@ -81,6 +82,10 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
             await stack.enter_async_context(app.router.lifespan_context(app))
             database = describe_url(engine_settings.resolved_database_url())
             log.info("embedded engine ready (database %s)", database)
+            if settings.openai_api_key and not settings.credentials_passthrough:
+                warning = await keyless_data_warning(app.state.engine.db)
+                if warning:
+                    log.warning(warning)
             http = httpx2.AsyncClient(
                 transport=StreamingASGITransport(app), auth=auth, timeout=timeout
             )

@@ -13,7 +13,7 @@ from .http_guards import MCPHTTPSettings
 if TYPE_CHECKING:
     from .engine.settings import EngineSettings
 
-TOOLSETS = ("assistants", "threads", "messages", "runs", "run_steps", "vector_stores")
+TOOLSETS = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores")
 Transport = Literal["stdio", "sse", "streamable-http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -44,6 +44,9 @@ class Settings(MCPHTTPSettings):
     # Default wait of create_run & co.: below the ~60 s request time-out common in MCP clients.
     run_wait_timeout: float = Field(default=50.0, gt=0, le=600, alias="RUN_WAIT_TIMEOUT")
 
+    # Directories whose files upload_file may read by path (stdio), besides the client's roots.
+    upload_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(default=(), alias="MCP_UPLOAD_DIRS")
+
     # Passed on to the embedded engine.
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     data_dir: Path | None = Field(default=None, alias="DATA_DIR")
@@ -63,6 +66,13 @@ class Settings(MCPHTTPSettings):
         if unknown:
             raise ValueError(f"unknown toolset {unknown[0]!r}; choose from {', '.join(TOOLSETS)}")
         return names
+
+    @field_validator("upload_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(Path(part.strip()) for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from importlib.metadata import version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -24,6 +25,7 @@ from .client import call_api_key
 from .config import Settings
 from .engine.http_policy import LimitExceeded
 from .http_guards import check_exposure, serve_guarded, streamable_http_options
+from .local_files import LocalFileRefused, client_roots, open_allowed
 from .tools.common import Call, ToolResult, describe_validation_error
 from .tools.registry import ToolSpec, select_tools
 
@@ -42,6 +44,7 @@ INSTRUCTIONS = (
     "with submit_tool_outputs. Read a conversation with list_messages."
 )
 KEY_HEADER = "x-openai-api-key"
+LOCAL_FILE_MAX = 512 * 1024 * 1024  # the Files API's limit per file
 # OpenAI-style keys, possibly partly masked, as they can appear in upstream error messages.
 _KEY_PATTERN = re.compile(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}")
 
@@ -216,7 +219,7 @@ class ToolServer:
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         spec = self._by_name.get(params.name)
         if spec is None:
             return _error_result(f"Unknown tool '{params.name}'.")
@@ -232,6 +235,12 @@ class ToolServer:
             api = await self._ready_api()
         except ToolError as exc:
             return _error_result(str(exc))
+        open_local = None
+        if getattr(args, "path", None) is not None and self.settings.transport == "stdio":
+            roots = await client_roots(ctx, params)
+            if isinstance(roots, types.InputRequiredResult):
+                return roots  # the client answers, then calls again
+            open_local = self._local_opener(roots)
 
         async def progress(amount: float, message: str) -> None:
             try:
@@ -242,9 +251,12 @@ class ToolServer:
         token = call_api_key.set(key)
         try:
             async with self.limiter.slot(key):
-                result = await spec.handler(Call(api=api, progress=progress), args)
+                call = Call(api=api, progress=progress, open_local=open_local)
+                result = await spec.handler(call, args)
         except LimitExceeded as exc:
             return _error_result(f"429 Too Many Requests: {exc.message}")
+        except LocalFileRefused as exc:
+            return _error_result(str(exc))
         except Exception as exc:
             text = redact(describe_error(exc), key)
             if text.startswith("Internal error"):
@@ -256,8 +268,20 @@ class ToolServer:
             call_api_key.reset(token)
         return _result(result, key)
 
+    def _local_opener(self, roots: list[Path]) -> Any:
+        """Opens local files under the client's `roots` (asked on each call: they may change)
+        or MCP_UPLOAD_DIRS; only ever over stdio."""
+        allowed = [*roots, *self.settings.upload_dirs]
+
+        async def open_local(path: str) -> Any:
+            return await anyio.to_thread.run_sync(open_allowed, path, allowed, LOCAL_FILE_MAX)
+
+        return open_local
+
     def _caller_key(self, ctx: ServerRequestContext[Any]) -> str | None:
-        """The key this call runs with (None: no Authorization, the engine's default tenant)."""
+        """The key this call runs with (None: no Authorization, the engine's keyless tenant).
+        One key is one tenant whichever way it arrives: OPENAI_API_KEY in single-user mode,
+        the passthrough header, or a REST client's bearer."""
         settings = self.settings
         if settings.credentials_passthrough:
             request = ctx.request
@@ -270,9 +294,6 @@ class ToolServer:
                     "(or Authorization: Bearer) with each request."
                 )
             return key
-        if settings.embedded:
-            # Single user, in-process engine: the engine holds OPENAI_API_KEY for the provider.
-            return None
         return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
 
     async def _ready_api(self) -> AsyncOpenAI:
@@ -298,9 +319,10 @@ def _error_result(text: str) -> types.CallToolResult:
 
 
 def _result(result: ToolResult, key: str | None) -> types.CallToolResult:
-    text = redact(result.text, key) if result.is_error else result.text
+    texts = [redact(t, key) for t in result.texts()] if result.is_error else result.texts()
+    images = [types.ImageContent(data=data, mime_type=mime) for data, mime in result.images]
     return types.CallToolResult(
-        content=[types.TextContent(text=text)],
+        content=[*(types.TextContent(text=text) for text in texts), *images],
         structured_content=result.data,
         is_error=result.is_error,
     )

@@ -1,7 +1,9 @@
-"""Every one of the 23 tools, called through a real MCP client over streamable HTTP, including
+"""Every one of the 28 tools, called through a real MCP client over streamable HTTP, including
 the run tools' other endings: `wait: false`, a wait that runs out, cancel."""
 
 from __future__ import annotations
+
+import base64
 
 import anyio
 import pytest
@@ -11,6 +13,8 @@ from tests.mcp.fixtures import StartServer
 from tests.mcp.servers import ServerProcess, streamable_client
 from tests.mcp.workflow import call, call_error
 from tests.support.scripted_provider import ScriptedProvider, Text
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(32))
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +187,35 @@ async def test_the_answer_streams_as_progress_while_the_run_runs(
     assert len(text_times) >= 5, heard
     # The first word arrived about five chunk delays before the run finished.
     assert finished - text_times[0] > 1.0, heard
+
+
+async def test_files_tools(server: ServerProcess) -> None:
+    async with await _session(server) as client:
+        text = await call(
+            client, "upload_file", {"content": "line one\nline two\n", "filename": "notes.txt"}
+        )
+        pixel = await call(
+            client,
+            "upload_file",
+            {
+                "content": base64.b64encode(PNG).decode(),
+                "encoding": "base64",
+                "filename": "pixel.png",
+                "purpose": "vision",
+            },
+        )
+        assert (text["bytes"], pixel["bytes"]) == (18, len(PNG))
+        page = await call(client, "list_files", {"limit": 1})
+        assert [f["id"] for f in page["data"]] == [pixel["id"]] and page["has_more"]
+        assert [
+            f["id"] for f in (await call(client, "list_files", {"purpose": "vision"}))["data"]
+        ] == [pixel["id"]]
+        assert (await call(client, "get_file", {"file_id": text["id"]}))["filename"] == "notes.txt"
+        read = await call(client, "get_file_content", {"file_id": text["id"]})
+        assert read["content"] == "line one\nline two\n"
+        image = await client.call_tool("get_file_content", {"file_id": pixel["id"]})
+        assert [part.type for part in image.content] == ["text", "image"]
+        assert "only over stdio" in await call_error(client, "upload_file", {"path": "/etc/hosts"})
+        gone = await call(client, "delete_file", {"file_id": text["id"]})
+        assert gone == {"id": text["id"], "object": "file", "deleted": True}
+        await call_error(client, "get_file_content", {"file_id": text["id"]})

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -30,7 +31,7 @@ from tests.mcp.servers import (
 )
 from tests.mcp.test_contract import TOOL_NAMES
 from tests.mcp.workflow import call
-from tests.support.scripted_provider import ScriptedProvider, Text
+from tests.support.scripted_provider import Error, ScriptedProvider, Text
 
 # mcpo 0.0.20 needs the 1.x MCP client and a FastAPI that still takes its arguments.
 MCPO = ["--from", "mcpo==0.0.20", "--with", "mcp<2", "--with", "fastapi==0.128.*", "mcpo"]
@@ -159,3 +160,71 @@ def test_mcpo_reports_tool_errors(mcpo: str) -> None:
     answer = httpx2.post(f"{mcpo}/get_assistant", json={"assistant_id": "asst_missing"}, timeout=30)
     assert answer.status_code == 500
     assert "No assistant found with id 'asst_missing'" in answer.text
+
+
+# --- whole results for text-only clients (issue 9) ----------------------------------------------
+
+
+def _parts(answer: httpx2.Response) -> tuple[str, dict[str, Any]]:
+    """mcpo's answer to a tool: [summary line, the whole result parsed from its JSON text]."""
+    assert answer.status_code == 200, answer.text
+    summary, whole = answer.json()
+    assert isinstance(summary, str) and "\n" not in summary
+    assert isinstance(whole, dict), whole
+    return summary, whole
+
+
+async def test_get_assistant_through_mcpo_carries_the_whole_assistant(mcpo: str) -> None:
+    """mcpo forwards only text: the text holds instructions, tools and metadata, not a summary."""
+    weather = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
+    }
+    async with httpx2.AsyncClient(timeout=30) as http:
+        made = await http.post(
+            f"{mcpo}/create_assistant",
+            json={
+                "model": "gpt-4o",
+                "name": "Weather",
+                "instructions": "Report the weather in Celsius.",
+                "tools": [weather],
+                "metadata": {"team": "forecast"},
+            },
+        )
+        _, created = _parts(made)
+        answer = await http.post(f"{mcpo}/get_assistant", json={"assistant_id": created["id"]})
+    summary, assistant = _parts(answer)
+    assert created["id"] in summary and "Weather" in summary
+    assert assistant["instructions"] == "Report the weather in Celsius."
+    assert assistant["tools"][0]["function"]["name"] == "get_weather"
+    assert assistant["metadata"] == {"team": "forecast"}
+
+
+async def test_a_run_the_provider_refuses_is_a_failed_run_through_mcpo(
+    mcpo: str, model_provider: ScriptedProvider
+) -> None:
+    """A failed run is the tool's answer (HTTP 200 with status and last_error), not a 500."""
+    model_provider.forever(Error(401, "Incorrect API key provided.", code="invalid_api_key"))
+    async with httpx2.AsyncClient(timeout=60) as http:
+        _, assistant = _parts(await http.post(f"{mcpo}/create_assistant", json={"model": "m"}))
+        arguments = {"assistant_id": assistant["id"], "thread": {"messages": [{"content": "hi"}]}}
+        summary, ran = _parts(await http.post(f"{mcpo}/create_thread_and_run", json=arguments))
+        assert ran["run"]["status"] == "failed"
+        assert ran["run"]["last_error"]["code"] == "invalid_api_key"
+        assert ": failed (invalid_api_key: " in summary
+        ids = {"thread_id": ran["run"]["thread_id"], "run_id": ran["run"]["id"]}
+        _, again = _parts(await http.post(f"{mcpo}/get_run", json=ids))
+    assert again["run"]["status"] == "failed" and again["run"]["last_error"]["message"]
+
+
+async def test_list_messages_through_mcpo_carries_the_messages(mcpo: str) -> None:
+    texts = [f"message number {n}" for n in range(3)]
+    async with httpx2.AsyncClient(timeout=30) as http:
+        thread = {"messages": [{"content": text} for text in texts]}
+        _, made = _parts(await http.post(f"{mcpo}/create_thread", json=thread))
+        answer = await http.post(
+            f"{mcpo}/list_messages", json={"thread_id": made["id"], "order": "asc"}
+        )
+    summary, page = _parts(answer)
+    assert summary == "3 messages."
+    assert [m["content"][0]["text"]["value"] for m in page["data"]] == texts

@@ -240,3 +240,96 @@ async def test_other_tenants_files_are_invisible(client_for: object, engine_app:
         engine_app, "sk-test-files-bob"
     )
     assert (await alice.files.content(mine.id)).content == b"alice's"
+
+
+async def test_expiry_of_files_and_uploads(
+    engine_app: FastAPI, tenant_client: openai.AsyncOpenAI
+) -> None:
+    """An expired file is gone for readers and swept; an upload past its hour takes no more
+    parts, cannot complete, and the sweep drops its parts."""
+    from sqlalchemy import update
+
+    client = tenant_client
+    state = engine_state(engine_app)
+    file = await client.files.create(
+        file=("e.txt", b"soon gone"),
+        purpose="assistants",
+        expires_after={"anchor": "created_at", "seconds": 3600},
+    )
+    upload = await client.uploads.create(
+        bytes=4, filename="u.txt", mime_type="text/plain", purpose="assistants"
+    )
+    part = await client.uploads.parts.create(upload.id, data=b"ab")
+    async with state.db.write() as conn:
+        await conn.execute(
+            update(tables.files).where(tables.files.c.id == file.id).values(expires_at=1)
+        )
+        await conn.execute(
+            update(tables.uploads).where(tables.uploads.c.id == upload.id).values(expires_at=1)
+        )
+        body = (
+            await conn.execute(
+                select(tables.uploads.c.body).where(tables.uploads.c.id == upload.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            update(tables.uploads)
+            .where(tables.uploads.c.id == upload.id)
+            .values(body={**body, "expires_at": 1})
+        )
+    with pytest.raises(openai.NotFoundError):
+        await client.files.retrieve(file.id)
+    assert file.id not in page_ids(await client.files.list())
+    with pytest.raises(openai.BadRequestError) as late:
+        await client.uploads.parts.create(upload.id, data=b"cd")
+    assert "'expired'" in late.value.message
+    with pytest.raises(openai.BadRequestError):
+        await client.uploads.complete(upload.id, part_ids=[part.id])
+
+    await files_service.sweep(state, force=True)
+    async with state.db.read() as conn:
+        left = await conn.execute(select(tables.files.c.id).where(tables.files.c.id == file.id))
+        assert left.first() is None
+        chunks = await conn.execute(
+            select(func.count())
+            .select_from(tables.blob_chunks)
+            .where(tables.blob_chunks.c.owner_id.in_([file.id, part.id]))
+        )
+        assert chunks.scalar_one() == 0
+        status = await conn.execute(
+            select(tables.uploads.c.status).where(tables.uploads.c.id == upload.id)
+        )
+        assert status.scalar_one() == "expired"
+
+
+async def test_two_engines_on_one_database_share_files(
+    tmp_path: Path, database_url: str, spec_violations: object
+) -> None:
+    """Two engines with separate data directories on one database (as processes on two
+    machines sharing one PostgreSQL): a file stored by one is served by the other, and one
+    upload's parts may go to either."""
+    from tests.support.engine import engine_settings, openai_client, running_app
+
+    first = engine_settings(database_url, tmp_path / "machine-a")
+    second = engine_settings(database_url, tmp_path / "machine-b")
+    async with running_app(first) as app_a, running_app(second) as app_b:
+        a = openai_client(app_a, "sk-test-two-engines", spec_violations)  # type: ignore[arg-type]
+        b = openai_client(app_b, "sk-test-two-engines", spec_violations)  # type: ignore[arg-type]
+        data = bytes(range(256)) * 5000
+        stored = await a.files.create(file=("shared.bin", data), purpose="assistants")
+        assert (await b.files.content(stored.id)).content == data
+        assert stored.id in page_ids(await b.files.list())
+
+        upload = await b.uploads.create(
+            bytes=6, filename="u.txt", mime_type="text/plain", purpose="assistants"
+        )
+        one = await a.uploads.parts.create(upload.id, data=b"abc")
+        two = await b.uploads.parts.create(upload.id, data=b"def")
+        done = await a.uploads.complete(upload.id, part_ids=[one.id, two.id])
+        assert done.file is not None
+        assert (await b.files.content(done.file.id)).content == b"abcdef"
+        assert (await b.files.delete(stored.id)).deleted
+        with pytest.raises(openai.NotFoundError):
+            await a.files.retrieve(stored.id)
+        await a.close()
+        await b.close()

@@ -65,6 +65,9 @@ async def test_file_bodies_have_their_own_cap(
             upload = await client.uploads.create(
                 bytes=PART_CAP * 2, filename="u.bin", mime_type="text/plain", purpose="assistants"
             )
+            # A whole 64 MiB part (the SDK's default part size) fits with its multipart form.
+            full = await client.uploads.parts.create(upload.id, data=b"\1" * PART_CAP)
+            assert full.object == "upload.part"
 
             # Chunked: no length declared, so the guard counts the bytes as they arrive.
             async def body() -> AsyncIterator[bytes]:
@@ -85,4 +88,4 @@ async def test_file_bodies_have_their_own_cap(
             parts = (
                 await conn.execute(select(func.count()).select_from(tables.upload_parts))
             ).scalar_one()
-        assert parts == 0
+        assert parts == 1  # the full part; nothing of the refused one

@@ -94,12 +94,14 @@ def real_ids(session: SessionThread) -> dict[str, list[str]]:
         steps = await call(
             client, "list_run_steps", {"thread_id": thread["id"], "run_id": done["run"]["id"]}
         )
+        file = await call(client, "upload_file", {"content": "fuzz me", "filename": "f.txt"})
         return {
             "assistant_id": [assistant["id"]],
             "thread_id": [thread["id"]],
             "message_id": [m["id"] for m in done["messages"]],
             "run_id": [done["run"]["id"]],
             "step_id": [s["id"] for s in steps["data"]],
+            "file_id": [file["id"]],
         }
 
     return session.run(make())

@@ -3,6 +3,7 @@ subprocesses of the venv's console script, on free loopback ports; MCP clients t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -126,6 +127,22 @@ def wait_for_port(server: ServerProcess, within: float = 60.0) -> None:
 
 
 # --- clients --------------------------------------------------------------------------------------
+
+
+def raw_stdio_exchange(env: dict[str, str], *messages: dict[str, Any]) -> list[bytes]:
+    """Speaks JSON-RPC to the console script over stdio; returns the raw response lines."""
+    wire = b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+    answered = sum(1 for m in messages if "id" in m)
+    process = subprocess.Popen(
+        [COMMAND], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdin and process.stdout
+    process.stdin.write(wire)
+    process.stdin.flush()
+    lines = [process.stdout.readline() for _ in range(answered)]
+    process.stdin.close()
+    process.wait(60)  # closing stdin ends the server; slow only on a loaded machine
+    return lines
 
 
 def stdio_client(env: dict[str, str], *args: str, errlog: Any = None) -> Client:

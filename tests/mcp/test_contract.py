@@ -15,7 +15,13 @@ from mcp import Client
 from openai_assistant_mcp.config import Settings
 from openai_assistant_mcp.server import ToolServer
 from openai_assistant_mcp.tools.registry import all_tools
-from tests.mcp.servers import COMMAND, INITIALIZE, server_env, stdio_client
+from tests.mcp.servers import (
+    COMMAND,
+    INITIALIZE,
+    raw_stdio_exchange,
+    server_env,
+    stdio_client,
+)
 
 TOOL_NAMES = [
     "create_assistant",
@@ -41,30 +47,19 @@ TOOL_NAMES = [
     "cancel_run",
     "list_run_steps",
     "get_run_step",
+    "upload_file",
+    "list_files",
+    "get_file",
+    "get_file_content",
+    "delete_file",
 ]
 READ_ONLY = {name for name in TOOL_NAMES if name.startswith(("get_", "list_"))}
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _raw_stdio_exchange(env: dict[str, str], *messages: dict[str, Any]) -> list[bytes]:
-    """Speaks JSON-RPC to the console script over stdio; returns the raw response lines."""
-    wire = b"".join(json.dumps(m).encode() + b"\n" for m in messages)
-    answered = sum(1 for m in messages if "id" in m)
-    process = subprocess.Popen(
-        [COMMAND], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert process.stdin and process.stdout
-    process.stdin.write(wire)
-    process.stdin.flush()
-    lines = [process.stdout.readline() for _ in range(answered)]
-    process.stdin.close()
-    process.wait(20)
-    return lines
-
-
 def test_tools_list_on_the_wire(tmp_path: Path) -> None:
     """The whole tools/list answer, as bytes on stdout: small, inlined, annotated."""
-    lines = _raw_stdio_exchange(
+    lines = raw_stdio_exchange(
         server_env(tmp_path),
         INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
@@ -124,7 +119,7 @@ async def test_read_only_mode_lists_only_tools_that_change_nothing() -> None:
 
 async def test_toolsets_pick_groups_and_combine_with_read_only() -> None:
     tools = await _listed(Settings(toolsets="runs,run_steps"))
-    assert [t["name"] for t in tools] == TOOL_NAMES[14:]
+    assert [t["name"] for t in tools] == TOOL_NAMES[14:23]
     tools = await _listed(Settings(toolsets="messages", read_only=True))
     assert [t["name"] for t in tools] == ["get_message", "list_messages"]
 

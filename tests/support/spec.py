@@ -57,6 +57,12 @@ def _with_errata(spec: dict[str, Any]) -> dict[str, Any]:
     # (server_error, rate_limit_exceeded, invalid_prompt) predates providers other than OpenAI.
     last_error = schemas["RunObject"]["properties"]["last_error"]
     last_error["properties"]["code"]["enum"].append("invalid_api_key")
+    # The spec documents a file's content as a JSON string; OpenAI sent the raw bytes as
+    # application/octet-stream, which is what the SDK's files.content reads.
+    download = spec["paths"].get("/files/{file_id}/content", {}).get("get")
+    if download:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        download["responses"]["200"]["content"]["application/octet-stream"] = binary
     return _read_nullable(spec)
 
 

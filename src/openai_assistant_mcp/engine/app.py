@@ -24,7 +24,7 @@ from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database, unavailable_reason
-from .tenancy import TenantHasher, load_or_create_secret
+from .tenancy import hasher_for
 from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
@@ -64,11 +64,6 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 async def start_engine(settings: EngineSettings) -> EngineState:
     db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
     await db.migrate()
-    secret = (
-        settings.tenant_secret.get_secret_value().encode()
-        if settings.tenant_secret
-        else load_or_create_secret(settings.data_dir)
-    )
     server_key = settings.provider_api_key
     provider = ChatProvider(
         settings.provider_base_url,
@@ -76,7 +71,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         timeout=settings.provider_timeout,
         max_retries=settings.provider_max_retries,
     )
-    hasher = TenantHasher(secret)
+    hasher = hasher_for(settings)
     server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
     executor = RunExecutor(settings, db, provider, server_tenant=server_tenant)
     state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)

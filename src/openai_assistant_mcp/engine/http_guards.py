@@ -109,10 +109,15 @@ class BodyRoute:
 
 
 MIB = 1024 * 1024
+# Room for a multipart form's boundaries, part headers and small fields around the file: the
+# caps are OpenAI's limits on the file's bytes (the SDK's chunked upload sends 64 MiB parts).
+MULTIPART_SLACK = MIB
 # The per-route body caps, in one table (every other route has MAX_REQUEST_BODY_BYTES).
 LARGE_BODY_ROUTES: tuple[BodyRoute, ...] = (
-    BodyRoute("POST", re.compile(r"/v1/files"), 512 * MIB),
-    BodyRoute("POST", re.compile(r"/v1/uploads/[A-Za-z0-9_-]{1,128}/parts"), 64 * MIB),
+    BodyRoute("POST", re.compile(r"/v1/files"), 512 * MIB + MULTIPART_SLACK),
+    BodyRoute(
+        "POST", re.compile(r"/v1/uploads/[A-Za-z0-9_-]{1,128}/parts"), 64 * MIB + MULTIPART_SLACK
+    ),
 )
 # A streamed body must keep coming at this rate on average (its deadline grows with its cap).
 MIN_STREAMED_BYTES_PER_SECOND = 256 * 1024

@@ -25,21 +25,57 @@ class EngineSettings(BaseSettings):
     # Seconds a SQLite write waits for a lock another process holds before answering 503.
     database_lock_timeout: float = Field(default=30.0, gt=0, le=600, alias="DATABASE_LOCK_TIMEOUT")
     # Secret for the keyed hash of callers' keys; generated into data_dir when unset.
-    tenant_secret: SecretStr | None = Field(default=None, alias="ENGINE_SECRET")
+    tenant_secret: SecretStr | None = Field(
+        default=None,
+        alias="ENGINE_SECRET",
+        description="secret of the keyed hash that makes an API key a tenant "
+        "(default: generated once into DATA_DIR/secret.key)",
+    )
 
     provider_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     provider_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
-    provider_timeout: float = Field(default=120.0, alias="PROVIDER_TIMEOUT")
-    provider_max_retries: int = Field(default=3, alias="PROVIDER_MAX_RETRIES")
+    provider_timeout: float = Field(
+        default=120.0,
+        alias="PROVIDER_TIMEOUT",
+        description="seconds one Chat Completions request to the provider may take",
+    )
+    provider_max_retries: int = Field(
+        default=3,
+        alias="PROVIDER_MAX_RETRIES",
+        description="retries of a provider request that failed with 429, 5xx or a lost connection",
+    )
 
-    run_expires_after: int = Field(default=600, alias="RUN_EXPIRES_AFTER")
-    run_lease_seconds: float = Field(default=30.0, alias="RUN_LEASE_SECONDS")
-    run_poll_interval: float = Field(default=1.0, alias="RUN_POLL_INTERVAL")
+    run_expires_after: int = Field(
+        default=600,
+        alias="RUN_EXPIRES_AFTER",
+        description="seconds after which an unfinished run ends 'expired'",
+    )
+    run_lease_seconds: float = Field(
+        default=30.0,
+        alias="RUN_LEASE_SECONDS",
+        description="seconds an engine process holds a run it executes without a heartbeat "
+        "before another may take it over",
+    )
+    run_poll_interval: float = Field(
+        default=1.0,
+        alias="RUN_POLL_INTERVAL",
+        description="seconds between the run executor's rounds of heartbeats, cancel checks "
+        "and looks for runs no process executes",
+    )
     # Sent as `openai-poll-after-ms` with unfinished runs: how often the SDK's pollers look.
-    run_client_poll_ms: int = Field(default=100, alias="RUN_CLIENT_POLL_MS")
-    # A provider answer longer than this (text and tool-call arguments, in characters) is cut
-    # and its run ends `incomplete`: a provider that streams forever stops here.
-    run_max_output_chars: int = Field(default=1_000_000, ge=1000, alias="RUN_MAX_OUTPUT_CHARS")
+    run_client_poll_ms: int = Field(
+        default=100,
+        alias="RUN_CLIENT_POLL_MS",
+        description="milliseconds clients are told to wait between polls of an unfinished "
+        "run (openai-poll-after-ms)",
+    )
+    run_max_output_chars: int = Field(
+        default=1_000_000,
+        ge=1000,
+        alias="RUN_MAX_OUTPUT_CHARS",
+        description="characters of one provider answer (text and tool-call arguments) after "
+        "which the stream is cut and the run ends 'incomplete'",
+    )
 
     # Largest file the Files and Uploads APIs store (OpenAI's limit: 512 MB).
     file_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1, alias="FILE_MAX_BYTES")

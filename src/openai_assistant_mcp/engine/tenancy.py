@@ -7,6 +7,10 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import EngineSettings
 
 DEFAULT_TENANT = "default"
 
@@ -37,3 +41,10 @@ class TenantHasher:
         if not api_key:
             return DEFAULT_TENANT
         return hmac.new(self._secret, api_key.encode(), hashlib.sha256).hexdigest()
+
+
+def hasher_for(settings: EngineSettings) -> TenantHasher:
+    """The hasher with ENGINE_SECRET, or else the secret kept in the data directory."""
+    if settings.tenant_secret:
+        return TenantHasher(settings.tenant_secret.get_secret_value().encode())
+    return TenantHasher(load_or_create_secret(settings.data_dir))

@@ -7,9 +7,11 @@ stays small and stock clients such as mcpo accept them.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, Literal
 
 from pydantic import (
     AfterValidator,
@@ -37,18 +39,21 @@ class Args(BaseModel):
         return self.model_dump(exclude_none=True, exclude=set(exclude))
 
 
-def _not_dot_segment(value: str) -> str:
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _id_shaped(value: str) -> str:
     if value in (".", ".."):  # a path segment of its own: the SDK refuses to build the URL
         raise ValueError(f"an ID cannot be {value!r}")
+    if not _ID_CHARACTERS.fullmatch(value):
+        raise ValueError("an ID is letters, digits, '_' or '-'")
     return value
 
 
 # An object ID (asst_..., thread_..., ...): it goes into the request's path, so it is never
 # empty and bounded in length and characters (as the engine's own check, engine/api/deps.py).
 ObjectId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$"),
-    AfterValidator(_not_dot_segment),
+    str, StringConstraints(min_length=1, max_length=128), AfterValidator(_id_shaped)
 ]
 Metadata = Annotated[
     dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, Field(max_length=512)]],
@@ -131,18 +136,46 @@ class Call:
     api: AsyncOpenAI
     # progress(amount, message): amount only grows; a no-op when the caller asked for none.
     progress: Callable[[float, str], Awaitable[None]]
+    # open_local(path) -> (name, binary file) for a local file the client allows (stdio only;
+    # None over HTTP). The server checks the path: see local_files.py.
+    open_local: Callable[[str], Awaitable[tuple[str, BinaryIO]]] | None = None
 
 
 @dataclass
 class ToolResult:
-    """Structured JSON for programs plus a short text for people and models."""
+    """Structured JSON for programs plus a one-line summary for people and models."""
 
     data: dict[str, Any]
     text: str
     is_error: bool = False
+    # (base64 data, MIME type) of images to return as MCP image content.
+    images: list[tuple[str, str]] = field(default_factory=list)
+
+    def texts(self) -> list[str]:
+        """The result's text blocks: its summary line, then (unless an error) the whole result
+        as JSON, since text-only clients such as mcpo forward nothing else (MCP says a tool
+        with structured content SHOULD also send it serialized as text)."""
+        if self.is_error:
+            return [self.text]
+        whole = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+        return [summary_line(self.text), whole]
 
 
 Handler = Callable[[Call, Any], Awaitable[ToolResult]]
+
+# The summary is a glance; the JSON after it is complete.
+SUMMARY_LIMIT = 300
+
+
+def summary_line(text: str) -> str:
+    """`text` on one line of at most SUMMARY_LIMIT characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1] + "…"
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 message', '3 messages' (`noun` is the plural)."""
+    return f"{count} {noun.removesuffix('s') if count == 1 else noun}"
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -152,8 +185,11 @@ def as_dict(obj: Any) -> dict[str, Any]:
     return obj.to_dict(mode="json")
 
 
-def page_result(page: Any, noun: str, line: Callable[[dict[str, Any]], str]) -> ToolResult:
-    """A list page as the API's list envelope, with one readable line per item."""
+def page_result(
+    page: Any, noun: str, line: Callable[[dict[str, Any]], str] | None = None
+) -> ToolResult:
+    """A list page as the API's list envelope; the summary counts it (`noun` is the plural;
+    `line` is unused, the items are in the JSON)."""
     items = [as_dict(item) for item in page.data]
     has_more = bool(getattr(page, "has_more", False))
     data = {
@@ -163,8 +199,10 @@ def page_result(page: Any, noun: str, line: Callable[[dict[str, Any]], str]) -> 
         "last_id": items[-1]["id"] if items else None,
         "has_more": has_more,
     }
-    head = f"{len(items)} {noun}" + (f" (more: after={data['last_id']})" if has_more else "")
-    return ToolResult(data, "\n".join([head + ":" if items else head, *map(line, items)]))
+    head = counted(len(items), noun)
+    if has_more:
+        head += f" (more: after={data['last_id']})"
+    return ToolResult(data, head + ".")
 
 
 def message_text(message: dict[str, Any]) -> str:

@@ -63,10 +63,10 @@ class ToolSpec:
 
 def all_tools() -> tuple[ToolSpec, ...]:
     """Every tool, in toolset order, each stamped with its toolset's name."""
-    from . import assistants, messages, run_steps, runs, threads, vector_stores
+    from . import assistants, files, messages, run_steps, runs, threads, vector_stores
 
     found: list[ToolSpec] = []
-    for module in (assistants, threads, messages, runs, run_steps, vector_stores):
+    for module in (assistants, threads, messages, runs, run_steps, files, vector_stores):
         for spec in module.TOOLS:
             found.append(replace(spec, toolset=module.TOOLSET))
     return tuple(found)

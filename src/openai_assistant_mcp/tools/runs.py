@@ -41,7 +41,8 @@ TOOLSET = "runs"
 
 # Statuses at which a waiting tool returns: the run needs the caller, or it is over.
 STOPPED = {"requires_action", "completed", "failed", "cancelled", "expired", "incomplete"}
-FAILED = {"failed", "expired"}
+# Runs that ended without an answer; `cancelled` is told apart by its status alone.
+ENDED_UNANSWERED = {"failed", "expired"}
 # Streamed text is sent as progress at most this often (seconds): a long answer arrives in a
 # few dozen notifications rather than one per token.
 PROGRESS_INTERVAL = 0.1
@@ -171,29 +172,27 @@ async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
         page = await api.beta.threads.messages.list(
             run.thread_id, run_id=run.id, order="asc", limit=100
         )
-        messages = [as_dict(message) for message in page.data]
-        data["messages"] = messages
-        replies = [message_text(m) for m in messages if m["role"] == "assistant"]
+        data["messages"] = [as_dict(message) for message in page.data]
         reason = (run.incomplete_details and run.incomplete_details.reason) or ""
-        text = head + (f" ({reason})" if reason else "") + "."
-        return ToolResult(data, "\n".join([text, *replies]))
+        replies = [message_text(m) for m in data["messages"] if m["role"] == "assistant"]
+        reply = f" Reply: {replies[-1]}" if replies else ""
+        return ToolResult(data, head + (f" ({reason})" if reason else "") + "." + reply)
 
     if status == "requires_action":
         calls = [as_dict(c) for c in run.required_action.submit_tool_outputs.tool_calls]
         data["tool_calls"] = calls
-        lines = [
-            f"- {c['id']}: {c['function']['name']}({c['function']['arguments']})" for c in calls
-        ]
+        names = ", ".join(f"{c['id']} {c['function']['name']}" for c in calls)
         text = (
             f"{head}. Call submit_tool_outputs with thread_id={run.thread_id}, "
-            f"run_id={run.id} and one output per tool call:"
+            f"run_id={run.id} and one output per tool call ({names})."
         )
-        return ToolResult(data, "\n".join([text, *lines]))
+        return ToolResult(data, text)
 
-    if status in FAILED:
+    if status in ENDED_UNANSWERED:
+        # The tool did its job: the run's outcome is the result, not a tool error.
         error = run.last_error
         cause = f"{error.code}: {error.message}" if error else "no reason given"
-        return ToolResult(data, f"{head} ({cause}).", is_error=True)
+        return ToolResult(data, f"{head} ({cause}).")
 
     if waited is not None and status not in STOPPED:
         return ToolResult(

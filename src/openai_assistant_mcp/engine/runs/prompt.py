@@ -18,11 +18,15 @@ TOKENS_PER_MESSAGE = 4
 
 
 def build_request(
-    run: dict[str, Any], execution: dict[str, Any], history: list[dict[str, Any]]
+    run: dict[str, Any],
+    execution: dict[str, Any],
+    history: list[dict[str, Any]],
+    images: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of `chat.completions.create` for the run's next turn."""
+    """The keyword arguments of `chat.completions.create` for the run's next turn; `images`
+    maps image_file IDs to data URLs (see `image_file_ids`)."""
     conversation = [
-        chat_message(message)
+        chat_message(message, images)
         for message in history
         if message.get("run_id") != run["id"] and message.get("status") != "in_progress"
     ]
@@ -56,18 +60,40 @@ def build_request(
     return request
 
 
-def chat_message(message: dict[str, Any]) -> dict[str, Any]:
-    """A thread message as a chat message: text parts joined, image URLs kept as image parts.
-    Image files are skipped (this engine stores no files)."""
+def image_file_ids(history: list[dict[str, Any]]) -> list[str]:
+    """The file IDs of image_file parts in user messages (those chat_message sends on)."""
+    return [
+        part["image_file"]["file_id"]
+        for message in history
+        if message.get("role") == "user"
+        for part in message.get("content") or []
+        if part.get("type") == "image_file"
+    ]
+
+
+def chat_message(
+    message: dict[str, Any], data_urls: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A thread message as a chat message: text parts joined, image URLs kept as image parts,
+    image files sent as data URLs (`data_urls`; a file not there, e.g. deleted, is left out)."""
     texts: list[str] = []
     images: list[dict[str, Any]] = []
     for part in message.get("content") or []:
-        if part.get("type") == "text":
+        kind = part.get("type")
+        if kind == "text":
             texts.append(part["text"]["value"])
-        elif part.get("type") == "image_url":
-            image = {"url": part["image_url"]["url"]}
-            if part["image_url"].get("detail"):
-                image["detail"] = part["image_url"]["detail"]
+        elif kind in ("image_url", "image_file"):
+            source = part[kind]
+            url = (
+                source.get("url")
+                if kind == "image_url"
+                else (data_urls or {}).get(source["file_id"])
+            )
+            if url is None:
+                continue
+            image = {"url": url}
+            if source.get("detail"):
+                image["detail"] = source["detail"]
             images.append({"type": "image_url", "image_url": image})
     text = "\n".join(t for t in texts if t)
     content: Any = text

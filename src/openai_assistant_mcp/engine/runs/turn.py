@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..providers.chat import ChatProvider, ProviderFailure
-from ..services import messages, run_steps
+from ..services import files, messages, run_steps
 from ..services.common import now
 from ..services.run_end import Unsaved
 from ..services.runs import history_limit
@@ -30,7 +30,7 @@ from ..store.repository import Prepared, RunRow
 from .builtin import BuiltinContext, BuiltinTool
 from .citations import citations
 from .lifecycle import STARTABLE, RunStatus, run_event
-from .prompt import build_request, offered_builtins
+from .prompt import build_request, image_file_ids, offered_builtins
 from .record import Record
 from .stream import Answer, ToolCall, function_call
 from .turn_tools import builtin_context
@@ -246,13 +246,16 @@ class Turn:
                     raise TurnFailure(
                         "server_error", f"The {tool.type} tool is unavailable: {reason}"
                     )
+        images = await files.image_data_urls(
+            self.executor.db, self.tenant, image_file_ids(self.history)
+        )
         rounds = 0
         while True:
             spent = self._spent_budget()
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
-            await self._stream(build_request(self.run, self.execution, self.history))
+            await self._stream(build_request(self.run, self.execution, self.history, images))
             step_usage = self._count_usage()
             calls = self.rec.answer.ordered_calls()
             if self.capped:

@@ -7,6 +7,8 @@ abandoned write leaves nothing visible, and the sweep removes what a dead proces
 from __future__ import annotations
 
 import asyncio
+import base64
+import mimetypes
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -200,10 +202,16 @@ async def iter_file_content(state: EngineState, tenant: str, file_id: str) -> As
     """The file's bytes, piece by piece (404 before the first piece if there is no such file).
     Each piece is read in its own short transaction, so a slow reader holds no connection."""
     await retrieve_file(state, tenant, file_id)
+    async for piece in pieces(state.db, file_id):
+        yield piece
+
+
+async def pieces(db: Database, owner_id: str) -> AsyncIterator[bytes]:
+    """The stored pieces of a file or upload part, in order, one short read each."""
     index = 0
     while True:
-        async with state.db.read() as conn:
-            piece = await file_store.next_chunk(conn, file_id, index)
+        async with db.read() as conn:
+            piece = await file_store.next_chunk(conn, owner_id, index)
         if piece is None:
             return
         index = piece[0] + 1
@@ -221,6 +229,43 @@ async def read_file_bytes(state: EngineState, tenant: str, file_id: str, max_byt
             code="file_too_large",
         )
     return b"".join([piece async for piece in iter_file_content(state, tenant, file_id)])
+
+
+IMAGE_MAX_BYTES = 20 * 1024 * 1024  # OpenAI's limit for one image input
+MAX_IMAGES_PER_TURN = 10  # the newest ones: bounds what one provider request holds
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def image_type(data: bytes, filename: str) -> str | None:
+    """The image MIME type of `data` (by its signature, else by the file name), or None."""
+    for signature, mime in _SIGNATURES:
+        if data.startswith(signature):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    guessed = mimetypes.guess_type(filename)[0]
+    return guessed if guessed and guessed.startswith("image/") else None
+
+
+async def image_data_urls(db: Database, tenant: str, file_ids: list[str]) -> dict[str, str]:
+    """{file_id: data URL} for the newest MAX_IMAGES_PER_TURN image files named; files that
+    are gone, over IMAGE_MAX_BYTES or not images are left out."""
+    urls: dict[str, str] = {}
+    for file_id in list(dict.fromkeys(reversed(file_ids)))[:MAX_IMAGES_PER_TURN]:
+        async with db.read() as conn:
+            body = await file_store.get_file(conn, tenant, file_id, now())
+        if body is None or body["bytes"] > IMAGE_MAX_BYTES:
+            continue
+        data = b"".join([piece async for piece in pieces(db, file_id)])
+        mime = image_type(data, body["filename"])
+        if mime is not None:
+            urls[file_id] = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return urls
 
 
 async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str, Any]:

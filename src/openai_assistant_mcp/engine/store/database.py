@@ -4,30 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
+MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
+# Writes between two WAL checkpoints (SQLite's own default is about every 1,000 pages).
+CHECKPOINT_EVERY_WRITES = 500
+log = logging.getLogger(__name__)
 
 
-def _sqlite_engine(url: str, *, immediate: bool, lock_timeout: float) -> AsyncEngine:
-    """A SQLite engine in WAL mode; `immediate` write transactions take the lock up front,
-    so two writers queue on the busy timeout instead of failing on a lock upgrade."""
-    # No rollback when a connection goes back to the pool: every use ends its transaction
-    # (read() and write() commit or roll back), and with aiosqlite each statement is a thread
-    # round trip.
-    engine = create_async_engine(
-        url, connect_args={"timeout": lock_timeout}, pool_reset_on_return=None
-    )
+def _sqlite_pragmas(engine: AsyncEngine, *, immediate: bool, busy_ms: int, wal_pages: int) -> None:
+    """WAL mode, our own BEGIN (IMMEDIATE for writers: the lock up front, so two writers never
+    fail on a lock upgrade), and how long to wait for a lock and when to checkpoint."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -36,13 +37,54 @@ def _sqlite_engine(url: str, *, immediate: bool, lock_timeout: float) -> AsyncEn
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.execute(f"PRAGMA wal_autocheckpoint={wal_pages}")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+
+def _sqlite_reader(url: str, lock_timeout: float) -> AsyncEngine:
+    """Readers on aiosqlite's threads. No rollback when a connection goes back to the pool:
+    every use ends its transaction, and each statement is a thread round trip."""
+    engine = create_async_engine(
+        url, connect_args={"timeout": lock_timeout}, pool_reset_on_return=None
+    )
+    _sqlite_pragmas(engine, immediate=False, busy_ms=int(lock_timeout * 1000), wal_pages=1000)
+    return engine
+
+
+class _InlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection running each call at once on the event loop's thread.
+
+    Why: a statement on aiosqlite's thread resumes its task only after every other ready task
+    of a busy loop has had its turn, and a write transaction holds the one write lock across
+    several statements, so under load writes queued for seconds (bench/RESULTS.md). SQLite
+    answers a write in microseconds: cheaper than a turn of the loop. Nothing here waits on
+    the disk's lock (busy_timeout 0, `Database.write` retries asynchronously) or a checkpoint
+    (run on a thread, `Database._checkpoint`)."""
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+
+def _sqlite_writer(url: str) -> AsyncEngine:
+    """The one writer connection, statements run inline (see _InlineConnection)."""
+    path = make_url(url).database or ""
+
+    async def connect() -> aiosqlite.Connection:
+        return await _InlineConnection(
+            lambda: sqlite3.connect(path, timeout=0, check_same_thread=False), 64
+        )
+
+    engine = create_async_engine(
+        url, async_creator=connect, pool_size=1, max_overflow=0, pool_reset_on_return=None
+    )
+    _sqlite_pragmas(engine, immediate=True, busy_ms=0, wal_pages=0)
     return engine
 
 
@@ -53,11 +95,14 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.is_postgres = url.startswith("postgresql")
+        self.lock_timeout = lock_timeout
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writes = 0
+        self._checkpointing: asyncio.Task[None] | None = None
         if self.is_sqlite:
-            _ensure_sqlite_dir(url)
-            self._reader = _sqlite_engine(url, immediate=False, lock_timeout=lock_timeout)
-            self._writer = _sqlite_engine(url, immediate=True, lock_timeout=lock_timeout)
+            ensure_sqlite_dir(url)
+            self._reader = _sqlite_reader(url, lock_timeout)
+            self._writer = _sqlite_writer(url)
         else:
             self._reader = self._writer = create_async_engine(
                 url,
@@ -83,8 +128,42 @@ class Database:
             return
         # SQLite has one writer at a time: queue here rather than in SQLite's busy handler,
         # which sleeps in steps of up to 100 ms while another connection holds the lock.
-        async with self._write_lock, self._writer.begin() as conn:
-            yield conn
+        async with self._write_lock:
+            async with AsyncExitStack() as transaction:
+                conn = await self._begin_write(transaction)
+                yield conn
+            self._writes += 1
+            if self._writes % CHECKPOINT_EVERY_WRITES == 0:
+                self._start_checkpoint()
+
+    async def _begin_write(self, transaction: AsyncExitStack) -> AsyncConnection:
+        """BEGIN IMMEDIATE on the writer; while another process holds the lock, retry with
+        back-off (the loop keeps serving) until lock_timeout, then 'database is locked'."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lock_timeout
+        delay = 0.002
+        while True:
+            try:
+                return await transaction.enter_async_context(self._writer.begin())
+            except OperationalError as exc:
+                if "database is locked" not in str(exc.orig) or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(min(delay, max(deadline - loop.time(), 0.0)))
+            delay = min(delay * 2, 0.1)
+
+    def _start_checkpoint(self) -> None:
+        if self._checkpointing is None or self._checkpointing.done():
+            self._checkpointing = asyncio.create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        """Copy the WAL into the database on a thread (the writer never checkpoints: that
+        writes and syncs pages, too slow for the event loop's thread)."""
+        path = make_url(self.url).database or ""
+        try:
+            async with aiosqlite.connect(path, timeout=self.lock_timeout) as conn:
+                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception as exc:  # the next one will try again
+            log.warning("WAL checkpoint failed: %s", type(exc).__name__)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (keeps existing data)."""
@@ -93,11 +172,15 @@ class Database:
                 # Engine processes starting together on one database migrate one at a time
                 # (the lock ends with the transaction); the later ones find nothing to do.
                 await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                 )
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+        if self.is_sqlite and self._writes:
+            await self._checkpoint()
         await self._reader.dispose()
         if self._writer is not self._reader:
             await self._writer.dispose()
@@ -145,7 +228,8 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the directory of a SQLite URL's file (nothing for other databases)."""
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database

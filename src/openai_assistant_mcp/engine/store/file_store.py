@@ -75,8 +75,11 @@ async def delete_file_row(conn: AsyncConnection, tenant: str, file_id: str) -> b
     return result.rowcount > 0
 
 
-async def stale_file_ids(conn: AsyncConnection, *, now: int, writing_before: int) -> list[str]:
-    """Files to remove: expired ones, and ones whose writer died (still 'writing' since long)."""
+async def stale_file_ids(
+    conn: AsyncConnection, *, now: int, writing_before: int
+) -> list[tuple[str, str]]:
+    """(file_id, tenant) of files to remove: expired ones, and ones whose writer died (still
+    'writing' long after they were created)."""
     query = (
         select(FILES.c.id, FILES.c.tenant)
         .where(
@@ -87,7 +90,7 @@ async def stale_file_ids(conn: AsyncConnection, *, now: int, writing_before: int
         )
         .limit(100)
     )
-    return [(row[0], row[1]) for row in await conn.execute(query)]  # type: ignore[misc]
+    return [(row[0], row[1]) for row in await conn.execute(query)]
 
 
 # --- bytes --------------------------------------------------------------------------------------

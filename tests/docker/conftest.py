@@ -1,0 +1,3 @@
+from tests.mcp.fixtures import model_provider, model_provider_server
+
+__all__ = ["model_provider", "model_provider_server"]
