@@ -310,3 +310,21 @@ async def test_a_file_attached_for_search_goes_to_the_thread_s_store(
     answer = (await oai.beta.threads.messages.list(thread.id)).data[0]
     (citation,) = answer.content[0].text.annotations  # type: ignore[union-attr]
     assert citation.file_citation.file_id == cats  # type: ignore[union-attr]
+
+
+async def test_a_store_still_ingesting_is_waited_for(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    cats = (await oai.files.create(file=("cats.txt", CATS), purpose="assistants")).id
+    store = await oai.vector_stores.create(name="fresh", file_ids=[cats])  # not waited for
+    assistant_id = await _assistant(oai, store.id)
+    thread_id = await _thread(oai, "kittens?")
+    provider.script(SearchFiles("kitten"), CiteSources())
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread_id, assistant_id=assistant_id
+    )
+    assert run.status == "completed"
+    step = (await oai.beta.threads.runs.steps.list(run.id, thread_id=thread_id, order="asc")).data[
+        0
+    ]
+    assert [r.file_id for r in _search_call(step).results] == [cats]
