@@ -7,7 +7,6 @@ state is one transaction on the locked run row; the executor is told afterwards.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
