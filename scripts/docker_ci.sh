@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 CACHE_DIR=${OAM_DOCKER_CACHE:-$HOME/.cache/openai-assistant-mcp/docker}
 SUITE=bookworm
 PACKAGES=python3,python3-venv,ca-certificates
+# Without Recommends (perl and friends), as debootstrap and Debian's own images do.
+BOOTSTRAP=(mmdebstrap --variant=minbase --aptopt='APT::Install-Recommends "false"')
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 IMAGE=localhost/openai-assistant-mcp:ci
 EXTRA_CAS=(/usr/local/share/ca-certificates/*.crt)
@@ -32,7 +34,7 @@ if ! command -v buildah >/dev/null || ! command -v podman >/dev/null \
 fi
 
 # The base's name changes with what it is made of (tool, suite, packages, CAs): a change rebuilds it.
-key=$( (printf '%s\n' mmdebstrap "$SUITE" "$PACKAGES"; cat "${EXTRA_CAS[@]}" </dev/null) | sha256sum | cut -c1-12)
+key=$( (printf '%s\n' "${BOOTSTRAP[@]}" "$SUITE" "$PACKAGES"; cat "${EXTRA_CAS[@]}" </dev/null) | sha256sum | cut -c1-12)
 BASE=localhost/openai-assistant-mcp-base:$SUITE-$key
 tarball=$CACHE_DIR/base-$SUITE-$key.tar
 
@@ -45,7 +47,7 @@ else
         mkdir -p "$CACHE_DIR"
         root=$(mktemp -d "$CACHE_DIR/root.XXXXXX")
         trap 'rm -rf "$root"' EXIT
-        mmdebstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$root" "$MIRROR" \
+        "${BOOTSTRAP[@]}" --include="$PACKAGES" "$SUITE" "$root" "$MIRROR" \
             >"$CACHE_DIR/mmdebstrap.log" 2>&1 \
             || { tail -20 "$CACHE_DIR/mmdebstrap.log"; exit 1; }
         if ((${#EXTRA_CAS[@]})); then
