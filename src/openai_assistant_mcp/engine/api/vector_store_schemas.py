@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from .schemas import Metadata, Request
+from .schema_base import Metadata, Request
 
 FileId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AttributeKey = Annotated[str, StringConstraints(max_length=64)]

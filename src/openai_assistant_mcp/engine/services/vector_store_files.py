@@ -209,10 +209,7 @@ async def detach_everywhere(state: Any, tenant: str, file_id: str, conn: Any = N
     if conn is None:
         async with state.db.write() as conn:
             return await detach_everywhere(state, tenant, file_id, conn)
-    for store_id in await repo.stores_holding_file(conn, tenant, file_id):
-        await repo.delete_file_row(conn, store_id, file_id)
-        await repo.delete_file_chunks(conn, store_id, file_id)
-        await repo.bump_generation(conn, store_id)
+    await repo.detach_file_everywhere(conn, tenant, file_id)
     return None
 
 

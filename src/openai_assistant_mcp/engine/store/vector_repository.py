@@ -430,3 +430,11 @@ async def store_vectors(
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
     return ids, [r[1] for r in rows], matrix
+
+
+async def detach_file_everywhere(conn: AsyncConnection, tenant: str, file_id: str) -> None:
+    """A deleted file leaves every vector store of the tenant (rows and chunks)."""
+    for store_id in await stores_holding_file(conn, tenant, file_id):
+        await delete_file_row(conn, store_id, file_id)
+        await delete_file_chunks(conn, store_id, file_id)
+        await bump_generation(conn, store_id)
