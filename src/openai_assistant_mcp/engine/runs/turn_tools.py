@@ -100,6 +100,9 @@ class BuiltinRound:
             self.results[call.id] = result.tool_call
             self.execution["sources"] = [*self.execution.get("sources", []), *result.sources]
             self.files.extend(result.files)
+            # Kept with the run's execution state (like sources) for its final message.
+            made = [*self.execution.get("generated_files", []), *result.files]
+            self.execution["generated_files"] = made
             self._outputs.append((call.id, result.model_output))
             progress(as_delta(result.tool_call))
 
