@@ -168,6 +168,15 @@ async def test_stream_shows_the_code_step(
         thread_id=thread.id, assistant_id=assistant.id
     ) as stream:
         events = [event async for event in stream]
+        # The SDK's own accumulation of the deltas: the code once, then its output.
+        snapshots = await stream.get_final_run_steps()
+    [accumulated] = [
+        call
+        for step in snapshots
+        if step.step_details.type == "tool_calls"
+        for call in step.step_details.tool_calls
+    ]
+    assert accumulated.code_interpreter.input == "print('streamed')\n"
     names = [event.event for event in events]
     assert names[-1] == "thread.run.completed"
     deltas = [
@@ -180,7 +189,7 @@ async def test_stream_shows_the_code_step(
         if call.type == "code_interpreter"
     ]
     inputs = "".join(d.code_interpreter.input or "" for d in deltas if d.code_interpreter)
-    assert "print('streamed')" in inputs
+    assert inputs == "print('streamed')\n"  # deltas add up: the code is sent once
     outputs = [o for d in deltas if d.code_interpreter for o in d.code_interpreter.outputs or []]
     assert any(o.type == "logs" and o.logs == "streamed" for o in outputs)
     completed = [

@@ -88,8 +88,14 @@ class BuiltinRound:
         """Execute each call in turn, publishing it as a step delta as it starts, progresses
         and ends."""
         for call, tool in calls:
+            sent: dict[str, str] = {}  # text the tool's own progress published, by field
 
-            def progress(partial: dict[str, Any], call: ToolCall = call) -> None:
+            def progress(
+                partial: dict[str, Any], call: ToolCall = call, sent: dict[str, str] = sent
+            ) -> None:
+                for name, value in (partial.get(partial.get("type", "")) or {}).items():
+                    if isinstance(value, str):
+                        sent[name] = sent.get(name, "") + value
                 self.publish_delta({"index": call.index, "id": call.id, **partial})
 
             progress({"type": tool.type, tool.type: {}})
@@ -104,7 +110,7 @@ class BuiltinRound:
             made = [*self.execution.get("generated_files", []), *result.files]
             self.execution["generated_files"] = made
             self._outputs.append((call.id, result.model_output))
-            progress(as_delta(result.tool_call))
+            progress(as_delta(result.tool_call, sent))
 
     def transcript(self) -> list[dict[str, Any]]:
         """The tool messages of the calls executed since last asked (for the conversation)."""
@@ -115,10 +121,18 @@ class BuiltinRound:
         return out
 
 
-def as_delta(tool_call: dict[str, Any]) -> dict[str, Any]:
+def as_delta(tool_call: dict[str, Any], sent: dict[str, str] | None = None) -> dict[str, Any]:
     """A finished tool call as a step delta: the items of its lists carry their `index`, as
-    the spec's deltas do (e.g. code_interpreter outputs)."""
+    the spec's deltas do (e.g. code_interpreter outputs). Deltas add up, so text already sent
+    (`sent`, e.g. code_interpreter's input before it ran) is not sent again."""
     body = dict(tool_call.get(tool_call["type"]) or {})
+    for name, before in (sent or {}).items():
+        value = body.get(name)
+        if isinstance(value, str) and value.startswith(before):
+            if value == before:
+                del body[name]
+            else:
+                body[name] = value[len(before) :]
     for name, value in body.items():
         if isinstance(value, list):
             body[name] = [
