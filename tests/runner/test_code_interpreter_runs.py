@@ -190,6 +190,15 @@ async def test_stream_shows_the_code_step(
     ]
     inputs = "".join(d.code_interpreter.input or "" for d in deltas if d.code_interpreter)
     assert inputs == "print('streamed')\n"  # deltas add up: the code is sent once
+    # ...and piece by piece as the model writes it, before any output.
+    pieces = [
+        d.code_interpreter.input for d in deltas if d.code_interpreter and d.code_interpreter.input
+    ]
+    assert len(pieces) > 1
+    first_output = next(
+        i for i, d in enumerate(deltas) if d.code_interpreter and d.code_interpreter.outputs
+    )
+    assert all(not (d.code_interpreter and d.code_interpreter.input) for d in deltas[first_output:])
     outputs = [o for d in deltas if d.code_interpreter for o in d.code_interpreter.outputs or []]
     assert any(o.type == "logs" and o.logs == "streamed" for o in outputs)
     completed = [

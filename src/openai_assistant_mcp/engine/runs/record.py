@@ -138,7 +138,10 @@ class Record:
             self.publish("thread.run.step.created", self.tool_step)
             self.publish(step_event(StepStatus.IN_PROGRESS), self.tool_step)
         if self.builtins.tool_named(call.name):
-            return  # a built-in call shows itself when it executes (as its own type)
+            # A built-in call shows itself as its own type: as it is written, if the tool
+            # says how (code_interpreter's code), and when it executes.
+            self.builtins.stream_call(call)
+            return
         self.publish_step_delta(item)
 
     def publish_step_delta(self, item: dict[str, Any]) -> None:

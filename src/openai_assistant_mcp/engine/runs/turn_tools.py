@@ -71,6 +71,8 @@ class BuiltinRound:
         self.results: dict[str, dict[str, Any]] = {}  # call id -> step tool call (no id)
         self.files: list[dict[str, Any]] = []
         self._outputs: list[tuple[str, str]] = []
+        # Text already published per call id and field (deltas add up: never sent twice).
+        self.sent: dict[str, dict[str, str]] = {}
 
     def tool_named(self, function_name: str) -> BuiltinTool | None:
         return self.offered.get(function_name)
@@ -88,15 +90,9 @@ class BuiltinRound:
         """Execute each call in turn, publishing it as a step delta as it starts, progresses
         and ends."""
         for call, tool in calls:
-            sent: dict[str, str] = {}  # text the tool's own progress published, by field
 
-            def progress(
-                partial: dict[str, Any], call: ToolCall = call, sent: dict[str, str] = sent
-            ) -> None:
-                for name, value in (partial.get(partial.get("type", "")) or {}).items():
-                    if isinstance(value, str):
-                        sent[name] = sent.get(name, "") + value
-                self.publish_delta({"index": call.index, "id": call.id, **partial})
+            def progress(partial: dict[str, Any], call: ToolCall = call) -> None:
+                self.publish_new(call, partial)
 
             progress({"type": tool.type, tool.type: {}})
             index = int(self.execution.get("builtin_calls") or 0)
@@ -110,7 +106,40 @@ class BuiltinRound:
             made = [*self.execution.get("generated_files", []), *result.files]
             self.execution["generated_files"] = made
             self._outputs.append((call.id, result.model_output))
-            progress(as_delta(result.tool_call, sent))
+            progress(as_delta(result.tool_call))
+
+    def publish_new(
+        self, call: ToolCall, partial: dict[str, Any], only_if_new: bool = False
+    ) -> None:
+        """Publish a partial tool call as a delta, without the text of its fields that was
+        published already (e.g. code streamed as the model wrote it); with `only_if_new`,
+        nothing when no field has new text."""
+        sent = self.sent.setdefault(call.id, {})
+        grew = False
+        kind = partial.get("type", "")
+        body = dict(partial.get(kind) or {})
+        for name, value in list(body.items()):
+            if not isinstance(value, str):
+                continue
+            before = sent.get(name, "")
+            new = value[len(before) :] if value.startswith(before) else value
+            sent[name] = before + new
+            grew = grew or bool(new)
+            if new:
+                body[name] = new
+            else:
+                del body[name]
+        if only_if_new and not grew:
+            return
+        self.publish_delta({"index": call.index, "id": call.id, **partial, kind: body})
+
+    def stream_call(self, call: ToolCall) -> None:
+        """While the model writes a built-in call's arguments: what the tool shows of them."""
+        tool = self.tool_named(call.name)
+        partial = getattr(tool, "partial", None)
+        shown = partial(call.arguments) if partial is not None else None
+        if shown is not None:
+            self.publish_new(call, shown, only_if_new=True)
 
     def transcript(self) -> list[dict[str, Any]]:
         """The tool messages of the calls executed since last asked (for the conversation)."""
@@ -121,18 +150,10 @@ class BuiltinRound:
         return out
 
 
-def as_delta(tool_call: dict[str, Any], sent: dict[str, str] | None = None) -> dict[str, Any]:
+def as_delta(tool_call: dict[str, Any]) -> dict[str, Any]:
     """A finished tool call as a step delta: the items of its lists carry their `index`, as
-    the spec's deltas do (e.g. code_interpreter outputs). Deltas add up, so text already sent
-    (`sent`, e.g. code_interpreter's input before it ran) is not sent again."""
+    the spec's deltas do (e.g. code_interpreter outputs)."""
     body = dict(tool_call.get(tool_call["type"]) or {})
-    for name, before in (sent or {}).items():
-        value = body.get(name)
-        if isinstance(value, str) and value.startswith(before):
-            if value == before:
-                del body[name]
-            else:
-                body[name] = value[len(before) :]
     for name, value in body.items():
         if isinstance(value, list):
             body[name] = [
