@@ -328,3 +328,24 @@ async def test_a_store_still_ingesting_is_waited_for(
         0
     ]
     assert [r.file_id for r in _search_call(step).results] == [cats]
+
+
+async def test_search_results_count_toward_max_prompt_tokens(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    store_id, _ = await _store(oai, {"cats.txt": CATS * 20})
+    assistant_id = await _assistant(oai, store_id)
+    old = "old " * 400
+    thread = await oai.beta.threads.create(
+        messages=[{"role": "user", "content": old}, {"role": "user", "content": "kittens?"}]
+    )
+    provider.script(SearchFiles("kitten"), CiteSources())
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant_id, max_prompt_tokens=600
+    )
+    assert run.status == "completed"
+    first, second = provider.requests
+    assert [m["content"] for m in first.messages] == [old, "kittens?"]
+    # The results take ~400 of the 600 tokens: the oldest message makes room, the newest stays.
+    assert [m["role"] for m in second.messages] == ["user", "assistant", "tool"]
+    assert second.messages[0]["content"] == "kittens?"

@@ -31,12 +31,15 @@ def build_request(
         if message.get("run_id") != run["id"] and message.get("status") != "in_progress"
     ]
     conversation = [m for m in conversation if m["content"]]
-    conversation = truncate(conversation, run)
+    transcript = execution.get("transcript", [])
+    # What this run already exchanged (tool calls, search results) counts toward the budget.
+    reserved = sum(estimate_tokens(m) for m in transcript)
+    conversation = truncate(conversation, run, reserved)
     messages: list[dict[str, Any]] = []
     if run.get("instructions"):
         messages.append({"role": "system", "content": run["instructions"]})
     messages += conversation
-    messages += execution.get("transcript", [])
+    messages += transcript
 
     request: dict[str, Any] = {"model": run["model"], "messages": messages}
     tools = function_tools(run.get("tools") or [])
@@ -105,7 +108,9 @@ def chat_message(
     return {"role": message.get("role", "user"), "content": content}
 
 
-def truncate(conversation: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str, Any]]:
+def truncate(
+    conversation: list[dict[str, Any]], run: dict[str, Any], reserved: int = 0
+) -> list[dict[str, Any]]:
     truncation = run.get("truncation_strategy") or {}
     if truncation.get("type") == "last_messages" and truncation.get("last_messages"):
         return conversation[-int(truncation["last_messages"]) :]
@@ -113,7 +118,7 @@ def truncate(conversation: list[dict[str, Any]], run: dict[str, Any]) -> list[di
     if not budget:
         return conversation
     # `auto`: drop the oldest messages until the estimate fits, always keeping the newest.
-    budget -= estimate_tokens({"content": run.get("instructions") or ""})
+    budget -= estimate_tokens({"content": run.get("instructions") or ""}) + reserved
     kept: list[dict[str, Any]] = []
     for message in reversed(conversation):
         cost = estimate_tokens(message)

@@ -322,6 +322,18 @@ async def file_chunk_texts(conn: AsyncConnection, store_id: str, file_id: str) -
     return list((await conn.execute(query)).scalars())
 
 
+async def file_names(conn: AsyncConnection, tenant: str, file_ids: list[str]) -> dict[str, str]:
+    """{file_id: filename} of the tenant's files among `file_ids`."""
+    from .tables import files
+
+    if not file_ids:
+        return {}
+    query = select(files.c.id, files.c.body).where(
+        files.c.tenant == tenant, files.c.id.in_(file_ids)
+    )
+    return {row[0]: row[1].get("filename", row[0]) for row in await conn.execute(query)}
+
+
 async def chunks_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[str, str, str]]:
     """{chunk id: (store_id, file_id, text)}."""
     if not ids:
