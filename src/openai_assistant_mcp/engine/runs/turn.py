@@ -239,6 +239,7 @@ class Turn:
                 self.execution,
                 self.api_key,
                 self.executor.services,
+                self.history,
             )
             for tool in offered.values():
                 reason = await tool.unavailable(context)

@@ -20,6 +20,7 @@ async def builtin_context(
     execution: dict[str, Any],
     api_key: str | None,
     services: Any,
+    thread_messages: list[dict[str, Any]] | None = None,
 ) -> BuiltinContext:
     """What built-in tools may know about a run: its tool_resources are the thread's merged
     with the assistant's (lists joined, first seen kept)."""
@@ -38,6 +39,7 @@ async def builtin_context(
         api_key=api_key,
         include=frozenset(execution.get("include") or ()),
         services=services,
+        thread_messages=list(thread_messages or []),
     )
 
 
