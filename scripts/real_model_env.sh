@@ -13,9 +13,14 @@ set -euo pipefail
 
 LLAMA_CPP_PYTHON_VERSION=0.3.36
 SMOLLM2_VERSION=0.1.2
+# A portable x86-64 build (AVX2), not -march=native: the native build uses AMX instructions
+# where the CPU has them, and a VM that does not enable AMX kills the server with a general
+# protection fault at its first completion (seen on this project's machines).
+BUILD_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+BUILD_ID="$LLAMA_CPP_PYTHON_VERSION-avx2"
 CACHE="${REAL_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openai-assistant-mcp}"
-WHEELS="$CACHE/wheels"
-VENV="$CACHE/llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION"
+WHEELS="$CACHE/wheels-$BUILD_ID"
+VENV="$CACHE/llama-cpp-python-$BUILD_ID"
 PYTHON="${PYTHON:-python3}"
 
 mkdir -p "$WHEELS"
@@ -28,9 +33,10 @@ if [ ! -f "$VENV/.ready" ]; then
     if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_PYTHON_VERSION"-*.whl >/dev/null 2>&1; then
         say "building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION from source (minutes; once per cache)"
         start=$(date +%s)
-        CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF ${CMAKE_ARGS:-}" \
-            "$PYTHON" -m pip wheel --quiet "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" \
-            -w "$WHEELS" >&2
+        # --no-cache-dir: pip's own wheel cache ignores CMAKE_ARGS and could hand back another build.
+        CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF $BUILD_FLAGS" \
+            "$PYTHON" -m pip wheel --quiet --no-cache-dir \
+            "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" -w "$WHEELS" >&2
         say "built in $(( $(date +%s) - start )) s"
     fi
     rm -rf "$VENV"

@@ -8,12 +8,14 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 from pydantic import ValidationError
 
 from openai_assistant_mcp.engine.app import create_app
+from openai_assistant_mcp.engine.providers.compat import RepeatedCallHeaders
 from openai_assistant_mcp.engine.settings import EngineSettings
 from tests.runner.sse_tap import TapTransport
 from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
@@ -161,3 +163,35 @@ def test_an_unknown_adaptation_is_refused_at_start() -> None:
     with pytest.raises(ValidationError) as refused:
         EngineSettings.model_validate({"PROVIDER_COMPAT": "max_tokens,telepathy"})
     assert "unknown adaptation 'telepathy'" in str(refused.value)
+
+
+def test_repeated_tool_call_headers_are_dropped_from_the_stream() -> None:
+    """llama-cpp-python's stream of one forced call: id and name in every delta."""
+    normalize = RepeatedCallHeaders()
+
+    def delta(arguments: str, index: int = 0, call_id: str = "call_0") -> dict[str, Any]:
+        call = {"index": index, "id": call_id, "type": "function"}
+        call["function"] = {"name": "get_weather", "arguments": arguments}
+        return {"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]}
+
+    calls = [
+        normalize(delta(piece))["choices"][0]["delta"]["tool_calls"][0]
+        for piece in ('{"city', '": "Par', 'is"}')
+    ]
+    assert calls[0]["id"] == "call_0" and calls[0]["function"]["name"] == "get_weather"
+    assert all("id" not in c and "name" not in c["function"] for c in calls[1:])
+    assert "".join(c["function"]["arguments"] for c in calls) == '{"city": "Paris"}'
+    # A second call (another index, or another id) keeps its own header.
+    other = normalize(delta("{}", index=1, call_id="call_1"))["choices"][0]["delta"]
+    assert other["tool_calls"][0]["function"]["name"] == "get_weather"
+    # OpenAI's own form (header once, then arguments only) passes unchanged.
+    plain = {
+        "choices": [
+            {"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": "x"}}]}}
+        ]
+    }
+    assert normalize(plain) == {
+        "choices": [
+            {"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": "x"}}]}}
+        ]
+    }

@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 import openai
 
-from .compat import Compatibility
+from .compat import Compatibility, RepeatedCallHeaders
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +77,16 @@ class ChatProvider:
         usage included in the last one, sent as this provider needs it (compat.py)."""
         while True:  # at most once more per adaptation: learn() never repeats one
             answered = False
+            normalize = RepeatedCallHeaders()
             try:
                 async for chunk in self._stream(self.compat.adapt(request), api_key):
                     answered = True
-                    yield chunk
+                    yield normalize(chunk)
                 return
             except openai.APIStatusError as exc:
-                detail = scrub(_provider_message(exc), api_key)
-                learned = None if answered else self.compat.learn(request, detail)
+                # Matched whole (causes may come late in a long validation error); shown scrubbed.
+                message = _provider_message(exc)
+                learned = None if answered else self.compat.learn(request, message)
                 if learned is None:
                     raise failure_from_status(exc, api_key, self.max_retries) from None
                 log.warning(
@@ -92,7 +94,7 @@ class ChatProvider:
                     "adapted (%s) from now on; set PROVIDER_COMPAT=%s to skip this refusal.",
                     self.base_url,
                     exc.status_code,
-                    detail,
+                    scrub(message, api_key),
                     learned,
                     ",".join(self.compat.active),
                 )

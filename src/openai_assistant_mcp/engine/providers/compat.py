@@ -113,3 +113,27 @@ class Compatibility:
                 self.active.append(adaptation.name)
                 return adaptation.name
         return None
+
+
+class RepeatedCallHeaders:
+    """Streams as OpenAI's: a tool call's `id` and function `name` arrive once, its arguments in
+    pieces. llama-cpp-python's server repeats the id and the whole name in every delta of a call,
+    which would read as the name written out again and again; such repeats are dropped here.
+    Always on: OpenAI never repeats them, so nothing changes for a server that doesn't."""
+
+    def __init__(self) -> None:
+        self._headers: dict[tuple[int, int], tuple[Any, Any]] = {}
+
+    def __call__(self, chunk: dict[str, Any]) -> dict[str, Any]:
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or []:
+                function = call.get("function") or {}
+                key = (int(choice.get("index") or 0), int(call.get("index") or 0))
+                header = (call.get("id"), function.get("name"))
+                if header[0] and header[1] and self._headers.get(key) == header:
+                    call.pop("id", None)
+                    function.pop("name", None)
+                elif header[1]:
+                    self._headers[key] = header
+        return chunk

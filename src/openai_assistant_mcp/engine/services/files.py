@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import APIError, invalid
 from ..ids import new_id
 from ..state import EngineState
-from ..store import file_store, repository
+from ..store import file_store, repository, vector_repository
 from ..store.database import Database
 from .common import ListQuery, list_envelope, now
 
@@ -287,9 +287,7 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
 async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
     """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
     and from every vector store of the tenant."""
-    from .vector_store_files import detach_everywhere
-
-    await detach_everywhere(None, tenant, file_id, conn)
+    await vector_repository.detach_file_everywhere(conn, tenant, file_id)
     for table in (repository.ASSISTANTS, repository.THREADS):
         for body in await file_store.bodies_mentioning(conn, table, tenant, file_id):
             resources = dict(body.get("tool_resources") or {})
