@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..providers.chat import ChatProvider, ProviderFailure
+from ..services import run_steps
 from ..services.run_end import Unsaved, finish
 from ..settings import EngineSettings
 from ..store import repository
@@ -237,7 +238,8 @@ class RunExecutor:
             )
 
         body, steps, closed = await self.write(work)
-        self.publish_end(body, steps, closed)
+        include = (execution or {}).get("include")
+        self.publish_end(body, [run_steps.visible(step, include) for step in steps], closed)
         return body
 
     def publish_end(

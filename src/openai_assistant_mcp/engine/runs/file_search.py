@@ -9,7 +9,6 @@ from typing import Any
 
 from ..errors import APIError
 from ..services import vector_store_files, vector_stores
-from ..services.runs import HISTORY_LIMIT
 from ..store import repository
 from .builtin import BuiltinContext, BuiltinResult, register
 from .prompt import CHARS_PER_TOKEN
@@ -137,16 +136,17 @@ async def _attachments_store(ctx: BuiltinContext) -> str | None:
     on first use (expiring 7 days after it was last active, as OpenAI's thread stores did),
     and given the files not in it yet. None when no message attached a file for search."""
     state, tenant, thread_id = ctx.services, ctx.tenant, ctx.run["thread_id"]
-    async with state.db.read() as conn:
-        history = await repository.recent_messages(conn, thread_id, HISTORY_LIMIT)
-        thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
     wanted = [
         a["file_id"]
-        for m in history
+        for m in ctx.thread_messages  # as the turn read them: no second read per search
         for a in m.get("attachments") or []
         if any(t.get("type") == "file_search" for t in a.get("tools") or [])
     ]
-    if not wanted or thread is None:
+    if not wanted:
+        return None
+    async with state.db.read() as conn:
+        thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
+    if thread is None:
         return None
     held = list(
         ((thread.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids")
