@@ -248,6 +248,13 @@ async def has_pgvector(conn: AsyncConnection) -> bool:
 async def ensure_hnsw_index(conn: AsyncConnection, dims: int) -> None:
     """An HNSW index for the chunks of `dims` dimensions (one per dimension in use)."""
     dims = int(dims)
+    name = f"ix_vector_store_chunks_hnsw_{dims}"
+    exists = text("SELECT 1 FROM pg_indexes WHERE indexname = :name")
+    if (await conn.execute(exists, {"name": name})).first() is not None:
+        return
+    # Two processes (or two files of one) storing the first vectors of a size at once: without
+    # the lock, one CREATE INDEX IF NOT EXISTS fails on the catalog's unique index.
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x76656300 + dims})
     await conn.execute(
         text(
             f"CREATE INDEX IF NOT EXISTS ix_vector_store_chunks_hnsw_{dims} "
