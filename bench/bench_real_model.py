@@ -49,7 +49,7 @@ def start_llama_server() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     child = subprocess.Popen(
         [python, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", MODEL,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"],
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -16,8 +16,12 @@ SMOLLM2_VERSION=0.1.2
 # A portable x86-64 build (AVX2), not -march=native: the native build uses AMX instructions
 # where the CPU has them, and a VM that does not enable AMX kills the server with a general
 # protection fault at its first completion (seen on this project's machines).
-BUILD_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-BUILD_ID="$LLAMA_CPP_PYTHON_VERSION-avx2"
+BUILD_FLAGS="-DGGML_NATIVE=OFF"
+BUILD_ID="$LLAMA_CPP_PYTHON_VERSION-$(uname -m)"
+if [ "$(uname -m)" = x86_64 ]; then
+    BUILD_FLAGS="$BUILD_FLAGS -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+    BUILD_ID="$LLAMA_CPP_PYTHON_VERSION-avx2"
+fi
 CACHE="${REAL_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openai-assistant-mcp}"
 WHEELS="$CACHE/wheels-$BUILD_ID"
 VENV="$CACHE/llama-cpp-python-$BUILD_ID"
