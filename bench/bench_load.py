@@ -87,8 +87,9 @@ def start_server(
 class Session:
     """One MCP session with its own key; records every call's latency and failures."""
 
-    def __init__(self, url: str, key: str, n: int) -> None:
+    def __init__(self, url: str, key: str, n: int, pause: float = 0.0) -> None:
         self.url = url
+        self.pause = pause
         self.key = key
         self.n = n
         self.latencies: list[float] = []
@@ -103,6 +104,8 @@ class Session:
         return Client(streamable_http_client(self.url, http_client=http))
 
     async def call(self, client: Client, tool: str, arguments: dict[str, Any], timed: bool) -> Any:
+        if timed and self.pause:
+            await asyncio.sleep(self.pause)  # think time: a load below saturation
         started = time.perf_counter()
         try:
             result = await client.call_tool(tool, arguments)
@@ -166,9 +169,11 @@ class Countdown:
                 self.event.set()
 
 
-async def load(url: str, sessions: int, keys: int, seconds: float, pid: int) -> dict[str, Any]:
+async def load(
+    url: str, sessions: int, keys: int, seconds: float, pid: int, pause: float = 0.0
+) -> dict[str, Any]:
     key_list = [f"sk-load-{i}-{secrets.token_hex(6)}" for i in range(keys)]
-    all_sessions = [Session(url, key_list[n % keys], n) for n in range(sessions)]
+    all_sessions = [Session(url, key_list[n % keys], n, pause) for n in range(sessions)]
     ready = Countdown(sessions)
     go, stop = asyncio.Event(), asyncio.Event()
     tasks = [asyncio.create_task(s.run(ready, go, stop)) for s in all_sessions]
@@ -286,6 +291,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--keys", type=int, default=20)
+    parser.add_argument(
+        "--pause", type=float, default=0.0, help="seconds each session waits between calls"
+    )
     parser.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL store")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
@@ -303,7 +311,9 @@ def main() -> None:
             server = start_server(Path(tmp) / "data", provider_url, port, database_url)
             try:
                 url = f"http://127.0.0.1:{port}/mcp"
-                figures = asyncio.run(load(url, args.sessions, args.keys, args.seconds, server.pid))
+                figures = asyncio.run(
+                    load(url, args.sessions, args.keys, args.seconds, server.pid, args.pause)
+                )
             finally:
                 server.terminate()
                 server.wait(30)
@@ -311,7 +321,7 @@ def main() -> None:
         stop_provider(provider)
         if postgres is not None:
             postgres.stop()
-    figures["store"] = "PostgreSQL 15 (fsync off, as in the tests)" if args.postgres else "SQLite"
+    figures["store"] = "PostgreSQL (the tests' server, fsync off)" if args.postgres else "SQLite"
     command = "uv run python bench/bench_load.py " + " ".join(sys.argv[1:])
     heading = HEADING + (" (PostgreSQL)" if args.postgres else "")
     section = report(figures, command.strip(), heading)

@@ -54,3 +54,117 @@ def test_tools_do_no_io_of_their_own(path: Path) -> None:
         if any(name == f or name.startswith(f + ".") for f in forbidden)
     }
     assert not found, f"{path} imports {sorted(found)}"
+
+
+# --- inside the engine: layers and cycles -------------------------------------------------------
+
+ENGINE = "openai_assistant_mcp.engine"
+# Leaf modules import nothing else of the engine, so any layer may use them.
+LEAVES = {
+    "errors",
+    "ids",
+    "tenancy",
+    "settings",
+    "sandbox.settings",
+    "runs.lifecycle",
+    "providers.compat",  # PROVIDER_COMPAT's names, checked by the settings
+    "store.files",  # 0600/0700 file modes, applied by the tenancy's secret file too
+}
+# Who may import whom (by the first part of a module's name below the engine; "" = top level).
+# api -> services -> store; runs -> services / providers / store; nothing below imports above.
+# vectors (chunking, embeddings, search) sits beside the store, under the services; sandbox
+# (code_interpreter) is a built-in tool: it plugs into runs' seam, as runs' own tools do.
+LAYERS: dict[str, set[str]] = {
+    "store": {"store"},
+    "providers": {"providers"},
+    "vectors": {"vectors", "store"},
+    "state": {"store"},
+    "services": {"services", "store", "state", "vectors"},
+    "runs": {"runs", "services", "providers", "store", "state", "vectors"},
+    "sandbox": {"sandbox", "runs", "services", "store", "state"},
+    "api": {"api", "services", "state"},
+}
+
+
+# Packages: their __init__ only names the package (importing a module of it names it too).
+PACKAGES = {
+    "",
+    "api",
+    "providers",
+    "runs",
+    "services",
+    "store",
+    "store.migrations",
+    "vectors",
+}
+
+
+def engine_module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE / "engine").with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def engine_modules() -> dict[str, Path]:
+    return {engine_module(path): path for path in sources(PACKAGE / "engine")}
+
+
+def engine_imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """The engine modules `path` imports (names inside a module resolved to the module)."""
+    found = set()
+    for name in imported_modules(path):
+        if not name.startswith(ENGINE + ".") and name != ENGINE:
+            continue
+        inner = name[len(ENGINE) + 1 :]
+        while inner and inner not in known:
+            inner = inner.rpartition(".")[0]
+        if inner:
+            found.add(inner)
+    return found
+
+
+def layer_of(module: str) -> str:
+    if module in LEAVES or module in PACKAGES:
+        return "leaf"
+    return module.split(".")[0] if module.split(".")[0] in LAYERS else "top"
+
+
+@pytest.mark.parametrize("module", sorted(engine_modules()), ids=str)
+def test_engine_layers(module: str) -> None:
+    known = engine_modules()
+    layer = layer_of(module)
+    imported = engine_imports(known[module], known) - {module}
+    if layer == "top":  # app, serve, http_*: the engine's entry points may use every layer
+        return
+    allowed = LAYERS.get(layer, set())
+    wrong = sorted(
+        name
+        for name in imported
+        if layer_of(name) != "leaf" and layer_of(name) not in allowed and name != ""
+    )
+    if layer == "leaf":  # leaves import only leaves
+        wrong = sorted(name for name in imported if layer_of(name) != "leaf")
+    assert not wrong, f"engine.{module} ({layer}) imports {wrong}"
+
+
+def test_engine_has_no_import_cycles() -> None:
+    known = engine_modules()
+    graph = {module: engine_imports(path, known) - {module} for module, path in known.items()}
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(module: str) -> None:
+        if module in path:
+            cycle = [*path[path.index(module) :], module]
+            pytest.fail("import cycle: " + " -> ".join(cycle))
+        if module in done:
+            return
+        path.append(module)
+        for name in sorted(graph.get(module, ())):
+            visit(name)
+        path.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)

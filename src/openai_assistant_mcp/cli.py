@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from .config import TOOLSETS, Settings
 from .engine.sandbox.admin import add_sandbox_command, run_sandbox_command
 from .engine.settings import default_data_dir
-from .http_guards import HTTP_FLAGS, add_api_guard_flags, api_guard_settings
+from .http_guards import HTTP_FLAGS, add_api_guard_flags, api_guard_settings, shown_default
 from .secret_args import add_secret_file_flags, resolve_secrets
 from .tenants_cli import add_tenant_commands, run_tenants
 
@@ -100,19 +100,11 @@ def _env_name(field: str) -> str:
     return Settings.model_fields[field].alias or field.upper()
 
 
-def _shown(default: Any) -> str:
-    if default is None:
-        return "not set"
-    if isinstance(default, bool):
-        return "on" if default else "off"
-    return ",".join(default) if isinstance(default, tuple) else str(default)
-
-
 def _add_settings_flags(parser: argparse.ArgumentParser, flags: Sequence[tuple[str, str, str]]):
     for field, flag, help_text in flags:
         info = Settings.model_fields[field]
         default = info.get_default(call_default_factory=True)
-        shown = SHOWN_DEFAULTS.get(field) or _shown(default)
+        shown = SHOWN_DEFAULTS.get(field) or shown_default(default)
         text = f"{help_text} (env {_env_name(field)}; default {shown})"
         if info.annotation is bool:
             parser.add_argument(
@@ -131,7 +123,7 @@ def _add_engine_flags(parser: argparse.ArgumentParser) -> None:
         if field in _SHARED_ENGINE_FIELDS or not info.alias:
             continue
         flag = "--" + info.alias.lower().replace("_", "-")
-        default = _shown(info.get_default(call_default_factory=False))
+        default = shown_default(info.get_default(call_default_factory=False))
         if field == "tenant_secret":
             default = "generated into DATA_DIR/secret.key"
         description = (info.description or "").split(" (default")[0]

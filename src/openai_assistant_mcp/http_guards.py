@@ -106,6 +106,15 @@ HTTP_FLAGS: tuple[tuple[str, str, str], ...] = tuple(
 )
 
 
+def shown_default(default: Any) -> str:
+    """A setting's default as --help shows it ("not set", "on"/"off", a comma list)."""
+    if default is None:
+        return "not set"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    return ",".join(default) if isinstance(default, tuple) else str(default)
+
+
 def add_api_guard_flags(parser: argparse.ArgumentParser) -> None:
     """Flags of `openai-assistant-mcp api` for APIGuardSettings, named after their env names."""
     from .engine.http_policy import APIGuardSettings
@@ -114,8 +123,7 @@ def add_api_guard_flags(parser: argparse.ArgumentParser) -> None:
     for field, info in APIGuardSettings.model_fields.items():
         env = info.alias or field.upper()
         flag = "--" + field.replace("_", "-")
-        default = info.get_default(call_default_factory=True)
-        shown = ",".join(default) if isinstance(default, tuple) else default
+        shown = shown_default(info.get_default(call_default_factory=True))
         text = f"{info.description} (env {env}; default {shown})"
         if info.annotation is bool:
             action = argparse.BooleanOptionalAction

@@ -26,6 +26,7 @@ from .config import Settings
 from .engine.http_policy import LimitExceeded
 from .http_guards import check_exposure, serve_guarded, streamable_http_options
 from .local_files import LocalFileRefused, client_roots, open_allowed
+from .startup import check_start
 from .tools.common import Call, ToolResult, describe_validation_error
 from .tools.registry import ToolSpec, select_tools
 
@@ -339,6 +340,7 @@ async def serve(settings: Settings) -> None:
             "stdio has no request headers to carry keys."
         )
     check_exposure(settings)
+    check_start(settings)
     tools = ToolServer(settings)
     server = tools.lowlevel_server()
     async with anyio.create_task_group() as group:

@@ -214,8 +214,69 @@ async def test_files_tools(server: ServerProcess) -> None:
         read = await call(client, "get_file_content", {"file_id": text["id"]})
         assert read["content"] == "line one\nline two\n"
         image = await client.call_tool("get_file_content", {"file_id": pixel["id"]})
-        assert [part.type for part in image.content] == ["text", "image"]
+        kinds = [part.type for part in image.content]
+        assert kinds[0] == "text" and kinds[-1] == "image"
         assert "only over stdio" in await call_error(client, "upload_file", {"path": "/etc/hosts"})
         gone = await call(client, "delete_file", {"file_id": text["id"]})
         assert gone == {"id": text["id"], "object": "file", "deleted": True}
         await call_error(client, "get_file_content", {"file_id": text["id"]})
+
+
+async def _indexed(client: Client, store_id: str) -> dict:
+    for _ in range(600):
+        store = await call(client, "get_vector_store", {"vector_store_id": store_id})
+        if store["status"] != "in_progress":
+            return store
+        await anyio.sleep(0.1)
+    raise AssertionError(f"vector store {store_id} still indexing")
+
+
+async def test_vector_store_tools(server: ServerProcess) -> None:
+    """Every vector store tool through a real MCP client; search returns chunks with the
+    file's name and a score."""
+    async with await _session(server) as client:
+        cats = await call(
+            client,
+            "upload_file",
+            {"content": "Cats purr and chase mice at night.", "filename": "cats.txt"},
+        )
+        bread = await call(
+            client,
+            "upload_file",
+            {"content": "Knead the dough, let it rise, bake the bread.", "filename": "bread.md"},
+        )
+        store = await call(client, "create_vector_store", {"name": "kb", "file_ids": [cats["id"]]})
+        ids = {"vector_store_id": store["id"]}
+        batch = await call(
+            client,
+            "add_vector_store_files",
+            {**ids, "file_ids": [bread["id"]], "attributes": {"kind": "recipe"}},
+        )
+        assert batch["object"] == "vector_store.files_batch"
+        assert (await _indexed(client, store["id"]))["file_counts"]["completed"] == 2
+        listed = await call(client, "list_vector_store_files", {**ids, "filter": "completed"})
+        assert {f["id"] for f in listed["data"]} == {cats["id"], bread["id"]}
+
+        result = await client.call_tool(
+            "search_vector_store", {**ids, "query": "felines hunting", "max_num_results": 1}
+        )
+        assert not result.is_error
+        found = result.structured_content["results"]
+        assert found[0]["filename"] == "cats.txt" and 0 < found[0]["score"] <= 1
+        assert "purr" in found[0]["text"] and "cats.txt" in result.content[0].text
+        filtered = await call(
+            client,
+            "search_vector_store",
+            {**ids, "query": "bread", "filters": {"type": "eq", "key": "kind", "value": "recipe"}},
+        )
+        assert [r["file_id"] for r in filtered["results"]] == [bread["id"]]
+
+        renamed = await call(client, "modify_vector_store", {**ids, "name": "renamed"})
+        assert renamed["name"] == "renamed"
+        page = await call(client, "list_vector_stores", {"limit": 1})
+        assert page["data"][0]["id"] == store["id"]
+        gone = await call(client, "delete_vector_store_file", {**ids, "file_id": cats["id"]})
+        assert gone["deleted"] is True
+        assert (await call(client, "delete_vector_store", ids))["deleted"] is True
+        text = await call_error(client, "get_vector_store", ids)
+        assert "No vector store found" in text

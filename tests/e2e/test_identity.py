@@ -75,7 +75,8 @@ async def _make_data(store: Store, key: str | None, name: str) -> dict[str, str]
         async with stdio_client(store.with_key(key), errlog=errlog) as client:
             assistant = await call(client, "create_assistant", {"model": "m", "name": name})
             thread = await call(client, "create_thread", {"messages": [{"content": name}]})
-    return {"assistant_id": assistant["id"], "thread_id": thread["id"]}
+            store_ = await call(client, "create_vector_store", {"name": name})
+    return {"assistant_id": assistant["id"], "thread_id": thread["id"], "store_id": store_["id"]}
 
 
 async def test_one_key_sees_one_set_of_data_through_every_door(store: Store) -> None:
@@ -119,11 +120,12 @@ async def test_tenants_list_and_move_to_a_new_key(store: Store) -> None:
         lines = listed.stdout.splitlines()
         assert len(lines) == 2, listed.stdout
         assert any(
-            line.startswith("default (no key)") and "1 assistant, 1 thread, 1 message" in line
+            line.startswith("default (no key)")
+            and "1 assistant, 1 thread, 1 vector store, 1 message" in line
             for line in lines
         ), listed.stdout
         marked = [line for line in lines if line.endswith("(OPENAI_API_KEY)")]
-        assert len(marked) == 1 and "1 assistant, 1 thread, 1 message" in marked[0]
+        assert len(marked) == 1 and "1 assistant, 1 thread, 1 vector store, 1 message" in marked[0]
         assert KEY not in listed.stdout
 
         # A wrong old key changes nothing, and says so.
@@ -135,13 +137,19 @@ async def test_tenants_list_and_move_to_a_new_key(store: Store) -> None:
         # Keys on standard input: old, then new.
         moved = store.admin("move", "--stdin", stdin=f"{KEY}\n{NEW_KEY}\n")
         assert moved.returncode == 0, moved.stderr
-        assert moved.stdout.startswith("Moved 1 assistant, 1 thread, 1 message from ")
+        assert moved.stdout.startswith(
+            "Moved 1 assistant, 1 thread, 1 vector store, 1 message from "
+        )
         assert KEY not in moved.stdout + moved.stderr and NEW_KEY not in moved.stdout
 
         gone = await _stdio(store, KEY, "get_assistant", {"assistant_id": mine["assistant_id"]})
         assert gone.is_error
         got = await _stdio(store, NEW_KEY, "get_assistant", {"assistant_id": mine["assistant_id"]})
         assert not got.is_error and got.structured_content["name"] == "Rotated"
+        vectors = await _stdio(
+            store, NEW_KEY, "get_vector_store", {"vector_store_id": mine["store_id"]}
+        )
+        assert not vectors.is_error and vectors.structured_content["name"] == "Rotated"
         page = await _stdio(store, NEW_KEY, "list_messages", {"thread_id": mine["thread_id"]})
         assert page.structured_content["data"][0]["content"][0]["text"]["value"] == "Rotated"
 
@@ -155,6 +163,6 @@ async def test_tenants_list_and_move_to_a_new_key(store: Store) -> None:
         got = await _stdio(store, NEW_KEY, "get_assistant", {"assistant_id": legacy_id})
         assert got.structured_content["name"] == "Stored without a key"
         after = store.admin("list")
-        assert after.stdout.count("\n") == 1 and "2 assistants, 2 threads, 2 messages" in (
-            after.stdout
-        )
+        assert after.stdout.count(
+            "\n"
+        ) == 1 and "2 assistants, 2 threads, 2 vector stores, 2 messages" in (after.stdout)

@@ -52,6 +52,9 @@ async def test_file_lifecycle(tenant_client: openai.AsyncOpenAI) -> None:
         purpose="batch",
     )
     assert batch.expires_at == batch.created_at + 30 * 24 * 3600  # OpenAI's default for batch
+    with pytest.raises(openai.BadRequestError) as evals:  # no Evals API here
+        await client.files.create(file=("e.jsonl", b"{}"), purpose="evals")
+    assert "Evals API" in evals.value.message
     timed = await client.files.create(
         file=("t.txt", b"x"),
         purpose="user_data",

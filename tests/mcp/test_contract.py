@@ -52,8 +52,17 @@ TOOL_NAMES = [
     "get_file",
     "get_file_content",
     "delete_file",
+    "create_vector_store",
+    "get_vector_store",
+    "list_vector_stores",
+    "modify_vector_store",
+    "delete_vector_store",
+    "add_vector_store_files",
+    "list_vector_store_files",
+    "delete_vector_store_file",
+    "search_vector_store",
 ]
-READ_ONLY = {name for name in TOOL_NAMES if name.startswith(("get_", "list_"))}
+READ_ONLY = {name for name in TOOL_NAMES if name.startswith(("get_", "list_", "search_"))}
 REPO = Path(__file__).resolve().parents[2]
 
 

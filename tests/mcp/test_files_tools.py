@@ -64,9 +64,11 @@ async def test_upload_by_path_only_under_the_clients_roots(tmp_path: Path) -> No
             image = await call(client, "upload_file", {"path": str(root / "pic.png")})
             shown = await client.call_tool("get_file_content", {"file_id": image["id"]})
             assert not shown.is_error
-            assert shown.content[1].type == "image"
-            assert shown.content[1].mime_type == "image/png"  # type: ignore[union-attr]
-            assert base64.b64decode(shown.content[1].data) == PNG  # type: ignore[union-attr]
+            # Issue 9: [summary line, the result as JSON text, then the image itself].
+            assert [c.type for c in shown.content] == ["text", "text", "image"]
+            picture = shown.content[2]
+            assert picture.mime_type == "image/png"  # type: ignore[union-attr]
+            assert base64.b64decode(picture.data) == PNG  # type: ignore[union-attr]
 
             listed = await call(client, "list_files", {})
             assert [f["id"] for f in listed["data"]] == [image["id"], uploaded["id"]]

@@ -30,6 +30,7 @@ RUN_SETTINGS = {
     "RUN_CLIENT_POLL_MS": 20,
     "PROVIDER_MAX_RETRIES": 2,
     "PROVIDER_TIMEOUT": 10.0,
+    "RUN_MAX_OUTPUT_CHARS": 200_000,  # an endless provider stream is cut within ~0.5 s
 }
 
 

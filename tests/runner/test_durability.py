@@ -106,6 +106,39 @@ async def test_kill_9_mid_run_and_restart(
     )
 
 
+async def test_restart_with_a_server_key_never_lends_it_to_a_tenant(
+    provider: ScriptedProvider,
+    tmp_path: Path,
+    spec_violations: SpecViolations,
+    engines: list[EngineProcess],
+) -> None:
+    """Passthrough with a server key (issue 11): a tenant's run interrupted by kill -9 ends
+    failed after the restart; the provider only ever saw the tenant's own key."""
+    provider.script(Text(SLOW, chunk_delay=0.02))
+    database = f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}"
+    server_key = {"OPENAI_API_KEY": "sk-operator-own-key"}
+    first = EngineProcess(database, tmp_path, provider.base_url, **server_key).start()
+    engines.append(first)
+    tenant = sdk_client(first.url, "sk-tenant-key", spec_violations)
+    assistant = await tenant.beta.assistants.create(model="m")
+    run = await tenant.beta.threads.create_and_run(
+        assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "mine"}]}
+    )
+    await _until_streaming(provider, 1)
+    first.kill()
+
+    second = EngineProcess(database, tmp_path, provider.base_url, **server_key).start()
+    engines.append(second)
+    tenant = sdk_client(second.url, "sk-tenant-key", spec_violations)
+    assert await _terminal(tenant, run.thread_id, run.id) == "failed"
+    failed = await tenant.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+    assert failed.last_error is not None and failed.last_error.code == "server_error"
+    assert "never stored" in failed.last_error.message
+    assert "OPENAI_API_KEY" in failed.last_error.message
+    await asyncio.sleep(0.3)
+    assert [r.api_key for r in provider.requests] == ["sk-tenant-key"]
+
+
 async def test_two_processes_on_one_postgres(
     postgres_server: PostgresServer,
     provider: ScriptedProvider,
@@ -154,7 +187,9 @@ async def test_two_processes_on_one_postgres(
     assert time.monotonic() - started < 2
     assert provider.requests[0].disconnected
 
-    # A dies mid-run: B takes the run over when A's lease runs out, with the server's key.
+    # A dies mid-run: B takes the run over when A's lease runs out. The caller's key died
+    # with A and B never lends the server's own key to another tenant (issue 11): the run
+    # ends failed, saying why, and the provider never hears from B.
     provider.reset()
     provider.script(Text(SLOW, chunk_delay=0.02))
     orphan = await via_a.beta.threads.create_and_run(
@@ -162,9 +197,33 @@ async def test_two_processes_on_one_postgres(
     )
     await _until_streaming(provider, 1)
     a.kill()
-    assert await _terminal(via_b, orphan.thread_id, orphan.id) == "completed"
+    assert await _terminal(via_b, orphan.thread_id, orphan.id) == "failed"
+    failed = await via_b.beta.threads.runs.retrieve(orphan.id, thread_id=orphan.thread_id)
+    assert failed.last_error is not None and failed.last_error.code == "server_error"
+    assert "never stored" in failed.last_error.message
+    await asyncio.sleep(0.3)
+    assert [r.api_key for r in provider.requests] == ["sk-two-procs"]
+
+    # A run of the server key's own tenant (its caller sent the server's key) is taken over
+    # with that key.
+    (tmp_path / "c").mkdir()
+    c = EngineProcess(database, tmp_path / "c", provider.base_url, **server_key).spawn()
+    engines.append(c)
+    c.wait_ready()
+    own_c = sdk_client(c.url, "sk-server-own-key", spec_violations)
+    own_b = sdk_client(b.url, "sk-server-own-key", spec_violations)
+    own_assistant = await own_c.beta.assistants.create(model="m")
+    provider.reset()
+    provider.script(Text(SLOW, chunk_delay=0.02))
+    orphan = await own_c.beta.threads.create_and_run(
+        assistant_id=own_assistant.id,
+        thread={"messages": [{"role": "user", "content": "orphan"}]},
+    )
+    await _until_streaming(provider, 1)
+    c.kill()
+    assert await _terminal(own_b, orphan.thread_id, orphan.id) == "completed"
     first, again = provider.requests
-    assert (first.api_key, again.api_key) == ("sk-two-procs", "sk-server-own-key")
+    assert (first.api_key, again.api_key) == ("sk-server-own-key", "sk-server-own-key")
     assert first.body == again.body
-    answer = (await via_b.beta.threads.messages.list(orphan.thread_id)).data[0]
+    answer = (await own_b.beta.threads.messages.list(orphan.thread_id)).data[0]
     assert answer.content[0].text.value == "You said: orphan"  # type: ignore[union-attr]

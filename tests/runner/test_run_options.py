@@ -6,6 +6,7 @@ from __future__ import annotations
 import openai
 import pytest
 
+from openai_assistant_mcp.engine.runs.file_search import FileSearch
 from tests.runner.sse_tap import TapTransport, parse_sse
 from tests.support.scripted_provider import Call, ScriptedProvider, Text, ToolCalls
 
@@ -74,7 +75,9 @@ async def test_run_overrides_reach_the_provider(
                 ],
             },
         ],
-        "tools": [LOOKUP],  # only function tools go to the provider
+        # Function tools, and file_search as the one function the engine executes for it
+        # (code_interpreter was the assistant's; the run's tools replace them).
+        "tools": [LOOKUP, FileSearch().function({"type": "file_search"})],
         "tool_choice": {"type": "function", "function": {"name": "lookup"}},
         "parallel_tool_calls": False,
         "temperature": 1.5,

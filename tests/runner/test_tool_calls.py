@@ -229,3 +229,30 @@ async def test_every_stream_that_stops_for_tool_outputs_says_so(
 
     last = await asyncio.gather(*(one() for _ in range(60)))
     assert last == ["thread.run.requires_action"] * 60
+
+
+@pytest.mark.parametrize(
+    "forced", ["required", {"type": "function", "function": {"name": "get_weather"}}]
+)
+async def test_a_forced_tool_choice_forces_the_first_call_only(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider, forced: object
+) -> None:
+    """After the outputs come back the provider gets `auto`: forcing it again would have a model
+    that obeys (a grammar-constrained local one does) call the function forever."""
+    provider.script(ToolCalls(Call("get_weather", {"city": "Paris"}, id="call_w")), Text("Sunny."))
+    thread_id, assistant_id = await _thread_and_assistant(oai)
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        tool_choice=forced,  # type: ignore[arg-type]
+    )
+    assert run.status == "requires_action"
+    run = await oai.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=thread_id, tool_outputs=[{"tool_call_id": "call_w", "output": "x"}]
+    )
+    assert run.status == "completed"
+    first, second = (request.body.get("tool_choice") for request in provider.requests)
+    assert (first, second) == (forced, "auto")
+    # The run itself keeps the tool_choice it was created with.
+    shown = run.tool_choice if isinstance(run.tool_choice, str) else run.tool_choice.model_dump()  # type: ignore[union-attr]
+    assert shown == forced

@@ -37,6 +37,14 @@ Replies (each takes `delay=` seconds to wait before answering):
 * `Malformed(raw)` - a 200 whose JSON is broken (streamed: one bad `data:` event).
 * `Cut(content, after, clean=False)` - a stream that stops mid-way after `after` chunks: the
   connection drops (or, with `clean`, the response ends there without a finish or `[DONE]`).
+* `SearchFiles(*queries)` - calls the engine's file_search function with those queries;
+  `CiteSources(template)` - answers citing the source markers (【…】) of the tool messages since
+  the newest user message
+  (`template` formats `{first}` / `{all}` / `{count}`); `FileSearchAgent()` - decides per request
+  (for `forever`): a user message "search: <query>" with file_search offered -> SearchFiles,
+  right after a tool message -> CiteSources, else Echo. `tool_markers(body)` lists the markers.
+* `Endless(word="...", chunk_delay=0.0)` - a stream of `word` chunks that never finishes (until
+  the client goes away: `disconnected`).
 
 `script(*replies)` appends to the queue. `forever(reply)` makes a reply answer every request
 from now on, after the queue is used up (e.g. `forever(Error(500))`). When the queue is empty
@@ -198,11 +206,66 @@ class Cut:
     delay: float = 0.0
 
 
+MARKER = re.compile(r"【[^】]*】")
+
+
+def tool_markers(body: Body) -> list[str]:
+    """The source markers in the tool messages since the newest user message, in order."""
+    found: list[str] = []
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            break
+        if message.get("role") == "tool":
+            found = MARKER.findall(message_text(message)) + found
+    return found
+
+
+def SearchFiles(*queries: str, id: str | None = None) -> ToolCalls:
+    """Calls the engine's file_search function."""
+    return ToolCalls(Call("file_search", {"queries": list(queries)}, id=id))
+
+
+def CiteSources(template: str = "The answer is in {first}.") -> Text:
+    """Answers citing the markers the newest tool message gave."""
+
+    def answer(body: Body) -> str:
+        found = tool_markers(body)
+        if not found:
+            return "I found nothing in the files."
+        return template.format(first=found[0], all=" ".join(found), count=len(found))
+
+    return Text(answer)
+
+
+@dataclass
+class FileSearchAgent:
+    """Decides its reply from the request (see the module docstring)."""
+
+    def decide(self, body: Body) -> Text | ToolCalls:
+        messages = body.get("messages", [])
+        if messages and messages[-1].get("role") == "tool":
+            return CiteSources()
+        offered = {t["function"]["name"] for t in body.get("tools", []) if "function" in t}
+        asked = last_user_text(body)
+        if "file_search" in offered and asked.lower().startswith("search:"):
+            return SearchFiles(asked[len("search:") :].strip())
+        return Echo()
+
+
+@dataclass
+class Endless:
+    """A streamed answer that never ends: `word` after `word` until the client goes away."""
+
+    word: str = "endless " * 125
+    chunk_delay: float = 0.0
+    delay: float = 0.0
+
+
 class _Dropped(Exception):
     """Raised inside a streamed answer so the server drops the connection (Cut)."""
 
 
-Reply = Text | ToolCalls | Error | Hang | Malformed | Cut
+Reply = Text | ToolCalls | Error | Hang | Malformed | Cut | Endless | FileSearchAgent
 
 # --- recordings ---------------------------------------------------------------------------------
 
@@ -248,6 +311,25 @@ def last_user_text(body: Body) -> str:
     return ""
 
 
+# Words the scripted embeddings treat as one concept (a vector search finds "felines" in a
+# text about cats; a keyword search does not).
+EMBEDDING_CONCEPTS = {"feline": "cat", "felines": "cat", "cats": "cat", "kitten": "cat"}
+
+
+def _bag_of_words(text: str, dims: int) -> list[float]:
+    import hashlib
+    import math
+    import re
+
+    vector = [0.0] * dims
+    for word in re.findall(r"\w+", text.lower()):
+        word = EMBEDDING_CONCEPTS.get(word, word)
+        slot = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big")
+        vector[slot % dims] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
 def _words(text: str) -> int:
     return len(text.split())
 
@@ -261,6 +343,8 @@ class ScriptedProvider:
     def __init__(self, *, required_key: str | None = None) -> None:
         self.required_key = required_key
         self.requests: list[RecordedRequest] = []
+        self.embedding_requests: list[RecordedRequest] = []
+        self.embedding_delay = 0.0  # seconds each /v1/embeddings answer takes
         self._queue: deque[Reply] = deque()
         self._forever: Reply | None = None
         self._lock = threading.Lock()
@@ -286,6 +370,7 @@ class ScriptedProvider:
             self._queue.clear()
             self._forever = None
             self.requests.clear()
+            self.embedding_requests.clear()
             self.required_key = None
 
     @property
@@ -355,7 +440,40 @@ class ScriptedProvider:
             routes=[
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/chat/completions", self._chat_completions, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
+        )
+
+    async def _embeddings(self, request: Request) -> Response:
+        """`POST /v1/embeddings`: a hashed bag of words per input (after EMBEDDING_CONCEPTS),
+        so texts sharing words or concepts are near; recorded in `embedding_requests`."""
+        body = await request.json()
+        record = RecordedRequest(
+            body=body,
+            authorization=request.headers.get("authorization"),
+            headers=dict(request.headers),
+            received_at=time.time(),
+        )
+        self.embedding_requests.append(record)
+        if self.required_key is not None and record.api_key != self.required_key:
+            return _error_response(
+                Error(401, "Incorrect API key provided.", code="invalid_api_key")
+            )
+        await asyncio.sleep(self.embedding_delay)
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        dims = int(body.get("dimensions") or 64)
+        data = [
+            {"object": "embedding", "index": i, "embedding": _bag_of_words(text, dims)}
+            for i, text in enumerate(inputs)
+        ]
+        tokens = sum(_words(text) for text in inputs)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
         )
 
     async def _chat_completions(self, request: Request) -> Response:
@@ -376,6 +494,8 @@ class ScriptedProvider:
                 Error(401, "Incorrect API key provided.", code="invalid_api_key")
             )
         reply = self._next_reply()
+        if isinstance(reply, FileSearchAgent):
+            reply = reply.decide(body)
         record.reply = reply
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -394,6 +514,8 @@ class ScriptedProvider:
             first = json.dumps(_chunks(body, Text(""))[0])
             events = [f"data: {first}\n\n", f"data: {reply.raw}\n\n", "data: [DONE]\n\n"]
             return StreamingResponse(iter(events), media_type="text/event-stream")
+        if isinstance(reply, Endless):
+            return StreamingResponse(_endless(record, reply), media_type="text/event-stream")
         if isinstance(reply, Cut):
             cut = _chunks(body, Text(reply.content))[: reply.after]
             stream = _cut_stream(record, cut, reply.clean)
@@ -429,6 +551,30 @@ async def _cut_stream(
     record.finished = clean
     if not clean:
         raise _Dropped("the scripted provider drops the connection mid-stream")
+
+
+async def _endless(record: RecordedRequest, reply: Endless) -> AsyncIterator[str]:
+    first = _chunks(record.body, Text(""))[0]
+    try:
+        yield f"data: {json.dumps(first)}\n\n"
+        piece = json.dumps(
+            {
+                **first,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"content": reply.word},
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ],
+            }
+        )
+        while True:
+            await asyncio.sleep(reply.chunk_delay)  # 0: still lets the client's close through
+            yield f"data: {piece}\n\n"
+    finally:
+        record.disconnected = True
 
 
 def _error_response(error: Error) -> JSONResponse:

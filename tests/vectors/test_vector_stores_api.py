@@ -31,7 +31,11 @@ async def upload(client: openai.AsyncOpenAI, name: str, data: bytes) -> str:
 async def create_and_poll(client: openai.AsyncOpenAI, **kwargs) -> Any:
     """vector_stores.create, then retrieve until no file is in progress (the SDK has pollers
     for files and batches, not for stores)."""
-    store = await client.vector_stores.create(**kwargs)
+    return await wait_indexed(client, (await client.vector_stores.create(**kwargs)).id)
+
+
+async def wait_indexed(client: openai.AsyncOpenAI, store_id: str) -> Any:
+    store = await client.vector_stores.retrieve(store_id)
     for _ in range(1200):
         if store.status != "in_progress":
             return store
@@ -94,6 +98,10 @@ async def test_upload_and_poll_attributes_and_filters(tenant_client: openai.Asyn
         file_id=a.id, vector_store_id=store.id, attributes={"team": "zoo", "year": 2024}
     )
     assert a.attributes == {"team": "zoo", "year": 2024}
+    raw = await client.vector_stores.files.with_raw_response.retrieve(
+        file_id=a.id, vector_store_id=store.id
+    )
+    assert '"year":2024' in raw.text.replace(" ", "")  # an integer stays an integer
     batch = await client.vector_stores.file_batches.upload_and_poll(
         store.id,
         files=[("b.txt", CATS.replace(b"Cats", b"Tigers")), ("c.txt", MARKETS)],
@@ -296,8 +304,37 @@ async def test_vector_stores_helper_builds_a_store(tenant_client: openai.AsyncOp
         run_thread.tool_resources.file_search.vector_store_ids,
     ]
     assert all(len(ids) == 1 for ids in made) and len({ids[0] for ids in made}) == 3
+    for _ in range(600):  # the run fails (no provider here): wait until it has ended
+        run = await client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+        if run.status not in ("queued", "in_progress"):
+            break
+        await asyncio.sleep(0.05)
     for ids in made:
-        store = await client.vector_stores.retrieve(ids[0])
-        assert store.metadata == {"made": "helper"} and store.file_counts.total == 1
+        store = await wait_indexed(client, ids[0])  # no work left behind for later tests
+        assert store.metadata == {"made": "helper"} and store.file_counts.completed == 1
         files = await client.vector_stores.files.list(ids[0])
         assert [f.id for f in files.data] == [file_id]
+
+
+async def test_cancel_a_batch_and_list_stores(tenant_client: openai.AsyncOpenAI) -> None:
+    client = tenant_client
+    text = b" ".join(b"sentence %d about nothing in particular." % i for i in range(600))
+    ids = [await upload(client, f"n{i}.txt", text) for i in range(6)]
+    store = await client.vector_stores.create(name="to-cancel")
+    batch = await client.vector_stores.file_batches.create(store.id, file_ids=ids)
+    cancelled = await client.vector_stores.file_batches.cancel(
+        batch_id=batch.id, vector_store_id=store.id
+    )
+    assert cancelled.status == "cancelled"
+    counts = cancelled.file_counts
+    assert counts.cancelled >= 1 and counts.total == 6
+    store = await create_and_poll(client, name="second")
+    listed = await client.vector_stores.list(limit=1)
+    assert [s.id for s in listed.data] == [store.id] and listed.has_more
+    older = await client.vector_stores.list(limit=5, after=store.id)
+    assert "to-cancel" in [s.name for s in older.data]
+    files = await client.vector_stores.file_batches.list_files(
+        batch_id=batch.id, vector_store_id=cancelled.vector_store_id, filter="cancelled"
+    )
+    assert len(files.data) == counts.cancelled
+    assert all(f.status == "cancelled" for f in files.data)

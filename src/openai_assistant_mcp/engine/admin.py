@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .settings import EngineSettings
 from .store import tenants as tenant_sql
 from .store.database import Database
+from .store.files import private_dir
 from .tenancy import DEFAULT_TENANT, TenantHasher, hasher_for
 
 # Shown instead of the full hash: enough to tell tenants apart, too short to be a handle.
@@ -31,6 +32,8 @@ class NothingToMove(LookupError):
 
 
 async def _open(settings: EngineSettings) -> tuple[Database, TenantHasher]:
+    if settings.data_dir.exists():
+        private_dir(settings.data_dir)
     db = Database(settings.resolved_database_url())
     await db.migrate()
     return db, hasher_for(settings)

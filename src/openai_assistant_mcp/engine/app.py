@@ -17,12 +17,14 @@ from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
-from .runner.run_executor import RunExecutor
+from .runs import file_search  # noqa: F401  (registers the built-in tool)
+from .runs.executor import RunExecutor
 from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
 from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
 from .store.database import Database, unavailable_reason
+from .store.files import private_dir
 from .tenancy import hasher_for
 from .vectors.worker import IngestionWorker
 
@@ -61,6 +63,8 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
 
 
 async def start_engine(settings: EngineSettings) -> EngineState:
+    if settings.data_dir.exists():
+        private_dir(settings.data_dir)  # tighten one made by an older version
     db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
     await db.migrate()
     server_key = settings.provider_api_key
@@ -69,10 +73,14 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         server_key.get_secret_value() if server_key else None,
         timeout=settings.provider_timeout,
         max_retries=settings.provider_max_retries,
+        compat=settings.provider_compat,
     )
-    executor = RunExecutor(settings, db, provider)
+    hasher = hasher_for(settings)
+    server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
+    executor = RunExecutor(settings, db, provider, server_tenant=server_tenant)
+    state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
+    executor.services = state
     await executor.start()
-    state = EngineState(settings=settings, db=db, hasher=hasher_for(settings), executor=executor)
     state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
     await state.ingestion.start()
     return state
@@ -81,8 +89,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
 async def stop_engine(state: EngineState) -> None:
     if state.ingestion is not None:
         await state.ingestion.stop()
-    if state.executor is not None:
-        await state.executor.stop()
+    await state.executor.stop()
     if state.sandbox is not None:
         await state.sandbox.close()
     await state.db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 
@@ -10,8 +11,11 @@ import uvicorn
 from .app import create_app
 from .http_guards import APIGuard, GuardedServer, uvicorn_limits
 from .http_policy import APIGuardSettings, exposure_refusal
+from .ports import busy_port_refusal
 from .settings import EngineSettings
 from .store.database import describe_url
+
+log = logging.getLogger(__name__)
 
 
 class _AnnouncingServer(GuardedServer):
@@ -45,6 +49,14 @@ def serve_api(
     )  # fmt: skip
     if refusal:
         raise SystemExit(refusal)
+    busy = busy_port_refusal(host, port, "--port")
+    if busy:
+        raise SystemExit(busy)
+    warning = settings.provider_warning(
+        "Runs of callers that send no key (Authorization: Bearer)", "OPENAI_API_KEY"
+    )
+    if warning:
+        log.warning(warning)
     guard = APIGuard(create_app(settings), guards)
     # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,
     # which escapes control characters) rather than handlers of its own.

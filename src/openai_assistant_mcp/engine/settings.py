@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .providers.compat import parse_names
 from .sandbox.settings import SandboxSettings
+
+# Where runs go when OPENAI_BASE_URL is not set (the openai SDK's default).
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 def default_data_dir() -> Path:
@@ -23,7 +28,14 @@ class EngineSettings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir, alias="DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     # Seconds a SQLite write waits for a lock another process holds before answering 503.
-    database_lock_timeout: float = Field(default=30.0, gt=0, le=600, alias="DATABASE_LOCK_TIMEOUT")
+    database_lock_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        alias="DATABASE_LOCK_TIMEOUT",
+        description="seconds a SQLite write waits for a lock another process holds "
+        "before answering 503",
+    )
     # Secret for the keyed hash of callers' keys; generated into data_dir when unset.
     tenant_secret: SecretStr | None = Field(
         default=None,
@@ -43,6 +55,12 @@ class EngineSettings(BaseSettings):
         default=3,
         alias="PROVIDER_MAX_RETRIES",
         description="retries of a provider request that failed with 429, 5xx or a lost connection",
+    )
+    # Request adaptations for servers that differ from OpenAI's API (providers/compat.py).
+    provider_compat: str = Field(
+        default="",
+        alias="PROVIDER_COMPAT",
+        description="comma-separated request adaptations for the provider (see docs/runs.md)",
     )
 
     run_expires_after: int = Field(
@@ -69,25 +87,98 @@ class EngineSettings(BaseSettings):
         description="milliseconds clients are told to wait between polls of an unfinished "
         "run (openai-poll-after-ms)",
     )
+    run_max_output_chars: int = Field(
+        default=1_000_000,
+        ge=1000,
+        alias="RUN_MAX_OUTPUT_CHARS",
+        description="characters of one provider answer (text and tool-call arguments) after "
+        "which the stream is cut and the run ends 'incomplete'",
+    )
 
     # Largest file the Files and Uploads APIs store (OpenAI's limit: 512 MB).
-    file_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1, alias="FILE_MAX_BYTES")
+    file_max_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        ge=1,
+        alias="FILE_MAX_BYTES",
+        description="largest file the Files and Uploads APIs store, in bytes",
+    )
 
     # code_interpreter's sandbox (SANDBOX_* variables; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
     # EMBEDDINGS_API_KEY, else OPENAI_API_KEY), else the bundled local model, else keyword-only.
-    embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
-    embedding_model: str = Field(default="text-embedding-3-small", alias="EMBEDDING_MODEL")
-    embedding_dimensions: int | None = Field(
-        default=None, ge=1, le=4096, alias="EMBEDDING_DIMENSIONS"
+    embeddings_base_url: str | None = Field(
+        default=None,
+        alias="EMBEDDINGS_BASE_URL",
+        description="an OpenAI-compatible embeddings API for vector stores (else the "
+        "bundled local model)",
     )
-    embeddings_api_key: SecretStr | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
-    local_embeddings: bool = Field(default=True, alias="LOCAL_EMBEDDINGS")
-    local_embedding_threads: int = Field(default=1, ge=1, le=64, alias="LOCAL_EMBEDDING_THREADS")
-    ingest_lease_seconds: float = Field(default=30.0, alias="INGEST_LEASE_SECONDS")
-    ingest_poll_interval: float = Field(default=1.0, alias="INGEST_POLL_INTERVAL")
-    ingest_concurrency: int = Field(default=2, ge=1, le=64, alias="INGEST_CONCURRENCY")
+    embedding_model: str = Field(
+        default="text-embedding-3-small",
+        alias="EMBEDDING_MODEL",
+        description="embedding model asked of EMBEDDINGS_BASE_URL",
+    )
+    embedding_dimensions: int | None = Field(
+        default=None,
+        ge=1,
+        le=4096,
+        alias="EMBEDDING_DIMENSIONS",
+        description="dimensions asked of the embedding model (its own when not set)",
+    )
+    embeddings_api_key: SecretStr | None = Field(
+        default=None,
+        alias="EMBEDDINGS_API_KEY",
+        description="key for EMBEDDINGS_BASE_URL when the caller sent none (else OPENAI_API_KEY)",
+    )
+    local_embeddings: bool = Field(
+        default=True,
+        alias="LOCAL_EMBEDDINGS",
+        description="use the bundled local embedding model when EMBEDDINGS_BASE_URL is "
+        "not set (else keyword search only)",
+    )
+    local_embedding_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        alias="LOCAL_EMBEDDING_THREADS",
+        description="CPU threads of the local embedding model",
+    )
+    ingest_lease_seconds: float = Field(
+        default=30.0,
+        alias="INGEST_LEASE_SECONDS",
+        description="seconds an engine process holds a vector store file it ingests "
+        "without a heartbeat",
+    )
+    ingest_poll_interval: float = Field(
+        default=1.0,
+        alias="INGEST_POLL_INTERVAL",
+        description="seconds between the ingestion worker's looks for files to ingest",
+    )
+    ingest_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        alias="INGEST_CONCURRENCY",
+        description="files one engine process ingests at once",
+    )
+
+    def provider_warning(self, who: str, key_setting: str) -> str | None:
+        """Why `who` (e.g. "Runs") cannot work as configured: OpenAI's API needs a key and
+        none is set. None when a key is set or the provider is another one (it may need none,
+        as Ollama)."""
+        url = self.provider_base_url or OPENAI_BASE_URL
+        if self.provider_api_key or urlsplit(url).hostname != "api.openai.com":
+            return None
+        return (
+            f"{who} will fail: the model provider is OpenAI ({url}) and no key is set. Set "
+            f"{key_setting}, or set OPENAI_BASE_URL (--openai-base-url) to a provider that "
+            "needs none (e.g. Ollama: http://localhost:11434/v1)."
+        )
+
+    @field_validator("provider_compat")
+    @classmethod
+    def _known_adaptations(cls, value: str) -> str:
+        return ",".join(parse_names(value))
 
     def resolved_database_url(self) -> str:
         if self.database_url:

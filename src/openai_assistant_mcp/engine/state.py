@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .settings import EngineSettings
 from .store.database import Database
+from .store.repository import Prepared
 from .tenancy import TenantHasher
+
+Event = tuple[str, Any]  # (stream event name, its data)
+
+
+class Subscription(Protocol):
+    """The events of one run's turn, in order, from the moment of subscribing."""
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    def close(self) -> None: ...
+
+
+class EventBus(Protocol):
+    def publish(self, run_id: str, event: str, data: Any) -> None: ...
+
+
+class Executor(Protocol):
+    """What the services ask of the run executor (`runs.executor.RunExecutor`)."""
+
+    owner: str  # the lease owner name of this process
+    events: EventBus
+
+    def launch(
+        self,
+        run_id: str,
+        api_key: str | None,
+        *,
+        subscribe: bool = False,
+        prepared: Prepared | None = None,
+    ) -> Subscription | None:
+        """Execute the next turn of a run this process has just claimed."""
+        ...
+
+    def cancel_local(self, run_id: str, reason: str = "cancel") -> bool:
+        """Stop the local task of a run."""
+        ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -15,6 +55,6 @@ class EngineState:
     settings: EngineSettings
     db: Database
     hasher: TenantHasher
-    executor: Any = None  # runner.RunExecutor once runs execute
+    executor: Executor
     sandbox: Any = None  # sandbox.Sandbox, made on code_interpreter's first use
     ingestion: Any = None  # vectors.worker.IngestionWorker: vector store files in the background

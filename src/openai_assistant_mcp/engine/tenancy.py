@@ -9,6 +9,8 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .store.files import tighten
+
 if TYPE_CHECKING:
     from .settings import EngineSettings
 
@@ -19,9 +21,11 @@ def load_or_create_secret(data_dir: Path) -> bytes:
     """The server secret from data_dir/secret.key, created (mode 0600) on first use."""
     path = data_dir / "secret.key"
     try:
-        return bytes.fromhex(path.read_text().strip())
+        value = bytes.fromhex(path.read_text().strip())
+        tighten(path, 0o600)  # one an older version left readable
+        return value
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         value = secrets.token_hex(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:

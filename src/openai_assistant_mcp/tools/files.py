@@ -16,7 +16,7 @@ from .registry import ToolSpec
 
 TOOLSET = "files"
 
-Purpose = Literal["assistants", "vision", "user_data", "batch", "fine-tune", "evals"]
+Purpose = Literal["assistants", "vision", "user_data", "batch", "fine-tune"]
 MAX_CONTENT_CHARS = 64 * 1024 * 1024  # base64 of a 48 MB file; larger files go by path
 IMAGE_MAX_BYTES = 5 * 1024 * 1024  # images are returned whole, as MCP image content, up to this
 _IMAGE_SIGNATURES = {

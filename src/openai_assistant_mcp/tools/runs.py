@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 from pydantic import Field
 
+from .code_output import code_results
 from .common import (
     AnyObject,
     Args,
@@ -48,6 +49,8 @@ ENDED_UNANSWERED = {"failed", "expired"}
 PROGRESS_INTERVAL = 0.1
 # After a wait has run out, the calls that read the run's state get this long (seconds).
 FINAL_READ_TIMEOUT = 5.0
+# Files a run's citations are resolved to names for, at most.
+MAX_CITED_FILES = 20
 
 
 class WaitArgs(Args):
@@ -122,6 +125,7 @@ async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds:
     sent = 0  # progress must grow with every notification
     text = ""  # streamed text not sent yet
     last_sent = 0.0
+    noted: set[str] = set()  # file_search calls already announced
 
     async def send(message: str) -> None:
         nonlocal sent, last_sent
@@ -145,6 +149,11 @@ async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds:
                     if run.status in STOPPED:
                         break
                     await send(f"run {run.status}")
+                elif name in ("thread.run.step.delta", "thread.run.step.completed"):
+                    note = _search_note(name, event.data, noted)
+                    if note:
+                        await flush()
+                        await send(note)
                 elif name == "thread.message.delta":
                     for part in event.data.delta.content or []:
                         text += getattr(getattr(part, "text", None), "value", None) or ""
@@ -152,6 +161,52 @@ async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds:
                         await flush()
     await flush()  # the wait ran out mid-answer
     return run
+
+
+def _search_note(name: str, step: Any, noted: set[str]) -> str | None:
+    """A progress line for a file_search call: when it starts, and what it found."""
+    details = getattr(step, "delta", step)
+    details = getattr(details, "step_details", None)
+    for tool_call in getattr(details, "tool_calls", None) or []:
+        if getattr(tool_call, "type", None) != "file_search":
+            continue
+        key = f"{getattr(tool_call, 'id', None) or getattr(tool_call, 'index', '')}"
+        if name.endswith(".delta") and key not in noted:
+            noted.add(key)
+            return "searching the files…"
+        if name.endswith(".completed"):
+            results = getattr(tool_call.file_search, "results", None) or []
+            files = {r.file_id for r in results}
+            return f"file search: {len(results)} results from {len(files)} files"
+    return None
+
+
+async def _citations(api: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The file_citation annotations of `messages`, with the cited files' names."""
+    found = [
+        annotation
+        for message in messages
+        for part in message.get("content") or []
+        if part.get("type") == "text"
+        for annotation in part["text"].get("annotations") or []
+        if annotation.get("type") == "file_citation"
+    ]
+    names: dict[str, str] = {}
+    for file_id in list(dict.fromkeys(a["file_citation"]["file_id"] for a in found))[
+        :MAX_CITED_FILES
+    ]:
+        try:
+            names[file_id] = (await api.files.retrieve(file_id)).filename
+        except Exception:  # deleted since, or the lookup failed: the ID stands in for the name
+            names[file_id] = file_id
+    return [
+        {
+            "marker": a["text"],
+            "file_id": a["file_citation"]["file_id"],
+            "filename": names.get(a["file_citation"]["file_id"], a["file_citation"]["file_id"]),
+        }
+        for a in found
+    ]
 
 
 async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
@@ -176,7 +231,20 @@ async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
         reason = (run.incomplete_details and run.incomplete_details.reason) or ""
         replies = [message_text(m) for m in data["messages"] if m["role"] == "assistant"]
         reply = f" Reply: {replies[-1]}" if replies else ""
-        return ToolResult(data, head + (f" ({reason})" if reason else "") + "." + reply)
+        cited = await _citations(api, data["messages"])
+        if cited:
+            data["citations"] = cited
+            sources = {(c["marker"], c["filename"], c["file_id"]) for c in cited}
+            reply += " Sources: " + "; ".join(
+                f"{marker} = {name} ({file_id})" for marker, name, file_id in sorted(sources)
+            )
+        text = head + (f" ({reason})" if reason else "") + "."
+        code = await code_results(api, run, data["messages"])
+        if code is None:
+            return ToolResult(data, text + reply)
+        data["code_interpreter"] = {"calls": code.calls, "files": code.files}
+        # The code summary before the reply: the summary line is cut at 300 characters.
+        return ToolResult(data, f"{text} {code.text}.{reply}", images=code.images)
 
     if status == "requires_action":
         calls = [as_dict(c) for c in run.required_action.submit_tool_outputs.tool_calls]

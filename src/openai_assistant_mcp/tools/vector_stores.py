@@ -65,7 +65,7 @@ class ListFiles(ListArgs):
     filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = None
 
 
-class RemoveFile(VectorStoreId):
+class DeleteFile(VectorStoreId):
     file_id: ObjectId
 
 
@@ -143,7 +143,7 @@ async def list_vector_store_files(call: Call, args: ListFiles) -> ToolResult:
     return page_result(page, "files", file_line)
 
 
-async def remove_vector_store_file(call: Call, args: RemoveFile) -> ToolResult:
+async def delete_vector_store_file(call: Call, args: DeleteFile) -> ToolResult:
     deleted = as_dict(
         await call.api.vector_stores.files.delete(
             args.file_id, vector_store_id=args.vector_store_id
@@ -231,10 +231,10 @@ TOOLS = (
         "read",
     ),
     ToolSpec(
-        "remove_vector_store_file",
+        "delete_vector_store_file",
         "Remove a file from a vector store (the file stays). Returns {id, deleted}.",
-        RemoveFile,
-        remove_vector_store_file,
+        DeleteFile,
+        delete_vector_store_file,
         "delete",
     ),
     ToolSpec(

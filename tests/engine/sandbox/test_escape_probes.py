@@ -4,12 +4,13 @@ unaffected, and the session's next execution works."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
-from openai_assistant_mcp.engine.sandbox import Sandbox
+from openai_assistant_mcp.engine.sandbox import Sandbox, SandboxSettings
 
 SECRET = "sk-probe-7f3c9a1e-never-inside"
 
@@ -199,3 +200,19 @@ async def test_threads_processes_and_shared_memory_still_work(sandbox: Sandbox) 
         "with mp.Pool(2) as pool:\n    print(seen, pool.map(abs, [-1, -2]))"
     )
     assert (await sandbox.pool.execute("t1", code)).logs() == "[1] [1, 2]"
+
+
+async def test_no_venv_names_the_setup_command(
+    sandbox_settings: SandboxSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = sandbox_settings.model_copy(update={"venv": tmp_path / "none", "auto_setup": False})
+    reason = await Sandbox(missing, tmp_path / "s").unavailable()
+    assert reason is not None and "openai-assistant-mcp sandbox setup" in reason
+    # Set up on first use, but without uv to do it: the reason says both.
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    if shutil.which("uv") is not None:
+        pytest.skip("uv is installed system-wide here")
+    automatic = missing.model_copy(update={"auto_setup": True})
+    reason = await Sandbox(automatic, tmp_path / "s").unavailable()
+    assert reason is not None and "sandbox setup" in reason and "`uv` is not on PATH" in reason
+    assert not (tmp_path / "none").exists()

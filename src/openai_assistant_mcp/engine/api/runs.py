@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
-from ..runner.events import Event, Subscription, sse_stream
 from ..services import run_steps, runs, vector_stores
+from ..state import Event, Subscription
 from .deps import CallerDep, ListQueryDep, State
 from .run_schemas import CreateRun, CreateThreadAndRun, ModifyRun, SubmitToolOutputs
+from .streaming import sse_stream
 
 router = APIRouter(prefix="/threads")
 
@@ -75,6 +76,8 @@ async def create_run(
     run_steps.check_include(include)
     fields = body.model_dump(exclude_unset=True)
     stream = bool(fields.pop("stream", False))
+    if include:
+        fields["include"] = include  # the run's steps show what it asks for, streamed too
     run, events, subscription = await runs.create(
         state, caller.tenant, caller.api_key, thread_id, fields, stream=stream
     )

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
-MetadataKey = Annotated[str, StringConstraints(max_length=64)]
-MetadataValue = Annotated[str, StringConstraints(max_length=512)]
-Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=16)]
-
-
-class Request(BaseModel):
-    """Base of every request body: unknown fields are an error, as in the spec, and types are
-    strict (no "1.5" for a number, no true for 1.0)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Loose(BaseModel):
-    """Nested objects whose extra fields OpenAI passed through (e.g. JSON schemas)."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
+from .schema_base import Loose, Metadata, Request
+from .vector_store_schemas import ChunkingStrategy
 
 # --- tools --------------------------------------------------------------------------------------
 
@@ -69,10 +54,6 @@ class NewVectorStore(Request):
         """Checked as a vector store's own chunking_strategy."""
         if value is None:
             return value
-        from pydantic import TypeAdapter, ValidationError
-
-        from .vector_store_schemas import ChunkingStrategy
-
         try:
             TypeAdapter(ChunkingStrategy).validate_python(value, strict=True)
         except ValidationError as exc:

@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
-from .schemas import Metadata, Request
+from .schema_base import Metadata, Request
 
 FileId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 AttributeKey = Annotated[str, StringConstraints(max_length=64)]
-AttributeValue = Annotated[str, StringConstraints(max_length=512)] | float | bool
+AttributeValue = Annotated[str, StringConstraints(max_length=512)] | bool | int | float
 Attributes = Annotated[dict[AttributeKey, AttributeValue], Field(max_length=16)]
 
 

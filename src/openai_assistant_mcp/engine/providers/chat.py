@@ -2,17 +2,23 @@
 
 The SDK retries 408/409/429/5xx answers and connection errors with exponential backoff,
 honouring `Retry-After`; what still fails becomes a `ProviderFailure` whose `code` is the run's
-`last_error.code`. Keys are passed per call and never appear in a failure's message."""
+`last_error.code`, unless the error calls for a request adaptation (compat.py), in which case the
+request is sent again adapted. Keys are passed per call and never appear in a failure's message."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 import openai
+
+from .compat import Compatibility, RepeatedCallHeaders
+
+log = logging.getLogger(__name__)
 
 # Sent when neither the caller nor the server has a key: local providers (Ollama, vLLM,
 # llama.cpp) need none, and the SDK refuses to build a client without one.
@@ -42,9 +48,11 @@ class ChatProvider:
         *,
         timeout: float,
         max_retries: int,
+        compat: str = "",
     ) -> None:
         self.server_key = server_key
         self.max_retries = max_retries
+        self.compat = Compatibility(compat)
         self._client = openai.AsyncOpenAI(
             base_url=base_url or "https://api.openai.com/v1",
             api_key=server_key or NO_KEY,
@@ -66,8 +74,37 @@ class ChatProvider:
         self, request: dict[str, Any], api_key: str | None
     ) -> AsyncIterator[dict[str, Any]]:
         """The chunks (CreateChatCompletionStreamResponse dicts) of one streamed completion,
-        usage included in the last one. The SDK sends the request (retries included); the
-        events are parsed here, as plain JSON, which costs a fraction of building models."""
+        usage included in the last one, sent as this provider needs it (compat.py)."""
+        while True:  # at most once more per adaptation: learn() never repeats one
+            answered = False
+            normalize = RepeatedCallHeaders()
+            try:
+                async for chunk in self._stream(self.compat.adapt(request), api_key):
+                    answered = True
+                    yield normalize(chunk)
+                return
+            except openai.APIStatusError as exc:
+                # Matched whole (causes may come late in a long validation error); shown scrubbed.
+                message = _provider_message(exc)
+                learned = None if answered else self.compat.learn(request, message)
+                if learned is None:
+                    raise failure_from_status(exc, api_key, self.max_retries) from None
+                log.warning(
+                    "The model provider at %s refused a request (HTTP %s: %s); sending it "
+                    "adapted (%s) from now on; set PROVIDER_COMPAT=%s to skip this refusal.",
+                    self.base_url,
+                    exc.status_code,
+                    scrub(message, api_key),
+                    learned,
+                    ",".join(self.compat.active),
+                )
+
+    async def _stream(
+        self, request: dict[str, Any], api_key: str | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """One streamed completion. The SDK sends the request (retries included); the events
+        are parsed here, as plain JSON, which costs a fraction of building models. An HTTP
+        error status is raised as is, for stream() to judge."""
         client = self._client
         if api_key and api_key != self.server_key:
             client = self._client.with_options(api_key=api_key)
@@ -93,8 +130,8 @@ class ChatProvider:
                     yield chunk
             if not ended:  # neither a finish_reason nor [DONE]
                 raise ProviderFailure("server_error", _ENDED_EARLY)
-        except openai.APIStatusError as exc:
-            raise failure_from_status(exc, api_key, self.max_retries) from None
+        except openai.APIStatusError:
+            raise
         except (openai.APITimeoutError, httpx2.TimeoutException):
             raise ProviderFailure(
                 "server_error", "The model provider did not answer in time."

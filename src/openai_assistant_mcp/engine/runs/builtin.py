@@ -29,6 +29,10 @@ class BuiltinContext:
     services: Any = None  # the EngineState (store, settings) for services calls
     # Publishes a partial tool call while it executes (becomes thread.run.step.delta).
     progress: Callable[[dict[str, Any]], None] = lambda _delta: None
+    # Built-in calls the run executed before this one (e.g. for source markers unique in a run).
+    call_index: int = 0
+    # The thread's messages as the turn read them (oldest first), e.g. for their attachments.
+    thread_messages: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..errors import invalid
+from ..errors import invalid, not_found
 from ..store import repository
 
 
@@ -56,3 +56,15 @@ async def list_objects(
         message = f"Invalid '{exc.param}': no object with id '{value}' in this list."
         raise invalid(exc.param, message) from None
     return list_envelope(page)
+
+
+async def require_thread(
+    conn: AsyncConnection, tenant: str, thread_id: str, *, lock: bool = False
+) -> dict[str, Any]:
+    """The caller's thread, or a 404 (another tenant's thread answers exactly as a missing one).
+    `lock` holds the row until the transaction ends, serializing writers on the thread."""
+    get = repository.get_for_update if lock else repository.get_object
+    body = await get(conn, repository.THREADS, tenant, thread_id)
+    if body is None:
+        raise not_found("thread", thread_id)
+    return body

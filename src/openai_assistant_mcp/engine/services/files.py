@@ -16,12 +16,12 @@ from typing import Any
 from ..errors import APIError, invalid
 from ..ids import new_id
 from ..state import EngineState
-from ..store import file_store, repository
+from ..store import file_store, repository, vector_repository
 from ..store.database import Database
 from .common import ListQuery, list_envelope, now
 
 CHUNK_BYTES = 1024 * 1024  # one stored piece: bounds memory per request and row size
-PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")
 # Purposes only the engine itself gives (never accepted from an upload): code_interpreter output.
 OUTPUT_PURPOSES = ("assistants_output",)
 EXPIRY_SECONDS = (3600, 2_592_000)  # expires_after.seconds bounds (1 hour .. 30 days)
@@ -46,6 +46,9 @@ def too_large(what: str, limit: int) -> APIError:
 
 
 def check_purpose(purpose: str, allowed: tuple[str, ...] = PURPOSES) -> None:
+    if purpose == "evals":  # taken by the spec's create, yet no File object may carry it
+        message = "Invalid 'purpose': 'evals' files are for the Evals API, not served here."
+        raise invalid("purpose", message)
     if purpose not in allowed:
         choices = ", ".join(f"'{p}'" for p in allowed)
         raise invalid("purpose", f"Invalid 'purpose': '{purpose}' is not one of {choices}.")
@@ -233,6 +236,7 @@ async def read_file_bytes(state: EngineState, tenant: str, file_id: str, max_byt
 
 IMAGE_MAX_BYTES = 20 * 1024 * 1024  # OpenAI's limit for one image input
 MAX_IMAGES_PER_TURN = 10  # the newest ones: bounds what one provider request holds
+IMAGE_BYTES_PER_TURN = 32 * 1024 * 1024  # and their bytes together (base64 adds a third)
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -253,14 +257,16 @@ def image_type(data: bytes, filename: str) -> str | None:
 
 
 async def image_data_urls(db: Database, tenant: str, file_ids: list[str]) -> dict[str, str]:
-    """{file_id: data URL} for the newest MAX_IMAGES_PER_TURN image files named; files that
-    are gone, over IMAGE_MAX_BYTES or not images are left out."""
+    """{file_id: data URL} for the newest MAX_IMAGES_PER_TURN image files named, within
+    IMAGE_BYTES_PER_TURN; files that are gone, too large or not images are left out."""
     urls: dict[str, str] = {}
+    budget = IMAGE_BYTES_PER_TURN
     for file_id in list(dict.fromkeys(reversed(file_ids)))[:MAX_IMAGES_PER_TURN]:
         async with db.read() as conn:
             body = await file_store.get_file(conn, tenant, file_id, now())
-        if body is None or body["bytes"] > IMAGE_MAX_BYTES:
+        if body is None or body["bytes"] > min(IMAGE_MAX_BYTES, budget):
             continue
+        budget -= body["bytes"]
         data = b"".join([piece async for piece in pieces(db, file_id)])
         mime = image_type(data, body["filename"])
         if mime is not None:
@@ -281,9 +287,7 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
 async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
     """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
     and from every vector store of the tenant."""
-    from .vector_store_files import detach_everywhere
-
-    await detach_everywhere(None, tenant, file_id, conn)
+    await vector_repository.detach_file_everywhere(conn, tenant, file_id)
     for table in (repository.ASSISTANTS, repository.THREADS):
         for body in await file_store.bodies_mentioning(conn, table, tenant, file_id):
             resources = dict(body.get("tool_resources") or {})

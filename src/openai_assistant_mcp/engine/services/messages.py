@@ -10,8 +10,8 @@ from ..errors import APIError, conflict, not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
-from . import file_refs, threads  # (threads imports this module too; only used at call time)
-from .common import ListQuery, list_objects, now
+from . import file_refs
+from .common import ListQuery, list_objects, now, require_thread
 
 
 def content_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -80,7 +80,7 @@ async def create_in(
     run_id: str | None = None,
 ) -> dict[str, Any]:
     """Add one message inside the caller's transaction. The caller has checked the thread
-    (see `threads.require_thread`) and any active run (`repository.active_run_id`); no rule is
+    (see `require_thread`) and any active run (`repository.active_run_id`); no rule is
     applied here."""
     body = build(thread_id, fields, assistant_id=assistant_id, run_id=run_id)
     await insert_in(conn, tenant, [body])
@@ -109,7 +109,7 @@ async def create(
 
 
 async def _missing(conn: AsyncConnection, tenant: str, thread_id: str, message_id: str) -> APIError:
-    await threads.require_thread(conn, tenant, thread_id)
+    await require_thread(conn, tenant, thread_id)
     return not_found("message", message_id)
 
 
@@ -159,8 +159,8 @@ async def list_(
         try:
             page = await list_objects(conn, repository.MESSAGES, tenant, query, **scope)
         except APIError:  # e.g. an unknown cursor: an unknown thread is the better answer
-            await threads.require_thread(conn, tenant, thread_id)
+            await require_thread(conn, tenant, thread_id)
             raise
         if not page["data"]:  # an empty page: is the thread there at all?
-            await threads.require_thread(conn, tenant, thread_id)
+            await require_thread(conn, tenant, thread_id)
     return page

@@ -8,13 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import invalid, not_found
 from ..ids import new_id
+from ..runs import lifecycle
+from ..runs.lifecycle import RunStatus, StepStatus
 from ..store import repository
 from ..store.database import Database
 from . import threads
 from .common import ListQuery, list_objects, now
 
-# The one `include[]` value the spec defines; file search results are never produced here.
-INCLUDABLE = ("step_details.tool_calls[*].file_search.results[*].content",)
+# The one `include[]` value the spec defines: file_search results' content (stored always,
+# shown only when asked).
+FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+INCLUDABLE = (FILE_SEARCH_CONTENT,)
 
 
 def build(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
@@ -27,7 +31,7 @@ def build(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
         "thread_id": run["thread_id"],
         "run_id": run["id"],
         "type": step_details["type"],
-        "status": "in_progress",
+        "status": StepStatus.IN_PROGRESS,
         "step_details": step_details,
         "last_error": None,
         "expired_at": None,
@@ -47,19 +51,11 @@ def tool_calls(run: dict[str, Any]) -> dict[str, Any]:
     return build(run, {"type": "tool_calls", "tool_calls": []})
 
 
-# A step ends with the run's outcome: these run statuses map to these step statuses.
-_STEP_END = {
-    "cancelled": ("cancelled", "cancelled_at"),
-    "failed": ("failed", "failed_at"),
-    "expired": ("expired", "expired_at"),
-}
-
-
 def end(step: dict[str, Any], run_status: str, last_error: dict[str, Any] | None) -> dict[str, Any]:
     """`step` closed because its run ended with `run_status` before the step finished."""
-    status, stamp = _STEP_END.get(run_status, ("completed", "completed_at"))
+    status, stamp = lifecycle.STEP_END.get(RunStatus(run_status), lifecycle.STEP_DONE)
     ended = {**step, "status": status, stamp: now()}
-    if status == "failed" and last_error is not None:
+    if status == StepStatus.FAILED and last_error is not None:
         code = last_error["code"] if last_error["code"] == "rate_limit_exceeded" else "server_error"
         ended["last_error"] = {"code": code, "message": last_error["message"]}
     return ended
@@ -69,6 +65,27 @@ async def insert(conn: AsyncConnection, tenant: str, step: dict[str, Any]) -> No
     await repository.insert_object(
         conn, repository.RUN_STEPS, step, tenant, thread_id=step["thread_id"], run_id=step["run_id"]
     )
+
+
+def visible(step: dict[str, Any], include: Any) -> dict[str, Any]:
+    """The step as the caller sees it: file_search results without their content unless
+    `include` asks for it."""
+    details = step.get("step_details") or {}
+    if details.get("type") != "tool_calls" or FILE_SEARCH_CONTENT in (include or ()):
+        return step
+    calls = details.get("tool_calls") or []
+    if not any(c.get("type") == "file_search" for c in calls):
+        return step
+    shown = []
+    for call in calls:
+        if call.get("type") == "file_search" and call["file_search"].get("results"):
+            results = [
+                {k: v for k, v in r.items() if k != "content"}
+                for r in call["file_search"]["results"]
+            ]
+            call = {**call, "file_search": {**call["file_search"], "results": results}}
+        shown.append(call)
+    return {**step, "step_details": {**details, "tool_calls": shown}}
 
 
 def check_include(include: list[str] | None) -> None:
@@ -100,7 +117,8 @@ async def list_(
     check_include(include)
     async with db.read() as conn:
         await _require_run(conn, tenant, thread_id, run_id)
-        return await list_objects(conn, repository.RUN_STEPS, tenant, query, run_id=run_id)
+        page = await list_objects(conn, repository.RUN_STEPS, tenant, query, run_id=run_id)
+    return {**page, "data": [visible(step, include) for step in page["data"]]}
 
 
 async def retrieve(
@@ -119,4 +137,4 @@ async def retrieve(
         )
     if body is None:
         raise not_found("run step", step_id)
-    return body
+    return visible(body, include)

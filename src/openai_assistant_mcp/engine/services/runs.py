@@ -8,23 +8,33 @@ state is one transaction on the locked run row; the executor is told afterwards.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import APIError, conflict, invalid, not_found
 from ..ids import new_id
-from ..runner.events import Event, Subscription
-from ..runner.prompt import history_limit
-from ..state import EngineState
+from ..runs import lifecycle
+from ..runs.lifecycle import RunStatus, StepStatus
+from ..state import EngineState, Event, Subscription
 from ..store import repository
-from ..store.repository import RunRow
-from . import file_refs, messages, run_steps, threads
+from ..store.repository import Prepared, RunRow
+from . import file_refs, messages, threads
 from .common import ListQuery, list_objects, now
+from .run_end import finish
 
-TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
+TERMINAL = lifecycle.TERMINAL
 DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
+# How many of a thread's newest messages a turn considers at most (`auto` truncation).
+HISTORY_LIMIT = 1000
+
+
+def history_limit(run: dict[str, Any]) -> int:
+    truncation = run.get("truncation_strategy") or {}
+    if truncation.get("type") == "last_messages" and truncation.get("last_messages"):
+        # Messages of this run itself are skipped, so read a few more than needed.
+        return int(truncation["last_messages"]) + 16
+    return HISTORY_LIMIT
 
 
 def build(
@@ -53,7 +63,7 @@ def build(
         "created_at": created_at,
         "thread_id": thread_id,
         "assistant_id": assistant["id"],
-        "status": "queued",
+        "status": RunStatus.QUEUED,
         "required_action": None,
         "last_error": None,
         "expires_at": created_at + expires_after,
@@ -79,6 +89,7 @@ def build(
     _check(body)
     execution = {
         "reasoning_effort": pick("reasoning_effort"),
+        "include": list(fields.get("include") or []),
         "transcript": [],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
     }
@@ -147,7 +158,7 @@ async def _insert(
     await repository.insert_run(
         conn, run, tenant, execution, lease_owner=owner, lease_expires_at=lease
     )
-    row = RunRow(run["id"], tenant, thread_id, "queued", owner, lease, run, execution)
+    row = RunRow(run["id"], tenant, thread_id, RunStatus.QUEUED, owner, lease, run, execution)
     return await _prepared(conn, row)
 
 
@@ -159,7 +170,7 @@ async def _prepared(conn: AsyncConnection, row: RunRow) -> Prepared:
 
 
 def _queued_events(run: dict[str, Any]) -> list[Event]:
-    return [("thread.run.created", run), ("thread.run.queued", run)]
+    return [("thread.run.created", run), (lifecycle.run_event(RunStatus.QUEUED), run)]
 
 
 async def create(
@@ -255,18 +266,18 @@ async def cancel(state: EngineState, tenant: str, thread_id: str, run_id: str) -
     goes `cancelling` and its executor (here, or another process via the database) ends it."""
     async with state.db.write() as conn:
         row = await _require_run(conn, tenant, thread_id, run_id, lock=True)
-        if row.status == "cancelling":
+        if row.status == RunStatus.CANCELLING:
             return row.body
-        if row.status not in ("queued", "in_progress", "requires_action"):
+        if row.status not in lifecycle.CANCELLABLE:
             raise APIError(400, f"Cannot cancel run with status '{row.status}'.")
         executing = row.lease_owner is not None and (row.lease_expires_at or 0) > time.time()
-        if row.status == "requires_action" or not executing:
-            body, _, _ = await finish(conn, row, "cancelled")
+        if row.status == RunStatus.REQUIRES_ACTION or not executing:
+            body, _, _ = await finish(conn, row, RunStatus.CANCELLED)
             return body
-        body = {**row.body, "status": "cancelling"}
+        body = {**row.body, "status": RunStatus.CANCELLING}
         await repository.save_run(conn, body)
     if row.lease_owner == state.executor.owner:
-        state.executor.events.publish(run_id, "thread.run.cancelling", body)
+        state.executor.events.publish(run_id, lifecycle.run_event(RunStatus.CANCELLING), body)
         state.executor.cancel_local(run_id)
     return body
 
@@ -291,10 +302,11 @@ async def submit_tool_outputs(
         row = await _require_run(conn, tenant, thread_id, run_id, lock=True)
         status = row.status
         expires_at = row.body.get("expires_at")
-        if status == "requires_action" and expires_at is not None and expires_at <= time.time():
-            await finish(conn, row, "expired")  # committed before the refusal below
-            status = "expired"
-        if status == "requires_action":
+        waiting = status == RunStatus.REQUIRES_ACTION
+        if waiting and expires_at is not None and expires_at <= time.time():
+            await finish(conn, row, RunStatus.EXPIRED)  # committed before the refusal below
+            status = RunStatus.EXPIRED
+        if status == RunStatus.REQUIRES_ACTION:
             calls = row.body["required_action"]["submit_tool_outputs"]["tool_calls"]
             by_id = _outputs_by_call(outputs, [call["id"] for call in calls])
             step_id = row.execution.get("tool_step_id")
@@ -311,17 +323,20 @@ async def submit_tool_outputs(
                 *({"role": "tool", "tool_call_id": cid, "content": by_id[cid]} for cid in by_id),
             ]
             execution.pop("tool_step_id", None)
-            body = {**row.body, "status": "queued", "required_action": None}
+            body = {**row.body, "status": RunStatus.QUEUED, "required_action": None}
             owner, lease = state.executor.owner, time.time() + state.settings.run_lease_seconds
             await repository.save_run(
                 conn, body, execution, lease_owner=owner, lease_expires_at=lease
             )
-            row = RunRow(run_id, tenant, thread_id, "queued", owner, lease, body, execution)
+            row = RunRow(run_id, tenant, thread_id, RunStatus.QUEUED, owner, lease, body, execution)
             prepared = await _prepared(conn, row)
-    if status != "requires_action":
+    if status != RunStatus.REQUIRES_ACTION:
         raise APIError(400, f'Runs in status "{status}" do not accept tool outputs.')
     subscription = state.executor.launch(run_id, api_key, subscribe=stream, prepared=prepared)
-    events: list[Event] = [("thread.run.step.completed", step), ("thread.run.queued", body)]
+    events: list[Event] = [
+        (lifecycle.step_event(StepStatus.COMPLETED), step),
+        (lifecycle.run_event(RunStatus.QUEUED), body),
+    ]
     return body, events, subscription
 
 
@@ -355,118 +370,9 @@ def _outputs_by_call(outputs: list[dict[str, Any]], pending: list[str]) -> dict[
 def _with_outputs(step: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
     calls = []
     for call in step["step_details"]["tool_calls"]:
-        function = {**call["function"], "output": outputs.get(call["id"])}
-        calls.append({**call, "function": function})
+        if call["type"] == "function":  # built-in calls in the step are complete already
+            call = {**call, "function": {**call["function"], "output": outputs.get(call["id"])}}
+        calls.append(call)
     details = {**step["step_details"], "tool_calls": calls}
-    return {**step, "step_details": details, "status": "completed", "completed_at": now()}
-
-
-# --- ending a run -------------------------------------------------------------------------------
-
-_STAMP = {
-    "completed": "completed_at",
-    "incomplete": "completed_at",
-    "failed": "failed_at",
-    "cancelled": "cancelled_at",
-}
-_MESSAGE_REASON = {
-    "cancelled": "run_cancelled",
-    "failed": "run_failed",
-    "expired": "run_expired",
-    "incomplete": "max_tokens",
-}
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A run just claimed in a transaction and the thread's messages read in it: the
-    executor's turn starts from these."""
-
-    row: RunRow
-    history: list[dict[str, Any]]
-
-
-def text_part(value: str) -> dict[str, Any]:
-    return {"type": "text", "text": {"value": value, "annotations": []}}
-
-
-@dataclass
-class Unsaved:
-    """What the executing turn has produced but not stored yet, as it stands now."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
-
-
-def usage_of(execution: dict[str, Any]) -> dict[str, int]:
-    usage = execution.get("usage") or {}
-    prompt = int(usage.get("prompt_tokens", 0))
-    completion = int(usage.get("completion_tokens", 0))
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-async def finish(
-    conn: AsyncConnection,
-    row: RunRow,
-    status: str,
-    *,
-    last_error: dict[str, Any] | None = None,
-    incomplete_details: dict[str, Any] | None = None,
-    execution: dict[str, Any] | None = None,
-    unsaved: Unsaved | None = None,
-    started_at: int | None = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
-    """End the run with terminal `status` inside the caller's transaction.
-
-    The step waiting for tool outputs, if any, is closed to match; so are the `unsaved`
-    message and steps of the turn that was executing (the executor stores them only when the
-    turn ends; a message keeps the text streamed so far). Returns (run, steps, messages) that
-    were closed or stored here, for the stream events. `started_at`: when the executor
-    started the run, if the row does not say yet (a quick turn stores it only here)."""
-    execution = row.execution if execution is None else execution
-    stamp = now()
-    body = {
-        **row.body,
-        "started_at": row.body["started_at"] or started_at,
-        "status": status,
-        "required_action": None,
-        "expires_at": None,
-        "last_error": last_error,
-        "incomplete_details": incomplete_details,
-        "usage": usage_of(execution),
-    }
-    if status in _STAMP:
-        body[_STAMP[status]] = stamp
-    closed_steps: list[dict[str, Any]] = []
-    waiting_id = execution.get("tool_step_id")
-    if waiting_id:
-        step = await repository.get_object(
-            conn, repository.RUN_STEPS, row.tenant, waiting_id, run_id=row.id
-        )
-        if step is not None and step["status"] == "in_progress":
-            step = run_steps.end(step, status, last_error)
-            await repository.replace_body(conn, repository.RUN_STEPS, step["id"], step)
-            closed_steps.append(step)
-    closed_messages: list[dict[str, Any]] = []
-    if unsaved is not None:
-        for message in unsaved.messages:
-            if message["status"] == "in_progress":
-                message = {
-                    **message,
-                    "status": "incomplete",
-                    "incomplete_at": stamp,
-                    "incomplete_details": {"reason": _MESSAGE_REASON.get(status, "run_failed")},
-                }
-                closed_messages.append(message)
-            await messages.insert_in(conn, row.tenant, [message])
-        for step in unsaved.steps:
-            if step["status"] == "in_progress":
-                step = run_steps.end(step, status, last_error)
-                closed_steps.append(step)
-            await run_steps.insert(conn, row.tenant, step)
-    await repository.save_run(conn, body, execution, lease_owner=None, lease_expires_at=None)
-    return body, closed_steps, closed_messages
+    done, stamp = lifecycle.STEP_DONE
+    return {**step, "step_details": details, "status": done, stamp: now()}

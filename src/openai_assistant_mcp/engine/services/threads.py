@@ -12,21 +12,9 @@ from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
 from . import file_refs, messages
-from .common import now
+from .common import now, require_thread
 
 DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
-
-
-async def require_thread(
-    conn: AsyncConnection, tenant: str, thread_id: str, *, lock: bool = False
-) -> dict[str, Any]:
-    """The caller's thread, or a 404 (another tenant's thread answers exactly as a missing one).
-    `lock` holds the row until the transaction ends, serializing writers on the thread."""
-    get = repository.get_for_update if lock else repository.get_object
-    body = await get(conn, repository.THREADS, tenant, thread_id)
-    if body is None:
-        raise not_found("thread", thread_id)
-    return body
 
 
 async def create_in(

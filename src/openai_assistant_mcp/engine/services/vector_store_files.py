@@ -71,13 +71,15 @@ def build_file_row(
 
 async def require_files(state: Any, tenant: str, file_ids: list[str], param: str) -> None:
     """Every file must exist for the tenant (another tenant's answers as a missing one)."""
-    from . import files
+    from ..store import file_store
 
+    if not file_ids:
+        return
+    async with state.db.read() as conn:
+        found = await file_store.existing_file_ids(conn, tenant, file_ids, now())
     for index, file_id in enumerate(file_ids):
-        try:
-            await files.retrieve_file(state, tenant, file_id)
-        except APIError:
-            raise invalid(f"{param}[{index}]", f"No file found with id '{file_id}'.") from None
+        if file_id not in found:
+            raise invalid(f"{param}[{index}]", f"No file found with id '{file_id}'.")
 
 
 def file_reader(state: Any) -> Any:
@@ -207,10 +209,7 @@ async def detach_everywhere(state: Any, tenant: str, file_id: str, conn: Any = N
     if conn is None:
         async with state.db.write() as conn:
             return await detach_everywhere(state, tenant, file_id, conn)
-    for store_id in await repo.stores_holding_file(conn, tenant, file_id):
-        await repo.delete_file_row(conn, store_id, file_id)
-        await repo.delete_file_chunks(conn, store_id, file_id)
-        await repo.bump_generation(conn, store_id)
+    await repo.detach_file_everywhere(conn, tenant, file_id)
     return None
 
 

@@ -7,12 +7,11 @@ import asyncio
 import time
 from typing import Any
 
-from ..errors import APIError, invalid, not_found
+from ..errors import invalid, not_found
 from ..ids import new_id
 from ..store import file_store, repository
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
-from ..vectors.search import StoreForSearch, hybrid
 from .common import ListQuery, list_objects, now
 from .vector_store_files import (
     MAX_FILES_PER_STORE,
@@ -187,6 +186,8 @@ async def search(
 ) -> list[dict[str, Any]]:
     """The spec's search result objects (file_id, filename, score, attributes, content), best
     first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400)."""
+    from ..vectors.search import StoreForSearch, hybrid, matches
+
     queries = [query] if isinstance(query, str) else list(query)
     queries = [q for q in queries if q.strip()]
     threshold = float((ranking_options or {}).get("score_threshold") or 0.0)
@@ -202,15 +203,14 @@ async def search(
         stores.append(StoreForSearch(store_id, record, generation))
     if not queries or not stores:
         return []
-    await _touch(state, tenant, [s.id for s in stores])
+    await _touch(state, [found[s.id][0] for s in stores])
+    store_ids = [s.id for s in stores]
     attributes: dict[tuple[str, str], dict] = {}
-    async with state.db.read() as conn:
-        for store_id, file_id, attrs in await repo.files_attributes(conn, [s.id for s in stores]):
-            attributes[(store_id, file_id)] = attrs
     allowed = None
-    if filters:
-        from ..vectors.search import matches
-
+    if filters:  # every file's attributes decide which files may answer
+        async with state.db.read() as conn:
+            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids):
+                attributes[(store_id, file_id)] = attrs
         allowed = {fid for (_, fid), attrs in attributes.items() if matches(filters, attrs)}
         if not allowed:
             return []
@@ -230,9 +230,11 @@ async def search(
     hits = [hit for hit in hits if hit.score >= threshold]
     async with state.db.read() as conn:
         chunks = await repo.chunks_by_id(conn, [hit.chunk_id for hit in hits])
-    names = await _filenames(
-        state, tenant, {chunks[h.chunk_id][1] for h in hits if h.chunk_id in chunks}
-    )
+        if not filters:
+            hit_files = list({chunk[1] for chunk in chunks.values()})
+            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids, hit_files):
+                attributes[(store_id, file_id)] = attrs
+        names = await repo.file_names(conn, tenant, list({c[1] for c in chunks.values()}))
     results = []
     for hit in hits:
         if hit.chunk_id not in chunks:
@@ -274,13 +276,11 @@ async def search_page(
     }
 
 
-async def _touch(state: Any, tenant: str, store_ids: list[str]) -> None:
+async def _touch(state: Any, bodies: list[dict[str, Any]]) -> None:
     """Searching makes a store active: last_active_at (and expiry) move on, at most once a
     minute per store so searches do not queue behind writes."""
     current = now()
-    async with state.db.read() as conn:
-        bodies = [await repository.get_object(conn, repo.STORES, tenant, i) for i in store_ids]
-    stale = [b for b in bodies if b and current - int(b.get("last_active_at") or 0) >= 60]
+    stale = [b for b in bodies if current - int(b.get("last_active_at") or 0) >= 60]
     if not stale:
         return
     async with state.db.write() as conn:
@@ -288,18 +288,6 @@ async def _touch(state: Any, tenant: str, store_ids: list[str]) -> None:
             body = {**body, "last_active_at": current}
             body["expires_at"] = _expires_at(body.get("expires_after"), current)
             await repository.replace_body(conn, repo.STORES, body["id"], body)
-
-
-async def _filenames(state: Any, tenant: str, file_ids: set[str]) -> dict[str, str]:
-    from . import files
-
-    names = {}
-    for file_id in file_ids:
-        try:
-            names[file_id] = (await files.retrieve_file(state, tenant, file_id))["filename"]
-        except APIError:
-            continue  # deleted meanwhile: the ID stands in for its name
-    return names
 
 
 async def wait_ingested(

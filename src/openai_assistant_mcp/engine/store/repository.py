@@ -8,6 +8,8 @@ from typing import Any, Literal
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..runs import lifecycle
+from ..runs.lifecycle import RunStatus
 from . import tables
 
 Order = Literal["asc", "desc"]
@@ -145,7 +147,7 @@ RUN_STEPS = tables.run_steps
 
 
 # Runs in these states still own their thread: nothing may be added to it meanwhile.
-ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
+ACTIVE_RUN_STATUSES = lifecycle.ACTIVE
 
 
 async def active_run_id(conn: AsyncConnection, thread_id: str) -> str | None:
@@ -193,6 +195,15 @@ class RunRow:
     lease_expires_at: float | None
     body: dict[str, Any]
     execution: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run just claimed in a transaction and the thread's messages read in it: the
+    executor's turn starts from these."""
+
+    row: RunRow
+    history: list[dict[str, Any]]
 
 
 _RUN_COLUMNS = (
@@ -270,10 +281,12 @@ async def save_run(
 def _claimable(now: float, waiting_created_before: int) -> Any:
     """Runs nobody executes: active runs whose lease ran out (their process died or never
     took them), and runs waiting for tool outputs since before `waiting_created_before`."""
-    unowned = RUNS.c.status.in_(("queued", "in_progress", "cancelling")) & (
+    unowned = RUNS.c.status.in_(lifecycle.EXECUTING) & (
         RUNS.c.lease_expires_at.is_(None) | (RUNS.c.lease_expires_at < now)
     )
-    stale_wait = (RUNS.c.status == "requires_action") & (RUNS.c.created_at < waiting_created_before)
+    stale_wait = (RUNS.c.status == RunStatus.REQUIRES_ACTION) & (
+        RUNS.c.created_at < waiting_created_before
+    )
     return unowned | stale_wait
 
 

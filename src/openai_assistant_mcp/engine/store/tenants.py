@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import Table, func, select, update
 
-from . import tables
+from . import tables, vector_tables  # noqa: F401 - registers the vector stores' tables
 from .database import Database
 
 
 def tenant_tables() -> list[Table]:
-    """Every table whose rows belong to a tenant (tables added later are included)."""
+    """Every table whose rows belong to a tenant (any table with a `tenant` column in the
+    store's metadata; rows without one, e.g. file chunks, hang off a row that has one)."""
     return [table for table in tables.metadata.sorted_tables if "tenant" in table.c]
 
 

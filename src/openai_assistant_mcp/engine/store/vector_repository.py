@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import vector_tables as vt
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: it costs start-up time
 
 STORES = vt.vector_stores
 FILES = vt.vector_store_files
@@ -124,11 +126,15 @@ async def save_file(
     )
 
 
-async def files_attributes(conn: AsyncConnection, store_ids: Sequence[str]) -> list[tuple]:
-    """(store_id, file_id, attributes) of the stores' completed files, for filters."""
+async def files_attributes(
+    conn: AsyncConnection, store_ids: Sequence[str], file_ids: Sequence[str] | None = None
+) -> list[tuple]:
+    """(store_id, file_id, attributes) of the stores' completed files (or of `file_ids`)."""
     query = select(FILES.c.vector_store_id, FILES.c.id, FILES.c.body).where(
         FILES.c.vector_store_id.in_(list(store_ids)), FILES.c.status == "completed"
     )
+    if file_ids is not None:
+        query = query.where(FILES.c.id.in_(list(file_ids)))
     return [(r[0], r[1], (r[2] or {}).get("attributes") or {}) for r in await conn.execute(query)]
 
 
@@ -316,6 +322,18 @@ async def file_chunk_texts(conn: AsyncConnection, store_id: str, file_id: str) -
     return list((await conn.execute(query)).scalars())
 
 
+async def file_names(conn: AsyncConnection, tenant: str, file_ids: list[str]) -> dict[str, str]:
+    """{file_id: filename} of the tenant's files among `file_ids`."""
+    from .tables import files
+
+    if not file_ids:
+        return {}
+    query = select(files.c.id, files.c.body).where(
+        files.c.tenant == tenant, files.c.id.in_(file_ids)
+    )
+    return {row[0]: row[1].get("filename", row[0]) for row in await conn.execute(query)}
+
+
 async def chunks_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[str, str, str]]:
     """{chunk id: (store_id, file_id, text)}."""
     if not ids:
@@ -399,6 +417,8 @@ async def store_vectors(
     conn: AsyncConnection, store_id: str
 ) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(chunk ids, file ids, float32 matrix) of a store's embedded chunks, for exact search."""
+    import numpy as np
+
     query = (
         select(CHUNKS.c.id, CHUNKS.c.file_id, CHUNKS.c.embedding)
         .where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.embedding.is_not(None))
@@ -410,3 +430,11 @@ async def store_vectors(
     ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
     return ids, [r[1] for r in rows], matrix
+
+
+async def detach_file_everywhere(conn: AsyncConnection, tenant: str, file_id: str) -> None:
+    """A deleted file leaves every vector store of the tenant (rows and chunks)."""
+    for store_id in await stores_holding_file(conn, tenant, file_id):
+        await delete_file_row(conn, store_id, file_id)
+        await delete_file_chunks(conn, store_id, file_id)
+        await bump_generation(conn, store_id)

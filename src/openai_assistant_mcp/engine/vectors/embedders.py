@@ -7,9 +7,11 @@ import asyncio
 import logging
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: it costs start-up time
+
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class _LocalModel:
 
     @classmethod
     def embed(cls, texts: list[str], is_query: bool, threads: int) -> np.ndarray:
+        import numpy as np
+
         with cls._lock:
             if cls._model is None:
                 # OpenMP's default (a spinning thread per core) stalls on a busy machine:
@@ -66,6 +70,8 @@ class _LocalModel:
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (vectors / norms).astype(np.float32)
@@ -90,6 +96,8 @@ class Embedder:
         return (await self._embed([text], is_query=True, api_key=api_key))[0]
 
     async def _embed(self, texts: list[str], *, is_query: bool, api_key: str | None) -> np.ndarray:
+        import numpy as np
+
         if self.mode == "local":
             threads = self.settings.local_embedding_threads
             parts = []
@@ -102,6 +110,7 @@ class Embedder:
         raise EmbeddingUnavailable("this vector store is keyword-only")
 
     async def _provider(self, texts: list[str], api_key: str | None) -> np.ndarray:
+        import numpy as np
         import openai
 
         base_url = self.settings.embeddings_base_url

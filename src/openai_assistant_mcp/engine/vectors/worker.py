@@ -6,7 +6,7 @@ exclusive), renews the leases while it extracts, chunks and embeds, and writes t
 the file's final status in one transaction that checks it still holds the lease. A process
 killed mid-file leaves a lease that runs out; any process then takes the file over and writes
 its chunks anew (the old ones, if any, are replaced): each file is ingested once. The same
-pattern as the run executor (runner/run_executor.py) and its claims in store/repository.py.
+pattern as the run executor (runs/executor.py) and its claims in store/repository.py.
 """
 
 from __future__ import annotations

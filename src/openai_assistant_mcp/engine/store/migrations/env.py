@@ -5,7 +5,9 @@ docs/migrations.md) the database is DATABASE_URL, else the engine's default SQLi
 from __future__ import annotations
 
 import asyncio
+from fnmatch import fnmatch
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy import pool, text
@@ -17,9 +19,33 @@ from openai_assistant_mcp.engine.store import vector_tables  # noqa: F401  (regi
 from openai_assistant_mcp.engine.store.database import MIGRATION_LOCK, ensure_sqlite_dir
 from openai_assistant_mcp.engine.store.tables import metadata
 
+# What migrations create with raw SQL (search indexes), so not in tables.py: autogenerate and
+# `alembic check` leave these alone instead of offering to drop them. (kind, table, name).
+RAW_SQL_OBJECTS = {
+    ("table", None, "vector_store_chunks_fts*"),  # SQLite FTS5 table and its shadow tables
+    ("column", "vector_store_chunks", "tsv"),  # PostgreSQL full-text column and its index
+    ("index", "vector_store_chunks", "ix_vector_store_chunks_tsv"),
+    ("column", "vector_store_chunks", "vec"),  # pgvector column, where the extension exists
+}
+
+
+def include_object(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+    if not reflected or compare_to is not None or name is None:
+        return True
+    table = getattr(getattr(obj, "table", None), "name", None)
+    for raw_kind, raw_table, raw_name in RAW_SQL_OBJECTS:
+        if kind == raw_kind and raw_table in (None, table) and fnmatch(name, raw_name):
+            return False
+    return True
+
 
 def run_on(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

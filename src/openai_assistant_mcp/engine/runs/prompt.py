@@ -2,26 +2,19 @@
 
 The conversation is the run's instructions (as the system message), the thread's messages in
 order (truncated as the run says), then what this run already exchanged with the model (tool
-calls and their outputs). Only function tools reach the provider: code_interpreter and
-file_search are kept on assistants and runs as data."""
+calls and their outputs). Function tools reach the provider as they are; a built-in tool the
+engine executes (see `builtin.py`) as the one function it offers; other tool types are kept on
+assistants and runs as data."""
 
 from __future__ import annotations
 
 from typing import Any
 
-# How many of a thread's newest messages a turn considers at most (`auto` truncation).
-HISTORY_LIMIT = 1000
+from .builtin import BuiltinTool, builtin
+
 # A rough token estimate (characters per token) for `max_prompt_tokens` under `auto`.
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
-
-
-def history_limit(run: dict[str, Any]) -> int:
-    truncation = run.get("truncation_strategy") or {}
-    if truncation.get("type") == "last_messages" and truncation.get("last_messages"):
-        # Messages of this run itself are skipped, so read a few more than needed.
-        return int(truncation["last_messages"]) + 16
-    return HISTORY_LIMIT
 
 
 def build_request(
@@ -38,18 +31,24 @@ def build_request(
         if message.get("run_id") != run["id"] and message.get("status") != "in_progress"
     ]
     conversation = [m for m in conversation if m["content"]]
-    conversation = truncate(conversation, run)
+    transcript = execution.get("transcript", [])
+    # What this run already exchanged (tool calls, search results) counts toward the budget.
+    reserved = sum(estimate_tokens(m) for m in transcript)
+    conversation = truncate(conversation, run, reserved)
     messages: list[dict[str, Any]] = []
     if run.get("instructions"):
         messages.append({"role": "system", "content": run["instructions"]})
     messages += conversation
-    messages += execution.get("transcript", [])
+    messages += transcript
 
     request: dict[str, Any] = {"model": run["model"], "messages": messages}
     tools = function_tools(run.get("tools") or [])
     if tools:
         request["tools"] = tools
-        choice = tool_choice(run.get("tool_choice"))
+        choice = tool_choice(run.get("tool_choice"), run.get("tools") or [])
+        if choice not in (None, "auto", "none") and execution.get("transcript"):
+            # A forced call is forced once: after its outputs the model answers (or it loops).
+            choice = "auto"
         if choice is not None:
             request["tool_choice"] = choice
         if run.get("parallel_tool_calls") is False:
@@ -109,7 +108,9 @@ def chat_message(
     return {"role": message.get("role", "user"), "content": content}
 
 
-def truncate(conversation: list[dict[str, Any]], run: dict[str, Any]) -> list[dict[str, Any]]:
+def truncate(
+    conversation: list[dict[str, Any]], run: dict[str, Any], reserved: int = 0
+) -> list[dict[str, Any]]:
     truncation = run.get("truncation_strategy") or {}
     if truncation.get("type") == "last_messages" and truncation.get("last_messages"):
         return conversation[-int(truncation["last_messages"]) :]
@@ -117,7 +118,7 @@ def truncate(conversation: list[dict[str, Any]], run: dict[str, Any]) -> list[di
     if not budget:
         return conversation
     # `auto`: drop the oldest messages until the estimate fits, always keeping the newest.
-    budget -= estimate_tokens({"content": run.get("instructions") or ""})
+    budget -= estimate_tokens({"content": run.get("instructions") or ""}) + reserved
     kept: list[dict[str, Any]] = []
     for message in reversed(conversation):
         cost = estimate_tokens(message)
@@ -141,17 +142,28 @@ def estimate_tokens(message: dict[str, Any]) -> int:
 def function_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for tool in tools:
-        if tool.get("type") != "function":
-            continue
-        function = {k: v for k, v in tool["function"].items() if v is not None}
-        out.append({"type": "function", "function": function})
+        if tool.get("type") == "function":
+            function = {k: v for k, v in tool["function"].items() if v is not None}
+            out.append({"type": "function", "function": function})
+        elif (found := builtin(tool.get("type", ""))) is not None:
+            out.append(found.function(tool))
     return out
 
 
-def tool_choice(choice: Any) -> Any:
-    """The run's tool_choice as Chat Completions takes it (None: leave the provider's default)."""
+def offered_builtins(tools: list[dict[str, Any]]) -> dict[str, BuiltinTool]:
+    """The built-in tools the run's `tools` offer the model, by their function name."""
+    found = (builtin(tool.get("type", "")) for tool in tools)
+    return {tool.function_name: tool for tool in found if tool is not None}
+
+
+def tool_choice(choice: Any, tools: list[dict[str, Any]] | None = None) -> Any:
+    """The run's tool_choice as Chat Completions takes it (None: leave the provider's default).
+    Choosing a built-in tool type chooses the function it is offered as."""
     if isinstance(choice, str):
         return choice
     if isinstance(choice, dict) and choice.get("type") == "function":
         return {"type": "function", "function": {"name": choice["function"]["name"]}}
+    if isinstance(choice, dict) and (found := builtin(choice.get("type", ""))) is not None:
+        if any(tool.get("type") == found.type for tool in tools or []):
+            return {"type": "function", "function": {"name": found.function_name}}
     return None

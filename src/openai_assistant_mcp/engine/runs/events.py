@@ -1,34 +1,14 @@
-"""Run stream events: an in-process fan-out per run, and the server-sent event encoding."""
+"""Run stream events: an in-process fan-out per run (the API encodes them as server-sent events)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
-Event = tuple[str, Any]
+from ..state import Event
 
-# After these the run waits (requires_action) or is over: the stream ends with `done`.
-FINAL_EVENTS = frozenset(
-    {
-        "thread.run.requires_action",
-        "thread.run.completed",
-        "thread.run.incomplete",
-        "thread.run.failed",
-        "thread.run.cancelled",
-        "thread.run.expired",
-    }
-)
 _END = "__end__"
-
-
-def sse(event: str, data: Any) -> bytes:
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return f"event: {event}\ndata: {payload}\n\n".encode()
-
-
-DONE = sse("done", "[DONE]")
 
 
 class Subscription:
@@ -81,29 +61,3 @@ class RunEvents:
     def publish(self, run_id: str, event: str, data: Any) -> None:
         for subscription in self._subscribers.get(run_id, ()):
             subscription.queue.put_nowait((event, data))
-
-
-async def sse_stream(prologue: Iterable[Event], subscription: Subscription) -> AsyncIterator[bytes]:
-    """The response body of a streamed request: `prologue`, then the run's events up to the
-    first final one, then `done`. Ends with an `error` event if the executor stopped first."""
-    try:
-        for event, data in prologue:
-            yield sse(event, data)
-        finished = False
-        async for event, data in subscription:
-            yield sse(event, data)
-            if event in FINAL_EVENTS:
-                finished = True
-                break
-        if not finished:
-            error = {
-                "message": "The run stopped executing in this process before it finished; "
-                "retrieve the run to see its state.",
-                "type": "server_error",
-                "param": None,
-                "code": "server_error",
-            }
-            yield sse("error", error)
-        yield DONE
-    finally:
-        subscription.close()

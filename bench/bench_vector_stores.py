@@ -1,0 +1,243 @@
+"""Vector stores: ingestion throughput (keyword-only and with the local model), search latency
+at 1k / 10k / 100k chunks (keyword-only and hybrid), on SQLite and PostgreSQL (pgvector), and
+retrieval quality on standard library docstrings.
+
+    uv run python bench/bench_vector_stores.py [--postgres] [--sizes 1000,10000,100000] [--write]
+
+Ingestion goes through the real path (SDK in-process -> upload -> file batch -> the ingestion
+worker). The latency stores are filled directly through the store layer (100k chunks through
+the local model would take over an hour here): chunk text is real (docstrings), vectors are
+random unit vectors of the local model's size, so the vector side costs what it would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from common import ROOT, machine_lines, percentile, write_section
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(ROOT))
+
+from openai_assistant_mcp.engine.app import start_engine, stop_engine
+from openai_assistant_mcp.engine.services import vector_stores
+from openai_assistant_mcp.engine.store import vector_repository as repo
+from openai_assistant_mcp.engine.vectors.embedders import Embedder, choose_mode
+from tests.support.docstring_corpus import docstring_pairs
+from tests.support.engine import engine_settings, openai_client, running_app
+
+HEADING = "## Vector stores (issue 12)"
+QUERIES = 60
+
+
+def corpus_words() -> list[str]:
+    pairs = docstring_pairs(10_000, min_document_chars=50, per_module=1000)
+    return " ".join(p.query + " " + p.document for p in pairs).split()
+
+
+async def ingestion(database_url: str, local: bool, files: int, words: int) -> dict[str, Any]:
+    """Upload `files` texts of `words` words, add them as one batch, time until indexed."""
+    vocabulary = corpus_words()
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory() as data:
+        settings = engine_settings(database_url, Path(data), LOCAL_EMBEDDINGS=local)
+        async with running_app(settings) as app:
+            client = openai_client(app, "sk-bench")
+            texts = [
+                " ".join(rng.choice(vocabulary) for _ in range(words)).encode()
+                for _ in range(files)
+            ]
+            ids = [
+                (await client.files.create(file=(f"d{i}.txt", t), purpose="assistants")).id
+                for i, t in enumerate(texts)
+            ]
+            store = await client.vector_stores.create()
+            started = time.perf_counter()
+            await client.vector_stores.file_batches.create_and_poll(
+                store.id, file_ids=ids, poll_interval_ms=100
+            )
+            elapsed = time.perf_counter() - started
+            state = app.state.engine
+            async with state.db.read() as conn:
+                chunks = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(repo.CHUNKS)
+                        .where(repo.CHUNKS.c.vector_store_id == store.id)
+                    )
+                ).scalar_one()
+            await client.close()
+    megabytes = sum(len(t) for t in texts) / 1e6
+    return {
+        "mode": "local model" if local else "keyword-only",
+        "files": files,
+        "mb": megabytes,
+        "chunks": chunks,
+        "seconds": elapsed,
+    }
+
+
+async def fill(state: Any, tenant: str, chunks: int, vocabulary: list[str]) -> str:
+    """A store of `chunks` chunks (~100 words of docstring text, random 384-d vectors)."""
+    store = await vector_stores.create(state, tenant, {"name": f"bench-{chunks}"})
+    rng = random.Random(chunks)
+    vectors_rng = np.random.default_rng(chunks)
+    per_file = 100
+    pgvector = state.ingestion.pgvector
+    for start in range(0, chunks, per_file):
+        count = min(per_file, chunks - start)
+        texts = [" ".join(rng.choice(vocabulary) for _ in range(100)) for _ in range(count)]
+        vectors = vectors_rng.standard_normal((count, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        async with state.db.write() as conn:
+            await repo.replace_file_chunks(
+                conn,
+                store["id"],
+                f"file-bench{start}",
+                [(t, 130) for t in texts],
+                vectors,
+                pgvector=pgvector,
+            )
+    async with state.db.write() as conn:
+        if pgvector:
+            await repo.ensure_hnsw_index(conn, 384)
+        await repo.bump_generation(conn, store["id"])
+    return store["id"]
+
+
+async def latency(database_url: str, sizes: list[int]) -> dict[str, Any]:
+    vocabulary = corpus_words()
+    queries = [p.query for p in docstring_pairs(QUERIES, per_module=2)]
+    out: dict[str, Any] = {"sizes": {}}
+    with tempfile.TemporaryDirectory() as data:
+        settings = engine_settings(database_url, Path(data))
+        state = await start_engine(settings)
+        try:
+            out["pgvector"] = state.ingestion.pgvector
+            tenant = "bench"
+            for size in sizes:
+                started = time.perf_counter()
+                store_id = await fill(state, tenant, size, vocabulary)
+                fill_s = time.perf_counter() - started
+                timings: dict[str, Any] = {"fill_s": fill_s}
+                for mode, (keyword, vector) in {
+                    "keyword": (True, False),
+                    "hybrid": (True, True),
+                }.items():
+                    first = time.perf_counter()
+                    await vector_stores.search(
+                        state, tenant, [store_id], "warm up", keyword=keyword, vector=vector
+                    )
+                    timings[f"{mode}_first_ms"] = (time.perf_counter() - first) * 1000
+                    samples = []
+                    for query in queries:
+                        t = time.perf_counter()
+                        await vector_stores.search(
+                            state,
+                            tenant,
+                            [store_id],
+                            query,
+                            max_num_results=10,
+                            keyword=keyword,
+                            vector=vector,
+                        )
+                        samples.append((time.perf_counter() - t) * 1000)
+                    timings[mode] = (percentile(samples, 50), percentile(samples, 99))
+                out["sizes"][size] = timings
+                print(size, timings, flush=True)
+            embedder = Embedder(choose_mode(settings), settings)
+            samples = []
+            for query in queries:
+                t = time.perf_counter()
+                await embedder.query(query, None)
+                samples.append((time.perf_counter() - t) * 1000)
+            out["embed"] = (percentile(samples, 50), percentile(samples, 99))
+        finally:
+            await stop_engine(state)
+    return out
+
+
+def postgres_url() -> tuple[Any, str]:
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    return server, asyncio.run(server.new_database_url("bench_vs"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--skip-ingestion", action="store_true")
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    lines = [HEADING, "", *machine_lines(), ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = lambda name: f"sqlite+aiosqlite:///{tmp}/{name}.db"  # noqa: E731
+        if not args.skip_ingestion:
+            lines += [
+                "Ingestion (SDK in-process -> files -> one file batch -> the worker, SQLite; "
+                "text of docstring words, 800/400-token chunks):",
+                "",
+                "| mode | files | MB of text | chunks | seconds | MB/s | chunks/s |",
+                "| --- | --- | --- | --- | --- | --- | --- |",
+            ]
+            for local, files, words in ((False, 200, 4000), (True, 8, 1000)):
+                r = asyncio.run(ingestion(sqlite(f"ingest{local}"), local, files, words))
+                lines.append(
+                    f"| {r['mode']} | {r['files']} | {r['mb']:.2f} | {r['chunks']} | "
+                    f"{r['seconds']:.1f} | {r['mb'] / r['seconds']:.2f} | "
+                    f"{r['chunks'] / r['seconds']:.1f} |"
+                )
+                print(lines[-1], flush=True)
+            lines.append("")
+        measured = []
+        if not args.no_sqlite:
+            result = asyncio.run(latency(sqlite("latency"), sizes))
+            measured.append(("SQLite (exact numpy search)", result))
+        if args.postgres:
+            server, url = postgres_url()
+            try:
+                result = asyncio.run(latency(url, sizes))
+            finally:
+                server.stop()
+            kind = "pgvector HNSW" if result["pgvector"] else "no pgvector: exact numpy search"
+            measured.append((f"PostgreSQL ({kind}, GIN full-text)", result))
+    lines += [
+        f"Search latency, in-process `services.vector_stores.search` ({QUERIES} docstring "
+        "queries, top 10; hybrid includes embedding the query with the local model):",
+        "",
+        "| store | chunks | keyword p50 / p99 ms | hybrid p50 / p99 ms | first keyword / "
+        "hybrid ms | fill s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for title, result in measured:
+        for size, t in result["sizes"].items():
+            lines.append(
+                f"| {title} | {size:,} | {t['keyword'][0]:.1f} / {t['keyword'][1]:.1f} | "
+                f"{t['hybrid'][0]:.1f} / {t['hybrid'][1]:.1f} | "
+                f"{t['keyword_first_ms']:.0f} / {t['hybrid_first_ms']:.0f} | {t['fill_s']:.0f} |"
+            )
+    for title, result in measured:
+        p50, p99 = result["embed"]
+        lines.append(
+            f"\nQuery embedding alone (local model, {title}): p50 {p50:.1f} ms, p99 {p99:.1f} ms."
+        )
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        write_section(HEADING, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,1 +1,0 @@
-"""The run executor: claims runs, calls the provider, records steps and messages, streams events."""

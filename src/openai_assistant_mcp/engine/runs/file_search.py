@@ -1,0 +1,223 @@
+"""file_search, a built-in tool: the model searches the run's vector stores (the thread's and
+the assistant's `tool_resources`) and reads the best chunks, each under a source marker it can
+cite (`【3:0†handbook.pdf】`); the run step records the results as OpenAI's did."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import APIError
+from ..services import vector_store_files, vector_stores
+from ..store import repository
+from .builtin import BuiltinContext, BuiltinResult, register
+from .prompt import CHARS_PER_TOKEN
+
+FUNCTION_NAME = "file_search"
+DEFAULT_MAX_RESULTS = 20
+DEFAULT_RANKER = "default_2024_08_21"
+MAX_QUERIES = 5
+MAX_QUERY_CHARS = 1000
+# Seconds a search waits for files still being ingested into the stores it searches.
+INGESTION_WAIT = 30.0
+# The results the model reads are cut to this many characters (lowest scores dropped first),
+# and to half of `max_prompt_tokens` when the run sets it: results never crowd out the thread.
+MAX_OUTPUT_CHARS = 64_000
+THREAD_STORE_EXPIRY = {"anchor": "last_active_at", "days": 7}
+CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
+
+_DESCRIPTION = (
+    "Search the user's files. Give one or more short queries; returns matching excerpts, each "
+    "under a source marker like 【0:1†name】. Cite a source by copying its marker exactly."
+)
+
+
+def marker(call_index: int, result_index: int, filename: str) -> str:
+    return f"【{call_index}:{result_index}†{filename}】"
+
+
+class FileSearch:
+    type = "file_search"
+    function_name = FUNCTION_NAME
+
+    def function(self, tool: dict[str, Any]) -> dict[str, Any]:
+        queries = {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "maxItems": MAX_QUERIES,
+            "description": "Search queries (several phrasings find more).",
+        }
+        return {
+            "type": "function",
+            "function": {
+                "name": FUNCTION_NAME,
+                "description": _DESCRIPTION,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"queries": queries},
+                    "required": ["queries"],
+                },
+            },
+        }
+
+    async def unavailable(self, ctx: BuiltinContext) -> str | None:
+        return None  # keyword search needs nothing; embeddings degrade to it when unavailable
+
+    async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
+        options = _tool_options(ctx.run)
+        ranking = {
+            "ranker": options.get("ranking_options", {}).get("ranker") or DEFAULT_RANKER,
+            "score_threshold": float(
+                options.get("ranking_options", {}).get("score_threshold") or 0.0
+            ),
+        }
+        if ranking["ranker"] == "auto":
+            ranking["ranker"] = DEFAULT_RANKER
+
+        def result(results: list[dict[str, Any]], text: str, **extra: Any) -> BuiltinResult:
+            call = {"type": "file_search", "file_search": {"ranking_options": ranking, **extra}}
+            call["file_search"]["results"] = results
+            return BuiltinResult(call, text)
+
+        queries = _queries(arguments)
+        if isinstance(queries, str):
+            return result([], f"file_search error: {queries}")
+        store_ids = list(
+            (ctx.tool_resources.get("file_search") or {}).get("vector_store_ids") or []
+        )
+        thread_store = await _attachments_store(ctx)
+        if thread_store is not None and thread_store not in store_ids:
+            store_ids.append(thread_store)
+        if not store_ids:
+            return result([], "No files to search: no vector store is attached to this run.")
+        # Files still being ingested are waited for (bounded); then what is ready is searched.
+        await vector_stores.wait_ingested(ctx.services, ctx.tenant, store_ids, INGESTION_WAIT)
+        try:
+            found = await vector_stores.search(
+                ctx.services,
+                ctx.tenant,
+                store_ids,
+                queries,
+                max_num_results=int(options.get("max_num_results") or DEFAULT_MAX_RESULTS),
+                ranking_options=ranking,
+                api_key=ctx.api_key,
+            )
+        except APIError as exc:  # a store deleted or expired since the run began
+            return result([], f"file_search error: {exc.message}")
+        call_index = ctx.call_index
+        kept = _within_budget(found, _budget(ctx.run))
+        results, sources, blocks = [], [], []
+        for index, hit in enumerate(kept):
+            text = "\n".join(part["text"] for part in hit.get("content") or [])
+            name = hit["filename"]
+            mark = marker(call_index, index, name)
+            results.append(
+                {
+                    "file_id": hit["file_id"],
+                    "file_name": name,
+                    "score": min(1.0, max(0.0, float(hit["score"]))),
+                    "content": [{"type": "text", "text": text}],
+                }
+            )
+            sources.append({"marker": mark, "file_id": hit["file_id"], "filename": name})
+            blocks.append(f"{mark}\n{text}")
+        if not blocks:
+            output = "No results found for: " + "; ".join(queries)
+        else:
+            output = "\n\n".join(blocks)
+        done = result(results, output)
+        done.sources = sources
+        return done
+
+
+async def _attachments_store(ctx: BuiltinContext) -> str | None:
+    """The thread's vector store with the files its messages attached for file_search: made
+    on first use (expiring 7 days after it was last active, as OpenAI's thread stores did),
+    and given the files not in it yet. None when no message attached a file for search."""
+    state, tenant, thread_id = ctx.services, ctx.tenant, ctx.run["thread_id"]
+    wanted = [
+        a["file_id"]
+        for m in ctx.thread_messages  # as the turn read them: no second read per search
+        for a in m.get("attachments") or []
+        if any(t.get("type") == "file_search" for t in a.get("tools") or [])
+    ]
+    if not wanted:
+        return None
+    async with state.db.read() as conn:
+        thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
+    if thread is None:
+        return None
+    held = list(
+        ((thread.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids")
+        or []
+    )
+    if not held:
+        fields = {"name": f"{thread_id} files", "expires_after": THREAD_STORE_EXPIRY}
+        held = [(await vector_stores.create(state, tenant, fields, ctx.api_key))["id"]]
+        async with state.db.write() as conn:  # one active run per thread: no one races this
+            thread = await repository.get_for_update(conn, repository.THREADS, tenant, thread_id)
+            if thread is None:
+                return None
+            resources = {
+                **(thread.get("tool_resources") or {}),
+                "file_search": {"vector_store_ids": held},
+            }
+            thread = {**thread, "tool_resources": resources}
+            await repository.replace_body(conn, repository.THREADS, thread_id, thread)
+    for file_id in dict.fromkeys(wanted):
+        try:
+            await vector_store_files.add_file_to_store(
+                state, tenant, held[0], file_id, api_key=ctx.api_key
+            )
+        except APIError:
+            continue  # a file deleted since it was attached: nothing to search in it
+    return held[0]
+
+
+def _tool_options(run: dict[str, Any]) -> dict[str, Any]:
+    """The run's file_search tool settings (the run's `tools` override the assistant's)."""
+    for tool in run.get("tools") or []:
+        if tool.get("type") == "file_search":
+            return dict(tool.get("file_search") or {})
+    return {}
+
+
+def _queries(arguments: str) -> list[str] | str:
+    """The queries the model asked for, or why the arguments are unusable (told to it)."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return 'the arguments are not JSON; send {"queries": ["..."]}.'
+    if not isinstance(parsed, dict):
+        return 'send an object: {"queries": ["..."]}.'
+    given = parsed.get("queries", parsed.get("query"))
+    if isinstance(given, str):
+        given = [given]
+    if not isinstance(given, list) or not all(isinstance(q, str) for q in given):
+        return "'queries' must be a list of strings."
+    queries = [q.strip()[:MAX_QUERY_CHARS] for q in given if q.strip()][:MAX_QUERIES]
+    return queries or "give at least one non-empty query."
+
+
+def _budget(run: dict[str, Any]) -> int:
+    budget = MAX_OUTPUT_CHARS
+    if run.get("max_prompt_tokens"):
+        budget = min(budget, int(run["max_prompt_tokens"]) * CHARS_PER_TOKEN // 2)
+    return budget
+
+
+def _within_budget(found: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """The best results whose text fits `budget` (results come best first: the lowest
+    scores go first)."""
+    kept, used = [], 0
+    for hit in found:
+        size = sum(len(part.get("text", "")) for part in hit.get("content") or []) + 40
+        if kept and used + size > budget:
+            break
+        kept.append(hit)
+        used += size
+    return kept
+
+
+register(FileSearch())

@@ -1,0 +1,389 @@
+"""One turn of a run: from queued/in_progress to `requires_action` or an end.
+
+A turn is a small state machine of provider rounds: ask the provider (streaming the message
+and tool-call step as they appear); an answer without tool calls ends the run; built-in tool
+calls are executed here and the provider is asked again; function tool calls stop the run at
+`requires_action`. What the turn produces is published as it appears and stored once, with
+the turn's outcome, in one transaction (a crash leaves nothing half-written: the turn is
+simply done again)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..providers.chat import ChatProvider, ProviderFailure
+from ..services import files, generated_files, messages, run_steps
+from ..services.common import now
+from ..services.run_end import Unsaved
+from ..services.runs import history_limit
+from ..settings import EngineSettings
+from ..store import repository
+from ..store.database import Database
+from ..store.repository import Prepared, RunRow
+from .builtin import BuiltinContext, BuiltinTool
+from .citations import citations
+from .lifecycle import STARTABLE, RunStatus, run_event
+from .prompt import build_request, image_file_ids, offered_builtins
+from .record import Record
+from .stream import Answer, ToolCall, function_call
+from .turn_tools import builtin_context
+
+T = TypeVar("T")
+
+# A turn still going after this long is stored `in_progress` (quicker ones end in one write).
+MARK_IN_PROGRESS_AFTER = 0.1
+# Provider rounds that end in built-in tool calls, per turn: a model that keeps calling them
+# would otherwise loop until the run expires.
+MAX_BUILTIN_ROUNDS = 8
+
+KEY_GONE = (
+    "The engine stopped while this run was executing and it cannot resume it: the run used "
+    "the caller's API key, which is never stored, and the server may not use its own key "
+    "(OPENAI_API_KEY) for another tenant's run. Create a new run."
+)
+
+
+class RunGone(Exception):
+    """The run was deleted, ended, or taken over by another process: stop quietly."""
+
+
+class CancelRequested(Exception):
+    """The run was set `cancelling` (seen at a write): end it cancelled."""
+
+
+class TurnFailure(Exception):
+    """The turn cannot go on; the run ends `failed` with this `last_error`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Ending:
+    """The turn's outcome when the run ends: a terminal status and its details."""
+
+    status: RunStatus
+    incomplete_details: dict[str, Any] | None = None
+
+
+@dataclass
+class Waiting:
+    """The turn's outcome when the run waits for the outputs of these function calls."""
+
+    wanted: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Host(Protocol):
+    """What a turn needs of the executor that runs it (`executor.RunExecutor`)."""
+
+    settings: EngineSettings
+    db: Database
+    provider: ChatProvider
+    events: Any
+    services: Any
+
+    def key_for(self, tenant: str, caller_key: str | None) -> str | None: ...
+    def keyless_allowed(self, tenant: str) -> bool: ...
+    def check_held(self, run_id: str, row: RunRow | None) -> RunRow: ...
+    async def own(self, conn: AsyncConnection, run_id: str) -> RunRow: ...
+    def released(self, run_id: str) -> None: ...
+
+    async def write(
+        self,
+        work: Callable[[AsyncConnection], Awaitable[T]],
+        committed: Callable[[T], None] | None = None,
+    ) -> T: ...
+
+    async def end(self, run_id: str, status: str, **details: Any) -> dict[str, Any]: ...
+
+
+class Turn:
+    """One turn of one run (see the module docstring)."""
+
+    def __init__(
+        self,
+        executor: Host,
+        run_id: str,
+        api_key: str | None,
+        prepared: Prepared | None = None,
+    ) -> None:
+        self.prepared = prepared
+        self.executor = executor
+        self.run_id = run_id
+        self.caller_key = api_key
+        self.api_key: str | None = None
+        self.events = executor.events
+        self.run: dict[str, Any] = {}
+        self.tenant = ""
+        self.execution: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+        self.record: Record | None = None  # once the run is loaded
+        self.capped = False
+        self.marking_started = False
+
+    def publish(self, event: str, data: Any) -> None:
+        self.events.publish(self.run_id, event, data)
+
+    @property
+    def rec(self) -> Record:
+        assert self.record is not None, "the run is loaded first"
+        return self.record
+
+    def unsaved(self) -> Unsaved:
+        """The turn's messages and steps as they stand (text streamed so far included)."""
+        return Unsaved() if self.record is None else self.record.unsaved()
+
+    # -- the turn --------------------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        await self._load()
+        marking = None
+        if self.run["status"] == RunStatus.QUEUED:
+            self.run = {**self.run, "status": RunStatus.IN_PROGRESS}
+            self.run["started_at"] = self.run["started_at"] or now()
+            marking = asyncio.ensure_future(self._mark_in_progress_soon())
+            self.publish(run_event(RunStatus.IN_PROGRESS), self.run)
+        try:
+            expires_at = self.run.get("expires_at")
+            remaining = None if expires_at is None else max(0.0, expires_at - time.time())
+            async with asyncio.timeout(remaining):
+                outcome = await self._rounds()
+        finally:
+            marked: BaseException | None = None
+            if marking is not None:  # a quick turn ends before it needed marking at all
+                if not self.marking_started:
+                    marking.cancel()
+                await asyncio.wait([marking])
+                if not marking.cancelled():
+                    marked = marking.exception()
+        if marked is not None:  # cancelled, deleted or taken over meanwhile
+            raise marked
+        if isinstance(outcome, Waiting):
+            await self._require_action(outcome.wanted)
+        else:
+            await self.executor.end(
+                self.run_id,
+                outcome.status,
+                incomplete_details=outcome.incomplete_details,
+                execution=self.execution,
+                unsaved=self.unsaved(),
+                started_at=self.run["started_at"],
+            )
+
+    async def _load(self) -> None:
+        """The run as it stands and the thread's messages the provider will see (as the
+        claiming transaction read them, when it handed them over); the key to call with."""
+        if self.prepared is not None:
+            row, history = self.prepared.row, self.prepared.history
+        else:
+            async with self.executor.db.read() as conn:
+                row = await repository.get_run(conn, self.run_id)
+                row = self.executor.check_held(self.run_id, row)
+                history = await repository.recent_messages(
+                    conn, row.thread_id, history_limit(row.body)
+                )
+        if row.status not in STARTABLE:
+            raise RunGone(self.run_id)
+        self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
+        self.history = history
+        self.record = Record(self.run, self.execution, self.publish)
+        self.api_key = self.executor.key_for(self.tenant, self.caller_key)
+        if self.api_key is None and not self.executor.keyless_allowed(self.tenant):
+            raise TurnFailure("server_error", KEY_GONE)
+
+    async def _mark_in_progress_soon(self) -> None:
+        """Store `in_progress` once the turn has taken MARK_IN_PROGRESS_AFTER: a quicker turn
+        goes from queued to its end in one write (the stream says in_progress either way)."""
+        await asyncio.sleep(MARK_IN_PROGRESS_AFTER)
+        self.marking_started = True
+        await self.executor.write(self._mark_in_progress)
+
+    async def _mark_in_progress(self, conn: AsyncConnection) -> None:
+        row = await self.executor.own(conn, self.run_id)
+        if row.status == RunStatus.QUEUED:
+            started_at = row.body["started_at"] or self.run["started_at"]
+            body = {**row.body, "status": RunStatus.IN_PROGRESS, "started_at": started_at}
+            await repository.save_run(conn, body)
+
+    def _spent_budget(self) -> str | None:
+        """`max_prompt_tokens` or `max_completion_tokens` once the run has used it up."""
+        used = self.execution.get("usage") or {}
+        for name, used_key in (
+            ("max_prompt_tokens", "prompt_tokens"),
+            ("max_completion_tokens", "completion_tokens"),
+        ):
+            limit = self.run.get(name)
+            if limit and int(used.get(used_key, 0)) >= limit:
+                return name
+        return None
+
+    async def _rounds(self) -> Ending | Waiting:
+        """Ask the provider until it answers, wants function outputs, or a limit is hit."""
+        offered = offered_builtins(self.run.get("tools") or [])
+        self.rec.builtins.offered = offered
+        context: BuiltinContext | None = None
+        if offered:
+            context = await builtin_context(
+                self.executor.db,
+                self.tenant,
+                self.run,
+                self.execution,
+                self.api_key,
+                self.executor.services,
+                self.history,
+            )
+            for tool in offered.values():
+                reason = await tool.unavailable(context)
+                if reason:
+                    raise TurnFailure(
+                        "server_error", f"The {tool.type} tool is unavailable: {reason}"
+                    )
+        images = await files.image_data_urls(
+            self.executor.db, self.tenant, image_file_ids(self.history)
+        )
+        rounds = 0
+        while True:
+            spent = self._spent_budget()
+            if spent is not None:
+                return Ending(RunStatus.INCOMPLETE, {"reason": spent})
+            self.rec.answer = Answer()
+            await self._stream(build_request(self.run, self.execution, self.history, images))
+            step_usage = self._count_usage()
+            calls = self.rec.answer.ordered_calls()
+            if self.capped:
+                return self._cut_off(step_usage)
+            if not calls:
+                return self._answered(step_usage)
+            if any(not call.name for call in calls):
+                raise ProviderFailure(
+                    "server_error", "The model provider sent a tool call without a function name."
+                )
+            found = [(call, offered.get(call.name)) for call in calls]
+            builtin: list[tuple[ToolCall, BuiltinTool]] = [(c, t) for c, t in found if t]
+            functions = [c for c, t in found if t is None]
+            if builtin:
+                rounds += 1
+                if rounds > MAX_BUILTIN_ROUNDS:
+                    raise TurnFailure(
+                        "server_error",
+                        f"The model called built-in tools in more than {MAX_BUILTIN_ROUNDS} "
+                        "rounds of one run; the run was stopped.",
+                    )
+                assert context is not None
+                await self.rec.builtins.execute(context, builtin)
+            self._extend_transcript(calls)
+            if functions:
+                assert self.rec.tool_step is not None
+                self.rec.tool_step = {**self.rec.tool_step, "usage": step_usage}
+                spent = self._spent_budget()
+                if spent is not None:  # no budget left to go on after the tool outputs
+                    return Ending(RunStatus.INCOMPLETE, {"reason": spent})
+                return Waiting([function_call(c, with_output=False) for c in functions])
+            self.rec.close_tool_step(step_usage)
+
+    def _count_usage(self) -> dict[str, int]:
+        """Add the round's usage to the run's; the round's usage as a step shows it."""
+        turn_usage = self.rec.answer.usage
+        usage = dict(self.execution.get("usage") or {})
+        for key in ("prompt_tokens", "completion_tokens"):
+            usage[key] = int(usage.get(key, 0)) + turn_usage[key]
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        self.execution["usage"] = usage
+        return {**turn_usage, "total_tokens": sum(turn_usage.values())}
+
+    def _extend_transcript(self, calls: list[ToolCall]) -> None:
+        """What the model said and called this round, and the built-in calls' outputs, for the
+        conversation the provider sees next (function outputs follow on submission)."""
+        said = self.rec.answer.said
+        self.execution["transcript"] = [
+            *self.execution.get("transcript", []),
+            {
+                "role": "assistant",
+                "content": said or None,
+                "tool_calls": [function_call(c, with_output=False) for c in calls],
+            },
+            *self.rec.builtins.transcript(),
+        ]
+
+    # -- streaming the provider's answer ---------------------------------------------------------
+
+    async def _stream(self, request: dict[str, Any]) -> None:
+        cap = self.executor.settings.run_max_output_chars
+        chunks = self.executor.provider.stream(request, self.api_key)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                piece = self.rec.answer.feed(chunk)
+                if piece.text:
+                    self.rec.on_text(piece.text)
+                for call, item in piece.calls:
+                    self.rec.on_tool_call(call, item)
+                if self.rec.answer.chars > cap:  # a provider that streams forever: stop here
+                    self.capped = True
+                    return
+
+    # -- the turn's outcome ----------------------------------------------------------------------
+
+    def _answered(self, step_usage: dict[str, int]) -> Ending:
+        if self.rec.message is None:  # the model said nothing: still record an (empty) answer
+            self.rec.open_message()
+        finish = self.rec.answer.finish_reason or ""
+        reason = {"length": "max_tokens", "content_filter": "content_filter"}
+        said = self.rec.said
+        made = self.execution.get("generated_files") or []
+        cited = citations(said, self.execution.get("sources") or [])
+        cited += generated_files.file_path_annotations(said, made)
+        cited.sort(key=lambda annotation: annotation["start_index"])
+        images = generated_files.image_parts(made)
+        self.rec.close_message(reason.get(finish), step_usage, cited, images)
+        if finish == "length" and self.run.get("max_completion_tokens"):
+            return Ending(RunStatus.INCOMPLETE, {"reason": "max_completion_tokens"})
+        return Ending(RunStatus.COMPLETED)
+
+    def _cut_off(self, step_usage: dict[str, int]) -> Ending:
+        """The answer went past the engine's output cap: keep what came, end `incomplete`."""
+        if self.rec.message is not None:
+            self.rec.close_message("max_tokens", step_usage)
+        return Ending(RunStatus.INCOMPLETE, {"reason": "max_completion_tokens"})
+
+    async def _require_action(self, wanted: list[dict[str, Any]]) -> None:
+        assert self.rec.tool_step is not None
+        self.execution["tool_step_id"] = self.rec.tool_step["id"]
+        unsaved = self.unsaved()
+
+        async def work(conn: AsyncConnection) -> dict[str, Any]:
+            row = await self.executor.own(conn, self.run_id)
+            await messages.insert_in(conn, self.tenant, unsaved.messages)
+            for step in unsaved.steps:
+                await run_steps.insert(conn, self.tenant, step)
+            run = {
+                **row.body,
+                "started_at": row.body["started_at"] or self.run["started_at"],
+                "status": RunStatus.REQUIRES_ACTION,
+                "required_action": {
+                    "type": "submit_tool_outputs",
+                    "submit_tool_outputs": {"tool_calls": wanted},
+                },
+            }
+            await repository.save_run(
+                conn, run, self.execution, lease_owner=None, lease_expires_at=None
+            )
+            # Before the commit: from then on another connection's heartbeat can find the lease
+            # given up, and must not take this turn for lost and cancel it.
+            self.executor.released(self.run_id)
+            return run
+
+        def committed(run: dict[str, Any]) -> None:
+            # Here, not after the await: the stream gets the event even if this task is
+            # cancelled (by a cancel request) before it resumes.
+            self.publish(run_event(RunStatus.REQUIRES_ACTION), run)
+
+        await self.executor.write(work, committed)
