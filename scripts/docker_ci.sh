@@ -15,8 +15,10 @@ cd "$(dirname "$0")/.."
 CACHE_DIR=${OAM_DOCKER_CACHE:-$HOME/.cache/openai-assistant-mcp/docker}
 SUITE=bookworm
 PACKAGES=python3,python3-venv,ca-certificates
-# Without Recommends (perl and friends), as debootstrap and Debian's own images do.
-BOOTSTRAP=(mmdebstrap --variant=minbase --aptopt='APT::Install-Recommends "false"')
+# As debootstrap and Debian's own images: no Recommends, and a merged /usr made by mmdebstrap's
+# hook rather than the usrmerge package (which pulls in perl, ~50 MB).
+BOOTSTRAP=(mmdebstrap --variant=minbase --aptopt='APT::Install-Recommends "false"'
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 IMAGE=localhost/openai-assistant-mcp:ci
 EXTRA_CAS=(/usr/local/share/ca-certificates/*.crt)

@@ -12,6 +12,7 @@ import pytest
 from openai_assistant_mcp.engine.app import start_engine, stop_engine
 from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, builtin, by_function_name
 from openai_assistant_mcp.engine.sandbox import SandboxSettings
+from openai_assistant_mcp.engine.sandbox.code_interpreter import partial_code
 from openai_assistant_mcp.engine.services import files, messages, threads
 from openai_assistant_mcp.engine.state import EngineState
 from tests.support.engine import engine_settings
@@ -166,3 +167,18 @@ async def test_written_file_becomes_a_file_with_its_path(state: EngineState) -> 
     assert await files.read_file_bytes(state, TENANT, made["file_id"], 1000) == b"a,b\n1,2\n"
     unchanged = await tool.call(ctx, call_args("print('again')"))
     assert unchanged.files == []  # only files the execution wrote or changed
+
+
+def test_partial_code_of_arguments_cut_anywhere() -> None:
+    code = 'print("héllo \\\\ 😀")\nx = {"a": 1}\n'
+    arguments = json.dumps({"code": code})  # ASCII escapes: \\u00e9, a surrogate pair, \\n
+    seen = ""
+    for end in range(len(arguments) + 1):
+        partial = partial_code(arguments[:end])
+        if partial is None:
+            assert end < len('{"code": "')
+            continue
+        assert code.startswith(partial) and partial.startswith(seen)  # only ever grows
+        seen = partial
+    assert seen == code
+    assert partial_code("print(1)") is None and partial_code('{"other": "x"}') is None

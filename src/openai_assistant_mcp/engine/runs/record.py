@@ -48,12 +48,16 @@ class Record:
             found.steps.append(self._tool_step_now())
         return found
 
-    def _message_now(self, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _message_now(
+        self,
+        annotations: list[dict[str, Any]] | None = None,
+        extra_parts: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         assert self.message is not None
         part = text_part("".join(self.text))
         if annotations:
             part["text"]["annotations"] = annotations
-        return {**self.message, "content": [part]}
+        return {**self.message, "content": [part, *(extra_parts or [])]}
 
     @property
     def said(self) -> str:
@@ -103,11 +107,13 @@ class Record:
         incomplete: str | None = None,
         usage: Any = None,
         annotations: list[dict[str, Any]] | None = None,
+        extra_parts: list[dict[str, Any]] | None = None,
     ) -> None:
-        """The message is whole (or cut: `incomplete` says why); so is its step."""
+        """The message is whole (or cut: `incomplete` says why); so is its step. `extra_parts`
+        follow the text (e.g. image_file parts of charts the run's code made)."""
         assert self.message is not None and self.message_step is not None
         stamp = now()
-        message = self._message_now(annotations)
+        message = self._message_now(annotations, extra_parts)
         if incomplete is None:
             message.update(status="completed", completed_at=stamp)
         else:
@@ -132,7 +138,10 @@ class Record:
             self.publish("thread.run.step.created", self.tool_step)
             self.publish(step_event(StepStatus.IN_PROGRESS), self.tool_step)
         if self.builtins.tool_named(call.name):
-            return  # a built-in call shows itself when it executes (as its own type)
+            # A built-in call shows itself as its own type: as it is written, if the tool
+            # says how (code_interpreter's code), and when it executes.
+            self.builtins.stream_call(call)
+            return
         self.publish_step_delta(item)
 
     def publish_step_delta(self, item: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..providers.chat import ChatProvider, ProviderFailure
-from ..services import files, messages, run_steps
+from ..services import files, generated_files, messages, run_steps
 from ..services.common import now
 from ..services.run_end import Unsaved
 from ..services.runs import history_limit
@@ -337,8 +337,13 @@ class Turn:
             self.rec.open_message()
         finish = self.rec.answer.finish_reason or ""
         reason = {"length": "max_tokens", "content_filter": "content_filter"}
-        cited = citations(self.rec.said, self.execution.get("sources") or [])
-        self.rec.close_message(reason.get(finish), step_usage, cited)
+        said = self.rec.said
+        made = self.execution.get("generated_files") or []
+        cited = citations(said, self.execution.get("sources") or [])
+        cited += generated_files.file_path_annotations(said, made)
+        cited.sort(key=lambda annotation: annotation["start_index"])
+        images = generated_files.image_parts(made)
+        self.rec.close_message(reason.get(finish), step_usage, cited, images)
         if finish == "length" and self.run.get("max_completion_tokens"):
             return Ending(RunStatus.INCOMPLETE, {"reason": "max_completion_tokens"})
         return Ending(RunStatus.COMPLETED)

@@ -73,6 +73,8 @@ class BuiltinRound:
         self.results: dict[str, dict[str, Any]] = {}  # call id -> step tool call (no id)
         self.files: list[dict[str, Any]] = []
         self._outputs: list[tuple[str, str]] = []
+        # Text already published per call id and field (deltas add up: never sent twice).
+        self.sent: dict[str, dict[str, str]] = {}
 
     def tool_named(self, function_name: str) -> BuiltinTool | None:
         return self.offered.get(function_name)
@@ -92,7 +94,7 @@ class BuiltinRound:
         for call, tool in calls:
 
             def progress(partial: dict[str, Any], call: ToolCall = call) -> None:
-                self.publish_delta({"index": call.index, "id": call.id, **partial})
+                self.publish_new(call, partial)
 
             progress({"type": tool.type, tool.type: {}})
             index = int(self.execution.get("builtin_calls") or 0)
@@ -102,8 +104,44 @@ class BuiltinRound:
             self.results[call.id] = result.tool_call
             self.execution["sources"] = [*self.execution.get("sources", []), *result.sources]
             self.files.extend(result.files)
+            # Kept with the run's execution state (like sources) for its final message.
+            made = [*self.execution.get("generated_files", []), *result.files]
+            self.execution["generated_files"] = made
             self._outputs.append((call.id, result.model_output))
             progress(as_delta(result.tool_call))
+
+    def publish_new(
+        self, call: ToolCall, partial: dict[str, Any], only_if_new: bool = False
+    ) -> None:
+        """Publish a partial tool call as a delta, without the text of its fields that was
+        published already (e.g. code streamed as the model wrote it); with `only_if_new`,
+        nothing when no field has new text."""
+        sent = self.sent.setdefault(call.id, {})
+        grew = False
+        kind = partial.get("type", "")
+        body = dict(partial.get(kind) or {})
+        for name, value in list(body.items()):
+            if not isinstance(value, str):
+                continue
+            before = sent.get(name, "")
+            new = value[len(before) :] if value.startswith(before) else value
+            sent[name] = before + new
+            grew = grew or bool(new)
+            if new:
+                body[name] = new
+            else:
+                del body[name]
+        if only_if_new and not grew:
+            return
+        self.publish_delta({"index": call.index, "id": call.id, **partial, kind: body})
+
+    def stream_call(self, call: ToolCall) -> None:
+        """While the model writes a built-in call's arguments: what the tool shows of them."""
+        tool = self.tool_named(call.name)
+        partial = getattr(tool, "partial", None)
+        shown = partial(call.arguments) if partial is not None else None
+        if shown is not None:
+            self.publish_new(call, shown, only_if_new=True)
 
     def transcript(self) -> list[dict[str, Any]]:
         """The tool messages of the calls executed since last asked (for the conversation)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -50,6 +51,27 @@ def _code_from(arguments: str) -> str:
     raise ValueError('the arguments must be a JSON object {"code": "<python source>"}')
 
 
+_CODE_START = re.compile(r'\s*\{\s*"code"\s*:\s*"')
+# A JSON string's body up to its closing quote, in whole characters and escapes.
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.S)
+
+
+def partial_code(arguments: str) -> str | None:
+    """The code so far of `{"code": "...` arguments still being written (a JSON string cut
+    anywhere, even inside an escape), else None."""
+    start = _CODE_START.match(arguments)
+    if start is None or len(arguments) > MAX_CODE_CHARS * 2:
+        return None
+    body = _STRING_BODY.match(arguments, start.end()).group(0)  # type: ignore[union-attr]
+    for cut in range(6):  # a \uXXXX escape cut short is all that can be left incomplete
+        try:
+            code = json.loads(f'"{body[: len(body) - cut]}"')
+        except ValueError:
+            continue
+        return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code  # half a pair
+    return None
+
+
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
@@ -73,6 +95,13 @@ class CodeInterpreter:
                 },
             },
         }
+
+    def partial(self, arguments: str) -> dict[str, Any] | None:
+        """The call as it is being written (the code so far), for the run's stream."""
+        code = partial_code(arguments)
+        if code is None:
+            return None
+        return {"type": "code_interpreter", "code_interpreter": {"input": code}}
 
     async def unavailable(self, ctx: BuiltinContext) -> str | None:
         return await sandbox_for(ctx.services).unavailable()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import sqlite3
@@ -25,6 +26,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 # Writes between two WAL checkpoints (SQLite's own default is about every 1,000 pages).
 CHECKPOINT_EVERY_WRITES = 500
+CLOSE_CHECKPOINT_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -179,10 +181,13 @@ class Database:
             await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
-        if self._checkpointing is not None:
-            await asyncio.gather(self._checkpointing, return_exceptions=True)
-        if self.is_sqlite and self._writes:
-            await self._checkpoint()
+        # Bounded: a checkpoint is an optimisation, never a reason for shutdown to hang.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_CHECKPOINT_SECONDS):
+                if self._checkpointing is not None:
+                    await asyncio.gather(self._checkpointing, return_exceptions=True)
+                if self.is_sqlite and self._writes:
+                    await self._checkpoint()
         await self._reader.dispose()
         if self._writer is not self._reader:
             await self._writer.dispose()
