@@ -18,7 +18,8 @@ from ..store.repository import RunRow
 from . import messages, run_steps
 from .common import now
 
-log = logging.getLogger(__name__)
+# Under the runs service's name, where run outcomes were always logged (operators filter on it).
+log = logging.getLogger(f"{__package__}.runs")
 
 
 def text_part(value: str) -> dict[str, Any]:
