@@ -24,6 +24,8 @@ serve_api(settings, host="127.0.0.1", port=0)
 
 def _launch(data_dir: Path, database_url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OPENAI_API_KEY")}
+    # A provider that needs no key, so start-up has no warning to print before its announcement.
+    env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(data_dir), database_url],
         stderr=subprocess.PIPE,
