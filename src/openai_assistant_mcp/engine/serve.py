@@ -21,9 +21,12 @@ log = logging.getLogger(__name__)
 class _AnnouncingServer(GuardedServer):
     """A uvicorn server that says where it listens once its socket is bound."""
 
-    def __init__(self, config: uvicorn.Config, database: str, guard: APIGuard) -> None:
+    def __init__(
+        self, config: uvicorn.Config, database: str, guard: APIGuard, warning: str | None
+    ) -> None:
         super().__init__(config, guard.settings, lambda: guard.in_flight, guard.drain)
         self.database = database
+        self.warning = warning
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -32,6 +35,8 @@ class _AnnouncingServer(GuardedServer):
             shown = f"[{host}]" if ":" in host else host
             print(f"Assistants API listening on http://{shown}:{port}/v1", file=sys.stderr)
             print(f"Database: {self.database}", file=sys.stderr, flush=True)
+            if self.warning:  # after the announcement, which scripts read first
+                log.warning(self.warning)
 
 
 def serve_api(
@@ -55,8 +60,6 @@ def serve_api(
     warning = settings.provider_warning(
         "Runs of callers that send no key (Authorization: Bearer)", "OPENAI_API_KEY"
     )
-    if warning:
-        log.warning(warning)
     guard = APIGuard(create_app(settings), guards)
     # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,
     # which escapes control characters) rather than handlers of its own.
@@ -68,7 +71,8 @@ def serve_api(
         log_level="warning",
         **uvicorn_limits(guards),
     )
-    server = _AnnouncingServer(config, describe_url(settings.resolved_database_url()), guard)
+    database = describe_url(settings.resolved_database_url())
+    server = _AnnouncingServer(config, database, guard, warning)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for
