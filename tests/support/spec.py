@@ -29,6 +29,9 @@ _LIST_SCHEMAS_WITH_NULLABLE_CURSORS = (
     "ListRunsResponse",
     "ListRunStepsResponse",
     "ListThreadsResponse",
+    "ListFilesResponse",
+    "ListVectorStoresResponse",
+    "ListVectorStoreFilesResponse",
 )
 
 # Properties OpenAI's live API returned although the spec's object schema leaves them out; the
