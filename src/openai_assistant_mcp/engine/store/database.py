@@ -240,7 +240,10 @@ def ensure_sqlite_dir(url: str) -> None:
     nothing for other databases)."""
     from sqlalchemy.engine import make_url
 
-    database = make_url(url).database
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return  # a PostgreSQL URL's database is a name, not a path
+    database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         private_sqlite_files(Path(database))
 
