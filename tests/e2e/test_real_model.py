@@ -2,7 +2,8 @@
 server with SmolLM2-135M-Instruct (both prepared outside the project's lock by
 scripts/real_model_env.sh), started here on loopback. Through the engine (the official SDK over a
 socket) and through the MCP tools (stdio): a plain run, a streamed run, a run cut by
-max_completion_tokens, and a forced function call answered with submit_tool_outputs. Asserts the
+max_completion_tokens, a forced function call answered with submit_tool_outputs, and a
+file_search forced by tool_choice over a vector store embedded locally (no key). Asserts the
 protocol (statuses, steps, usage, event order), never what a 135M model says.
 
 Deselected in the main run (marker real_model); `.ci/run` runs it as its own step:
@@ -343,3 +344,54 @@ async def test_the_mcp_tools_against_the_real_model(llama_server: str, tmp_path:
             assert [s["type"] for s in steps["data"]] == ["tool_calls", "message_creation"]
     # The runs' text streamed to the client as progress while they ran.
     assert any(progress), progress
+
+
+HANDBOOK = (
+    "Office handbook.\n"
+    "The office opens at 8 am and closes at 6 pm.\n"
+    "Lunch is served in the canteen on the third floor from noon.\n"
+    "Visitors sign in at the front desk and wear a badge.\n"
+)
+
+
+async def test_file_search_offline_with_local_embeddings(oai: Any) -> None:
+    """file_search with no key and no embeddings provider: the vector store is embedded by the
+    bundled local model, and tool_choice makes the 135M model search (it would not on its own)."""
+    upload = await oai.files.create(file=("handbook.txt", HANDBOOK.encode()), purpose="assistants")
+    store = await oai.vector_stores.create(name="handbook", file_ids=[upload.id])
+    with anyio.fail_after(RUN_WITHIN):
+        while store.file_counts.in_progress:
+            await anyio.sleep(0.1)
+            store = await oai.vector_stores.retrieve(store.id)
+    assert store.file_counts.completed == 1, store.file_counts
+    assistant = await _assistant(
+        oai,
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = await oai.beta.threads.create(
+        messages=[{"role": "user", "content": "When does the office open?"}]
+    )
+    with anyio.fail_after(RUN_WITHIN):
+        run = await oai.beta.threads.runs.create_and_poll(
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            tool_choice={"type": "file_search"},
+            poll_interval_ms=100,
+        )
+    assert run.status == "completed", (run.status, run.last_error)
+    steps = await _steps(oai, thread.id, run.id)
+    kinds = [step.type for step in steps]
+    assert kinds[0] == "tool_calls" and kinds[-1] == "message_creation", kinds
+    searches = [c for c in steps[0].step_details.tool_calls if c.type == "file_search"]
+    assert searches, steps[0].step_details
+    assert steps[0].status == "completed"
+    # The server constrains the arguments to the schema, but a query may still come out empty
+    # (the engine then records no results and tells the model why): results are not asserted
+    # to exist; those recorded can only come from the one uploaded file.
+    for found in searches:
+        for hit in found.file_search.results or []:
+            assert (hit.file_id, hit.file_name) == (upload.id, "handbook.txt")
+            assert 0.0 <= hit.score <= 1.0
+    (reply,) = (await oai.beta.threads.messages.list(thread.id, run_id=run.id)).data
+    assert reply.id == steps[-1].step_details.message_creation.message_id
