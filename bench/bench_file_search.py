@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,13 @@ from typing import Any
 
 import httpx2
 import openai
-from common import machine_lines, measure_and_report, percentile, stop_provider
+from common import (
+    machine_lines,
+    measure_and_report,
+    percentile,
+    start_provider,
+    stop_provider,
+)
 from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,25 +49,6 @@ FILES = 10
 CHUNK_TOKENS = 100
 WORDS_PER_FILE = 33_000  # ~1,000 chunks of 100 tokens per file: ~10k chunks in all
 MODE = {"local": False}
-
-
-def start_agent_provider() -> tuple[subprocess.Popen[str], str]:
-    code = (
-        "import sys\n"
-        "from tests.support.scripted_provider import FileSearchAgent, ScriptedProvider\n"
-        "p = ScriptedProvider().start(); p.forever(FileSearchAgent())\n"
-        "print(p.base_url, flush=True)\n"
-        "sys.stdin.read()\n"
-    )
-    child = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    return child, child.stdout.readline().strip()
 
 
 def corpus(seed: int) -> tuple[list[bytes], list[str]]:
@@ -107,7 +93,7 @@ async def direct(provider: openai.AsyncOpenAI) -> float:
 
 
 async def _measure(database_url: str | None, count: int) -> dict[str, Any]:
-    child, provider_url = start_agent_provider()
+    child, provider_url = start_provider(behaviour="FileSearchAgent()")
     data_dir = Path(tempfile.mkdtemp(prefix="bench-fs-"))
     try:
         settings = EngineSettings.model_validate(

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx2
 import openai
-from bench_runs import QUESTION, engine_client
+from bench_runs import QUESTION, engine_client, streamed_run
 from common import (
     free_port,
     machine_lines,
@@ -63,22 +63,6 @@ def start_llama_server() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.25)
     child.kill()
     sys.exit("llama_cpp.server did not start within 120 s")
-
-
-async def streamed_run(client: openai.AsyncOpenAI, assistant_id: str) -> float:
-    start = time.perf_counter()
-    stream = await client.beta.threads.create_and_run(
-        assistant_id=assistant_id,
-        thread={"messages": [{"role": "user", "content": QUESTION}]},
-        stream=True,
-    )
-    status = None
-    async for event in stream:
-        if event.event in ("thread.run.completed", "thread.run.failed", "thread.run.incomplete"):
-            status = event.data.status  # type: ignore[union-attr]
-    if status != "completed":
-        raise RuntimeError(f"run ended {status}")
-    return time.perf_counter() - start
 
 
 async def direct_completion(provider: openai.AsyncOpenAI) -> float:

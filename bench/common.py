@@ -121,13 +121,17 @@ def measure_and_report(
         print(f"wrote {RESULTS}")
 
 
-def start_provider(delay: float = 0.0) -> tuple[subprocess.Popen[str], str]:
+def start_provider(
+    delay: float = 0.0, behaviour: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """The scripted provider (tests/support) in a child process, answering every call after
-    `delay` s; returns the child and its base URL."""
+    `delay` s (or with `behaviour`, a scripted_provider expression such as "FileSearchAgent()");
+    returns the child and its base URL."""
+    behaviour = behaviour or f"Echo(delay={delay})"
     code = (
         "import sys\n"
-        "from tests.support.scripted_provider import Echo, ScriptedProvider\n"
-        f"p = ScriptedProvider().start(); p.forever(Echo(delay={delay}))\n"
+        "from tests.support.scripted_provider import *\n"
+        f"p = ScriptedProvider().start(); p.forever({behaviour})\n"
         "print(p.base_url, flush=True)\n"
         "sys.stdin.read()\n"  # until the parent closes our stdin
     )
