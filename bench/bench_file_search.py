@@ -38,11 +38,11 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from openai_assistant_mcp.asgi_transport import StreamingASGITransport  # noqa: E402
 from openai_assistant_mcp.engine.app import create_app  # noqa: E402
 from openai_assistant_mcp.engine.settings import EngineSettings  # noqa: E402
 from openai_assistant_mcp.engine.store import vector_repository  # noqa: E402
 from openai_assistant_mcp.engine.store.database import describe_url  # noqa: E402
+from openai_assistant_mcp.mcp.asgi_transport import StreamingASGITransport  # noqa: E402
 
 HEADING = "## file_search (issue 13)"
 FILES = 10

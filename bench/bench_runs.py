@@ -35,10 +35,10 @@ from common import (
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.support.scripted_provider
 
-from openai_assistant_mcp.asgi_transport import StreamingASGITransport  # noqa: E402
 from openai_assistant_mcp.engine.app import create_app  # noqa: E402
 from openai_assistant_mcp.engine.settings import EngineSettings  # noqa: E402
 from openai_assistant_mcp.engine.store.database import describe_url  # noqa: E402
+from openai_assistant_mcp.mcp.asgi_transport import StreamingASGITransport  # noqa: E402
 
 HEADING = "## Runs (issue 3)"
 TARGET_OVERHEAD_P50_MS = 15.0

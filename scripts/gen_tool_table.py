@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from openai_assistant_mcp.tools.registry import all_tools
+from openai_assistant_mcp.mcp.tools.registry import all_tools
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- tools:start -->", "<!-- tools:end -->"

@@ -44,7 +44,7 @@ def test_the_engine_imports_nothing_outside_itself(path: Path) -> None:
     assert not outside, f"{path} imports {sorted(outside)}"
 
 
-@pytest.mark.parametrize("path", sources(PACKAGE / "tools"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sources(PACKAGE / "mcp" / "tools"), ids=lambda p: p.name)
 def test_tools_do_no_io_of_their_own(path: Path) -> None:
     """Tools reach the API only through the openai SDK client they are handed."""
     forbidden = ("httpx", "httpx2", "sqlalchemy", "socket", "openai_assistant_mcp.engine")

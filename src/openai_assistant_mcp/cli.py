@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .config import TOOLSETS, Settings
 from .engine.sandbox.admin import add_sandbox_command, run_sandbox_command
 from .engine.settings import default_data_dir
 from .http_guards import HTTP_FLAGS, add_api_guard_flags, api_guard_settings, shown_default
 from .secret_args import add_secret_file_flags, resolve_secrets
+from .settings import TOOLSETS, Settings
 from .tenants_cli import add_tenant_commands, run_tenants
 
 USAGE_EPILOG = """\
@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve_api(engine_settings, args.api_host, args.api_port, api_guard_settings(args))
         return
 
-    from .server import run
+    from .mcp.server import run
 
     try:
         run(settings)

@@ -35,8 +35,8 @@ from .engine.http_policy import (
 if TYPE_CHECKING:
     from mcp.server.transport_security import TransportSecuritySettings
 
-    from .config import Settings
     from .engine.http_policy import APIGuardSettings
+    from .settings import Settings
 
 
 # Deepest JSON nesting a request body may have: far beyond any tool's arguments, far below

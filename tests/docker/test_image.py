@@ -25,7 +25,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from openai_assistant_mcp.tools.registry import all_tools
+from openai_assistant_mcp.mcp.tools.registry import all_tools
 from tests.e2e.test_mcpo import MCPO
 from tests.mcp.servers import free_port, stop_process, streamable_client
 from tests.mcp.workflow import call, call_error

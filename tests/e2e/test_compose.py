@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
-from openai_assistant_mcp.config import Settings
 from openai_assistant_mcp.engine.settings import EngineSettings
+from openai_assistant_mcp.settings import Settings
 from tests.mcp.servers import free_port, running_server, server_env, streamable_client
 from tests.mcp.workflow import call, call_error
 from tests.support import compose

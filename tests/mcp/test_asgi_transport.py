@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from openai_assistant_mcp.asgi_transport import StreamingASGITransport
+from openai_assistant_mcp.mcp.asgi_transport import StreamingASGITransport
 
 
 class Probe:

@@ -12,9 +12,9 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from openai_assistant_mcp.config import Settings
-from openai_assistant_mcp.server import ToolServer
-from openai_assistant_mcp.tools.registry import all_tools
+from openai_assistant_mcp.mcp.server import ToolServer
+from openai_assistant_mcp.mcp.tools.registry import all_tools
+from openai_assistant_mcp.settings import Settings
 from tests.mcp.servers import (
     COMMAND,
     INITIALIZE,

@@ -1,6 +1,6 @@
 """Streamable HTTP sessions (protocol 2025-06-18, as Cursor, Claude and mcpo speak it): each
 request POST is answered with one JSON body, or with an SSE stream when it asked for progress
-or waits on a run (src/openai_assistant_mcp/streamable_http.py)."""
+or waits on a run (src/openai_assistant_mcp/mcp/transports/streamable_http.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-from openai_assistant_mcp.tools.registry import all_tools
+from openai_assistant_mcp.mcp.tools.registry import all_tools
 from tests.mcp.fixtures import StartServer
 from tests.mcp.servers import INITIALIZE, ServerProcess, streamable_client
 from tests.mcp.workflow import run_workflow

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from .config import Settings
-from .engine.ports import busy_port_refusal
+from ..engine.ports import busy_port_refusal
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 

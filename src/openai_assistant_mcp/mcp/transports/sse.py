@@ -11,14 +11,14 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from .http_guards import transport_security
-from .sessions import Entry, SessionTable, client_of
+from ...http_guards import transport_security
+from ..sessions import Entry, SessionTable, client_of
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
     from starlette.applications import Starlette
 
-    from .config import Settings
+    from ...settings import Settings
 
 _SESSION_ID = re.compile(rb"session_id=([0-9a-f]{1,64})")
 

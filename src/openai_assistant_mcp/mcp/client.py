@@ -19,7 +19,7 @@ import httpx2
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
-    from .config import Settings
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,10 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
         )
         http: httpx2.AsyncClient
         if settings.embedded:
+            from ..engine.admin import keyless_data_warning
+            from ..engine.app import create_app
+            from ..engine.store.database import describe_url
             from .asgi_transport import StreamingASGITransport
-            from .engine.admin import keyless_data_warning
-            from .engine.app import create_app
-            from .engine.store.database import describe_url
 
             engine_settings = settings.engine_settings()
             app = create_app(engine_settings)

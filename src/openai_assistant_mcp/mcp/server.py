@@ -21,10 +21,10 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from pydantic import ValidationError
 
+from ..engine.http_policy import LimitExceeded
+from ..http_guards import check_exposure, serve_guarded, streamable_http_options
+from ..settings import Settings
 from .client import call_api_key
-from .config import Settings
-from .engine.http_policy import LimitExceeded
-from .http_guards import check_exposure, serve_guarded, streamable_http_options
 from .local_files import LocalFileRefused, client_roots, open_allowed
 from .startup import check_start
 from .tools.common import Call, ToolResult, describe_validation_error
@@ -312,7 +312,7 @@ def _preload(embedded: bool) -> None:
     import openai.resources.beta.threads.runs.steps  # noqa: F401
 
     if embedded:
-        from .engine import app  # noqa: F401
+        from ..engine import app  # noqa: F401
 
 
 def _error_result(text: str) -> types.CallToolResult:
@@ -370,11 +370,11 @@ async def _hold_quietly(tools: ToolServer) -> None:
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
     """Serve behind the HTTP guards (http_guards.py); on SIGTERM, tool calls in flight finish."""
     if settings.transport == "sse":
-        from .sse_transport import sse_app
+        from .transports.sse import sse_app
 
         app, path = sse_app(server, settings), "/sse"
     else:
-        from .streamable_http import streamable_http_app
+        from .transports.streamable_http import streamable_http_app
 
         path = "/mcp"
         app = streamable_http_app(server, tools.waits, path, **streamable_http_options(settings))

@@ -1,0 +1,1 @@
+"""The HTTP transports the SDK serves (streamable HTTP, SSE), with our overrides."""
