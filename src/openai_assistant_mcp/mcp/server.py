@@ -21,14 +21,14 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 from pydantic import ValidationError
 
-from ..engine.http_policy import LimitExceeded
-from ..http_guards import check_exposure, serve_guarded, streamable_http_options
+from ..http.limits import LimitExceeded
 from ..settings import Settings
 from .client import call_api_key
 from .local_files import LocalFileRefused, client_roots, open_allowed
 from .startup import check_start
 from .tools.common import Call, ToolResult, describe_validation_error
 from .tools.registry import ToolSpec, select_tools
+from .transports.guarded import check_exposure, serve_guarded, streamable_http_options
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
@@ -295,7 +295,7 @@ class ToolServer:
                     "(or Authorization: Bearer) with each request."
                 )
             return key
-        return settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return settings.provider_api_key.get_secret_value() if settings.provider_api_key else None
 
     async def _ready_api(self) -> AsyncOpenAI:
         await self._ready.wait()
