@@ -87,6 +87,14 @@ class EngineSettings(BaseSettings):
         description="milliseconds clients are told to wait between polls of an unfinished "
         "run (openai-poll-after-ms)",
     )
+    # Storage failures at a run's end (issue 11): how long its final write is retried.
+    run_end_retry_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        alias="RUN_END_RETRY_SECONDS",
+        description="seconds a run's final write is retried while the database cannot store "
+        "it (disk full, locked) before the run ends 'failed' saying so",
+    )
     run_max_output_chars: int = Field(
         default=1_000_000,
         ge=1000,
