@@ -27,14 +27,15 @@ class EngineSettings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir, alias="DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
-    # Seconds a SQLite write waits for a lock another process holds before answering 503.
+    # Seconds a write waits for a lock another process holds before answering 503 (SQLite's
+    # database lock; PostgreSQL's lock_timeout, table and row locks alike).
     database_lock_timeout: float = Field(
         default=30.0,
         gt=0,
         le=600,
         alias="DATABASE_LOCK_TIMEOUT",
-        description="seconds a SQLite write waits for a lock another process holds "
-        "before answering 503",
+        description="seconds a write waits for a lock another process holds (SQLite, or "
+        "PostgreSQL's lock_timeout) before answering 503",
     )
     # Secret for the keyed hash of callers' keys; generated into data_dir when unset.
     tenant_secret: SecretStr | None = Field(
