@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve_api(settings, args.api_host, args.api_port, settings)
         return
 
-    from .mcp.server import run
+    from .mcp.serve import run
 
     try:
         run(settings)

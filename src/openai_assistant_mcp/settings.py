@@ -22,8 +22,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .engine.settings import APIGuardSettings, EngineSettings
 from .http.access import LOOPBACK_HOSTS, LOOPBACK_ORIGINS, split_list
 from .http.limits import HTTPLimitSettings
+from .mcp.tools.registry import TOOLSET_NAMES as TOOLSETS
 
-TOOLSETS = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores")
 Transport = Literal["stdio", "sse", "streamable-http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
