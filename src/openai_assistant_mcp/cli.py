@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve_api(engine_settings, args.api_host, args.api_port, api_guard_settings(args))
         return
 
-    from .mcp.server import run
+    from .mcp.serve import run
 
     try:
         run(settings)

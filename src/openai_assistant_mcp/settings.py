@@ -9,11 +9,11 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from .http_guards import MCPHTTPSettings
+from .mcp.tools.registry import TOOLSET_NAMES as TOOLSETS
 
 if TYPE_CHECKING:
     from .engine.settings import EngineSettings
 
-TOOLSETS = ("assistants", "threads", "messages", "runs", "run_steps", "files", "vector_stores")
 Transport = Literal["stdio", "sse", "streamable-http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 

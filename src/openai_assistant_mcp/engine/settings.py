@@ -27,14 +27,15 @@ class EngineSettings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir, alias="DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
-    # Seconds a SQLite write waits for a lock another process holds before answering 503.
+    # Seconds a write waits for a lock another process holds before answering 503 (SQLite's
+    # database lock; PostgreSQL's lock_timeout, table and row locks alike).
     database_lock_timeout: float = Field(
         default=30.0,
         gt=0,
         le=600,
         alias="DATABASE_LOCK_TIMEOUT",
-        description="seconds a SQLite write waits for a lock another process holds "
-        "before answering 503",
+        description="seconds a write waits for a lock another process holds (SQLite, or "
+        "PostgreSQL's lock_timeout) before answering 503",
     )
     # Secret for the keyed hash of callers' keys; generated into data_dir when unset.
     tenant_secret: SecretStr | None = Field(
@@ -86,6 +87,14 @@ class EngineSettings(BaseSettings):
         alias="RUN_CLIENT_POLL_MS",
         description="milliseconds clients are told to wait between polls of an unfinished "
         "run (openai-poll-after-ms)",
+    )
+    # Storage failures at a run's end (issue 11): how long its final write is retried.
+    run_end_retry_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        alias="RUN_END_RETRY_SECONDS",
+        description="seconds a run's final write is retried while the database cannot store "
+        "it (disk full, locked) before the run ends 'failed' saying so",
     )
     run_max_output_chars: int = Field(
         default=1_000_000,

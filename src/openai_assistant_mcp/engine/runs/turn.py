@@ -48,6 +48,10 @@ KEY_GONE = (
     "the caller's API key, which is never stored, and the server may not use its own key "
     "(OPENAI_API_KEY) for another tenant's run. Create a new run."
 )
+STORAGE_FAILED = (
+    "The engine could not store this run's outcome: {reason}. What the model had answered is "
+    "kept where space allowed. Create a new run."
+)
 
 
 class RunGone(Exception):
@@ -104,6 +108,7 @@ class Host(Protocol):
     ) -> T: ...
 
     async def end(self, run_id: str, status: str, **details: Any) -> dict[str, Any]: ...
+    async def end_durably(self, run_id: str, status: str, **details: Any) -> None: ...
 
 
 class Turn:
@@ -170,7 +175,7 @@ class Turn:
         if isinstance(outcome, Waiting):
             await self._require_action(outcome.wanted)
         else:
-            await self.executor.end(
+            await self.executor.end_durably(
                 self.run_id,
                 outcome.status,
                 incomplete_details=outcome.incomplete_details,
