@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
-from openai_assistant_mcp.engine.http_policy import WRITES_IN_A_ROW, AdmissionLine, CallerLimiter
+from openai_assistant_mcp.engine.http_policy import (
+    WRITES_IN_A_ROW,
+    AdmissionLine,
+    CallerLimiter,
+    HTTPLimitSettings,
+)
 
 
 async def _hold(line: AdmissionLine, write: bool, order: list[str], name: str, go: asyncio.Event):
@@ -91,6 +96,9 @@ async def test_only_gated_calls_wait_in_the_line() -> None:
     await holder
     await asyncio.wait_for(quick, 1)
     assert CallerLimiter(64, 256, 0).gate is None  # 0: no line at all
+    settings = HTTPLimitSettings(MAX_CALLS_IN_FLIGHT=8)
+    assert settings.limiter("tool calls", line=True).gate.limit == 8  # type: ignore[union-attr]
+    assert settings.limiter("tool calls").gate is None  # a remote API's calls: no line
 
 
 async def test_reads_are_not_starved_by_a_stream_of_writes() -> None:

@@ -115,18 +115,20 @@ class HTTPLimitSettings(BaseSettings):
         default=16,
         ge=0,
         alias="MAX_CALLS_IN_FLIGHT",
-        description="quick calls (not those waiting on a run) served at once over every key; "
-        "the rest wait in line, writes first; 0 turns the line off",
+        description="MCP tool calls on the embedded engine served at once over every key, "
+        "those waiting on a run aside; the rest wait in line, writes first; 0: no line",
     )
 
-    def limiter(self, what: str) -> CallerLimiter:
-        """A limiter with these limits; `what` names the things counted ("tool calls")."""
+    def limiter(self, what: str, *, line: bool = False) -> CallerLimiter:
+        """A limiter with these limits; `what` names the things counted ("tool calls").
+        `line`: with the server-wide line of quick calls (where the calls' work is this
+        process's CPU, the embedded engine; a remote API's calls just wait on the network)."""
         return CallerLimiter(
             self.max_concurrent_per_key,
             self.max_queued_per_key,
             self.rate_limit_per_minute,
             what=what,
-            in_flight=self.max_calls_in_flight,
+            in_flight=self.max_calls_in_flight if line else 0,
         )
 
 
