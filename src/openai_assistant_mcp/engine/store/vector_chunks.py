@@ -114,14 +114,41 @@ async def file_chunk_texts(conn: AsyncConnection, store_id: str, file_id: str) -
     return list((await conn.execute(query)).scalars())
 
 
-async def chunks_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[str, str, str]]:
-    """{chunk id: (store_id, file_id, text)}."""
+async def chunk_details(
+    conn: AsyncConnection, tenant: str, ids: list[int]
+) -> dict[int, tuple[str, str, str, dict[str, Any], str]]:
+    """{chunk id: (store_id, file_id, text, the file's attributes in that store, filename)},
+    in one query (a search's results)."""
+    from .tables import files
+
     if not ids:
         return {}
-    query = select(CHUNKS.c.id, CHUNKS.c.vector_store_id, CHUNKS.c.file_id, CHUNKS.c.text).where(
-        CHUNKS.c.id.in_(ids)
+    store_file = vt.vector_store_files
+    joined = CHUNKS.outerjoin(
+        store_file,
+        (store_file.c.vector_store_id == CHUNKS.c.vector_store_id)
+        & (store_file.c.id == CHUNKS.c.file_id),
+    ).outerjoin(files, (files.c.id == CHUNKS.c.file_id) & (files.c.tenant == tenant))
+    query = (
+        select(
+            CHUNKS.c.id,
+            CHUNKS.c.vector_store_id,
+            CHUNKS.c.file_id,
+            CHUNKS.c.text,
+            store_file.c.body,
+            files.c.body,
+        )
+        .select_from(joined)
+        .where(CHUNKS.c.id.in_(ids))
     )
-    return {int(r[0]): (r[1], r[2], r[3]) for r in await conn.execute(query)}
+    out = {}
+    for chunk_id, store_id, file_id, chunk_text, store_file_body, file_body in await conn.execute(
+        query
+    ):
+        attributes = (store_file_body or {}).get("attributes") or {}
+        filename = (file_body or {}).get("filename", file_id)
+        out[int(chunk_id)] = (store_id, file_id, chunk_text, attributes, filename)
+    return out
 
 
 # --- keyword ranking ------------------------------------------------------------------------
