@@ -272,6 +272,7 @@ async def budget_quality(database_url: str, pairs_count: int) -> list[tuple[str,
             )
             state = app.state.engine
             tenant = state.hasher.tenant_for("sk-bench")
+            await index_once(state)  # PostgreSQL: ANALYZE, as autovacuum would after this
             saved = search_module.KEYWORD_BUDGET
             try:
                 for title, budget in (
@@ -335,10 +336,17 @@ def main() -> None:
                 print(lines[-1], flush=True)
             lines.append("")
         if args.budget_quality:
-            rows = asyncio.run(budget_quality(sqlite("quality"), args.budget_quality))
+            if args.postgres:
+                server, url = postgres_url()
+                try:
+                    rows = asyncio.run(budget_quality(url, args.budget_quality))
+                finally:
+                    server.stop()
+            else:
+                rows = asyncio.run(budget_quality(sqlite("quality"), args.budget_quality))
             lines += [
                 f"Keyword-only quality by keyword budget ({args.budget_quality} docstring pairs, "
-                "SQLite):",
+                f"{'PostgreSQL' if args.postgres else 'SQLite'}):",
                 "",
                 "| budget | recall@5 | MRR |",
                 "| --- | --- | --- |",

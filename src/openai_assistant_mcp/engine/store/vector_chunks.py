@@ -232,7 +232,7 @@ async def keyword_search(
     limit: int,
     file_ids: Sequence[str] | None = None,
 ) -> list[int]:
-    """Chunk IDs best first by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL GIN): chunks
+    """Chunk IDs best first by BM25 (SQLite FTS5) or ts_rank (PostgreSQL GIN): chunks
     holding one of the `required` terms, scored on those and the `optional` ones (common
     terms, too costly to look for everywhere, but still counted where they occur)."""
     if not required:
@@ -259,10 +259,14 @@ async def keyword_search(
         params["required"] = " | ".join(_tsquery_string(term) for term in required)
         params["all"] = " | ".join(_tsquery_string(term) for term in [*required, *optional])
         params["stores"] = list(store_ids)
+        # The GIN index finds the candidates: the planner's estimate for a few thousand of a
+        # store's rows picks a sequential scan, which tests every row's tsvector (35 ms vs 2
+        # at 10k chunks). ts_rank, not ts_rank_cd: 8 ms vs 29 on 2,000 candidates.
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
         sql = (
             "SELECT c.id FROM vector_store_chunks c WHERE c.tsv @@ CAST(:required AS tsquery) "
             f"AND c.vector_store_id IN :stores{file_clause} "
-            "ORDER BY ts_rank_cd(c.tsv, CAST(:all AS tsquery)) DESC LIMIT :limit"
+            "ORDER BY ts_rank(c.tsv, CAST(:all AS tsquery)) DESC LIMIT :limit"
         )
     statement = text(sql)
     if "stores" in params:
