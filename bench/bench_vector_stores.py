@@ -3,6 +3,12 @@ at 1k / 10k / 100k chunks (keyword-only and hybrid), on SQLite and PostgreSQL (p
 retrieval quality on standard library docstrings.
 
     uv run python bench/bench_vector_stores.py [--postgres] [--sizes 1000,10000,100000] [--write]
+        [--skip-ingestion | --ingestion-only] [--keyword-corpus 200x4000] [--local-corpus 4x1000]
+
+--keyword-corpus / --local-corpus: FILESxWORDS of the ingestion corpora; the local model's is
+small by default (its throughput is a few hundred to ~2,000 e5 tokens/s on 2 cores, so a
+corpus of 4 x 1,000 words, ~12 chunks of 800 tokens, ends within about a minute even under
+load).
 
 Ingestion goes through the real path (SDK in-process -> upload -> file batch -> the ingestion
 worker). The latency stores are filled directly through the store layer (100k chunks through
@@ -311,9 +317,16 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--skip-ingestion", action="store_true")
+    parser.add_argument("--ingestion-only", action="store_true")
+    parser.add_argument("--keyword-corpus", default="200x4000", help="FILESxWORDS")
+    parser.add_argument("--local-corpus", default="4x1000", help="FILESxWORDS")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--budget-quality", type=int, default=0, metavar="PAIRS")
     args = parser.parse_args()
+    corpora = [
+        (local, *(int(n) for n in spec.lower().split("x")))
+        for local, spec in ((False, args.keyword_corpus), (True, args.local_corpus))
+    ]
     sizes = [int(s) for s in args.sizes.split(",") if s]
     lines = [HEADING, "", *machine_lines(), ""]
     with tempfile.TemporaryDirectory() as tmp:
@@ -326,7 +339,7 @@ def main() -> None:
                 "| mode | files | MB of text | chunks | seconds | MB/s | chunks/s |",
                 "| --- | --- | --- | --- | --- | --- | --- |",
             ]
-            for local, files, words in ((False, 200, 4000), (True, 8, 1000)):
+            for local, files, words in corpora:
                 r = asyncio.run(ingestion(sqlite(f"ingest{local}"), local, files, words))
                 lines.append(
                     f"| {r['mode']} | {r['files']} | {r['mb']:.2f} | {r['chunks']} | "
@@ -354,7 +367,10 @@ def main() -> None:
                 "",
             ]
         measured = []
-        if not args.no_sqlite and args.sizes:
+        if args.ingestion_only:
+            print("\n".join(lines))  # not --write: the section holds the search figures too
+            return
+        if not args.no_sqlite and sizes:
             result = asyncio.run(latency(sqlite("latency"), sizes))
             measured.append(("SQLite (exact numpy search)", result))
         if args.postgres and sizes:

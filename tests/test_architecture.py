@@ -33,15 +33,28 @@ def sources(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", sources(PACKAGE / "engine"), ids=lambda p: p.name)
-def test_the_engine_imports_nothing_outside_itself(path: Path) -> None:
-    outside = {
+def outside(path: Path, *allowed: str) -> set[str]:
+    """The package's modules `path` imports that are not under one of `allowed`."""
+    return {
         name
         for name in imported_modules(path)
-        if name.startswith("openai_assistant_mcp")
-        and not name.startswith("openai_assistant_mcp.engine")
+        if (name == "openai_assistant_mcp" or name.startswith("openai_assistant_mcp."))
+        and not any(name == a or name.startswith(a + ".") for a in allowed)
     }
-    assert not outside, f"{path} imports {sorted(outside)}"
+
+
+@pytest.mark.parametrize("path", sources(PACKAGE / "engine"), ids=lambda p: p.name)
+def test_the_engine_imports_only_itself_and_http(path: Path) -> None:
+    """The engine may use the shared HTTP layer, never the MCP side or the top level."""
+    found = outside(path, "openai_assistant_mcp.engine", "openai_assistant_mcp.http")
+    assert not found, f"{path} imports {sorted(found)}"
+
+
+@pytest.mark.parametrize("path", sources(PACKAGE / "http"), ids=lambda p: p.name)
+def test_http_imports_neither_engine_nor_mcp(path: Path) -> None:
+    """http/ is the bottom layer both halves import: it imports nothing else of the package."""
+    found = outside(path, "openai_assistant_mcp.http")
+    assert not found, f"{path} imports {sorted(found)}"
 
 
 @pytest.mark.parametrize("path", sources(PACKAGE / "mcp" / "tools"), ids=lambda p: p.name)
@@ -168,3 +181,81 @@ def test_engine_has_no_import_cycles() -> None:
 
     for module in sorted(graph):
         visit(module)
+
+
+# --- outside the engine: no import cycles --------------------------------------------------------
+
+TOP = "openai_assistant_mcp"
+
+
+def top_module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def top_import_graph() -> dict[str, set[str]]:
+    """The package's modules outside the engine (mcp/, settings, cli, http/...) and which of
+    them each imports (type-only imports count: they are cycles a refactor trips over)."""
+    paths = [p for p in sources(PACKAGE) if not p.is_relative_to(PACKAGE / "engine")]
+    known = {top_module(path): path for path in paths}
+    graph: dict[str, set[str]] = {}
+    for module, path in known.items():
+        found = set()
+        for name in imported_modules(path):
+            while name.startswith(TOP + ".") and name not in known:
+                name = name.rpartition(".")[0]
+            if name in known and name != module and name != TOP:
+                found.add(name)
+        graph[module] = found
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# Cycles being removed right now; delete an entry when its fix lands.
+KNOWN_CYCLES: list[list[str]] = []
+
+
+def test_no_import_cycles_outside_the_engine() -> None:
+    graph = top_import_graph()
+    assert f"{TOP}.mcp.tools.registry" in graph  # the scan sees the modules it should
+    found = [cycle for cycle in cycles(graph) if cycle not in KNOWN_CYCLES]
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)

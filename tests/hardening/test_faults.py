@@ -12,7 +12,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from openai_assistant_mcp.mcp.tools.runs import FINAL_READ_TIMEOUT
+from openai_assistant_mcp.mcp.tools.run_results import FINAL_READ_TIMEOUT
 from tests.hardening.conftest import ServerPool
 from tests.hardening.fault_proxy import Cut, FaultProxy, Garbage, Hang, Status
 from tests.mcp.servers import streamable_client

@@ -1,12 +1,15 @@
 """Hardening round 2 (issue 11), storage exhaustion: a full disk (a real one: a small tmpfs) and a
 SQLite database locked by another process answer 503 with Retry-After and a clear message,
-change nothing, and the server works again once the condition passes."""
+change nothing, and the server works again once the condition passes. A run whose final write
+meets a full disk keeps its answer: stored once space is back, or the run fails saying storage
+failed (never the misleading "caller's key" message)."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import httpx2
 import pytest
 
 from tests.mcp.servers import free_port, running_server, server_env
+from tests.support.scripted_provider import ScriptedProvider, Text
 
 HEADERS = {"Authorization": "Bearer sk-store", "OpenAI-Beta": "assistants=v2"}
 
@@ -68,18 +72,24 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def _fill(disk: Path) -> Path:
+    """Take every free byte of `disk`; remove the returned file to give them back."""
+    filler = disk / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
 def test_a_full_disk_answers_503_and_recovers(tmp_path: Path, small_disk: Path) -> None:
     with _api(small_disk / "data", tmp_path / "server.log") as server:
         http = httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30)
         assert http.post("/assistants", json={"model": "m", "name": "kept"}).status_code == 200
-        filler = small_disk / "filler"
-        with filler.open("wb") as out:  # take every free byte
-            try:
-                while True:
-                    out.write(b"\0" * 65536)
-                    out.flush()
-            except OSError:
-                pass
+        filler = _fill(small_disk)
         big = {"model": "m", "instructions": "i" * 200_000}
         answers = [http.post("/assistants", json=big) for _ in range(20)]
         refused = [a for a in answers if a.status_code != 200]
@@ -91,3 +101,99 @@ def test_a_full_disk_answers_503_and_recovers(tmp_path: Path, small_disk: Path) 
         names = {a["name"] for a in http.get("/assistants", params={"limit": 100}).json()["data"]}
         assert {"kept", "later"} <= names
         assert "Traceback" not in server.log()
+
+
+# A long answer (~120 KB: its final write needs fresh pages), streamed over ~3 s.
+ANSWER = " ".join(f"w{i:03d}" + "x" * 2000 for i in range(60))
+
+
+def _run_until_streamed(http: httpx2.Client, provider: ScriptedProvider) -> tuple[str, str]:
+    """Start a run and wait until it is stored in_progress; (thread id, run id)."""
+    assistant = http.post("/assistants", json={"model": "m"}).json()["id"]
+    thread = http.post("/threads", json={"messages": [{"role": "user", "content": "talk"}]}).json()[
+        "id"
+    ]
+    run = http.post(f"/threads/{thread}/runs", json={"assistant_id": assistant}).json()["id"]
+    _wait_run(http, thread, run, lambda body: body["status"] == "in_progress")
+    assert provider.requests and not provider.requests[0].finished
+    return thread, run
+
+
+def _wait_run(http: httpx2.Client, thread: str, run: str, done, within: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
+    while True:
+        body = http.get(f"/threads/{thread}/runs/{run}").json()
+        if done(body) or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def _wait_streamed(provider: ScriptedProvider) -> None:
+    deadline = time.monotonic() + 30
+    while not provider.requests[0].finished:
+        assert time.monotonic() < deadline, "the provider never finished its answer"
+        time.sleep(0.05)
+
+
+def _answer_kept(http: httpx2.Client, thread: str) -> str:
+    found = http.get(f"/threads/{thread}/messages").json()["data"]
+    said = [m for m in found if m["role"] == "assistant"]
+    assert len(said) == 1, found
+    return said[0]["content"][0]["text"]["value"]
+
+
+def _store_env(provider: ScriptedProvider, retry: str) -> dict[str, str]:
+    # A short lease: the old engine took a run whose end it failed to store for a dead
+    # process's and failed it with the "caller's key" message as soon as the lease ran out.
+    return {
+        "OPENAI_BASE_URL": provider.base_url,
+        "RUN_LEASE_SECONDS": "2",
+        "RUN_POLL_INTERVAL": "0.2",
+        "RUN_END_RETRY_SECONDS": retry,
+    }
+
+
+def test_a_run_whose_end_meets_a_full_disk_keeps_its_answer(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    with ScriptedProvider() as provider:
+        provider.script(Text(ANSWER, chunk_delay=0.05))
+        env = _store_env(provider, retry="60")
+        with _api(small_disk / "data", tmp_path / "server.log", **env) as server:
+            http = httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30)
+            thread, run = _run_until_streamed(http, provider)
+            filler = _fill(small_disk)
+            _wait_streamed(provider)
+            time.sleep(3)  # the end is refused (disk full) and retried; the lease runs out
+            body = http.get(f"/threads/{thread}/runs/{run}").json()
+            assert body["status"] == "in_progress", body["last_error"]
+            os.remove(filler)
+            body = _wait_run(http, thread, run, lambda b: b["status"] != "in_progress")
+            assert body["status"] == "completed", body["last_error"]
+            assert _answer_kept(http, thread) == ANSWER
+            assert "could not store the end of run" in server.log()
+            assert "Traceback" not in server.log()
+
+
+def test_a_run_whose_end_cannot_be_stored_fails_saying_storage_failed(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    with ScriptedProvider() as provider:
+        provider.script(Text(ANSWER, chunk_delay=0.05))
+        env = _store_env(provider, retry="1")
+        with _api(small_disk / "data", tmp_path / "server.log", **env) as server:
+            http = httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30)
+            thread, run = _run_until_streamed(http, provider)
+            filler = _fill(small_disk)
+            _wait_streamed(provider)
+            time.sleep(4)  # past the retries: the failed end is refused too
+            assert http.get(f"/threads/{thread}/runs/{run}").json()["status"] == "in_progress"
+            os.remove(filler)
+            body = _wait_run(http, thread, run, lambda b: b["status"] != "in_progress")
+            assert body["status"] == "failed"
+            error = body["last_error"]
+            assert error["code"] == "server_error"
+            assert "the database's disk is full" in error["message"]
+            assert "key" not in error["message"]
+            assert _answer_kept(http, thread) == ANSWER  # stored with the failure
+            assert "Traceback" not in server.log()

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from mcp import Client
 
-from openai_assistant_mcp.mcp.server import ToolServer
+from openai_assistant_mcp.mcp.app import ToolServer
 from openai_assistant_mcp.mcp.tools.registry import all_tools
 from openai_assistant_mcp.settings import Settings
 from tests.mcp.servers import (

@@ -28,9 +28,10 @@ from ..services import run_steps
 from ..services.run_end import Unsaved, finish
 from ..settings import EngineSettings
 from ..store import repository
-from ..store.database import Database
+from ..store.database import Database, unavailable_reason
 from ..store.repository import Prepared, RunRow
 from ..tenancy import DEFAULT_TENANT
+from .durable_end import DurableEnd, storage_error
 from .events import RunEvents, Subscription
 from .lifecycle import TERMINAL, RunStatus, run_event, step_event
 from .turn import KEY_GONE, CancelRequested, RunGone, Turn, TurnFailure
@@ -64,6 +65,8 @@ class RunExecutor:
         # Runs whose local turn stored requires_action (giving up the lease) and is on its
         # way out: the heartbeat must not take the missing lease for a lost run.
         self._released: set[str] = set()
+        # Ends stored in spite of passing storage failures (see durable_end.py).
+        self.end_durably = DurableEnd(self.end, settings.run_end_retry_seconds)
         self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -183,7 +186,10 @@ class RunExecutor:
         except Exception as exc:
             # The type only: an exception's text could carry request data.
             log.error("run %s failed: %s", run_id, type(exc).__name__)
+            reason = unavailable_reason(exc)
             error = {"code": "server_error", "message": "The engine failed executing this run."}
+            if reason is not None:
+                error = storage_error(reason)
             await end(RunStatus.FAILED, last_error=error)
         finally:
             if self._tasks.get(run_id) is asyncio.current_task():
@@ -195,7 +201,7 @@ class RunExecutor:
 
     async def _end_quietly(self, run_id: str, status: str, **details: Any) -> None:
         try:
-            await self.end(run_id, status, **details)
+            await self.end_durably(run_id, status, **details)
         except RunGone:
             pass
         except Exception as exc:
@@ -295,6 +301,8 @@ class RunExecutor:
         while True:
             await asyncio.sleep(interval)
             try:
+                for run_id in list(self.end_durably.unwritten):
+                    await self.end_durably.retry(run_id)
                 await self.heartbeat()
                 await self.sweep()
             except Exception as exc:  # keep watching; the next round retries
@@ -349,7 +357,9 @@ class RunExecutor:
 
     async def _take_over(self, row: RunRow, now_s: float) -> None:
         expires_at = row.body.get("expires_at")
-        if row.status == RunStatus.CANCELLING:
+        if row.id in self.end_durably.unwritten:  # its end is known here: storage failed
+            await self.end_durably.retry(row.id)
+        elif row.status == RunStatus.CANCELLING:
             await self.end(row.id, RunStatus.CANCELLED)
         elif expires_at is not None and expires_at <= now_s:
             await self.end(row.id, RunStatus.EXPIRED)

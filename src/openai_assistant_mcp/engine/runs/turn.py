@@ -90,6 +90,7 @@ class Host(Protocol):
     provider: ChatProvider
     events: Any
     services: Any
+    end_durably: Callable[..., Awaitable[None]]  # `end`, riding out storage failures
 
     def key_for(self, tenant: str, caller_key: str | None) -> str | None: ...
     def keyless_allowed(self, tenant: str) -> bool: ...
@@ -170,7 +171,7 @@ class Turn:
         if isinstance(outcome, Waiting):
             await self._require_action(outcome.wanted)
         else:
-            await self.executor.end(
+            await self.executor.end_durably(
                 self.run_id,
                 outcome.status,
                 incomplete_details=outcome.incomplete_details,

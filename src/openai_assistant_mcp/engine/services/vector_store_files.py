@@ -324,3 +324,143 @@ async def cancel_batch(state: Any, tenant: str, store_id: str, batch_id: str) ->
             await repository.replace_body(conn, repo.BATCHES, batch_id, body)
         counts = await repo.file_counts(conn, [], batch_id=batch_id)
     return _shape_batch(body, counts.get(store_id))
+
+
+# --- the thread's own store: files attached to messages for file_search ----------------------
+
+# OpenAI's default expiry for the store it made for a thread's attachments.
+THREAD_STORE_EXPIRY = {"anchor": "last_active_at", "days": 7}
+DAY = 86400
+
+
+def store_body(fields: dict[str, Any], created_at: int) -> dict[str, Any]:
+    """A new vector store's document from create fields (name, metadata, expires_after)."""
+    expires_after = fields.get("expires_after")
+    return {
+        "id": new_id("vs"),
+        "object": "vector_store",
+        "created_at": created_at,
+        "name": fields.get("name") or "",
+        "metadata": fields.get("metadata") or {},
+        "expires_after": expires_after,
+        "expires_at": created_at + int(expires_after["days"]) * DAY if expires_after else None,
+        "last_active_at": created_at,
+    }
+
+
+def search_attachments(messages: list[dict[str, Any]] | None) -> list[str]:
+    """The file IDs these messages (request fields or stored bodies) attach for file_search."""
+    return list(
+        dict.fromkeys(
+            attachment["file_id"]
+            for message in messages or []
+            for attachment in message.get("attachments") or []
+            if any(t.get("type") == "file_search" for t in attachment.get("tools") or [])
+        )
+    )
+
+
+def thread_store_id(thread: dict[str, Any]) -> str | None:
+    ids = ((thread.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids")
+    return ids[0] if ids else None
+
+
+async def attach_to_thread_in(
+    conn: Any, state: Any, tenant: str, thread: dict[str, Any], file_ids: list[str]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Inside the caller's transaction (the thread row written or locked by it): add
+    `file_ids` (existing files of the tenant) to the thread's vector store, made on first use
+    with OpenAI's 7-day expiry, as OpenAI did for message attachments. Returns the thread
+    (with the new store in its tool_resources; the caller stores it) and the (store, file)
+    pairs to queue with `queue_ingestion` once committed."""
+    from ..vectors.embedders import choose_mode
+
+    if not file_ids:
+        return thread, []
+    store_id = thread_store_id(thread)
+    made = store_id is None
+    if made:
+        body = store_body(
+            {"name": f"{thread['id']} files", "expires_after": THREAD_STORE_EXPIRY}, now()
+        )
+        await repository.insert_object(
+            conn, repo.STORES, body, tenant, embedding=choose_mode(state.settings), generation=0
+        )
+        store_id = body["id"]
+        resources = thread.get("tool_resources") or {}
+        thread = {
+            **thread,
+            "tool_resources": {**resources, "file_search": {"vector_store_ids": [store_id]}},
+        }
+        present: set[str] = set()
+    else:
+        present = await repo.existing_file_ids(conn, store_id, file_ids)
+    new = [file_id for file_id in file_ids if file_id not in present]
+    if not new:
+        return thread, []
+    total = (0 if made else await repo.count_files(conn, store_id)) + len(new)
+    if total > MAX_FILES_PER_STORE:
+        raise invalid(
+            "attachments",
+            f"The thread's vector store {store_id} holds at most {MAX_FILES_PER_STORE} files; "
+            f"these attachments would make {total}.",
+        )
+    strategy = strategy_of(None)
+    await repo.insert_files(
+        conn, [build_file_row(tenant, store_id, f, strategy, None, None) for f in new]
+    )
+    return thread, [(store_id, file_id) for file_id in new]
+
+
+def queue_ingestion(state: Any, queued: list[tuple[str, str]], api_key: str | None) -> None:
+    """Wake the ingestion worker for files queued in a transaction just committed."""
+    if queued and state.ingestion is not None:
+        state.ingestion.queued(queued, api_key)
+
+
+# --- for file_search: waiting for ingestion, and what could not be searched -------------------
+
+MAX_UNSEARCHABLE_LISTED = 10
+
+
+async def wait_searchable(
+    state: Any, tenant: str, store_ids: list[str], timeout_s: float
+) -> list[dict[str, Any]]:
+    """Wait (at most `timeout_s`) until no file of the stores is being ingested; then the
+    files that cannot be searched - failed, or still in progress when time ran out - as
+    {file_id, filename, status, last_error} (at most 10). One query when all are ready."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        async with state.db.read() as conn:
+            counts = await repo.file_counts(conn, store_ids)
+        waiting = any(c.get("in_progress") for c in counts.values())
+        if not waiting or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+    if not any(c.get("in_progress") or c.get("failed") for c in counts.values()):
+        return []
+    async with state.db.read() as conn:
+        page = await repository.list_page(
+            conn,
+            repo.FILES,
+            tenant,
+            limit=MAX_UNSEARCHABLE_LISTED,
+            order="asc",
+            where=[
+                repo.FILES.c.vector_store_id.in_(store_ids),
+                repo.FILES.c.status.in_(["failed", "in_progress"]),
+            ],
+        )
+        names = await repo.file_names(conn, tenant, [body["id"] for body in page.data])
+    return [
+        {
+            "file_id": body["id"],
+            "filename": names.get(body["id"], body["id"]),
+            "status": body["status"],
+            "last_error": body.get("last_error"),
+        }
+        for body in page.data
+    ]

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from ..errors import invalid, not_found
-from ..ids import new_id
 from ..store import file_store, repository, vector_chunks
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
@@ -18,6 +17,7 @@ from .vector_store_files import (
     add_file_to_store,
     build_file_row,
     require_files,
+    store_body,
     strategy_of,
 )
 
@@ -71,17 +71,7 @@ async def create(
     file_ids = list(dict.fromkeys(fields.get("file_ids") or []))
     await require_files(state, tenant, file_ids, f"{param}.file_ids" if param else "file_ids")
     strategy = strategy_of(fields.get("chunking_strategy"))
-    created_at = now()
-    body = {
-        "id": new_id("vs"),
-        "object": "vector_store",
-        "created_at": created_at,
-        "name": fields.get("name") or "",
-        "metadata": fields.get("metadata") or {},
-        "expires_after": fields.get("expires_after"),
-        "expires_at": _expires_at(fields.get("expires_after"), created_at),
-        "last_active_at": created_at,
-    }
+    body = store_body(fields, now())
     rows = [build_file_row(tenant, body["id"], fid, strategy, None, None) for fid in file_ids]
     async with state.db.write() as conn:
         await repository.insert_object(

@@ -116,7 +116,14 @@ class Database:
                 # Plan each query for its actual values. A cached generic plan pages a small
                 # thread by walking the whole table backwards past the big threads' rows
                 # (measured: 6.6 ms instead of 0.03 ms next to a 10,000-message thread).
-                connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+                connect_args={
+                    "server_settings": {
+                        "plan_cache_mode": "force_custom_plan",
+                        # A lock held elsewhere fails the statement (55P03: a 503 to retry)
+                        # after lock_timeout, rather than holding the request forever.
+                        "lock_timeout": str(max(1, int(lock_timeout * 1000))),
+                    }
+                },
             )
 
     @asynccontextmanager

@@ -18,6 +18,10 @@ DOCUMENT_EXTENSIONS = frozenset({".pdf", ".docx", ".pptx", ".html", ".htm"})
 AUTO_MAX_TOKENS = 800
 AUTO_OVERLAP_TOKENS = 400
 MAX_FILE_TOKENS = 5_000_000  # OpenAI's limit per file in a vector store
+# DOCX and PPTX are zip files: their central directory is checked against these before a
+# parser inflates them, so a small crafted file cannot expand to gigabytes (a zip bomb).
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_UNCOMPRESSED = 256 * 1024 * 1024
 
 
 class ExtractionError(Exception):
@@ -73,18 +77,46 @@ def _decode(data: bytes) -> str:
 
 def _pdf(data: bytes) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from pypdf.errors import FileNotDecryptedError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+    except FileNotDecryptedError:
+        raise ExtractionError("invalid_file", "The PDF is encrypted with a password.") from None
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise ExtractionError("invalid_file", f"The PDF could not be read ({exc}).") from None
+
+
+def _check_zip(data: bytes, kind: str) -> None:
+    """Refuse an Office file whose zip would inflate past the bounds (or is no zip at all).
+    The sizes come from the central directory; zipfile stops inflating an entry at its
+    declared size, so a zip that understates them cannot expand further."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ExtractionError("invalid_file", f"The {kind} could not be read ({exc}).") from None
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise ExtractionError(
+            "invalid_file",
+            f"The {kind} holds {len(entries)} parts; at most {MAX_ZIP_ENTRIES} are read.",
+        )
+    inflated = sum(entry.file_size for entry in entries)
+    if inflated > MAX_ZIP_UNCOMPRESSED:
+        raise ExtractionError(
+            "invalid_file",
+            f"The {kind} would expand to {inflated} bytes; at most {MAX_ZIP_UNCOMPRESSED} "
+            "are read.",
+        )
 
 
 def _docx(data: bytes) -> str:
     import docx
 
+    _check_zip(data, "DOCX")
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises zipfile/lxml/KeyError on bad files
@@ -98,6 +130,7 @@ def _docx(data: bytes) -> str:
 def _pptx(data: bytes) -> str:
     import pptx
 
+    _check_zip(data, "PPTX")
     try:
         deck = pptx.Presentation(io.BytesIO(data))
     except Exception as exc:  # python-pptx raises zipfile/lxml/KeyError on bad files

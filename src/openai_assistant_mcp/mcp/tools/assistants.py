@@ -23,9 +23,7 @@ from .common import (
     page_result,
     quoted,
 )
-from .registry import ToolSpec
-
-TOOLSET = "assistants"
+from .spec import Toolset, ToolSpec
 
 
 class AssistantFields(Args):
@@ -90,42 +88,46 @@ async def delete_assistant(call: Call, args: AssistantId) -> ToolResult:
     return ToolResult(deleted, f"Deleted assistant {deleted['id']}.")
 
 
-TOOLS = (
-    ToolSpec(
-        "create_assistant",
-        "Create an assistant: a model with instructions and tools (function tools are run by "
-        "you via submit_tool_outputs). Returns the assistant with its ID.",
-        CreateAssistant,
-        create_assistant,
-        "create",
-    ),
-    ToolSpec(
-        "get_assistant",
-        "Get one assistant by ID. Returns the assistant.",
-        AssistantId,
-        get_assistant,
-        "read",
-    ),
-    ToolSpec(
-        "list_assistants",
-        "List assistants, newest first, to find an assistant ID. Returns a page "
-        "(data, has_more, last_id for the next page).",
-        ListArgs,
-        list_assistants,
-        "read",
-    ),
-    ToolSpec(
-        "modify_assistant",
-        "Change an assistant's fields; only the given fields change. Returns the assistant.",
-        ModifyAssistant,
-        modify_assistant,
-        "update",
-    ),
-    ToolSpec(
-        "delete_assistant",
-        "Delete an assistant permanently. Returns {id, deleted}.",
-        AssistantId,
-        delete_assistant,
-        "delete",
+TOOLSET = Toolset(
+    "assistants",
+    "Create, read, list, modify and delete assistants.",
+    (
+        ToolSpec(
+            "create_assistant",
+            "Create an assistant: a model with instructions and tools (function tools are run by "
+            "you via submit_tool_outputs). Returns the assistant with its ID.",
+            CreateAssistant,
+            create_assistant,
+            "create",
+        ),
+        ToolSpec(
+            "get_assistant",
+            "Get one assistant by ID. Returns the assistant.",
+            AssistantId,
+            get_assistant,
+            "read",
+        ),
+        ToolSpec(
+            "list_assistants",
+            "List assistants, newest first, to find an assistant ID. Returns a page "
+            "(data, has_more, last_id for the next page).",
+            ListArgs,
+            list_assistants,
+            "read",
+        ),
+        ToolSpec(
+            "modify_assistant",
+            "Change an assistant's fields; only the given fields change. Returns the assistant.",
+            ModifyAssistant,
+            modify_assistant,
+            "update",
+        ),
+        ToolSpec(
+            "delete_assistant",
+            "Delete an assistant permanently. Returns {id, deleted}.",
+            AssistantId,
+            delete_assistant,
+            "delete",
+        ),
     ),
 )

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any
-
-from openai import AsyncOpenAI
+from typing import TYPE_CHECKING, Any
 
 from .common import as_dict
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 MAX_IMAGES = 4  # charts returned whole per run result; the rest by file ID
 IMAGE_MAX_BYTES = 5 * 1024 * 1024

@@ -161,8 +161,6 @@ class ToolResult:
         return [summary_line(self.text), whole]
 
 
-Handler = Callable[[Call, Any], Awaitable[ToolResult]]
-
 # The summary is a glance; the JSON after it is complete.
 SUMMARY_LIMIT = 300
 

@@ -12,9 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from .common import Args, Call, ObjectId, ToolResult, as_dict, page_result
-from .registry import ToolSpec
-
-TOOLSET = "files"
+from .spec import Toolset, ToolSpec
 
 Purpose = Literal["assistants", "vision", "user_data", "batch", "fine-tune"]
 # Fits in one request under the HTTP transports' default body cap (MAX_REQUEST_BODY_BYTES,
@@ -178,37 +176,47 @@ async def get_file_content(call: Call, args: ReadFile) -> ToolResult:
     return ToolResult(result, f"File {file_line(file)}, {encoding}{note}:\n{text}")
 
 
-TOOLS = (
-    ToolSpec(
-        "upload_file",
-        "Upload a file for assistants (code_interpreter, file_search, image_file): by 'content' "
-        "(text or base64) with 'filename', or by local 'path' over stdio. Returns the file.",
-        UploadFile,
-        upload_file,
-        "create",
-    ),
-    ToolSpec(
-        "list_files",
-        "List uploaded files, newest first. Returns a page (data, has_more, last_id).",
-        ListFiles,
-        list_files,
-        "read",
-    ),
-    ToolSpec(
-        "get_file", "Get a file's details (name, bytes, purpose) by ID.", FileId, get_file, "read"
-    ),
-    ToolSpec(
-        "get_file_content",
-        "Read a file: text, base64 for binary (up to max_bytes), or the image itself.",
-        ReadFile,
-        get_file_content,
-        "read",
-    ),
-    ToolSpec(
-        "delete_file",
-        "Delete a file permanently (detaches it from assistants and threads).",
-        FileId,
-        delete_file,
-        "delete",
+TOOLSET = Toolset(
+    "files",
+    "Upload (by content, or by local path over stdio), list, read and delete files.",
+    (
+        ToolSpec(
+            "upload_file",
+            "Upload a file for assistants (code_interpreter, file_search, image_file): by "
+            "'content' (text or base64) with 'filename', or by local 'path' over stdio. "
+            "Returns the file.",
+            UploadFile,
+            upload_file,
+            "create",
+            reads_local_files=True,
+        ),
+        ToolSpec(
+            "list_files",
+            "List uploaded files, newest first. Returns a page (data, has_more, last_id).",
+            ListFiles,
+            list_files,
+            "read",
+        ),
+        ToolSpec(
+            "get_file",
+            "Get a file's details (name, bytes, purpose) by ID.",
+            FileId,
+            get_file,
+            "read",
+        ),
+        ToolSpec(
+            "get_file_content",
+            "Read a file: text, base64 for binary (up to max_bytes), or the image itself.",
+            ReadFile,
+            get_file_content,
+            "read",
+        ),
+        ToolSpec(
+            "delete_file",
+            "Delete a file permanently (detaches it from assistants and threads).",
+            FileId,
+            delete_file,
+            "delete",
+        ),
     ),
 )

@@ -18,9 +18,7 @@ from .common import (
     message_line,
     page_result,
 )
-from .registry import ToolSpec
-
-TOOLSET = "messages"
+from .spec import Toolset, ToolSpec
 
 
 class CreateMessage(NewMessage):
@@ -79,42 +77,46 @@ async def delete_message(call: Call, args: MessageId) -> ToolResult:
     return ToolResult(deleted, f"Deleted message {deleted['id']}.")
 
 
-TOOLS = (
-    ToolSpec(
-        "create_message",
-        "Add a message to a thread (role user by default); then create_run to get an "
-        "answer. Returns the message.",
-        CreateMessage,
-        create_message,
-        "create",
-    ),
-    ToolSpec(
-        "get_message",
-        "Get one message of a thread. Returns the message.",
-        MessageId,
-        get_message,
-        "read",
-    ),
-    ToolSpec(
-        "list_messages",
-        "Read a thread's conversation, newest first (order asc for oldest first); run_id "
-        "filters to one run's messages. Returns a page of messages.",
-        ListMessages,
-        list_messages,
-        "read",
-    ),
-    ToolSpec(
-        "modify_message",
-        "Change a message's metadata. Returns the message.",
-        ModifyMessage,
-        modify_message,
-        "update",
-    ),
-    ToolSpec(
-        "delete_message",
-        "Delete a message from a thread. Returns {id, deleted}.",
-        MessageId,
-        delete_message,
-        "delete",
+TOOLSET = Toolset(
+    "messages",
+    "Add, read, list, modify and delete a thread's messages.",
+    (
+        ToolSpec(
+            "create_message",
+            "Add a message to a thread (role user by default); then create_run to get an "
+            "answer. Returns the message.",
+            CreateMessage,
+            create_message,
+            "create",
+        ),
+        ToolSpec(
+            "get_message",
+            "Get one message of a thread. Returns the message.",
+            MessageId,
+            get_message,
+            "read",
+        ),
+        ToolSpec(
+            "list_messages",
+            "Read a thread's conversation, newest first (order asc for oldest first); run_id "
+            "filters to one run's messages. Returns a page of messages.",
+            ListMessages,
+            list_messages,
+            "read",
+        ),
+        ToolSpec(
+            "modify_message",
+            "Change a message's metadata. Returns the message.",
+            ModifyMessage,
+            modify_message,
+            "update",
+        ),
+        ToolSpec(
+            "delete_message",
+            "Delete a message from a thread. Returns {id, deleted}.",
+            MessageId,
+            delete_message,
+            "delete",
+        ),
     ),
 )

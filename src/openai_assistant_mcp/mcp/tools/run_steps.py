@@ -7,9 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from .common import Args, Call, ListArgs, ObjectId, ToolResult, as_dict, page_result
-from .registry import ToolSpec
-
-TOOLSET = "run_steps"
+from .spec import Toolset, ToolSpec
 
 Include = list[Literal["step_details.tool_calls[*].file_search.results[*].content"]]
 
@@ -56,20 +54,24 @@ async def get_run_step(call: Call, args: RunStepId) -> ToolResult:
     return ToolResult(step, "Run step " + step_line(step))
 
 
-TOOLS = (
-    ToolSpec(
-        "list_run_steps",
-        "List the steps of a run (tool calls with arguments and outputs, messages created). "
-        "Returns a page of run steps.",
-        ListRunSteps,
-        list_run_steps,
-        "read",
-    ),
-    ToolSpec(
-        "get_run_step",
-        "Get one step of a run. Returns the run step.",
-        RunStepId,
-        get_run_step,
-        "read",
+TOOLSET = Toolset(
+    "run_steps",
+    "The steps a run took: tool calls made, messages created.",
+    (
+        ToolSpec(
+            "list_run_steps",
+            "List the steps of a run (tool calls with arguments and outputs, messages created). "
+            "Returns a page of run steps.",
+            ListRunSteps,
+            list_run_steps,
+            "read",
+        ),
+        ToolSpec(
+            "get_run_step",
+            "Get one step of a run. Returns the run step.",
+            RunStepId,
+            get_run_step,
+            "read",
+        ),
     ),
 )

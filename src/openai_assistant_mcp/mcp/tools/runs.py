@@ -8,13 +8,10 @@ outputs, so one call gets the answer. `wait: false` returns the run at once, as 
 from __future__ import annotations
 
 import json
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import anyio
 from pydantic import Field
 
-from .code_output import code_results
 from .common import (
     AnyObject,
     Args,
@@ -33,24 +30,10 @@ from .common import (
     TopP,
     Truncation,
     as_dict,
-    message_text,
     page_result,
 )
-from .registry import ToolSpec
-
-TOOLSET = "runs"
-
-# Statuses at which a waiting tool returns: the run needs the caller, or it is over.
-STOPPED = {"requires_action", "completed", "failed", "cancelled", "expired", "incomplete"}
-# Runs that ended without an answer; `cancelled` is told apart by its status alone.
-ENDED_UNANSWERED = {"failed", "expired"}
-# Streamed text is sent as progress at most this often (seconds): a long answer arrives in a
-# few dozen notifications rather than one per token.
-PROGRESS_INTERVAL = 0.1
-# After a wait has run out, the calls that read the run's state get this long (seconds).
-FINAL_READ_TIMEOUT = 5.0
-# Files a run's citations are resolved to names for, at most.
-MAX_CITED_FILES = 20
+from .run_results import follow, settle
+from .spec import Toolset, ToolSpec
 
 
 class WaitArgs(Args):
@@ -114,159 +97,6 @@ class ListRuns(ListArgs):
 
 class ModifyRun(RunId):
     metadata: Metadata | None = None
-
-
-# --- following a run -----------------------------------------------------------------------------
-
-
-async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds: float) -> Any:
-    """Stream a run until it stops or `seconds` pass; returns the last run seen (or None)."""
-    run: Any = None
-    sent = 0  # progress must grow with every notification
-    text = ""  # streamed text not sent yet
-    last_sent = 0.0
-    noted: set[str] = set()  # file_search calls already announced
-
-    async def send(message: str) -> None:
-        nonlocal sent, last_sent
-        sent += 1
-        last_sent = anyio.current_time()
-        await call.progress(sent, message)
-
-    async def flush() -> None:
-        nonlocal text
-        if text:
-            await send(text)
-            text = ""
-
-    with anyio.move_on_after(seconds):
-        async with manager as events:
-            async for event in events:
-                name: str = event.event
-                if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
-                    run = event.data
-                    await flush()
-                    if run.status in STOPPED:
-                        break
-                    await send(f"run {run.status}")
-                elif name in ("thread.run.step.delta", "thread.run.step.completed"):
-                    note = _search_note(name, event.data, noted)
-                    if note:
-                        await flush()
-                        await send(note)
-                elif name == "thread.message.delta":
-                    for part in event.data.delta.content or []:
-                        text += getattr(getattr(part, "text", None), "value", None) or ""
-                    if anyio.current_time() - last_sent >= PROGRESS_INTERVAL:
-                        await flush()
-    await flush()  # the wait ran out mid-answer
-    return run
-
-
-def _search_note(name: str, step: Any, noted: set[str]) -> str | None:
-    """A progress line for a file_search call: when it starts, and what it found."""
-    details = getattr(step, "delta", step)
-    details = getattr(details, "step_details", None)
-    for tool_call in getattr(details, "tool_calls", None) or []:
-        if getattr(tool_call, "type", None) != "file_search":
-            continue
-        key = f"{getattr(tool_call, 'id', None) or getattr(tool_call, 'index', '')}"
-        if name.endswith(".delta") and key not in noted:
-            noted.add(key)
-            return "searching the files…"
-        if name.endswith(".completed"):
-            results = getattr(tool_call.file_search, "results", None) or []
-            files = {r.file_id for r in results}
-            return f"file search: {len(results)} results from {len(files)} files"
-    return None
-
-
-async def _citations(api: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The file_citation annotations of `messages`, with the cited files' names."""
-    found = [
-        annotation
-        for message in messages
-        for part in message.get("content") or []
-        if part.get("type") == "text"
-        for annotation in part["text"].get("annotations") or []
-        if annotation.get("type") == "file_citation"
-    ]
-    names: dict[str, str] = {}
-    for file_id in list(dict.fromkeys(a["file_citation"]["file_id"] for a in found))[
-        :MAX_CITED_FILES
-    ]:
-        try:
-            names[file_id] = (await api.files.retrieve(file_id)).filename
-        except Exception:  # deleted since, or the lookup failed: the ID stands in for the name
-            names[file_id] = file_id
-    return [
-        {
-            "marker": a["text"],
-            "file_id": a["file_citation"]["file_id"],
-            "filename": names.get(a["file_citation"]["file_id"], a["file_citation"]["file_id"]),
-        }
-        for a in found
-    ]
-
-
-async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
-    """The result of a run tool: the run, plus its new messages or its pending tool calls."""
-    api = call.api
-    if waited is not None:
-        # The caller's `timeout` is spent: reading the outcome must not take another 120 s
-        # (nor retries of it); the run can still be read later with get_run.
-        api = api.with_options(timeout=FINAL_READ_TIMEOUT, max_retries=0)
-    if waited is not None and run.status not in STOPPED:
-        # The stream ended early or the wait ran out: report the run as it is now.
-        run = await api.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
-    data: dict[str, Any] = {"run": as_dict(run)}
-    status = run.status
-    head = f"Run {run.id} on thread {run.thread_id}: {status}"
-
-    if status in ("completed", "incomplete"):
-        page = await api.beta.threads.messages.list(
-            run.thread_id, run_id=run.id, order="asc", limit=100
-        )
-        data["messages"] = [as_dict(message) for message in page.data]
-        reason = (run.incomplete_details and run.incomplete_details.reason) or ""
-        replies = [message_text(m) for m in data["messages"] if m["role"] == "assistant"]
-        reply = f" Reply: {replies[-1]}" if replies else ""
-        cited = await _citations(api, data["messages"])
-        if cited:
-            data["citations"] = cited
-            sources = {(c["marker"], c["filename"], c["file_id"]) for c in cited}
-            reply += " Sources: " + "; ".join(
-                f"{marker} = {name} ({file_id})" for marker, name, file_id in sorted(sources)
-            )
-        text = head + (f" ({reason})" if reason else "") + "."
-        code = await code_results(api, run, data["messages"])
-        if code is None:
-            return ToolResult(data, text + reply)
-        data["code_interpreter"] = {"calls": code.calls, "files": code.files}
-        # The code summary before the reply: the summary line is cut at 300 characters.
-        return ToolResult(data, f"{text} {code.text}.{reply}", images=code.images)
-
-    if status == "requires_action":
-        calls = [as_dict(c) for c in run.required_action.submit_tool_outputs.tool_calls]
-        data["tool_calls"] = calls
-        names = ", ".join(f"{c['id']} {c['function']['name']}" for c in calls)
-        text = (
-            f"{head}. Call submit_tool_outputs with thread_id={run.thread_id}, "
-            f"run_id={run.id} and one output per tool call ({names})."
-        )
-        return ToolResult(data, text)
-
-    if status in ENDED_UNANSWERED:
-        # The tool did its job: the run's outcome is the result, not a tool error.
-        error = run.last_error
-        cause = f"{error.code}: {error.message}" if error else "no reason given"
-        return ToolResult(data, f"{head} ({cause}).")
-
-    if waited is not None and status not in STOPPED:
-        return ToolResult(
-            data, f"{head} after {waited:g} s; check again with get_run or list_messages."
-        )
-    return ToolResult(data, head + ".")
 
 
 async def _run_tool(call: Call, args: WaitArgs, manager: Any, start: Any) -> ToolResult:
@@ -347,59 +177,67 @@ _WAITS = (
     "when it needs submit_tool_outputs; streams the text as progress."
 )
 
-TOOLS = (
-    ToolSpec(
-        "create_run",
-        "Run an assistant on a thread to get its answer. " + _WAITS,
-        CreateRun,
-        create_run,
-        "create",
-        open_world=True,
-    ),
-    ToolSpec(
-        "create_thread_and_run",
-        "Start a new thread (thread.messages) and run an assistant on it in one call. " + _WAITS,
-        CreateThreadAndRun,
-        create_thread_and_run,
-        "create",
-        open_world=True,
-    ),
-    ToolSpec(
-        "list_runs",
-        "List a thread's runs, newest first. Returns a page of runs.",
-        ListRuns,
-        list_runs,
-        "read",
-    ),
-    ToolSpec(
-        "get_run",
-        "Check a run's status. Returns {run}, with messages once completed or tool_calls "
-        "when it needs submit_tool_outputs.",
-        RunId,
-        get_run,
-        "read",
-    ),
-    ToolSpec(
-        "modify_run",
-        "Change a run's metadata. Returns the run.",
-        ModifyRun,
-        modify_run,
-        "update",
-    ),
-    ToolSpec(
-        "submit_tool_outputs",
-        "Answer the function calls of a run in requires_action (every pending tool_call_id) "
-        "so it continues. " + _WAITS,
-        SubmitToolOutputs,
-        submit_tool_outputs,
-        "create",
-        open_world=True,
-    ),
-    ToolSpec(
-        "cancel_run",
-        "Cancel a queued or in-progress run. Returns the run (cancelling, then cancelled).",
-        RunId,
-        cancel_run,
-        "update",
+TOOLSET = Toolset(
+    "runs",
+    "Run assistants (waiting for the answer), answer their tool calls, read and cancel runs.",
+    (
+        ToolSpec(
+            "create_run",
+            "Run an assistant on a thread to get its answer. " + _WAITS,
+            CreateRun,
+            create_run,
+            "create",
+            open_world=True,
+            waits=True,
+        ),
+        ToolSpec(
+            "create_thread_and_run",
+            "Start a new thread (thread.messages) and run an assistant on it in one call. "
+            + _WAITS,
+            CreateThreadAndRun,
+            create_thread_and_run,
+            "create",
+            open_world=True,
+            waits=True,
+        ),
+        ToolSpec(
+            "list_runs",
+            "List a thread's runs, newest first. Returns a page of runs.",
+            ListRuns,
+            list_runs,
+            "read",
+        ),
+        ToolSpec(
+            "get_run",
+            "Check a run's status. Returns {run}, with messages once completed or tool_calls "
+            "when it needs submit_tool_outputs.",
+            RunId,
+            get_run,
+            "read",
+        ),
+        ToolSpec(
+            "modify_run",
+            "Change a run's metadata. Returns the run.",
+            ModifyRun,
+            modify_run,
+            "update",
+        ),
+        ToolSpec(
+            "submit_tool_outputs",
+            "Answer the function calls of a run in requires_action (every pending tool_call_id) "
+            "so it continues. " + _WAITS,
+            SubmitToolOutputs,
+            submit_tool_outputs,
+            "create",
+            open_world=True,
+            waits=True,
+        ),
+        ToolSpec(
+            "cancel_run",
+            "Cancel a queued or in-progress run. Returns the run (cancelling, then cancelled).",
+            RunId,
+            cancel_run,
+            "update",
+        ),
     ),
 )

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .common import AnyObject, Args, Call, Metadata, NewThread, ObjectId, ToolResult, as_dict
-from .registry import ToolSpec
-
-TOOLSET = "threads"
+from .spec import Toolset, ToolSpec
 
 
 class ThreadId(Args):
@@ -48,28 +46,34 @@ async def delete_thread(call: Call, args: ThreadId) -> ToolResult:
     return ToolResult(deleted, f"Deleted thread {deleted['id']} with its messages and runs.")
 
 
-TOOLS = (
-    ToolSpec(
-        "create_thread",
-        "Start a conversation thread, optionally with first messages. Returns the thread "
-        "with its ID; add messages with create_message, then create_run.",
-        NewThread,
-        create_thread,
-        "create",
-    ),
-    ToolSpec("get_thread", "Get a thread by ID. Returns the thread.", ThreadId, get_thread, "read"),
-    ToolSpec(
-        "modify_thread",
-        "Change a thread's metadata or tool_resources. Returns the thread.",
-        ModifyThread,
-        modify_thread,
-        "update",
-    ),
-    ToolSpec(
-        "delete_thread",
-        "Delete a thread with all its messages and runs. Returns {id, deleted}.",
-        ThreadId,
-        delete_thread,
-        "delete",
+TOOLSET = Toolset(
+    "threads",
+    "Create, read, modify and delete conversation threads.",
+    (
+        ToolSpec(
+            "create_thread",
+            "Start a conversation thread, optionally with first messages. Returns the thread "
+            "with its ID; add messages with create_message, then create_run.",
+            NewThread,
+            create_thread,
+            "create",
+        ),
+        ToolSpec(
+            "get_thread", "Get a thread by ID. Returns the thread.", ThreadId, get_thread, "read"
+        ),
+        ToolSpec(
+            "modify_thread",
+            "Change a thread's metadata or tool_resources. Returns the thread.",
+            ModifyThread,
+            modify_thread,
+            "update",
+        ),
+        ToolSpec(
+            "delete_thread",
+            "Delete a thread with all its messages and runs. Returns {id, deleted}.",
+            ThreadId,
+            delete_thread,
+            "delete",
+        ),
     ),
 )

@@ -19,9 +19,7 @@ from .common import (
     page_result,
     quoted,
 )
-from .registry import ToolSpec
-
-TOOLSET = "vector_stores"
+from .spec import Toolset, ToolSpec
 
 FileIds = list[ObjectId]
 Chunking = AnyObject  # {"type": "auto"} or {"type": "static", "static": {...}}
@@ -178,71 +176,75 @@ async def search_vector_store(call: Call, args: Search) -> ToolResult:
     return ToolResult({"results": results}, "\n\n".join(lines))
 
 
-TOOLS = (
-    ToolSpec(
-        "create_vector_store",
-        "Create a vector store, optionally indexing files (IDs of uploaded files). Indexing "
-        "runs in the background. Returns the store with its ID.",
-        CreateVectorStore,
-        create_vector_store,
-        "create",
-    ),
-    ToolSpec(
-        "get_vector_store",
-        "Get a vector store: status and file counts. Returns the store.",
-        VectorStoreId,
-        get_vector_store,
-        "read",
-    ),
-    ToolSpec(
-        "list_vector_stores",
-        "List vector stores, newest first. Returns a page (data, has_more, last_id).",
-        ListArgs,
-        list_vector_stores,
-        "read",
-    ),
-    ToolSpec(
-        "modify_vector_store",
-        "Change a vector store's name, expiry or metadata. Returns the store.",
-        ModifyVectorStore,
-        modify_vector_store,
-        "update",
-    ),
-    ToolSpec(
-        "delete_vector_store",
-        "Delete a vector store and its index (the files stay). Returns {id, deleted}.",
-        VectorStoreId,
-        delete_vector_store,
-        "delete",
-    ),
-    ToolSpec(
-        "add_vector_store_files",
-        "Add files to a vector store as one batch, indexed in the background. Returns the "
-        "batch with file counts.",
-        AddFiles,
-        add_vector_store_files,
-        "create",
-    ),
-    ToolSpec(
-        "list_vector_store_files",
-        "List a vector store's files with status and errors. Returns a page.",
-        ListFiles,
-        list_vector_store_files,
-        "read",
-    ),
-    ToolSpec(
-        "delete_vector_store_file",
-        "Remove a file from a vector store (the file stays). Returns {id, deleted}.",
-        DeleteFile,
-        delete_vector_store_file,
-        "delete",
-    ),
-    ToolSpec(
-        "search_vector_store",
-        "Search a vector store (keyword + semantic). Returns the best chunks with file "
-        "name and score (0-1).",
-        Search,
-        search_vector_store,
-        "read",
+TOOLSET = Toolset(
+    "vector_stores",
+    "Create, list, modify and delete vector stores; add and remove their files; search.",
+    (
+        ToolSpec(
+            "create_vector_store",
+            "Create a vector store, optionally indexing files (IDs of uploaded files). Indexing "
+            "runs in the background. Returns the store with its ID.",
+            CreateVectorStore,
+            create_vector_store,
+            "create",
+        ),
+        ToolSpec(
+            "get_vector_store",
+            "Get a vector store: status and file counts. Returns the store.",
+            VectorStoreId,
+            get_vector_store,
+            "read",
+        ),
+        ToolSpec(
+            "list_vector_stores",
+            "List vector stores, newest first. Returns a page (data, has_more, last_id).",
+            ListArgs,
+            list_vector_stores,
+            "read",
+        ),
+        ToolSpec(
+            "modify_vector_store",
+            "Change a vector store's name, expiry or metadata. Returns the store.",
+            ModifyVectorStore,
+            modify_vector_store,
+            "update",
+        ),
+        ToolSpec(
+            "delete_vector_store",
+            "Delete a vector store and its index (the files stay). Returns {id, deleted}.",
+            VectorStoreId,
+            delete_vector_store,
+            "delete",
+        ),
+        ToolSpec(
+            "add_vector_store_files",
+            "Add files to a vector store as one batch, indexed in the background. Returns the "
+            "batch with file counts.",
+            AddFiles,
+            add_vector_store_files,
+            "create",
+        ),
+        ToolSpec(
+            "list_vector_store_files",
+            "List a vector store's files with status and errors. Returns a page.",
+            ListFiles,
+            list_vector_store_files,
+            "read",
+        ),
+        ToolSpec(
+            "delete_vector_store_file",
+            "Remove a file from a vector store (the file stays). Returns {id, deleted}.",
+            DeleteFile,
+            delete_vector_store_file,
+            "delete",
+        ),
+        ToolSpec(
+            "search_vector_store",
+            "Search a vector store (keyword + semantic). Returns the best chunks with file "
+            "name and score (0-1).",
+            Search,
+            search_vector_store,
+            "read",
+        ),
     ),
 )

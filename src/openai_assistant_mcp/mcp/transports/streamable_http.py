@@ -11,6 +11,9 @@ long silent call). Everything else (initialize, tools/list, short tool calls) ge
 
 Requests in protocol 2026-07-28 (no session) take the SDK's single-exchange path unchanged; it
 already answers with JSON unless the handler sends a notification.
+
+This overrides the SDK's private `_handle_post_request` and copies its `_admit_session`: the SDK
+is pinned exactly (pyproject.toml); a new release means re-reading both against its source.
 """
 
 from __future__ import annotations

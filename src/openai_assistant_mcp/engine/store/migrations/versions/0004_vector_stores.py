@@ -61,7 +61,8 @@ def upgrade() -> None:
     except Exception:
         return  # the engine warns once at start (store/vector_chunks.py: has_pgvector)
     # No fixed dimension (stores differ); HNSW indexes per dimension are partial expression
-    # indexes made when a store with a new dimension is created (vector_chunks.ensure_hnsw_index).
+    # indexes made when a store with a new dimension is created
+    # (store/vector_chunks.py: ensure_hnsw_index).
     op.execute("ALTER TABLE vector_store_chunks ADD COLUMN vec vector")
 
 

@@ -1,0 +1,95 @@
+"""The MCP server proper: the selected tools on the mcp SDK's low-level `Server`.
+
+The low-level server gives full control of the wire: `tools/list` is computed once (compact,
+inlined schemas, no output schemas) and `tools/call` goes through the call pipeline
+(middleware.py) to the tool's handler.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
+
+import mcp_types as types
+from mcp.server.lowlevel import Server
+
+from .backend import Backend
+from .middleware import Answer, ToolCall, call_pipeline, refusal
+from .tools.registry import select_tools
+
+if TYPE_CHECKING:
+    from mcp.server.context import ServerRequestContext
+
+    from ..settings import Settings
+    from .tools.spec import ToolSpec
+
+SERVER_NAME = "openai-assistant-mcp"
+INSTRUCTIONS = (
+    "Manage and run Assistants-API assistants. Typical flow: create_assistant (or "
+    "list_assistants), create_thread, create_message, create_run; create_run waits and returns "
+    "the answer. If it returns tool_calls, run those functions yourself and send the results "
+    "with submit_tool_outputs. Read a conversation with list_messages."
+)
+
+
+class ToolServer:
+    """The configuration's tools (toolsets, read-only mode) served with one backend."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tools = select_tools(settings.toolsets, settings.read_only)
+        self._by_name = {spec.name: spec for spec in self.tools}
+        self._listing = types.ListToolsResult(tools=[self._listed(s) for s in self.tools])
+        self.backend = Backend(settings)
+        self.limiter = settings.limiter("tool calls")  # per API key: http/limits.py
+        self._pipeline = call_pipeline(settings, self.backend, self.limiter)
+
+    def _listed(self, spec: ToolSpec[Any]) -> types.Tool:
+        listing = spec.listing()
+        if spec.waits:  # the server's configured default wait
+            listing["inputSchema"]["properties"]["timeout"]["default"] = (
+                self.settings.run_wait_timeout
+            )
+        return types.Tool.model_validate(listing)
+
+    def lowlevel_server(self) -> Server[Any]:
+        server = Server(
+            SERVER_NAME,
+            version=version("openai-assistant-mcp"),
+            instructions=INSTRUCTIONS,
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            get_tool_input_schema=self.input_schema,
+        )
+        # The SDK's OpenTelemetry middleware costs ~0.2 ms a call even with no exporter set up.
+        server.middleware[:] = [self._want_backend_after]
+        return server
+
+    async def _want_backend_after(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
+        """Starts the backend once the first message is answered (see backend.py)."""
+        try:
+            return await call_next(ctx)
+        finally:
+            self.backend.want()
+
+    def waits(self, name: str) -> bool:
+        """Whether the tool `name` may wait on a run."""
+        spec = self._by_name.get(name)
+        return spec is not None and spec.waits
+
+    def input_schema(self, name: str) -> dict[str, Any] | None:
+        spec = self._by_name.get(name)
+        return spec.input_schema if spec else None
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return self._listing
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> Answer:
+        spec = self._by_name.get(params.name)
+        if spec is None:
+            return refusal(f"Unknown tool '{params.name}'.")
+        return await self._pipeline(ToolCall(spec, params.arguments or {}, ctx, params))
