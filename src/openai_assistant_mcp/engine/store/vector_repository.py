@@ -237,6 +237,18 @@ async def release_file_leases(conn: AsyncConnection, owner: str) -> None:
     )
 
 
+async def file_names(conn: AsyncConnection, tenant: str, file_ids: list[str]) -> dict[str, str]:
+    """{file_id: filename} of the tenant's files among `file_ids`."""
+    from .tables import files
+
+    if not file_ids:
+        return {}
+    query = select(files.c.id, files.c.body).where(
+        files.c.tenant == tenant, files.c.id.in_(file_ids)
+    )
+    return {row[0]: row[1].get("filename", row[0]) for row in await conn.execute(query)}
+
+
 async def detach_file_everywhere(conn: AsyncConnection, tenant: str, file_id: str) -> None:
     """A deleted file leaves every vector store of the tenant (rows and chunks)."""
     for store_id in await stores_holding_file(conn, tenant, file_id):
