@@ -4,6 +4,7 @@ cite (`【3:0†handbook.pdf】`); the run step records the results as OpenAI's 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -92,23 +93,37 @@ class FileSearch:
             store_ids.append(thread_store)
         if not store_ids:
             return result([], "No files to search: no vector store is attached to this run.")
-        # Files still being ingested are waited for (bounded); then what is ready is searched,
-        # and the model is told which files could not be (failed, or still ingesting).
-        unsearchable = await vector_store_files.wait_searchable(
-            ctx.services, ctx.tenant, store_ids, INGESTION_WAIT
+        max_results = int(options.get("max_num_results") or DEFAULT_MAX_RESULTS)
+
+        async def search() -> list[dict[str, Any]] | APIError:
+            try:
+                return await vector_stores.search(
+                    ctx.services,
+                    ctx.tenant,
+                    store_ids,
+                    queries,
+                    max_num_results=max_results,
+                    ranking_options=ranking,
+                    api_key=ctx.api_key,
+                )
+            except APIError as exc:  # a store deleted or expired since the run began
+                return exc
+
+        # The ingestion check runs beside the search (a database round trip off the turn's
+        # path). Files still being ingested are waited for (bounded) and the search is made
+        # again; the model is told which files could not be searched (failed, still ingesting).
+        state = ctx.services
+        counts, found = await asyncio.gather(
+            vector_store_files.ingestion_counts(state, store_ids), search()
         )
-        try:
-            found = await vector_stores.search(
-                ctx.services,
-                ctx.tenant,
-                store_ids,
-                queries,
-                max_num_results=int(options.get("max_num_results") or DEFAULT_MAX_RESULTS),
-                ranking_options=ranking,
-                api_key=ctx.api_key,
-            )
-        except APIError as exc:  # a store deleted or expired since the run began
-            return result([], f"file_search error: {exc.message}" + _not_searched(unsearchable))
+        if vector_store_files.ingesting(counts):
+            counts = await vector_store_files.wait_ingested(state, store_ids, INGESTION_WAIT)
+            found = await search()
+        unsearchable = await vector_store_files.unsearchable_files(
+            state, ctx.tenant, store_ids, counts
+        )
+        if isinstance(found, APIError):
+            return result([], f"file_search error: {found.message}" + _not_searched(unsearchable))
         call_index = ctx.call_index
         kept = _within_budget(found, _budget(ctx.run))
         results, sources, blocks = [], [], []

@@ -423,23 +423,38 @@ def queue_ingestion(state: Any, queued: list[tuple[str, str]], api_key: str | No
 MAX_UNSEARCHABLE_LISTED = 10
 
 
-async def wait_searchable(
-    state: Any, tenant: str, store_ids: list[str], timeout_s: float
-) -> list[dict[str, Any]]:
-    """Wait (at most `timeout_s`) until no file of the stores is being ingested; then the
-    files that cannot be searched - failed, or still in progress when time ran out - as
-    {file_id, filename, status, last_error} (at most 10). One query when all are ready."""
+async def ingestion_counts(state: Any, store_ids: list[str]) -> dict[str, dict[str, int]]:
+    """{store_id: {status: count}} of the stores' files."""
+    async with state.db.read() as conn:
+        return await repo.file_counts(conn, store_ids)
+
+
+def ingesting(counts: dict[str, dict[str, int]]) -> bool:
+    return any(c.get("in_progress") for c in counts.values())
+
+
+async def wait_ingested(
+    state: Any, store_ids: list[str], timeout_s: float
+) -> dict[str, dict[str, int]]:
+    """Wait (at most `timeout_s`) until no file of the stores is being ingested; the counts
+    as they stand then."""
     import asyncio
     import time
 
     deadline = time.monotonic() + timeout_s
     while True:
-        async with state.db.read() as conn:
-            counts = await repo.file_counts(conn, store_ids)
-        waiting = any(c.get("in_progress") for c in counts.values())
-        if not waiting or time.monotonic() >= deadline:
-            break
+        counts = await ingestion_counts(state, store_ids)
+        if not ingesting(counts) or time.monotonic() >= deadline:
+            return counts
         await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+
+async def unsearchable_files(
+    state: Any, tenant: str, store_ids: list[str], counts: dict[str, dict[str, int]]
+) -> list[dict[str, Any]]:
+    """The stores' files that cannot be searched - failed, or still in progress - as
+    {file_id, filename, status, last_error} (at most 10); no query when `counts` (from
+    `ingestion_counts`) has none."""
     if not any(c.get("in_progress") or c.get("failed") for c in counts.values()):
         return []
     async with state.db.read() as conn:
