@@ -31,9 +31,10 @@ from ..store import repository
 from ..store.database import Database, unavailable_reason
 from ..store.repository import Prepared, RunRow
 from ..tenancy import DEFAULT_TENANT
+from .durable_end import DurableEnd, storage_error
 from .events import RunEvents, Subscription
 from .lifecycle import TERMINAL, RunStatus, run_event, step_event
-from .turn import KEY_GONE, STORAGE_FAILED, CancelRequested, RunGone, Turn, TurnFailure
+from .turn import KEY_GONE, CancelRequested, RunGone, Turn, TurnFailure
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,9 +65,8 @@ class RunExecutor:
         # Runs whose local turn stored requires_action (giving up the lease) and is on its
         # way out: the heartbeat must not take the missing lease for a lost run.
         self._released: set[str] = set()
-        # Runs whose end could not be stored (storage failed past the retries): run id -> the
-        # failed end to store, with what the turn streamed, once storage is back.
-        self._unwritten: dict[str, dict[str, Any]] = {}
+        # Ends stored in spite of passing storage failures (see durable_end.py).
+        self.end_durably = DurableEnd(self.end, settings.run_end_retry_seconds)
         self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -187,10 +187,10 @@ class RunExecutor:
             # The type only: an exception's text could carry request data.
             log.error("run %s failed: %s", run_id, type(exc).__name__)
             reason = unavailable_reason(exc)
-            message = "The engine failed executing this run."
+            error = {"code": "server_error", "message": "The engine failed executing this run."}
             if reason is not None:
-                message = STORAGE_FAILED.format(reason=reason)
-            await end(RunStatus.FAILED, last_error={"code": "server_error", "message": message})
+                error = storage_error(reason)
+            await end(RunStatus.FAILED, last_error=error)
         finally:
             if self._tasks.get(run_id) is asyncio.current_task():
                 self._stop_reason.pop(run_id, None)
@@ -206,50 +206,6 @@ class RunExecutor:
             pass
         except Exception as exc:
             log.error("could not end run %s: %s", run_id, type(exc).__name__)
-
-    async def end_durably(self, run_id: str, status: str, **details: Any) -> None:
-        """`end`, retried with back-off for run_end_retry_seconds while storage fails (disk
-        full, locked); then the run ends `failed` saying storage failed, keeping what the turn
-        streamed if it fits, else without it; if even that fails, the poller tries again."""
-        deadline = time.monotonic() + self.settings.run_end_retry_seconds
-        delay = 0.1
-        while True:
-            try:
-                await self.end(run_id, status, **details)
-                return
-            except Exception as exc:
-                reason = unavailable_reason(exc)
-                if reason is None:
-                    raise
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            log.warning("could not store the end of run %s (%s); retrying", run_id, reason)
-            await asyncio.sleep(min(delay, left))
-            delay = min(delay * 2, 2.0)
-        log.error("run %s: storage failed (%s); it ends failed", run_id, reason)
-        error = {"code": "server_error", "message": STORAGE_FAILED.format(reason=reason)}
-        keep = {k: details[k] for k in ("unsaved", "started_at", "execution") if k in details}
-        self._unwritten[run_id] = {"last_error": error, **keep}
-        await self._end_unwritten(run_id)
-
-    async def _end_unwritten(self, run_id: str) -> None:
-        """Store the failed end of a run whose outcome storage refused: with the text streamed
-        so far if it fits, else without it; kept for the next poll while nothing fits."""
-        details = self._unwritten[run_id]
-        lighter = {k: v for k, v in details.items() if k != "unsaved"}
-        for attempt in (details, lighter):
-            try:
-                await self.end(run_id, RunStatus.FAILED, **attempt)
-            except RunGone:
-                break
-            except Exception as exc:
-                log.warning("run %s: end not stored: %s", run_id, type(exc).__name__)
-                continue
-            break
-        else:
-            return
-        self._unwritten.pop(run_id, None)
 
     async def end(
         self,
@@ -345,8 +301,8 @@ class RunExecutor:
         while True:
             await asyncio.sleep(interval)
             try:
-                for run_id in list(self._unwritten):
-                    await self._end_unwritten(run_id)
+                for run_id in list(self.end_durably.unwritten):
+                    await self.end_durably.retry(run_id)
                 await self.heartbeat()
                 await self.sweep()
             except Exception as exc:  # keep watching; the next round retries
@@ -401,8 +357,8 @@ class RunExecutor:
 
     async def _take_over(self, row: RunRow, now_s: float) -> None:
         expires_at = row.body.get("expires_at")
-        if row.id in self._unwritten:  # its end is known here: storage failed
-            await self._end_unwritten(row.id)
+        if row.id in self.end_durably.unwritten:  # its end is known here: storage failed
+            await self.end_durably.retry(row.id)
         elif row.status == RunStatus.CANCELLING:
             await self.end(row.id, RunStatus.CANCELLED)
         elif expires_at is not None and expires_at <= now_s:

@@ -48,10 +48,6 @@ KEY_GONE = (
     "the caller's API key, which is never stored, and the server may not use its own key "
     "(OPENAI_API_KEY) for another tenant's run. Create a new run."
 )
-STORAGE_FAILED = (
-    "The engine could not store this run's outcome: {reason}. What the model had answered is "
-    "kept where space allowed. Create a new run."
-)
 
 
 class RunGone(Exception):
@@ -94,6 +90,7 @@ class Host(Protocol):
     provider: ChatProvider
     events: Any
     services: Any
+    end_durably: Callable[..., Awaitable[None]]  # `end`, riding out storage failures
 
     def key_for(self, tenant: str, caller_key: str | None) -> str | None: ...
     def keyless_allowed(self, tenant: str) -> bool: ...
@@ -108,7 +105,6 @@ class Host(Protocol):
     ) -> T: ...
 
     async def end(self, run_id: str, status: str, **details: Any) -> dict[str, Any]: ...
-    async def end_durably(self, run_id: str, status: str, **details: Any) -> None: ...
 
 
 class Turn:

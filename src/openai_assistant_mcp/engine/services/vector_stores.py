@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ..errors import invalid, not_found
-from ..store import file_store, repository
+from ..store import file_store, repository, vector_chunks
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
 from .common import ListQuery, list_objects, now
@@ -175,12 +175,14 @@ async def search(
     vector: bool = True,
 ) -> list[dict[str, Any]]:
     """The spec's search result objects (file_id, filename, score, attributes, content), best
-    first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400)."""
+    first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400).
+    `ranking_options.ranker` `none` answers from one ranking (vectors.search.hybrid)."""
     from ..vectors.search import StoreForSearch, hybrid, matches
 
     queries = [query] if isinstance(query, str) else list(query)
     queries = [q for q in queries if q.strip()]
     threshold = float((ranking_options or {}).get("score_threshold") or 0.0)
+    ranker = (ranking_options or {}).get("ranker") or "auto"
     async with state.db.read() as conn:
         found = await repo.stores_of_tenant(conn, tenant, vector_store_ids)
     stores = []
@@ -216,10 +218,11 @@ async def search(
         pgvector=pgvector,
         keyword=keyword,
         vector=vector,
+        ranker=ranker,
     )
     hits = [hit for hit in hits if hit.score >= threshold]
     async with state.db.read() as conn:
-        chunks = await repo.chunks_by_id(conn, [hit.chunk_id for hit in hits])
+        chunks = await vector_chunks.chunks_by_id(conn, [hit.chunk_id for hit in hits])
         if not filters:
             hit_files = list({chunk[1] for chunk in chunks.values()})
             for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids, hit_files):
@@ -227,8 +230,8 @@ async def search(
         names = await repo.file_names(conn, tenant, list({c[1] for c in chunks.values()}))
     results = []
     for hit in hits:
-        if hit.chunk_id not in chunks:
-            continue  # removed since the ranking was read
+        if hit.chunk_id not in chunks or chunks[hit.chunk_id][0] not in found:
+            continue  # removed since the ranking was read (or, defensively, not searched)
         store_id, file_id, text = chunks[hit.chunk_id]
         results.append(
             {
@@ -245,8 +248,13 @@ async def search(
 async def search_page(
     state: Any, tenant: str, store_id: str, fields: dict[str, Any], api_key: str | None
 ) -> dict[str, Any]:
-    """POST /vector_stores/{id}/search: the results page."""
+    """POST /vector_stores/{id}/search: the results page; with `rewrite_query` the query is
+    rewritten first (vectors.search.rewrite) and the page says what was searched."""
+    from ..vectors.search import rewrite
+
     query = fields["query"]
+    if fields.get("rewrite_query"):
+        query = rewrite(query) if isinstance(query, str) else [rewrite(q) for q in query]
     data = await search(
         state,
         tenant,
