@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from openai_assistant_mcp.engine.http_policy import (
+from openai_assistant_mcp.http.limits import (
     WRITES_IN_A_ROW,
     AdmissionLine,
     CallerLimiter,
