@@ -157,7 +157,7 @@ class ServerPool:
         # second of CPU (12 servers on 2 shared cores).
         self.stack.callback(kill_all, list(self.servers.values()))
         for server in self.servers.values():
-            wait_for_port(server)
+            wait_for_port(server, within=180)  # twelve cold starts share the cores
 
 
 def kill_all(servers: list[ServerProcess]) -> None:
