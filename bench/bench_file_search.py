@@ -8,8 +8,13 @@ run creation, the search, recording the step and message, and the events. A plai
 provider call) is measured the same way for comparison.
 
     uv run python bench/bench_file_search.py [--postgres] [--count N] [--local] [--write]
+        [--profile PATH]
 
---local uses the bundled local embeddings (hybrid search); the default is keyword-only.
+--local uses the bundled local embeddings (hybrid search); the default is keyword-only. With
+--local the store is filled directly through the store layer (the real chunker's chunks, with
+random unit vectors of the local model's size, marked completed): ingesting ~10k chunks
+through the local model takes far longer than the bench (its throughput is measured by
+bench_vector_stores.py); queries are still embedded by the local model at search time.
 --write replaces the "file_search (issue 13)" section of bench/RESULTS.md."""
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ HEADING = "## file_search (issue 13)"
 FILES = 10
 CHUNK_TOKENS = 100
 WORDS_PER_FILE = 33_000  # ~1,000 chunks of 100 tokens per file: ~10k chunks in all
-MODE = {"local": False}
+MODE: dict[str, Any] = {"local": False, "postgres": False, "profile": None}
 
 
 def corpus(seed: int) -> tuple[list[bytes], list[str]]:
@@ -60,6 +65,51 @@ def corpus(seed: int) -> tuple[list[bytes], list[str]]:
     ]
     queries = [" ".join(rng.sample(vocabulary, 3)) for _ in range(50)]
     return files, queries
+
+
+async def fill_directly(state: Any, store_id: str, files: dict[str, bytes]) -> None:
+    """The store's files as completed, with the chunker's chunks and random unit vectors of
+    the local model's size (see the module docstring for why)."""
+    import numpy as np
+
+    from openai_assistant_mcp.engine.services.vector_store_files import (
+        build_file_row,
+        strategy_of,
+    )
+    from openai_assistant_mcp.engine.vectors.embedders import LOCAL_DIMENSIONS
+    from openai_assistant_mcp.engine.vectors.text import chunk_text
+
+    tenant = state.hasher.tenant_for("sk-bench-fs")  # the key the bench calls with
+    strategy = strategy_of(
+        {
+            "type": "static",
+            "static": {"max_chunk_size_tokens": CHUNK_TOKENS, "chunk_overlap_tokens": 0},
+        }
+    )
+    rng = np.random.default_rng(13)
+    pgvector = state.ingestion.pgvector
+    for file_id, data in files.items():
+        chunks = chunk_text(data.decode(), CHUNK_TOKENS, 0)
+        vectors = rng.standard_normal((len(chunks), LOCAL_DIMENSIONS)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        row = build_file_row(tenant, store_id, file_id, strategy, None, None)
+        usage = sum(len(c.text.encode()) for c in chunks) + int(vectors.nbytes)
+        body = {**row["body"], "status": "completed", "usage_bytes": usage}
+        row.update(status="completed", usage_bytes=usage, body=body)
+        async with state.db.write() as conn:
+            await vector_repository.insert_files(conn, [row])
+            await vector_repository.replace_file_chunks(
+                conn,
+                store_id,
+                file_id,
+                [(c.text, c.tokens) for c in chunks],
+                vectors,
+                pgvector=pgvector,
+            )
+    async with state.db.write() as conn:
+        if pgvector:
+            await vector_repository.ensure_hnsw_index(conn, LOCAL_DIMENSIONS)
+        await vector_repository.bump_generation(conn, store_id)
 
 
 async def timed_run(client: openai.AsyncOpenAI, assistant_id: str, text: str) -> float:
@@ -126,11 +176,17 @@ async def _measure(database_url: str | None, count: int) -> dict[str, Any]:
                 "type": "static",
                 "static": {"max_chunk_size_tokens": CHUNK_TOKENS, "chunk_overlap_tokens": 0},
             }
-            store = await client.vector_stores.create(file_ids=ids, chunking_strategy=strategy)
+            if MODE["local"]:
+                store = await client.vector_stores.create(chunking_strategy=strategy)
+                await fill_directly(app.state.engine, store.id, dict(zip(ids, files, strict=True)))
+                store = await client.vector_stores.retrieve(store.id)
+            else:
+                store = await client.vector_stores.create(file_ids=ids, chunking_strategy=strategy)
             while store.status == "in_progress":
                 await asyncio.sleep(0.5)
                 store = await client.vector_stores.retrieve(store.id)
             results["ingest_s"] = time.perf_counter() - started
+            results["fill"] = "direct, random vectors" if MODE["local"] else "ingested"
             async with app.state.engine.db.read() as conn:
                 query = select(func.count()).select_from(vector_repository.CHUNKS)
                 results["chunks"] = (await conn.execute(query)).scalar_one()
@@ -152,11 +208,32 @@ async def _measure(database_url: str | None, count: int) -> dict[str, Any]:
                 plain_ms.append(await timed_run(client, plain.id, "hello") * 1000)
                 provider_ms.append(await direct(provider) * 1000)
             results.update(search_ms=search_ms, plain_ms=plain_ms, provider_ms=provider_ms)
+            if MODE["profile"]:
+                await profile(client, searching.id, queries, count, results["database"])
             await client.close()
             await provider.close()
         return results
     finally:
         stop_provider(child)
+
+
+async def profile(
+    client: openai.AsyncOpenAI, assistant_id: str, queries: list[str], count: int, db: str
+) -> None:
+    """`count` more file_search runs under pyinstrument (the whole loop thread is sampled:
+    the executor's tasks are not awaited by the caller); the text report goes to
+    MODE["profile"] + "-sqlite.txt" / "-postgresql.txt"."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    for i in range(count):
+        await timed_run(client, assistant_id, f"search: {queries[i % len(queries)]}")
+    profiler.stop()
+    kind = "postgresql" if db.startswith("postgresql") else "sqlite"
+    path = Path(f"{MODE['profile']}-{kind}.txt")
+    await asyncio.to_thread(path.write_text, profiler.output_text(unicode=True))
+    print(f"profile: {path}", flush=True)
 
 
 def measure(database_url: str | None, count: int) -> dict[str, Any]:
@@ -169,12 +246,14 @@ def report(measured: list[tuple[str, dict[str, Any]]], count: int) -> str:
         HEADING,
         "",
         *machine_lines(),
-        f"- Command: `uv run python bench/bench_file_search.py --postgres --count {count}"
+        "- Command: `uv run python bench/bench_file_search.py"
+        + (" --postgres" if MODE["postgres"] else "")
+        + f" --count {count}"
         + (" --local" if MODE["local"] else "")
         + "`",
         f"- Store: {FILES} files of {WORDS_PER_FILE:,} random words, chunks of {CHUNK_TOKENS} "
-        f"tokens ({measured[0][1]['chunks']:,} chunks); {mode}; {count} runs each, after 10 "
-        "warm-up runs.",
+        f"tokens ({measured[0][1]['chunks']:,} chunks, {measured[0][1]['fill']}); {mode}; "
+        f"{count} runs each, after 10 warm-up runs.",
         "- Overhead = streamed run time minus provider time (p50 of a direct call; x2 for the "
         "file_search run, which calls the provider twice).",
         "",
@@ -203,8 +282,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--local", action="store_true")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--profile", metavar="PATH", help="also profile runs into PATH-*.txt")
     args = parser.parse_args()
-    MODE["local"] = args.local
+    MODE.update(local=args.local, postgres=args.postgres, profile=args.profile)
     measure_and_report(args, measure, report, HEADING, "bench_file_search")
 
 

@@ -302,6 +302,15 @@ class LeanHttpClient:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        if self.session_id:
+            # Ends the session as clients should: left open, the next round's sessions would
+            # find this client's 50 taken and evict each other (never-used ones go first).
+            self.writer.write(
+                f"DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Mcp-Session-Id: {self.session_id}\r\nMCP-Protocol-Version: {self.protocol}\r\n"
+                "Content-Length: 0\r\n\r\n".encode()
+            )
+            await self.reader.readline()  # its status line: the session is gone
         self.writer.close()
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:

@@ -33,15 +33,28 @@ def sources(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", sources(PACKAGE / "engine"), ids=lambda p: p.name)
-def test_the_engine_imports_nothing_outside_itself(path: Path) -> None:
-    outside = {
+def outside(path: Path, *allowed: str) -> set[str]:
+    """The package's modules `path` imports that are not under one of `allowed`."""
+    return {
         name
         for name in imported_modules(path)
-        if name.startswith("openai_assistant_mcp")
-        and not name.startswith("openai_assistant_mcp.engine")
+        if (name == "openai_assistant_mcp" or name.startswith("openai_assistant_mcp."))
+        and not any(name == a or name.startswith(a + ".") for a in allowed)
     }
-    assert not outside, f"{path} imports {sorted(outside)}"
+
+
+@pytest.mark.parametrize("path", sources(PACKAGE / "engine"), ids=lambda p: p.name)
+def test_the_engine_imports_only_itself_and_http(path: Path) -> None:
+    """The engine may use the shared HTTP layer, never the MCP side or the top level."""
+    found = outside(path, "openai_assistant_mcp.engine", "openai_assistant_mcp.http")
+    assert not found, f"{path} imports {sorted(found)}"
+
+
+@pytest.mark.parametrize("path", sources(PACKAGE / "http"), ids=lambda p: p.name)
+def test_http_imports_neither_engine_nor_mcp(path: Path) -> None:
+    """http/ is the bottom layer both halves import: it imports nothing else of the package."""
+    found = outside(path, "openai_assistant_mcp.http")
+    assert not found, f"{path} imports {sorted(found)}"
 
 
 @pytest.mark.parametrize("path", sources(PACKAGE / "mcp" / "tools"), ids=lambda p: p.name)
@@ -237,9 +250,8 @@ def test_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-# Cycles being removed right now (issue 10's http/ split types settings without importing
-# them back); delete the entry when it lands.
-KNOWN_CYCLES = [[f"{TOP}.http_guards", f"{TOP}.settings"]]
+# Cycles being removed right now; delete an entry when its fix lands.
+KNOWN_CYCLES: list[list[str]] = []
 
 
 def test_no_import_cycles_outside_the_engine() -> None:

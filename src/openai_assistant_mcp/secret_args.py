@@ -1,59 +1,58 @@
-"""Secrets on the command line: each may also come from a file (`--auth-token-file PATH`, or
-the environment's `MCP_AUTH_TOKEN_FILE`), and one given in argv itself gets a warning, as the
-process list shows every process's arguments to every local user."""
+"""Secrets on the command line: each secret setting may also come from a file (`--auth-token-file
+PATH`, or the environment's `MCP_AUTH_TOKEN_FILE`), and one given in argv itself gets a warning,
+as the process list shows every process's arguments to every local user. The secrets are the
+settings model's SecretStr fields."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+
+from .settings_flags import flag_fields, flag_of
 
 
 @dataclass(frozen=True)
 class Secret:
-    dest: str  # where argparse puts it (as the flag's own dest)
+    dest: str  # the field, where argparse puts its flag's value
     flag: str
     env: str
-    commands: tuple[str, ...]  # "mcp" (the server) and/or "api"
 
 
-SECRETS: tuple[Secret, ...] = (
-    Secret("openai_api_key", "--openai-api-key", "OPENAI_API_KEY", ("mcp", "api")),
-    Secret("auth_token", "--auth-token", "MCP_AUTH_TOKEN", ("mcp",)),
-    Secret("assistants_api_token", "--assistants-api-token", "ASSISTANTS_API_TOKEN", ("mcp",)),
-    Secret("engine.tenant_secret", "--engine-secret", "ENGINE_SECRET", ("mcp", "api")),
-    Secret("api_guard.auth_token", "--auth-token", "API_AUTH_TOKEN", ("api",)),
-)
+def secrets_of(model: type[BaseSettings]) -> Iterator[Secret]:
+    for name, info in flag_fields(model):
+        if info.annotation in (SecretStr, SecretStr | None):
+            yield Secret(name, flag_of(name, info), str(info.alias))
 
 
 def _file_dest(secret: Secret) -> str:
     return "secret_file." + secret.dest
 
 
-def add_secret_file_flags(parser: argparse.ArgumentParser, command: str) -> None:
-    """`--<flag>-file PATH` for each of `command`'s secrets."""
+def add_secret_file_flags(parser: argparse.ArgumentParser, model: type[BaseSettings]) -> None:
+    """`--<flag>-file PATH` for each of the model's secrets."""
     group = parser.add_argument_group("secrets from files (kept out of the process list)")
-    for secret in SECRETS:
-        if command in secret.commands:
-            group.add_argument(
-                secret.flag + "-file",
-                dest=_file_dest(secret),
-                metavar="PATH",
-                help=f"read {secret.flag.removeprefix('--')} from this file "
-                f"(env {secret.env}_FILE)",
-            )
+    for secret in secrets_of(model):
+        group.add_argument(
+            secret.flag + "-file",
+            dest=_file_dest(secret),
+            metavar="PATH",
+            help=f"read {secret.flag.removeprefix('--')} from this file (env {secret.env}_FILE)",
+        )
 
 
-def resolve_secrets(args: argparse.Namespace, command: str) -> None:
+def resolve_secrets(args: argparse.Namespace, model: type[BaseSettings]) -> None:
     """Put each secret read from its file into `args` (a flag wins over a file, a file flag
     over the environment, `X` over `X_FILE`); warn about each secret given in argv.
     Raises ValueError naming the file that cannot be read."""
     values = vars(args)
-    for secret in SECRETS:
-        if command not in secret.commands:
-            continue
+    for secret in secrets_of(model):
         path = values.pop(_file_dest(secret), None)
         if values.get(secret.dest) is not None:
             print(

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from openai_assistant_mcp.engine.app import create_app
-from openai_assistant_mcp.engine.http_guards import APIGuard
-from openai_assistant_mcp.engine.http_policy import APIGuardSettings
+from openai_assistant_mcp.engine.serve import api_guard as APIGuard
+from openai_assistant_mcp.engine.settings import APIGuardSettings
 from openai_assistant_mcp.engine.store import tables
 from tests.support.engine import SpecViolations, engine_settings, engine_state, serve_on_socket
 

@@ -52,6 +52,14 @@ async def test_create_thread_with_messages_keeps_their_order(client: openai.Asyn
     assert thread.tool_resources is not None
     assert thread.tool_resources.code_interpreter is not None
     assert thread.tool_resources.code_interpreter.file_ids == [data]
+    # The file attached for file_search joined the thread's own store (ingested before the
+    # test ends: the shared engine's other tests compare table dumps).
+    assert thread.tool_resources.file_search is not None
+    (store_id,) = thread.tool_resources.file_search.vector_store_ids or []
+    vs_file = await client.vector_stores.files.poll(
+        attached, vector_store_id=store_id, poll_interval_ms=100, max_wait_seconds=120
+    )
+    assert vs_file.status == "completed"
 
     listed = await client.beta.threads.messages.list(thread.id, order="asc")
     first, second, third = listed.data

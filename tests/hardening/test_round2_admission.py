@@ -1,5 +1,5 @@
 """Hardening round 2 (issue 11), writes under saturation: the server-wide line of quick calls
-(MAX_CALLS_IN_FLIGHT, engine/http_policy.py) serves at most its limit at once, lets writes in
+(MAX_CALLS_IN_FLIGHT, http/limits.py) serves at most its limit at once, lets writes in
 before reads that came earlier (without starving them), and never loses a turn to a caller
 that gave up."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from openai_assistant_mcp.engine.http_policy import (
+from openai_assistant_mcp.http.limits import (
     WRITES_IN_A_ROW,
     AdmissionLine,
     CallerLimiter,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from openai_assistant_mcp.engine.errors import BodyRefused
-from openai_assistant_mcp.engine.http_guards import LARGE_BODY_ROUTES, streamed_body
+from openai_assistant_mcp.engine.serve import LARGE_BODY_ROUTES
+from openai_assistant_mcp.http.bodies import BodyRefused, streamed_body
 from tests.mcp.fixtures import StartServer
 from tests.mcp.servers import ServerProcess
 

@@ -3,6 +3,8 @@ reading declared on the ToolSpec (not inferred from argument names), read-only f
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import Field
 
@@ -54,3 +56,8 @@ def test_a_timeout_argument_alone_does_not_make_a_tool_wait() -> None:
         ToolSpec("f", "Reads without a path.", _Timed, _handler, "create", reads_local_files=True)
     (stamped,) = Toolset("set", "A toolset of one tool.", (spec,)).tools
     assert stamped.toolset == "set" and stamped.name == "timed"
+
+
+def test_the_readme_lists_the_toolsets_the_registry_has() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert f"comma-separated subset of `{','.join(TOOLSET_NAMES)}`" in readme

@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 
+from openai_assistant_mcp.engine.runs import file_search
 from openai_assistant_mcp.engine.runs.file_search import FUNCTION_NAME
 from tests.runner.conftest import sdk_client
 from tests.support.engine import SpecViolations
@@ -291,6 +292,17 @@ async def test_a_file_attached_for_search_goes_to_the_thread_s_store(
             },
         ]
     )
+    # The file joins the thread's own store as the thread is created (as OpenAI did).
+    assert thread.tool_resources is not None and thread.tool_resources.file_search is not None
+    (store_id,) = thread.tool_resources.file_search.vector_store_ids or []
+    retrieved = await oai.beta.threads.retrieve(thread.id)
+    assert retrieved.tool_resources.file_search.vector_store_ids == [store_id]  # type: ignore[union-attr]
+    store = await oai.vector_stores.retrieve(store_id)
+    assert store.expires_after is not None and store.expires_after.days == 7
+    assert store.expires_after.anchor == "last_active_at"
+    assert store.file_counts.total == 1  # cats only: markets was attached for code_interpreter
+    assert (await oai.vector_stores.files.retrieve(cats, vector_store_id=store_id)).id == cats
+
     provider.script(SearchFiles("kitten", "interest rates"), CiteSources())
     run = await oai.beta.threads.runs.create_and_poll(
         thread_id=thread.id, assistant_id=assistant.id
@@ -300,13 +312,8 @@ async def test_a_file_attached_for_search_goes_to_the_thread_s_store(
         0
     ]
     assert {r.file_id for r in _search_call(step).results} == {cats}
-
-    thread = await oai.beta.threads.retrieve(thread.id)
-    assert thread.tool_resources is not None and thread.tool_resources.file_search is not None
-    (store_id,) = thread.tool_resources.file_search.vector_store_ids or []
     store = await oai.vector_stores.retrieve(store_id)
-    assert store.expires_after is not None and store.expires_after.days == 7
-    assert store.file_counts.completed == 1
+    assert store.file_counts.completed == 1 and store.file_counts.total == 1
     answer = (await oai.beta.threads.messages.list(thread.id)).data[0]
     (citation,) = answer.content[0].text.annotations  # type: ignore[union-attr]
     assert citation.file_citation.file_id == cats  # type: ignore[union-attr]
@@ -349,3 +356,123 @@ async def test_search_results_count_toward_max_prompt_tokens(
     # The results take ~400 of the 600 tokens: the oldest message makes room, the newest stays.
     assert [m["role"] for m in second.messages] == ["user", "assistant", "tool"]
     assert second.messages[0]["content"] == "kittens?"
+
+
+async def test_messages_and_additional_messages_attach_to_the_thread_s_store(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    cats = (await oai.files.create(file=("cats.txt", CATS), purpose="assistants")).id
+    markets = (await oai.files.create(file=("markets.md", MARKETS), purpose="assistants")).id
+    assistant = await oai.beta.assistants.create(model="m", tools=[{"type": "file_search"}])
+    thread = await oai.beta.threads.create()
+    assert not (thread.tool_resources and thread.tool_resources.file_search)
+    await oai.beta.threads.messages.create(
+        thread.id,
+        role="user",
+        content="kittens?",
+        attachments=[{"file_id": cats, "tools": [{"type": "file_search"}]}],
+    )
+    found = await oai.beta.threads.retrieve(thread.id)
+    assert found.tool_resources is not None and found.tool_resources.file_search is not None
+    (store_id,) = found.tool_resources.file_search.vector_store_ids or []
+    assert [f.id for f in (await oai.vector_stores.files.list(store_id)).data] == [cats]
+
+    # A run's additional message adds its file to the same store; the run waits for both.
+    provider.script(SearchFiles("kitten", "interest rates"), CiteSources())
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread.id,
+        assistant_id=assistant.id,
+        additional_messages=[
+            {
+                "role": "user",
+                "content": "and rates?",
+                "attachments": [{"file_id": markets, "tools": [{"type": "file_search"}]}],
+            }
+        ],
+    )
+    assert run.status == "completed"
+    again = await oai.beta.threads.retrieve(thread.id)
+    assert again.tool_resources.file_search.vector_store_ids == [store_id]  # type: ignore[union-attr]
+    step = (await oai.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc")).data[
+        0
+    ]
+    assert {r.file_id for r in _search_call(step).results} == {cats, markets}
+    store = await oai.vector_stores.retrieve(store_id)
+    assert store.file_counts.completed == 2 and store.file_counts.total == 2
+
+
+async def test_a_file_that_failed_ingestion_is_named_to_the_model(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    cats = (await oai.files.create(file=("cats.txt", CATS), purpose="assistants")).id
+    sheet = (await oai.files.create(file=("sheet.xlsx", b"PK\x03\x04"), purpose="assistants")).id
+    broken = (await oai.files.create(file=("report.pdf", b"%PDF-1.4 cut"), purpose="assistants")).id
+    assistant = await oai.beta.assistants.create(model="m", tools=[{"type": "file_search"}])
+    search_for = [{"type": "file_search"}]
+    provider.script(SearchFiles("kitten"), CiteSources())
+    run = await oai.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={
+            "messages": [
+                {
+                    "role": "user",
+                    "content": "kittens?",
+                    "attachments": [
+                        {"file_id": cats, "tools": search_for},
+                        {"file_id": sheet, "tools": search_for},
+                        {"file_id": broken, "tools": search_for},
+                    ],
+                }
+            ]
+        },
+    )
+    assert run.status == "completed"  # not a crash
+    told = provider.requests[1].messages[-1]["content"]
+    assert "kitten purrs" in told
+    notice = told.split("These files could not be searched:\n", 1)[1]
+    assert sorted(notice.splitlines()) == [
+        "- report.pdf: The PDF could not be read (Stream has ended unexpectedly).",
+        "- sheet.xlsx: File type .xlsx is not supported.",
+    ]
+    steps = await oai.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id, order="asc")
+    search = _search_call(steps.data[0])  # the step stays as OpenAI's: results only
+    assert [r.file_id for r in search.results] == [cats]
+    answer = (await oai.beta.threads.messages.list(run.thread_id)).data[0]
+    (citation,) = answer.content[0].text.annotations  # type: ignore[union-attr]
+    assert citation.file_citation.file_id == cats  # type: ignore[union-attr]
+
+
+async def test_a_file_still_ingesting_when_the_wait_ends_is_named(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bounded wait (30 s) cut to nothing: the search runs while the file is ingesting
+    # (8 chunks through the local model, which takes a query between batches of 4).
+    monkeypatch.setattr(file_search, "INGESTION_WAIT", 0.0)
+    long_text = " ".join(f"paragraph{i} of the long report" for i in range(500)).encode()
+    big = (await oai.files.create(file=("long.txt", long_text), purpose="assistants")).id
+    assistant = await oai.beta.assistants.create(model="m", tools=[{"type": "file_search"}])
+    thread = await oai.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "what does the report say?",
+                "attachments": [{"file_id": big, "tools": [{"type": "file_search"}]}],
+            }
+        ]
+    )
+    provider.script(SearchFiles("report"), CiteSources())
+    import time
+
+    t0 = time.monotonic()
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id
+    )
+    print("RUN TOOK", time.monotonic() - t0, file_search.INGESTION_WAIT)
+    assert run.status == "completed"
+    told = provider.requests[1].messages[-1]["content"]
+    assert told.endswith("These files could not be searched:\n- long.txt: still being processed")
+    store_id = thread.tool_resources.file_search.vector_store_ids[0]  # type: ignore[union-attr,index]
+    done = await oai.vector_stores.files.poll(
+        big, vector_store_id=store_id, poll_interval_ms=100, max_wait_seconds=300
+    )
+    assert done.status == "completed"  # it was only slow

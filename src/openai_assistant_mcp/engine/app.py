@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..http.bodies import BodyRefused
 from .api import assistants, files, messages, runs, threads, vector_stores
 from .api.deps import reject_unstorable_input
 from .errors import APIError, StoreUnavailable
@@ -160,6 +161,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError) -> JSONResponse:
         return JSONResponse(exc.body(), exc.status)
+
+    @app.exception_handler(BodyRefused)  # the guard's cap or deadline, met while the app reads
+    async def _body_refused(_: Request, exc: BodyRefused) -> JSONResponse:
+        return _error(exc.status, exc.message, code=exc.code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -35,14 +35,6 @@ class APIError(Exception):
         }
 
 
-class BodyRefused(APIError):
-    """A request body over its size cap (413) or not delivered in time (408)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        code = "request_too_large" if status == 413 else "request_timeout"
-        super().__init__(status, message, code=code)
-
-
 class StoreUnavailable(APIError):
     """The store cannot take a write now (disk full, database locked): 503, retry later."""
 

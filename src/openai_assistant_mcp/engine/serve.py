@@ -1,30 +1,76 @@
-"""Serve the engine's REST API with uvicorn (`openai-assistant-mcp api`)."""
+"""Serve the engine's REST API with uvicorn (`openai-assistant-mcp api`), behind the shared
+HTTP guard (http/guard.py) answering refusals in OpenAI's error envelope."""
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import sys
+from typing import Any
 
 import uvicorn
 
+from ..http.access import exposure_refusal
+from ..http.bodies import MIB, BodyRoute
+from ..http.guard import Door, Guard, openai_envelope
+from ..http.server import GuardedServer, uvicorn_limits
 from .app import create_app
-from .http_guards import APIGuard, GuardedServer, uvicorn_limits
-from .http_policy import APIGuardSettings, exposure_refusal
 from .ports import busy_port_refusal
-from .settings import EngineSettings
+from .settings import APIGuardSettings, EngineSettings
 from .store.database import describe_url
 
 log = logging.getLogger(__name__)
+
+# JSON nesting refused at the door: below what exhausts the parsers' recursion. The app refuses
+# shallower nesting it cannot store with a message naming the field (api/deps.py).
+MAX_JSON_DEPTH = 500
+# Room for a multipart form's boundaries, part headers and small fields around the file: the
+# caps are OpenAI's limits on the file's bytes (the SDK's chunked upload sends 64 MiB parts).
+MULTIPART_SLACK = MIB
+# The per-route body caps, in one table (every other route has MAX_REQUEST_BODY_BYTES).
+LARGE_BODY_ROUTES: tuple[BodyRoute, ...] = (
+    BodyRoute("POST", re.compile(r"/v1/files"), 512 * MIB + MULTIPART_SLACK),
+    BodyRoute(
+        "POST", re.compile(r"/v1/uploads/[A-Za-z0-9_-]{1,128}/parts"), 64 * MIB + MULTIPART_SLACK
+    ),
+)
+
+
+def api_guard(app: Any, settings: APIGuardSettings) -> Guard:
+    """The REST API behind the guard. With an access token, `Authorization: Bearer <token>`
+    opens the door and the caller's own key comes in `X-OpenAI-API-Key`; the app then sees
+    that key as the bearer, as it would without a token. Requests are limited per key."""
+    token = settings.auth_token
+    door = Door(
+        prefix="API",
+        render=openai_envelope,
+        token=token.get_secret_value() if token else None,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+        max_body_bytes=settings.max_request_body_bytes,
+        read_timeout=settings.http_read_timeout,
+        max_json_depth=MAX_JSON_DEPTH,
+        key_as_bearer=True,
+        limiter=settings.limiter("requests"),
+        large_body_routes=LARGE_BODY_ROUTES,
+        log_host_refusals=True,
+    )
+    return Guard(app, door)
 
 
 class _AnnouncingServer(GuardedServer):
     """A uvicorn server that says where it listens once its socket is bound."""
 
     def __init__(
-        self, config: uvicorn.Config, database: str, guard: APIGuard, warning: str | None
+        self,
+        config: uvicorn.Config,
+        settings: APIGuardSettings,
+        database: str,
+        guard: Guard,
+        warning: str | None,
     ) -> None:
-        super().__init__(config, guard.settings, lambda: guard.in_flight, guard.drain)
+        super().__init__(config, settings, lambda: guard.in_flight, guard.drain)
         self.database = database
         self.warning = warning
 
@@ -60,7 +106,7 @@ def serve_api(
     warning = settings.provider_warning(
         "Runs of callers that send no key (Authorization: Bearer)", "OPENAI_API_KEY"
     )
-    guard = APIGuard(create_app(settings), guards)
+    guard = api_guard(create_app(settings), guards)
     # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,
     # which escapes control characters) rather than handlers of its own.
     config = uvicorn.Config(
@@ -72,7 +118,7 @@ def serve_api(
         **uvicorn_limits(guards),
     )
     database = describe_url(settings.resolved_database_url())
-    server = _AnnouncingServer(config, database, guard, warning)
+    server = _AnnouncingServer(config, guards, database, guard, warning)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for

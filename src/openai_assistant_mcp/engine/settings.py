@@ -1,14 +1,19 @@
-"""Engine settings, read from the environment (and overridable by the CLI)."""
+"""The engine's settings sections, read from the environment (and overridable by the CLI):
+`EngineSettings` (store, provider, runs, files, vector stores, sandbox) and the REST API's
+door (`APIAccessSettings`). The top-level settings.py composes them with the MCP server's."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, ClassVar
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ..http.access import LOOPBACK_HOSTS, LOOPBACK_ORIGINS, split_list
+from ..http.limits import HTTPLimitSettings
 from .providers.compat import parse_names
 from .sandbox.settings import SandboxSettings
 
@@ -24,9 +29,19 @@ class EngineSettings(BaseSettings):
     """Everything the embedded engine needs; env names are the documented ones."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    cli_group: ClassVar[str] = "embedded engine"
 
-    data_dir: Path = Field(default_factory=default_data_dir, alias="DATA_DIR")
-    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        alias="DATA_DIR",
+        description="engine data directory (SQLite store and secret)",
+    )
+    database_url: str | None = Field(
+        default=None,
+        alias="DATABASE_URL",
+        description="engine database (postgresql+asyncpg://... for PostgreSQL)",
+        json_schema_extra={"shown_default": "SQLite at DATA_DIR/assistants.db"},
+    )
     # Seconds a write waits for a lock another process holds before answering 503 (SQLite's
     # database lock; PostgreSQL's lock_timeout, table and row locks alike).
     database_lock_timeout: float = Field(
@@ -41,12 +56,30 @@ class EngineSettings(BaseSettings):
     tenant_secret: SecretStr | None = Field(
         default=None,
         alias="ENGINE_SECRET",
-        description="secret of the keyed hash that makes an API key a tenant "
-        "(default: generated once into DATA_DIR/secret.key)",
+        description="secret of the keyed hash that makes an API key a tenant",
+        json_schema_extra={
+            "flag": "--engine-secret",
+            "shown_default": "generated into DATA_DIR/secret.key",
+        },
     )
 
-    provider_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
-    provider_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    provider_base_url: str | None = Field(
+        default=None,
+        alias="OPENAI_BASE_URL",
+        description="Chat Completions provider the engine runs on (OpenAI, Ollama, vLLM, "
+        "LiteLLM...)",
+        json_schema_extra={"flag": "--openai-base-url", "shown_default": OPENAI_BASE_URL},
+    )
+    provider_api_key: SecretStr | None = Field(
+        default=None,
+        alias="OPENAI_API_KEY",
+        description="the server's own provider key (runs of callers that send no key); in the "
+        "MCP server's single-user mode also the tenant your data belongs to",
+        json_schema_extra={
+            "flag": "--openai-api-key",
+            "shown_default": "not set: no key, the provider must accept that",
+        },
+    )
     provider_timeout: float = Field(
         default=120.0,
         alias="PROVIDER_TIMEOUT",
@@ -112,7 +145,7 @@ class EngineSettings(BaseSettings):
         description="largest file the Files and Uploads APIs store, in bytes",
     )
 
-    # code_interpreter's sandbox (SANDBOX_* variables; see docs/code-interpreter.md).
+    # code_interpreter's sandbox (SANDBOX_* variables, no flags; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
     # EMBEDDINGS_API_KEY, else OPENAI_API_KEY), else the bundled local model, else keyword-only.
@@ -193,3 +226,39 @@ class EngineSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'assistants.db'}"
+
+
+class APIAccessSettings(BaseSettings):
+    """The REST API's door (`openai-assistant-mcp api`): allowed hosts/origins and a token."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    cli_group: ClassVar[str] = "HTTP access and limits"
+
+    auth_token: SecretStr | None = Field(
+        default=None,
+        alias="API_AUTH_TOKEN",
+        description="token every request must carry as Authorization: Bearer (the caller's "
+        "OpenAI key then comes in X-OpenAI-API-Key)",
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=LOOPBACK_HOSTS,
+        alias="API_ALLOWED_HOSTS",
+        description="comma-separated Host values answered (name, name:* for any port, * any)",
+    )
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=LOOPBACK_ORIGINS,
+        alias="API_ALLOWED_ORIGINS",
+        description="comma-separated Origin values allowed",
+    )
+    insecure_no_auth: bool = Field(
+        default=False,
+        alias="API_INSECURE_NO_AUTH",
+        description="listen on a non-loopback host without API_AUTH_TOKEN (access controlled "
+        "elsewhere)",
+    )
+
+    _split = field_validator("allowed_hosts", "allowed_origins", mode="before")(split_list)
+
+
+class APIGuardSettings(APIAccessSettings, HTTPLimitSettings):
+    """The REST API's door and limits on a socket (the HTTP limits are shared with MCP)."""

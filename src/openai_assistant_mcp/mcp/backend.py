@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .errors import redact
+from ..http.credentials import redact
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI

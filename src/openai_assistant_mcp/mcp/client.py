@@ -82,7 +82,7 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
             await stack.enter_async_context(app.router.lifespan_context(app))
             database = describe_url(engine_settings.resolved_database_url())
             log.info("embedded engine ready (database %s)", database)
-            if settings.openai_api_key and not settings.credentials_passthrough:
+            if settings.provider_api_key and not settings.credentials_passthrough:
                 warning = await keyless_data_warning(app.state.engine.db)
                 if warning:
                     log.warning(warning)

@@ -3,17 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-
-# OpenAI-style keys, possibly partly masked, as they can appear in upstream error messages.
-_KEY_PATTERN = re.compile(r"\b(sk|key)-[A-Za-z0-9_\-*]{6,}")
-
-
-def redact(text: str, key: str | None) -> str:
-    """`text` on one line, without the caller's key or anything shaped like a key."""
-    if key:
-        text = text.replace(key, "***")
-    return _KEY_PATTERN.sub(r"\1-***", " ".join(text.split()))
 
 
 def describe_error(exc: BaseException) -> str:

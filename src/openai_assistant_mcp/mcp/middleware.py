@@ -18,26 +18,26 @@ import anyio
 import mcp_types as types
 from pydantic import BaseModel, ValidationError
 
-from ..engine.http_policy import LimitExceeded
+from ..http import credentials
+from ..http.credentials import redact
+from ..http.limits import LimitExceeded
 from .backend import BackendUnavailable
 from .client import call_api_key
-from .errors import describe_error, redact
+from .errors import describe_error
 from .local_files import LocalFileRefused, client_roots, open_allowed
 from .tools.common import Call, ToolResult, describe_validation_error
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
     from openai import AsyncOpenAI
-    from starlette.datastructures import Headers
 
-    from ..engine.http_policy import CallerLimiter
+    from ..http.limits import CallerLimiter
     from ..settings import Settings
     from .backend import Backend
     from .tools.spec import ToolSpec
 
 log = logging.getLogger(__name__)
 
-KEY_HEADER = "x-openai-api-key"
 LOCAL_FILE_MAX = 512 * 1024 * 1024  # the Files API's limit per file
 
 
@@ -118,29 +118,18 @@ async def validate_arguments(call: ToolCall, next: Next) -> Answer:
     return await next(call)
 
 
-def key_from_headers(headers: Headers | None) -> str | None:
-    """The caller's key: `X-OpenAI-API-Key`, else `Authorization: Bearer <key>`."""
-    if headers is None:
-        return None
-    key = headers.get(KEY_HEADER, "").strip()
-    if key:
-        return key
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 def caller_key(settings: Settings) -> Step:
     """The key this call runs with (None: no Authorization, the engine's keyless tenant).
     One key is one tenant whichever way it arrives: OPENAI_API_KEY in single-user mode, the
     passthrough header, or a REST client's bearer."""
-    configured = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    configured = settings.provider_api_key.get_secret_value() if settings.provider_api_key else None
     passthrough = settings.credentials_passthrough
 
     async def step(call: ToolCall, next: Next) -> Answer:
         if passthrough:
             # This request's own key only: over SSE, the key of the GET that opened the stream
             # is not a fallback (a leaked session ID would run as its owner; docs/clients.md).
-            call.key = key_from_headers(getattr(call.ctx.request, "headers", None))
+            call.key = credentials.caller_key(getattr(call.ctx.request, "headers", None))
             if not call.key:
                 return refusal(
                     "No API key: send it in the X-OpenAI-API-Key header "
@@ -204,7 +193,7 @@ async def map_errors(call: ToolCall, next: Next) -> Answer:
 
 
 def per_key_limit(limiter: CallerLimiter) -> Step:
-    """One slot of the caller key's concurrency and rate (engine/http_policy.py)."""
+    """One slot of the caller key's concurrency and rate (http/limits.py)."""
 
     async def step(call: ToolCall, next: Next) -> Answer:
         async with limiter.slot(

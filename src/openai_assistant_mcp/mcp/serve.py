@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..http_guards import check_exposure, serve_guarded, streamable_http_options
 from .app import ToolServer
 from .startup import check_start
+from .transports.guarded import check_exposure, serve_guarded, streamable_http_options
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
@@ -51,7 +51,7 @@ async def serve(settings: Settings) -> None:
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
-    """Serve behind the HTTP guards (http_guards.py); on SIGTERM, tool calls in flight finish."""
+    """Serve behind the guard (transports/guarded.py); on SIGTERM, tool calls in flight finish."""
     if settings.transport == "sse":
         from .transports.sse import sse_app
 

@@ -33,7 +33,7 @@ async def state(sandbox_settings: SandboxSettings, tmp_path: Path) -> AsyncItera
 
 
 async def context(state: EngineState, **fields: Any) -> BuiltinContext:
-    thread = await threads.create(state.db, TENANT, fields)
+    thread = await threads.create(state, TENANT, fields)
     run = {"id": "run_x", "thread_id": thread["id"], "tools": [{"type": "code_interpreter"}]}
     return BuiltinContext(
         tenant=TENANT,
@@ -121,7 +121,7 @@ async def test_csv_from_file_ids_and_attachments_is_in_mnt_data(state: EngineSta
     ctx = await context(state, tool_resources={"code_interpreter": {"file_ids": [sales]}})
     note = await upload(state, "note.txt", b"attached")
     await messages.create(
-        state.db,
+        state,
         TENANT,
         ctx.run["thread_id"],
         {

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from ...http.credentials import bearer
 from ..errors import invalid
 from ..services.common import ListQuery
 from ..state import EngineState
@@ -31,9 +32,7 @@ async def engine_state(request: Request) -> EngineState:
 
 
 async def caller(request: Request) -> Caller:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    api_key = key.strip() if scheme.lower() == "bearer" and key.strip() else None
+    api_key = bearer(request.headers.get("authorization"))
     return Caller(request.app.state.engine.hasher.tenant_for(api_key), api_key)
 
 

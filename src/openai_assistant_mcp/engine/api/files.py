@@ -11,7 +11,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData, UploadFile
 
-from ..errors import BodyRefused, invalid
+from ...http.bodies import BodyRefused
+from ..errors import invalid
 from ..services import files, uploads
 from ..services.common import ListQuery
 from .deps import CallerDep, State

@@ -18,7 +18,7 @@ async def create_message(
     thread_id: str, body: CreateMessage, state: State, caller: CallerDep
 ) -> Any:
     fields = body.model_dump(exclude_unset=True)
-    return await messages.create(state.db, caller.tenant, thread_id, fields)
+    return await messages.create(state, caller.tenant, thread_id, fields, caller.api_key)
 
 
 @router.get("")

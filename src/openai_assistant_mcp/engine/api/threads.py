@@ -23,7 +23,7 @@ async def create_thread(
         fields["tool_resources"] = await vector_stores.resolve_file_search(
             state, caller.tenant, fields["tool_resources"], caller.api_key
         )
-    return await threads.create(state.db, caller.tenant, fields)
+    return await threads.create(state, caller.tenant, fields, caller.api_key)
 
 
 @router.get("/{thread_id}")

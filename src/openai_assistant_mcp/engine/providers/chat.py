@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 import openai
 
+from ...http.credentials import redact
 from .compat import Compatibility, RepeatedCallHeaders
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ NO_KEY = "no-key"
 
 _BROKE_OFF = "The model provider's stream broke off before the answer was complete."
 _ENDED_EARLY = "The model provider's stream ended before the answer was complete."
-_KEY_LIKE = re.compile(r"\b(sk|rk|pk|key)[-_][A-Za-z0-9_\-*.]{3,}", re.IGNORECASE)
 
 
 class ProviderFailure(Exception):
@@ -194,8 +193,4 @@ def _provider_message(exc: openai.APIStatusError) -> str:
 
 def scrub(text: str, api_key: str | None) -> str:
     """`text` without the key or anything shaped like one, cut to one short line."""
-    if api_key:
-        text = text.replace(api_key, "***")
-    text = _KEY_LIKE.sub("***", text)
-    text = " ".join(text.split())
-    return text[:400]
+    return redact(text, api_key)[:400]

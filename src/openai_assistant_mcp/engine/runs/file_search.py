@@ -4,12 +4,15 @@ cite (`【3:0†handbook.pdf】`); the run step records the results as OpenAI's 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from ..errors import APIError
-from ..services import vector_store_files, vector_stores
-from ..store import repository
+from ..services import thread_files, vector_stores
+from ..services.common import now
+from ..store import file_store, repository
+from ..store import vector_repository as repo
 from .builtin import BuiltinContext, BuiltinResult, register
 from .prompt import CHARS_PER_TOKEN
 
@@ -23,7 +26,6 @@ INGESTION_WAIT = 30.0
 # The results the model reads are cut to this many characters (lowest scores dropped first),
 # and to half of `max_prompt_tokens` when the run sets it: results never crowd out the thread.
 MAX_OUTPUT_CHARS = 64_000
-THREAD_STORE_EXPIRY = {"anchor": "last_active_at", "days": 7}
 CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 
 _DESCRIPTION = (
@@ -91,20 +93,35 @@ class FileSearch:
             store_ids.append(thread_store)
         if not store_ids:
             return result([], "No files to search: no vector store is attached to this run.")
-        # Files still being ingested are waited for (bounded); then what is ready is searched.
-        await vector_stores.wait_ingested(ctx.services, ctx.tenant, store_ids, INGESTION_WAIT)
-        try:
-            found = await vector_stores.search(
-                ctx.services,
-                ctx.tenant,
-                store_ids,
-                queries,
-                max_num_results=int(options.get("max_num_results") or DEFAULT_MAX_RESULTS),
-                ranking_options=ranking,
-                api_key=ctx.api_key,
-            )
-        except APIError as exc:  # a store deleted or expired since the run began
-            return result([], f"file_search error: {exc.message}")
+        max_results = int(options.get("max_num_results") or DEFAULT_MAX_RESULTS)
+
+        async def search() -> list[dict[str, Any]] | APIError:
+            try:
+                return await vector_stores.search(
+                    ctx.services,
+                    ctx.tenant,
+                    store_ids,
+                    queries,
+                    max_num_results=max_results,
+                    ranking_options=ranking,
+                    api_key=ctx.api_key,
+                )
+            except APIError as exc:  # a store deleted or expired since the run began
+                return exc
+
+        # The ingestion check runs beside the search (a database round trip off the turn's
+        # path). Files still being ingested are waited for (bounded) and the search is made
+        # again; the model is told which files could not be searched (failed, still ingesting).
+        state = ctx.services
+        counts, found = await asyncio.gather(
+            thread_files.ingestion_counts(state, store_ids), search()
+        )
+        if thread_files.ingesting(counts):
+            counts = await thread_files.wait_ingested(state, store_ids, INGESTION_WAIT)
+            found = await search()
+        unsearchable = await thread_files.unsearchable_files(state, ctx.tenant, store_ids, counts)
+        if isinstance(found, APIError):
+            return result([], f"file_search error: {found.message}" + _not_searched(unsearchable))
         call_index = ctx.call_index
         kept = _within_budget(found, _budget(ctx.run))
         results, sources, blocks = [], [], []
@@ -126,53 +143,59 @@ class FileSearch:
             output = "No results found for: " + "; ".join(queries)
         else:
             output = "\n\n".join(blocks)
-        done = result(results, output)
+        done = result(results, output + _not_searched(unsearchable))
         done.sources = sources
         return done
 
 
 async def _attachments_store(ctx: BuiltinContext) -> str | None:
-    """The thread's vector store with the files its messages attached for file_search: made
-    on first use (expiring 7 days after it was last active, as OpenAI's thread stores did),
-    and given the files not in it yet. None when no message attached a file for search."""
+    """The thread's vector store when its messages attached files for file_search. Messages
+    add their files when they are created; this catches files of threads made before that
+    (or a store emptied since): one read when nothing is missing."""
     state, tenant, thread_id = ctx.services, ctx.tenant, ctx.run["thread_id"]
-    wanted = [
-        a["file_id"]
-        for m in ctx.thread_messages  # as the turn read them: no second read per search
-        for a in m.get("attachments") or []
-        if any(t.get("type") == "file_search" for t in a.get("tools") or [])
-    ]
+    wanted = thread_files.search_attachments(ctx.thread_messages)  # as the turn read them
     if not wanted:
         return None
     async with state.db.read() as conn:
         thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
-    if thread is None:
-        return None
-    held = list(
-        ((thread.get("tool_resources") or {}).get("file_search") or {}).get("vector_store_ids")
-        or []
-    )
-    if not held:
-        fields = {"name": f"{thread_id} files", "expires_after": THREAD_STORE_EXPIRY}
-        held = [(await vector_stores.create(state, tenant, fields, ctx.api_key))["id"]]
-        async with state.db.write() as conn:  # one active run per thread: no one races this
-            thread = await repository.get_for_update(conn, repository.THREADS, tenant, thread_id)
-            if thread is None:
-                return None
-            resources = {
-                **(thread.get("tool_resources") or {}),
-                "file_search": {"vector_store_ids": held},
-            }
-            thread = {**thread, "tool_resources": resources}
-            await repository.replace_body(conn, repository.THREADS, thread_id, thread)
-    for file_id in dict.fromkeys(wanted):
+        if thread is None:
+            return None
+        held = thread_files.thread_store_id(thread)
+        present = await repo.existing_file_ids(conn, held, wanted) if held else set()
+        missing = [file_id for file_id in wanted if file_id not in present]
+        if missing:  # a file deleted since it was attached has nothing to search
+            missing = list(await file_store.existing_file_ids(conn, tenant, missing, now()))
+    if not missing:
+        return held
+    async with state.db.write() as conn:  # one active run per thread: no one races this
+        thread = await repository.get_for_update(conn, repository.THREADS, tenant, thread_id)
+        if thread is None:
+            return None
         try:
-            await vector_store_files.add_file_to_store(
-                state, tenant, held[0], file_id, api_key=ctx.api_key
+            changed, queued = await thread_files.attach_to_thread_in(
+                conn, state, tenant, thread, missing
             )
-        except APIError:
-            continue  # a file deleted since it was attached: nothing to search in it
-    return held[0]
+        except APIError:  # the thread's store is full: search what it holds
+            return held
+        if changed is not thread:
+            await repository.replace_body(conn, repository.THREADS, thread_id, changed)
+    thread_files.queue_ingestion(state, queued, ctx.api_key)
+    return thread_files.thread_store_id(changed)
+
+
+def _not_searched(files: list[dict[str, Any]]) -> str:
+    """What the model is told of files it could not search (nothing when there are none)."""
+    if not files:
+        return ""
+    lines = []
+    for file in files:
+        if file["status"] == "in_progress":
+            lines.append(f"- {file['filename']}: still being processed")
+        else:
+            error = file.get("last_error") or {}
+            reason = error.get("message") or "processing failed"
+            lines.append(f"- {file['filename']}: {reason}")
+    return "\n\nThese files could not be searched:\n" + "\n".join(lines)
 
 
 def _tool_options(run: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from ..errors import APIError, conflict, not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
-from . import file_refs
+from . import file_refs, thread_files
 from .common import ListQuery, list_objects, now, require_thread
 
 
@@ -88,11 +88,12 @@ async def create_in(
 
 
 async def create(
-    db: Database, tenant: str, thread_id: str, fields: dict[str, Any]
+    state: Any, tenant: str, thread_id: str, fields: dict[str, Any], api_key: str | None = None
 ) -> dict[str, Any]:
     """Add a message; refused (400) while a run on the thread is queued, in progress, waiting
-    for tool outputs or cancelling."""
-    async with db.write() as conn:
+    for tool outputs or cancelling. Files it attaches for file_search join the thread's vector
+    store now (ingestion starts at once)."""
+    async with state.db.write() as conn:
         # Locking the thread row serializes this check with run creation on PostgreSQL.
         exists, run_id = await repository.lock_thread_for_append(conn, tenant, thread_id)
         if not exists:
@@ -100,7 +101,31 @@ async def create(
         if run_id is not None:
             raise conflict(f"Can't add messages to {thread_id} while a run {run_id} is active.")
         await file_refs.require_files(conn, tenant, file_refs.message_refs(fields))
-        return await create_in(conn, tenant, thread_id, fields)
+        queued = await attach_for_search_in(conn, state, tenant, thread_id, [fields])
+        body = await create_in(conn, tenant, thread_id, fields)
+    thread_files.queue_ingestion(state, queued, api_key)
+    return body
+
+
+async def attach_for_search_in(
+    conn: AsyncConnection,
+    state: Any,
+    tenant: str,
+    thread_id: str,
+    messages: list[dict[str, Any]],
+) -> list[tuple[str, str]]:
+    """Inside the caller's transaction, on a thread it has locked: the files `messages` attach
+    for file_search join the thread's vector store; the (store, file) pairs to queue."""
+    file_ids = thread_files.search_attachments(messages)
+    if not file_ids:
+        return []
+    thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
+    if thread is None:
+        raise not_found("thread", thread_id)
+    changed, queued = await thread_files.attach_to_thread_in(conn, state, tenant, thread, file_ids)
+    if changed is not thread:
+        await repository.replace_body(conn, repository.THREADS, thread_id, changed)
+    return queued
 
 
 # Reads and writes of one message look the message up first and check the thread only when it

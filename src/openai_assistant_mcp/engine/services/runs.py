@@ -19,7 +19,7 @@ from ..runs.lifecycle import RunStatus, StepStatus
 from ..state import EngineState, Event, Subscription
 from ..store import repository
 from ..store.repository import Prepared, RunRow
-from . import file_refs, messages, threads
+from . import file_refs, messages, thread_files, threads
 from .common import ListQuery, list_objects, now
 from .run_end import finish
 
@@ -140,14 +140,21 @@ async def _insert(
     thread_id: str,
     fields: dict[str, Any],
     assistant: dict[str, Any] | None = None,
+    queued: list[tuple[str, str]] | None = None,
 ) -> Prepared:
     """Store a new queued run, claimed by this process, on a thread the caller has checked
-    is free (with its `additional_messages`)."""
+    is free (with its `additional_messages`, whose file_search attachments join the thread's
+    vector store: their (store, file) pairs are added to `queued`)."""
     assistant = assistant or await _assistant(conn, tenant, fields["assistant_id"])
     run, execution = build(thread_id, assistant, fields, state.settings.run_expires_after)
     if fields.get("additional_messages"):
         refs = file_refs.messages_refs(fields["additional_messages"], "additional_messages")
         await file_refs.require_files(conn, tenant, refs)
+        attached = await messages.attach_for_search_in(
+            conn, state, tenant, thread_id, fields["additional_messages"]
+        )
+        if queued is not None:
+            queued += attached
         bodies = [
             messages.build(thread_id, message, created_at=run["created_at"])
             for message in fields["additional_messages"]
@@ -191,7 +198,9 @@ async def create(
             raise not_found("thread", thread_id)
         if active is not None:
             raise conflict(f"Thread {thread_id} already has an active run {active}.")
-        prepared = await _insert(state, conn, tenant, thread_id, fields)
+        queued: list[tuple[str, str]] = []
+        prepared = await _insert(state, conn, tenant, thread_id, fields, queued=queued)
+    thread_files.queue_ingestion(state, queued, api_key)
     run = prepared.row.body
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)
     return run, _queued_events(run), subscription
@@ -211,8 +220,11 @@ async def create_thread_and_run(
         thread_fields["tool_resources"] = fields["tool_resources"]
     async with state.db.write() as conn:
         assistant = await _assistant(conn, tenant, fields["assistant_id"])  # before writing
-        thread = await threads.create_in(conn, tenant, thread_fields, prefix="thread.")
-        prepared = await _insert(state, conn, tenant, thread["id"], fields, assistant)
+        thread, queued = await threads.create_in(
+            conn, state, tenant, thread_fields, prefix="thread."
+        )
+        prepared = await _insert(state, conn, tenant, thread["id"], fields, assistant, queued)
+    thread_files.queue_ingestion(state, queued, api_key)
     run = prepared.row.body
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)
     return run, [("thread.created", thread), *_queued_events(run)], subscription

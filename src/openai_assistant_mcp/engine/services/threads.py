@@ -11,17 +11,19 @@ from ..errors import not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
-from . import file_refs, messages
+from . import file_refs, messages, thread_files
 from .common import now, require_thread
 
 DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
 
 
 async def create_in(
-    conn: AsyncConnection, tenant: str, fields: dict[str, Any], prefix: str = ""
-) -> dict[str, Any]:
+    conn: AsyncConnection, state: Any, tenant: str, fields: dict[str, Any], prefix: str = ""
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Create a thread and its initial `messages` inside the caller's transaction (`prefix`
-    names where the thread's fields sit in the request, for errors)."""
+    names where the thread's fields sit in the request, for errors). Files the messages attach
+    for file_search join the thread's vector store; returns the thread and the (store, file)
+    pairs to queue for ingestion once committed."""
     refs = file_refs.tool_resource_refs(fields.get("tool_resources"), f"{prefix}tool_resources")
     refs += file_refs.messages_refs(fields.get("messages"), f"{prefix}messages")
     await file_refs.require_files(conn, tenant, refs)
@@ -33,18 +35,25 @@ async def create_in(
         "tool_resources": fields.get("tool_resources") or {},
         "metadata": fields.get("metadata") or {},
     }
+    body, queued = await thread_files.attach_to_thread_in(
+        conn, state, tenant, body, thread_files.search_attachments(fields.get("messages"))
+    )
     await repository.insert_object(conn, repository.THREADS, body, tenant)
     initial = [
         messages.build(body["id"], message, created_at=created_at)
         for message in fields.get("messages") or []
     ]
     await messages.insert_in(conn, tenant, initial)
+    return body, queued
+
+
+async def create(
+    state: Any, tenant: str, fields: dict[str, Any], api_key: str | None = None
+) -> dict[str, Any]:
+    async with state.db.write() as conn:
+        body, queued = await create_in(conn, state, tenant, fields)
+    thread_files.queue_ingestion(state, queued, api_key)
     return body
-
-
-async def create(db: Database, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
-    async with db.write() as conn:
-        return await create_in(conn, tenant, fields)
 
 
 async def retrieve(db: Database, tenant: str, thread_id: str) -> dict[str, Any]:

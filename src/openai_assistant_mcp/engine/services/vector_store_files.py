@@ -324,3 +324,21 @@ async def cancel_batch(state: Any, tenant: str, store_id: str, batch_id: str) ->
             await repository.replace_body(conn, repo.BATCHES, batch_id, body)
         counts = await repo.file_counts(conn, [], batch_id=batch_id)
     return _shape_batch(body, counts.get(store_id))
+
+
+DAY = 86400
+
+
+def store_body(fields: dict[str, Any], created_at: int) -> dict[str, Any]:
+    """A new vector store's document from create fields (name, metadata, expires_after)."""
+    expires_after = fields.get("expires_after")
+    return {
+        "id": new_id("vs"),
+        "object": "vector_store",
+        "created_at": created_at,
+        "name": fields.get("name") or "",
+        "metadata": fields.get("metadata") or {},
+        "expires_after": expires_after,
+        "expires_at": created_at + int(expires_after["days"]) * DAY if expires_after else None,
+        "last_active_at": created_at,
+    }

@@ -8,8 +8,7 @@ import time
 from typing import Any
 
 from ..errors import invalid, not_found
-from ..ids import new_id
-from ..store import file_store, repository
+from ..store import file_store, repository, vector_chunks
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
 from .common import ListQuery, list_objects, now
@@ -18,6 +17,7 @@ from .vector_store_files import (
     add_file_to_store,
     build_file_row,
     require_files,
+    store_body,
     strategy_of,
 )
 
@@ -71,17 +71,7 @@ async def create(
     file_ids = list(dict.fromkeys(fields.get("file_ids") or []))
     await require_files(state, tenant, file_ids, f"{param}.file_ids" if param else "file_ids")
     strategy = strategy_of(fields.get("chunking_strategy"))
-    created_at = now()
-    body = {
-        "id": new_id("vs"),
-        "object": "vector_store",
-        "created_at": created_at,
-        "name": fields.get("name") or "",
-        "metadata": fields.get("metadata") or {},
-        "expires_after": fields.get("expires_after"),
-        "expires_at": _expires_at(fields.get("expires_after"), created_at),
-        "last_active_at": created_at,
-    }
+    body = store_body(fields, now())
     rows = [build_file_row(tenant, body["id"], fid, strategy, None, None) for fid in file_ids]
     async with state.db.write() as conn:
         await repository.insert_object(
@@ -185,12 +175,14 @@ async def search(
     vector: bool = True,
 ) -> list[dict[str, Any]]:
     """The spec's search result objects (file_id, filename, score, attributes, content), best
-    first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400)."""
+    first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400).
+    `ranking_options.ranker` `none` answers from one ranking (vectors.search.hybrid)."""
     from ..vectors.search import StoreForSearch, hybrid, matches
 
     queries = [query] if isinstance(query, str) else list(query)
     queries = [q for q in queries if q.strip()]
     threshold = float((ranking_options or {}).get("score_threshold") or 0.0)
+    ranker = (ranking_options or {}).get("ranker") or "auto"
     async with state.db.read() as conn:
         found = await repo.stores_of_tenant(conn, tenant, vector_store_ids)
     stores = []
@@ -205,13 +197,11 @@ async def search(
         return []
     await _touch(state, [found[s.id][0] for s in stores])
     store_ids = [s.id for s in stores]
-    attributes: dict[tuple[str, str], dict] = {}
     allowed = None
     if filters:  # every file's attributes decide which files may answer
         async with state.db.read() as conn:
-            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids):
-                attributes[(store_id, file_id)] = attrs
-        allowed = {fid for (_, fid), attrs in attributes.items() if matches(filters, attrs)}
+            every = await repo.files_attributes(conn, store_ids)
+        allowed = {file_id for _, file_id, attrs in every if matches(filters, attrs)}
         if not allowed:
             return []
     pgvector = state.ingestion.pgvector if state.ingestion is not None else False
@@ -226,26 +216,22 @@ async def search(
         pgvector=pgvector,
         keyword=keyword,
         vector=vector,
+        ranker=ranker,
     )
     hits = [hit for hit in hits if hit.score >= threshold]
     async with state.db.read() as conn:
-        chunks = await repo.chunks_by_id(conn, [hit.chunk_id for hit in hits])
-        if not filters:
-            hit_files = list({chunk[1] for chunk in chunks.values()})
-            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids, hit_files):
-                attributes[(store_id, file_id)] = attrs
-        names = await repo.file_names(conn, tenant, list({c[1] for c in chunks.values()}))
+        chunks = await vector_chunks.chunk_details(conn, tenant, [hit.chunk_id for hit in hits])
     results = []
     for hit in hits:
-        if hit.chunk_id not in chunks:
-            continue  # removed since the ranking was read
-        store_id, file_id, text = chunks[hit.chunk_id]
+        if hit.chunk_id not in chunks or chunks[hit.chunk_id][0] not in found:
+            continue  # removed since the ranking was read (or, defensively, not searched)
+        _, file_id, text, attributes, filename = chunks[hit.chunk_id]
         results.append(
             {
                 "file_id": file_id,
-                "filename": names.get(file_id, file_id),
+                "filename": filename,
                 "score": round(hit.score, 6),
-                "attributes": attributes.get((store_id, file_id), {}),
+                "attributes": attributes,
                 "content": [{"type": "text", "text": text}],
             }
         )
@@ -255,8 +241,13 @@ async def search(
 async def search_page(
     state: Any, tenant: str, store_id: str, fields: dict[str, Any], api_key: str | None
 ) -> dict[str, Any]:
-    """POST /vector_stores/{id}/search: the results page."""
+    """POST /vector_stores/{id}/search: the results page; with `rewrite_query` the query is
+    rewritten first (vectors.search.rewrite) and the page says what was searched."""
+    from ..vectors.search import rewrite
+
     query = fields["query"]
+    if fields.get("rewrite_query"):
+        query = rewrite(query) if isinstance(query, str) else [rewrite(q) for q in query]
     data = await search(
         state,
         tenant,

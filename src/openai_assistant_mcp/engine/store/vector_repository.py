@@ -1,24 +1,29 @@
-"""Vector stores' SQL: files as queued work (claims and leases, as runs), chunks, and the
-keyword (FTS5 / GIN) and vector (pgvector HNSW, or rows for the engine's numpy search) queries."""
+"""Vector stores' SQL: stores, and their files as queued work (claims and leases, as runs).
+Chunks and the rankings are in `vector_chunks`, whose writers the ingestion worker reaches
+through this module too."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import vector_tables as vt
-
-if TYPE_CHECKING:
-    import numpy as np  # imported where used: it costs start-up time
+from .vector_chunks import (  # noqa: F401 (the worker writes chunks through this module)
+    CHUNKS,
+    delete_file_chunks,
+    ensure_hnsw_index,
+    file_chunk_texts,
+    has_pgvector,
+    replace_file_chunks,
+)
 
 STORES = vt.vector_stores
 FILES = vt.vector_store_files
 BATCHES = vt.vector_store_file_batches
-CHUNKS = vt.vector_store_chunks
 
 
 # --- stores -----------------------------------------------------------------------------------
@@ -232,103 +237,6 @@ async def release_file_leases(conn: AsyncConnection, owner: str) -> None:
     )
 
 
-# --- chunks ------------------------------------------------------------------------------------
-
-
-async def has_pgvector(conn: AsyncConnection) -> bool:
-    if conn.dialect.name != "postgresql":
-        return False
-    query = text(
-        "SELECT 1 FROM information_schema.columns "
-        "WHERE table_name = 'vector_store_chunks' AND column_name = 'vec'"
-    )
-    return (await conn.execute(query)).first() is not None
-
-
-async def ensure_hnsw_index(conn: AsyncConnection, dims: int) -> None:
-    """An HNSW index for the chunks of `dims` dimensions (one per dimension in use)."""
-    dims = int(dims)
-    name = f"ix_vector_store_chunks_hnsw_{dims}"
-    exists = text("SELECT 1 FROM pg_indexes WHERE indexname = :name")
-    if (await conn.execute(exists, {"name": name})).first() is not None:
-        return
-    # Two processes (or two files of one) storing the first vectors of a size at once: without
-    # the lock, one CREATE INDEX IF NOT EXISTS fails on the catalog's unique index.
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x76656300 + dims})
-    await conn.execute(
-        text(
-            f"CREATE INDEX IF NOT EXISTS ix_vector_store_chunks_hnsw_{dims} "
-            f"ON vector_store_chunks USING hnsw ((vec::vector({dims})) vector_cosine_ops) "
-            f"WHERE dims = {dims}"
-        )
-    )
-
-
-def _vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
-
-
-async def replace_file_chunks(
-    conn: AsyncConnection,
-    store_id: str,
-    file_id: str,
-    chunks: list[tuple[str, int]],
-    vectors: np.ndarray | None,
-    *,
-    pgvector: bool,
-) -> None:
-    """The file's chunks (text, tokens) and vectors, replacing any earlier ones: a file taken
-    over after a crash is written whole again, never twice."""
-    await delete_file_chunks(conn, store_id, file_id)
-    if not chunks:
-        return
-    dims = int(vectors.shape[1]) if vectors is not None else None
-    rows = []
-    for position, (chunk_text, tokens) in enumerate(chunks):
-        row: dict[str, Any] = {
-            "vector_store_id": store_id,
-            "file_id": file_id,
-            "position": position,
-            "tokens": tokens,
-            "text": chunk_text,
-            "dims": dims,
-            "embedding": None,
-        }
-        if vectors is not None:
-            if pgvector:
-                row["vec"] = _vector_literal(vectors[position])
-            else:
-                row["embedding"] = vectors[position].astype("<f4").tobytes()
-        rows.append(row)
-    if pgvector and vectors is not None:
-        await conn.execute(
-            text(
-                "INSERT INTO vector_store_chunks "
-                "(vector_store_id, file_id, position, tokens, text, dims, embedding, vec) "
-                "VALUES (:vector_store_id, :file_id, :position, :tokens, :text, :dims, "
-                ":embedding, CAST(:vec AS vector))"
-            ),
-            rows,
-        )
-    else:
-        await conn.execute(insert(CHUNKS), rows)
-
-
-async def delete_file_chunks(conn: AsyncConnection, store_id: str, file_id: str) -> None:
-    await conn.execute(
-        delete(CHUNKS).where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.file_id == file_id)
-    )
-
-
-async def file_chunk_texts(conn: AsyncConnection, store_id: str, file_id: str) -> list[str]:
-    query = (
-        select(CHUNKS.c.text)
-        .where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.file_id == file_id)
-        .order_by(CHUNKS.c.position)
-    )
-    return list((await conn.execute(query)).scalars())
-
-
 async def file_names(conn: AsyncConnection, tenant: str, file_ids: list[str]) -> dict[str, str]:
     """{file_id: filename} of the tenant's files among `file_ids`."""
     from .tables import files
@@ -339,104 +247,6 @@ async def file_names(conn: AsyncConnection, tenant: str, file_ids: list[str]) ->
         files.c.tenant == tenant, files.c.id.in_(file_ids)
     )
     return {row[0]: row[1].get("filename", row[0]) for row in await conn.execute(query)}
-
-
-async def chunks_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[str, str, str]]:
-    """{chunk id: (store_id, file_id, text)}."""
-    if not ids:
-        return {}
-    query = select(CHUNKS.c.id, CHUNKS.c.vector_store_id, CHUNKS.c.file_id, CHUNKS.c.text).where(
-        CHUNKS.c.id.in_(ids)
-    )
-    return {int(r[0]): (r[1], r[2], r[3]) for r in await conn.execute(query)}
-
-
-async def keyword_search(
-    conn: AsyncConnection,
-    store_ids: Sequence[str],
-    terms: list[str],
-    limit: int,
-    file_ids: Sequence[str] | None = None,
-) -> list[int]:
-    """Chunk IDs best first by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL GIN)."""
-    if not terms:
-        return []
-    params: dict[str, Any] = {"stores": list(store_ids), "limit": limit}
-    file_clause = ""
-    if file_ids is not None:
-        params["files"] = list(file_ids)
-        file_clause = " AND c.file_id IN :files"
-    if conn.dialect.name == "sqlite":
-        params["q"] = " OR ".join(f'"{term}"' for term in terms)
-        sql = (
-            "SELECT c.id FROM vector_store_chunks_fts f "
-            "JOIN vector_store_chunks c ON c.id = f.rowid "
-            "WHERE vector_store_chunks_fts MATCH :q AND c.vector_store_id IN :stores"
-            f"{file_clause} ORDER BY bm25(vector_store_chunks_fts) LIMIT :limit"
-        )
-    else:
-        params["q"] = " | ".join(terms)
-        sql = (
-            "SELECT c.id FROM vector_store_chunks c, to_tsquery('english', :q) q "
-            "WHERE c.tsv @@ q AND c.vector_store_id IN :stores"
-            f"{file_clause} ORDER BY ts_rank_cd(c.tsv, q) DESC LIMIT :limit"
-        )
-    statement = text(sql).bindparams(bindparam("stores", expanding=True))
-    if file_ids is not None:
-        statement = statement.bindparams(bindparam("files", expanding=True))
-    return [int(row[0]) for row in await conn.execute(statement, params)]
-
-
-async def pgvector_search(
-    conn: AsyncConnection,
-    store_ids: Sequence[str],
-    dims: int,
-    vector: np.ndarray,
-    limit: int,
-    file_ids: Sequence[str] | None = None,
-) -> list[tuple[int, float]]:
-    """(chunk id, cosine similarity) best first, through the HNSW index of `dims`."""
-    dims = int(dims)
-    await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    await conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, limit * 2))}"))
-    params: dict[str, Any] = {
-        "stores": list(store_ids),
-        "q": _vector_literal(vector),
-        "limit": limit,
-    }
-    file_clause = ""
-    if file_ids is not None:
-        params["files"] = list(file_ids)
-        file_clause = " AND file_id IN :files"
-    sql = (
-        f"SELECT id, (vec::vector({dims})) <=> CAST(:q AS vector({dims})) AS distance "
-        f"FROM vector_store_chunks WHERE dims = {dims} AND vector_store_id IN :stores"
-        f"{file_clause} ORDER BY distance LIMIT :limit"
-    )
-    statement = text(sql).bindparams(bindparam("stores", expanding=True))
-    if file_ids is not None:
-        statement = statement.bindparams(bindparam("files", expanding=True))
-    rows = await conn.execute(statement, params)
-    return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
-
-
-async def store_vectors(
-    conn: AsyncConnection, store_id: str
-) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(chunk ids, file ids, float32 matrix) of a store's embedded chunks, for exact search."""
-    import numpy as np
-
-    query = (
-        select(CHUNKS.c.id, CHUNKS.c.file_id, CHUNKS.c.embedding)
-        .where(CHUNKS.c.vector_store_id == store_id, CHUNKS.c.embedding.is_not(None))
-        .order_by(CHUNKS.c.id)
-    )
-    rows = list(await conn.execute(query))
-    if not rows:
-        return np.zeros(0, np.int64), [], np.zeros((0, 0), np.float32)
-    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-    matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), -1)
-    return ids, [r[1] for r in rows], matrix
 
 
 async def detach_file_everywhere(conn: AsyncConnection, tenant: str, file_id: str) -> None:

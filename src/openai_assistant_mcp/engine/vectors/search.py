@@ -1,8 +1,10 @@
 """Hybrid retrieval: keyword (BM25 / ts_rank) and vector rankings fused by reciprocal rank
-fusion, scores normalised to 0-1; attribute filters evaluated on the stores' files."""
+fusion, scores normalised to 0-1; attribute filters evaluated on the stores' files; the
+`rewrite_query` rewrite and the rankers."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections import OrderedDict
@@ -13,12 +15,17 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..store import vector_repository as repo
+from ..store import vector_chunks as repo
 from .embedders import Embedder, EmbeddingUnavailable
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion (Cormack et al. 2009)
 DEPTH = 50  # candidates taken from each ranking
 MAX_TERMS = 64
+# About how many chunks the keyword ranking scores: the rarest query terms are looked for
+# everywhere until their expected matches reach this; the others only add to the scores of
+# those chunks (scoring every chunk that holds some common word cost 144 ms at 100k chunks).
+KEYWORD_BUDGET = 2000
+COMMON = 0.5  # terms in more chunks than this weigh ~0 in BM25 (FTS5 clamps their idf)
 
 
 # Words too common to rank by: OR-ed into a query they match nearly every chunk, and ranking
@@ -29,6 +36,21 @@ STOPWORDS = frozenset(
     "where why how do does did not no can could should would may might must shall been being "
     "than so also any all each other some only own same too very".split()
 )
+
+
+# What `rewrite_query` leaves out besides the stopwords: the asking, not the subject.
+QUESTION_WORDS = frozenset(
+    "please tell me show give find explain describe list i we you my our your us know want "
+    "need about is are there any".split()
+)
+
+
+def rewrite(query: str) -> str:
+    """`rewrite_query`: the query's content words, lower case, in order (question words,
+    stopwords and punctuation left out); the query itself if nothing is left."""
+    words = [w for w in re.findall(r"\w+", query.lower()) if w not in STOPWORDS]
+    kept = [w for w in words if w not in QUESTION_WORDS]
+    return " ".join(kept) or query.strip()
 
 
 def query_terms(query: str) -> list[str]:
@@ -144,14 +166,124 @@ async def exact_vector_search(
     return found[:limit]
 
 
-# --- the fused search ----------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class StoreForSearch:
     id: str
     embedding: dict[str, Any]
     generation: int
+
+
+# --- keyword ranking ----------------------------------------------------------------------
+
+
+class _KeywordSamples:
+    """Each store's (chunks, sample's first and last chunk ID) for term frequencies, kept
+    while the store's `generation` is unchanged."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, tuple[int, tuple[int, int, int]]] = OrderedDict()
+
+    async def get(self, conn: AsyncConnection, store: StoreForSearch) -> tuple[int, int, int]:
+        entry = self._entries.get(store.id)
+        if entry is not None and entry[0] == store.generation:
+            return entry[1]
+        sample = await repo.keyword_sample(conn, store.id)
+        self._entries[store.id] = (store.generation, sample)
+        self._entries.move_to_end(store.id)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+        return sample
+
+
+KEYWORD_SAMPLES = _KeywordSamples()
+
+
+def choose_terms(frequencies: dict[str, float], chunks: int) -> tuple[list[str], list[str]]:
+    """(required, optional) terms: the rarest, looked for everywhere, until their expected
+    matches reach KEYWORD_BUDGET; the rest score only the chunks those find. Terms in over
+    half the chunks are dropped (BM25 weighs them ~0) unless nothing else is left."""
+    order = sorted(frequencies, key=frequencies.__getitem__)
+    informative = [term for term in order if frequencies[term] <= COMMON] or order[:1]
+    required: list[str] = []
+    expected = 0.0
+    for term in informative:
+        matches = frequencies[term] * chunks
+        if required and expected + matches > KEYWORD_BUDGET:
+            break
+        required.append(term)
+        expected += matches
+    return required, informative[len(required) :]
+
+
+async def keyword_ranking(
+    conn: AsyncConnection,
+    stores: Sequence[StoreForSearch],
+    query: str,
+    limit: int,
+    file_ids: set[str] | None,
+) -> list[int]:
+    """Chunk IDs best first by BM25 / ts_rank over the query's informative terms."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    samples = {store.id: await KEYWORD_SAMPLES.get(conn, store) for store in stores}
+    frequencies = await repo.term_frequencies(conn, samples, terms)
+    chunks = sum(sample[0] for sample in samples.values())
+    required, optional = choose_terms(frequencies, chunks)
+    store_ids = [store.id for store in stores]
+    return await repo.keyword_search(conn, store_ids, required, optional, limit, file_ids)
+
+
+# --- query embeddings ----------------------------------------------------------------------
+
+
+class _QueryVectors:
+    """The local model's recent query embeddings (a repeated query costs no inference)."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    async def embed(self, embedder: Embedder, text: str, api_key: str | None) -> np.ndarray:
+        if embedder.mode != "local":  # provider answers depend on the caller's key
+            return await embedder.query(text, api_key)
+        key = (embedder.record.get("model"), embedder.record.get("dimensions"), text)
+        vector = self._entries.get(key)
+        if vector is None:
+            vector = await embedder.query(text, api_key)
+            self._entries[key] = vector
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        self._entries.move_to_end(key)
+        return vector
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+QUERY_VECTORS = _QueryVectors()
+
+
+async def _embed_queries(
+    groups: list[list[StoreForSearch]], queries: list[str], settings: Any, api_key: str | None
+) -> list[tuple[list[StoreForSearch], np.ndarray]]:
+    out = []
+    for group in groups:
+        embedder = Embedder(group[0].embedding, settings)
+        for text in queries:
+            try:
+                out.append((group, await QUERY_VECTORS.embed(embedder, text, api_key)))
+            except EmbeddingUnavailable:
+                break  # this group searches by keyword only
+    return out
+
+
+# --- the fused search ----------------------------------------------------------------------
+
+# `ranking_options.ranker`: these fuse the keyword and vector rankings (RRF); `none` turns
+# the fusion off and answers from one ranking (see `hybrid`).
+FUSING_RANKERS = ("auto", "default-2024-11-15", "default_2024_08_21")
 
 
 @dataclass(frozen=True)
@@ -172,41 +304,61 @@ async def hybrid(
     pgvector: bool,
     keyword: bool = True,
     vector: bool = True,
+    ranker: str = "auto",
 ) -> list[Hit]:
-    """The fused ranking of chunks for `queries` over `stores`, scores in 0-1: a chunk first
-    in every ranking scores 1 (RRF divided by its largest possible value)."""
-    store_ids = [store.id for store in stores]
+    """The ranking of chunks for `queries` over `stores`, scores in 0-1. Fused (every ranker
+    but `none`): RRF divided by its largest value, so a chunk first in every ranking scores
+    1. `none`: the vector ranking alone, scored by cosine similarity, where the stores have
+    vectors (no keyword query: faster), else the keyword ranking alone."""
+    fuse = ranker != "none"
     groups: dict[tuple, list[StoreForSearch]] = {}
     for store in stores:
         record = store.embedding
         if vector and record.get("mode") in ("local", "provider") and record.get("dimensions"):
             key = (record["mode"], record.get("model"), record["dimensions"])
             groups.setdefault(key, []).append(store)
-    query_vectors: list[tuple[list[StoreForSearch], np.ndarray]] = []
-    for group in groups.values():
-        embedder = Embedder(group[0].embedding, settings)
-        for text in queries:
-            try:
-                query_vectors.append((group, await embedder.query(text, api_key)))
-            except EmbeddingUnavailable:
-                break  # this group searches by keyword only
+    # The query embeddings (a thread, or the provider) are computed while the keyword
+    # rankings run in the database.
+    embedding = asyncio.ensure_future(
+        _embed_queries(list(groups.values()), queries, settings, api_key)
+    )
     rankings: list[list[int]] = []
-    async with db.read() as conn:
-        for text in queries if keyword else []:
-            rankings.append(
-                await repo.keyword_search(conn, store_ids, query_terms(text), DEPTH, file_ids)
-            )
-        by_group: dict[int, list[tuple[int, float]]] = {}
-        for index, (group, query_vector) in enumerate(query_vectors):
-            if pgvector:
-                dims = int(query_vector.shape[0])
-                ids = [s.id for s in group]
-                found = await repo.pgvector_search(conn, ids, dims, query_vector, DEPTH, file_ids)
-            else:
-                generations = {s.id: s.generation for s in group}
-                found = await exact_vector_search(conn, generations, query_vector, DEPTH, file_ids)
-            by_group[index] = found
-    rankings += [[chunk_id for chunk_id, _ in found] for found in by_group.values()]
+    try:
+        if keyword and fuse:
+            async with db.read() as conn:
+                for text in queries:
+                    rankings.append(await keyword_ranking(conn, stores, text, DEPTH, file_ids))
+        query_vectors = await embedding
+    finally:
+        embedding.cancel()
+    scored: list[list[tuple[int, float]]] = []
+    if query_vectors:
+        async with db.read() as conn:
+            for group, query_vector in query_vectors:
+                if pgvector:
+                    dims, ids = int(query_vector.shape[0]), [s.id for s in group]
+                    found = await repo.pgvector_search(
+                        conn, ids, dims, query_vector, DEPTH, file_ids
+                    )
+                else:
+                    generations = {s.id: s.generation for s in group}
+                    found = await exact_vector_search(
+                        conn, generations, query_vector, DEPTH, file_ids
+                    )
+                scored.append(found)
+    if not fuse:
+        if scored:
+            best: dict[int, float] = {}
+            for found in scored:
+                for chunk_id, similarity in found:
+                    best[chunk_id] = max(best.get(chunk_id, -1.0), similarity)
+            ordered = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
+            return [Hit(chunk_id, min(1.0, max(0.0, sim))) for chunk_id, sim in ordered]
+        if keyword:
+            async with db.read() as conn:
+                for text in queries:
+                    rankings.append(await keyword_ranking(conn, stores, text, DEPTH, file_ids))
+    rankings += [[chunk_id for chunk_id, _ in found] for found in scored]
     fused: dict[int, float] = {}
     for ranking in rankings:
         for rank, chunk_id in enumerate(ranking, start=1):

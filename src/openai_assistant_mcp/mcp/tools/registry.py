@@ -1,5 +1,9 @@
 """The catalog: every toolset, in the order `tools/list` shows them, and the choice of tools a
-configuration serves. The one place toolset names are listed (settings validate against it)."""
+configuration serves. The one place toolset names are listed (settings validate against it).
+
+A new tool is a ToolSpec in its toolset's module; a new toolset, a module exporting `TOOLSET`
+listed here. Then `scripts/gen_tool_table.py --write` (README) and UPDATE_TOOLSNAPS=1
+(tests/mcp/test_toolsnaps.py) record what clients will see."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs
 
 import anyio
 
-from ...http_guards import transport_security
 from ..sessions import Entry, SessionTable, client_of
+from .guarded import transport_security
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server

@@ -59,9 +59,10 @@ def upgrade() -> None:
         with bind.begin_nested():  # a refusal (no privilege) must not abort the migration
             bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
     except Exception:
-        return  # the engine warns once at start (store/vector_repository.py: has_pgvector)
+        return  # the engine warns once at start (store/vector_chunks.py: has_pgvector)
     # No fixed dimension (stores differ); HNSW indexes per dimension are partial expression
-    # indexes made when a store with a new dimension is created (see store/chunks.py).
+    # indexes made when a store with a new dimension is created
+    # (store/vector_chunks.py: ensure_hnsw_index).
     op.execute("ALTER TABLE vector_store_chunks ADD COLUMN vec vector")
 
 

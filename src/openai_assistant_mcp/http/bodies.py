@@ -1,28 +1,28 @@
 """Request bodies at the door: read whole (at most MAX_REQUEST_BODY_BYTES, within
-HTTP_READ_TIMEOUT) whatever the method and framing, or streamed to the app on the routes of
-LARGE_BODY_ROUTES (uploads) with their own cap and a deadline; and JSON nesting checked without
-recursion. Used by the REST API's guard and the MCP server's (both import it from here)."""
+HTTP_READ_TIMEOUT) whatever the method and framing, or streamed to the app on a server's large
+body routes (the REST API's uploads: engine/serve.py) with their own cap and a deadline; and
+JSON nesting checked without recursion. Used by the guard (guard.py) of both servers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BodyRefused
-
-Scope = dict[str, Any]
-Receive = Callable[[], Any]
+from .asgi import Receive, Scope, header
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
+class BodyRefused(Exception):
+    """A request body over its size cap (413) or not delivered in time (408); each server
+    renders it in its own error format."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = "request_too_large" if status == 413 else "request_timeout"
 
 
 @dataclass(frozen=True)
@@ -36,31 +36,21 @@ class BodyRoute:
 
 
 MIB = 1024 * 1024
-# Room for a multipart form's boundaries, part headers and small fields around the file: the
-# caps are OpenAI's limits on the file's bytes (the SDK's chunked upload sends 64 MiB parts).
-MULTIPART_SLACK = MIB
-# The per-route body caps, in one table (every other route has MAX_REQUEST_BODY_BYTES).
-LARGE_BODY_ROUTES: tuple[BodyRoute, ...] = (
-    BodyRoute("POST", re.compile(r"/v1/files"), 512 * MIB + MULTIPART_SLACK),
-    BodyRoute(
-        "POST", re.compile(r"/v1/uploads/[A-Za-z0-9_-]{1,128}/parts"), 64 * MIB + MULTIPART_SLACK
-    ),
-)
 # A streamed body must keep coming at this rate on average (its deadline grows with its cap).
 MIN_STREAMED_BYTES_PER_SECOND = 256 * 1024
 
 
-def large_body_route(scope: Scope) -> BodyRoute | None:
-    """The table's entry for this request, if any."""
+def large_body_route(scope: Scope, routes: tuple[BodyRoute, ...]) -> BodyRoute | None:
+    """The entry of `routes` for this request, if any."""
     method, path = scope.get("method"), scope.get("path", "")
-    for route in LARGE_BODY_ROUTES:
+    for route in routes:
         if route.method == method and route.path.fullmatch(path):
             return route
     return None
 
 
 def _declared_length(scope: Scope) -> int | None:
-    declared = _header(scope, b"content-length")
+    declared = header(scope, b"content-length")
     return int(declared) if declared is not None and declared.isdigit() else None
 
 

@@ -1,14 +1,10 @@
-"""What the HTTP servers allow: which Host/Origin, which access token, and per-caller limits.
+"""Per-caller limits and the HTTP limits' settings (shared by both servers: same env names).
 
-Host and Origin patterns are exact values or `name:*` (any port); `*` alone allows anything.
-By default only loopback names are allowed, which defeats DNS rebinding.
-
-Limits: a caller is whoever holds one credential (an API key, or nothing). Each caller may have
+A caller is whoever holds one credential (an API key, or nothing). Each caller may have
 `max_concurrent` calls running and `max_queued` more waiting for a slot; beyond that a call is
 refused at once, as it is when the caller's rate (a token bucket refilled at `per_minute`) is
 spent. Both refusals are `LimitExceeded`, whose message names the limit and its setting. The
-MCP server (tool calls) and the REST API (requests) share this, so it lives in the engine,
-which imports nothing outside itself.
+MCP server counts tool calls, the REST API requests.
 """
 
 from __future__ import annotations
@@ -21,52 +17,17 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-LOOPBACK_HOSTS = ("localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "[::1]", "[::1]:*")
-LOOPBACK_ORIGINS = tuple(
-    f"{scheme}://{host}" for scheme in ("http", "https") for host in LOOPBACK_HOSTS
-)
-
-
-def split_list(value: Any) -> Any:
-    """'a, b' -> ('a', 'b'): list settings are comma-separated in the environment."""
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return value
-
-
-def pattern_matches(value: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    """Whether a Host/Origin value is allowed: exact, `name:*` with a numeric port, or `*`."""
-    for pattern in patterns:
-        if pattern in ("*", value):
-            return True
-        if pattern.endswith(":*"):
-            base = pattern[:-1]  # keeps the colon
-            if value.startswith(base) and value[len(base) :].isdigit():
-                return True
-    return False
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding `host` keeps the server on this machine."""
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class HTTPLimitSettings(BaseSettings):
     """Limits shared by the MCP HTTP transports and the REST API (env names are the same)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    cli_group: ClassVar[str] = "HTTP access and limits"
 
     max_request_body_bytes: int = Field(
         default=4 * 1024 * 1024,
@@ -130,35 +91,6 @@ class HTTPLimitSettings(BaseSettings):
             what=what,
             in_flight=self.max_calls_in_flight if line else 0,
         )
-
-
-class APIGuardSettings(HTTPLimitSettings):
-    """The REST API's door (`openai-assistant-mcp api`): allowed hosts/origins and a token."""
-
-    auth_token: SecretStr | None = Field(
-        default=None,
-        alias="API_AUTH_TOKEN",
-        description="token every request must carry as Authorization: Bearer (the caller's "
-        "OpenAI key then comes in X-OpenAI-API-Key)",
-    )
-    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=LOOPBACK_HOSTS,
-        alias="API_ALLOWED_HOSTS",
-        description="comma-separated Host values answered (name, name:* for any port, * any)",
-    )
-    allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=LOOPBACK_ORIGINS,
-        alias="API_ALLOWED_ORIGINS",
-        description="comma-separated Origin values allowed",
-    )
-    insecure_no_auth: bool = Field(
-        default=False,
-        alias="API_INSECURE_NO_AUTH",
-        description="listen on a non-loopback host without API_AUTH_TOKEN (access controlled "
-        "elsewhere)",
-    )
-
-    _split = field_validator("allowed_hosts", "allowed_origins", mode="before")(split_list)
 
 
 class LimitExceeded(Exception):
@@ -338,17 +270,3 @@ class AdmissionLine:
                     waiter.set_result(None)
                     return
         self.free += 1
-
-
-def exposure_refusal(
-    host: str, has_token: bool, insecure_ok: bool, token: str, opt_out: str
-) -> str | None:
-    """Why the server must not start on `host` (None when it may): beyond loopback, anyone who
-    can reach the port could use it, so that needs an access token or an explicit opt-out."""
-    if is_loopback(host) or has_token or insecure_ok:
-        return None
-    return (
-        f"Refusing to listen on {host!r} without an access token: anyone who can reach this "
-        f"address could use the server. Set {token}, or pass {opt_out} if something in front "
-        "of it (a proxy, a firewall) already controls access."
-    )

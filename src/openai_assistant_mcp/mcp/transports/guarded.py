@@ -1,0 +1,118 @@
+"""The MCP HTTP transports' door (SSE and streamable HTTP), on the shared guard (http/guard.py)
+answering in JSON-RPC, and the SDK's own DNS-rebinding protection behind it.
+
+- Host and Origin are checked on every request (loopback names only, unless
+  MCP_ALLOWED_HOSTS/ORIGINS say more); the SDK's `TransportSecuritySettings` checks again.
+- MCP_AUTH_TOKEN, when set, must come with every request as `Authorization: Bearer <token>`.
+  That header is then the server's door, not an OpenAI key: in passthrough mode the caller's
+  key comes in `X-OpenAI-API-Key` only.
+- Tool calls (not requests) are limited per API key, by the server.
+- The server will not listen beyond loopback without a token unless told to
+  (MCP_INSECURE_NO_AUTH), and on SIGTERM it drains the tool calls in flight.
+
+Heavy imports (uvicorn, the SDK) happen in functions: the stdio transport must start fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...http.access import exposure_refusal
+from ...http.guard import Door, Guard, Refusal
+
+if TYPE_CHECKING:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from ...settings import MCPAccessSettings, Settings
+
+# Deepest JSON nesting a request body may have: far beyond any tool's arguments, far below
+# what exhausts recursion in the SDK's parsing and validation.
+MAX_JSON_DEPTH = 200
+
+
+def json_rpc_error(refusal: Refusal) -> tuple[dict[str, Any], dict[str, str]]:
+    """A refusal as MCP clients expect it: a JSON-RPC error, or OAuth's for a wrong token."""
+    if refusal.kind == "token":
+        body = {"error": "invalid_token", "error_description": refusal.message}
+        return body, {"www-authenticate": 'Bearer error="invalid_token"'}
+    code = -32700 if refusal.kind == "depth" else -32600
+    error = {"code": code, "message": refusal.message}
+    return {"jsonrpc": "2.0", "id": None, "error": error}, refusal.headers
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse (exit with a clear message) to serve HTTP beyond loopback without a token."""
+    if settings.transport == "stdio":
+        return
+    refusal = exposure_refusal(
+        settings.host,
+        settings.auth_token is not None,
+        settings.insecure_no_auth,
+        token="MCP_AUTH_TOKEN (--auth-token)",
+        opt_out="--insecure-no-auth (MCP_INSECURE_NO_AUTH=true)",
+    )
+    if refusal:
+        raise SystemExit(refusal)
+
+
+def transport_security(settings: MCPAccessSettings) -> TransportSecuritySettings:
+    """The SDK's DNS-rebinding protection with the configured hosts and origins."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    if not settings.checks_hosts:
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=list(settings.allowed_hosts),
+        allowed_origins=list(settings.allowed_origins),
+    )
+
+
+def streamable_http_options(settings: Settings) -> dict[str, Any]:
+    """Options for the SDK's streamable HTTP session manager: security, body cap, session caps
+    and idle time-out."""
+    return {
+        "security_settings": transport_security(settings),
+        "max_request_body_size": settings.max_request_body_bytes,
+        "max_sessions": settings.max_sessions,
+        "max_sessions_per_client": settings.max_sessions_per_client,
+        "session_idle_timeout": settings.session_idle_timeout,
+    }
+
+
+def mcp_guard(app: Any, settings: Settings) -> Guard:
+    """`app` behind the shared guard, refusing in JSON-RPC."""
+    token = settings.auth_token
+    door = Door(
+        prefix="MCP",
+        render=json_rpc_error,
+        token=token.get_secret_value() if token else None,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+        max_body_bytes=settings.max_request_body_bytes,
+        read_timeout=settings.http_read_timeout,
+        max_json_depth=MAX_JSON_DEPTH,
+        check_hosts=settings.checks_hosts,
+    )
+    return Guard(app, door)
+
+
+async def serve_guarded(
+    app: Any, settings: Settings, in_flight: Callable[[], int], log_config: Any = None
+) -> None:
+    """Serve `app` behind the guard with uvicorn until SIGTERM/SIGINT, then drain."""
+    import uvicorn
+
+    from ...http.server import GuardedServer, uvicorn_limits
+
+    guard = mcp_guard(app, settings)
+    config = uvicorn.Config(
+        guard,
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config,
+        access_log=settings.log_level == "DEBUG",
+        **uvicorn_limits(settings),
+    )
+    await GuardedServer(config, settings, in_flight, guard.drain).serve()
