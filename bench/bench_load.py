@@ -12,7 +12,8 @@ Reports calls/s, latency p50/p99 (as the MCP client sees it), errors (tool error
 exceptions), and the server's resident memory before the timed phase (sessions open, warm),
 after it, and after the sessions closed.
 
-    uv run python bench/bench_load.py [--sessions 200] [--seconds 60] [--keys 20] [--write]
+    uv run python bench/bench_load.py [--sessions 200] [--seconds 60] [--keys 20]
+        [--calls-in-flight N] [--postgres] [--write]
 
 --write replaces the "Hardening (issue 5)" section's load table in bench/RESULTS.md.
 """
@@ -51,7 +52,11 @@ RSS_GROWTH_BOUND_MB = 64.0
 
 
 def start_server(
-    data_dir: Path, provider_url: str, port: int, database_url: str | None
+    data_dir: Path,
+    provider_url: str,
+    port: int,
+    database_url: str | None,
+    calls_in_flight: int | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         k: v
@@ -60,6 +65,8 @@ def start_server(
     }
     if database_url:
         env["DATABASE_URL"] = database_url
+    if calls_in_flight is not None:
+        env["MAX_CALLS_IN_FLIGHT"] = str(calls_in_flight)
     env.update(
         TRANSPORT="streamable-http",
         HOST="127.0.0.1",
@@ -295,6 +302,11 @@ def main() -> None:
         "--pause", type=float, default=0.0, help="seconds each session waits between calls"
     )
     parser.add_argument("--postgres", action="store_true", help="a throw-away PostgreSQL store")
+    parser.add_argument(
+        "--calls-in-flight",
+        type=int,
+        help="the server's MAX_CALLS_IN_FLIGHT (0: no line, as before issue 11; default: its own)",
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     provider, provider_url = start_provider()
@@ -308,7 +320,9 @@ def main() -> None:
                 postgres = PostgresServer.start()
                 database_url = asyncio.run(postgres.new_database_url("bench_load"))
             port = free_port()
-            server = start_server(Path(tmp) / "data", provider_url, port, database_url)
+            server = start_server(
+                Path(tmp) / "data", provider_url, port, database_url, args.calls_in_flight
+            )
             try:
                 url = f"http://127.0.0.1:{port}/mcp"
                 figures = asyncio.run(

@@ -82,13 +82,14 @@ def test_a_write_waiting_on_a_lock_held_elsewhere_answers_503(
 def small_tablespace(
     postgres_server: PostgresServer, loop: asyncio.AbstractEventLoop
 ) -> Iterator[tuple[str, Path]]:
-    """A 4 MiB tmpfs as a PostgreSQL tablespace, owned by the server's user; (name, mount)."""
+    """A 32 MiB tmpfs as a PostgreSQL tablespace, owned by the server's user; (name, mount).
+    Room for the template database's copy (a few MiB) and the engine's tables, then filled."""
     if postgres_server.external is not None or postgres_server.user is None:
         pytest.skip("needs the PostgreSQL the tests start, as root (to mount a tmpfs)")
     user = postgres_server.user
     mount = postgres_server.root / f"space-{uuid.uuid4().hex[:8]}"
     mount.mkdir()
-    options = f"size=4m,uid={user.pw_uid},gid={user.pw_gid},mode=0700"
+    options = f"size=32m,uid={user.pw_uid},gid={user.pw_gid},mode=0700"
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True
     )

@@ -73,7 +73,7 @@ class HTTPLimitSettings(BaseSettings):
     )
 
     max_calls_in_flight: int = Field(
-        default=16,
+        default=8,
         ge=0,
         alias="MAX_CALLS_IN_FLIGHT",
         description="MCP tool calls on the embedded engine served at once over every key, "
