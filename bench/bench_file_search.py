@@ -8,6 +8,7 @@ run creation, the search, recording the step and message, and the events. A plai
 provider call) is measured the same way for comparison.
 
     uv run python bench/bench_file_search.py [--postgres] [--count N] [--local] [--write]
+        [--profile PATH]
 
 --local uses the bundled local embeddings (hybrid search); the default is keyword-only. With
 --local the store is filled directly through the store layer (the real chunker's chunks, with
@@ -52,7 +53,7 @@ HEADING = "## file_search (issue 13)"
 FILES = 10
 CHUNK_TOKENS = 100
 WORDS_PER_FILE = 33_000  # ~1,000 chunks of 100 tokens per file: ~10k chunks in all
-MODE = {"local": False}
+MODE: dict[str, Any] = {"local": False, "postgres": False, "profile": None}
 
 
 def corpus(seed: int) -> tuple[list[bytes], list[str]]:
@@ -207,11 +208,32 @@ async def _measure(database_url: str | None, count: int) -> dict[str, Any]:
                 plain_ms.append(await timed_run(client, plain.id, "hello") * 1000)
                 provider_ms.append(await direct(provider) * 1000)
             results.update(search_ms=search_ms, plain_ms=plain_ms, provider_ms=provider_ms)
+            if MODE["profile"]:
+                await profile(client, searching.id, queries, count, results["database"])
             await client.close()
             await provider.close()
         return results
     finally:
         stop_provider(child)
+
+
+async def profile(
+    client: openai.AsyncOpenAI, assistant_id: str, queries: list[str], count: int, db: str
+) -> None:
+    """`count` more file_search runs under pyinstrument (the whole loop thread is sampled:
+    the executor's tasks are not awaited by the caller); the text report goes to
+    MODE["profile"] + "-sqlite.txt" / "-postgresql.txt"."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    for i in range(count):
+        await timed_run(client, assistant_id, f"search: {queries[i % len(queries)]}")
+    profiler.stop()
+    kind = "postgresql" if db.startswith("postgresql") else "sqlite"
+    path = Path(f"{MODE['profile']}-{kind}.txt")
+    await asyncio.to_thread(path.write_text, profiler.output_text(unicode=True))
+    print(f"profile: {path}", flush=True)
 
 
 def measure(database_url: str | None, count: int) -> dict[str, Any]:
@@ -224,7 +246,9 @@ def report(measured: list[tuple[str, dict[str, Any]]], count: int) -> str:
         HEADING,
         "",
         *machine_lines(),
-        f"- Command: `uv run python bench/bench_file_search.py --postgres --count {count}"
+        "- Command: `uv run python bench/bench_file_search.py"
+        + (" --postgres" if MODE["postgres"] else "")
+        + f" --count {count}"
         + (" --local" if MODE["local"] else "")
         + "`",
         f"- Store: {FILES} files of {WORDS_PER_FILE:,} random words, chunks of {CHUNK_TOKENS} "
@@ -258,8 +282,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--local", action="store_true")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--profile", metavar="PATH", help="also profile runs into PATH-*.txt")
     args = parser.parse_args()
-    MODE["local"] = args.local
+    MODE.update(local=args.local, postgres=args.postgres, profile=args.profile)
     measure_and_report(args, measure, report, HEADING, "bench_file_search")
 
 

@@ -345,8 +345,8 @@ def main() -> None:
                 r = asyncio.run(ingestion(sqlite(f"ingest{local}"), local, files, words))
                 lines.append(
                     f"| {r['mode']} | {r['files']} | {r['mb']:.2f} | {r['chunks']} | "
-                    f"{r['seconds']:.1f} | {r['mb'] / r['seconds']:.2f} | "
-                    f"{r['chunks'] / r['seconds']:.1f} |"
+                    f"{r['seconds']:.1f} | {r['mb'] / r['seconds']:.3g} | "
+                    f"{r['chunks'] / r['seconds']:.3g} |"
                 )
                 print(lines[-1], flush=True)
             lines.append("")

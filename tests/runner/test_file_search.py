@@ -12,6 +12,7 @@ from typing import Any
 import openai
 import pytest
 
+from openai_assistant_mcp.engine.runs import file_search
 from openai_assistant_mcp.engine.runs.file_search import FUNCTION_NAME
 from tests.runner.conftest import sdk_client
 from tests.support.engine import SpecViolations
@@ -439,3 +440,39 @@ async def test_a_file_that_failed_ingestion_is_named_to_the_model(
     answer = (await oai.beta.threads.messages.list(run.thread_id)).data[0]
     (citation,) = answer.content[0].text.annotations  # type: ignore[union-attr]
     assert citation.file_citation.file_id == cats  # type: ignore[union-attr]
+
+
+async def test_a_file_still_ingesting_when_the_wait_ends_is_named(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bounded wait (30 s) cut to nothing: the search runs while the file is ingesting
+    # (8 chunks through the local model, which takes a query between batches of 4).
+    monkeypatch.setattr(file_search, "INGESTION_WAIT", 0.0)
+    long_text = " ".join(f"paragraph{i} of the long report" for i in range(500)).encode()
+    big = (await oai.files.create(file=("long.txt", long_text), purpose="assistants")).id
+    assistant = await oai.beta.assistants.create(model="m", tools=[{"type": "file_search"}])
+    thread = await oai.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "what does the report say?",
+                "attachments": [{"file_id": big, "tools": [{"type": "file_search"}]}],
+            }
+        ]
+    )
+    provider.script(SearchFiles("report"), CiteSources())
+    import time
+
+    t0 = time.monotonic()
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id
+    )
+    print("RUN TOOK", time.monotonic() - t0, file_search.INGESTION_WAIT)
+    assert run.status == "completed"
+    told = provider.requests[1].messages[-1]["content"]
+    assert told.endswith("These files could not be searched:\n- long.txt: still being processed")
+    store_id = thread.tool_resources.file_search.vector_store_ids[0]  # type: ignore[union-attr,index]
+    done = await oai.vector_stores.files.poll(
+        big, vector_store_id=store_id, poll_interval_ms=100, max_wait_seconds=300
+    )
+    assert done.status == "completed"  # it was only slow

@@ -4,11 +4,12 @@ cite (`【3:0†handbook.pdf】`); the run step records the results as OpenAI's 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from ..errors import APIError
-from ..services import vector_store_files, vector_stores
+from ..services import thread_files, vector_stores
 from ..services.common import now
 from ..store import file_store, repository
 from ..store import vector_repository as repo
@@ -92,23 +93,35 @@ class FileSearch:
             store_ids.append(thread_store)
         if not store_ids:
             return result([], "No files to search: no vector store is attached to this run.")
-        # Files still being ingested are waited for (bounded); then what is ready is searched,
-        # and the model is told which files could not be (failed, or still ingesting).
-        unsearchable = await vector_store_files.wait_searchable(
-            ctx.services, ctx.tenant, store_ids, INGESTION_WAIT
+        max_results = int(options.get("max_num_results") or DEFAULT_MAX_RESULTS)
+
+        async def search() -> list[dict[str, Any]] | APIError:
+            try:
+                return await vector_stores.search(
+                    ctx.services,
+                    ctx.tenant,
+                    store_ids,
+                    queries,
+                    max_num_results=max_results,
+                    ranking_options=ranking,
+                    api_key=ctx.api_key,
+                )
+            except APIError as exc:  # a store deleted or expired since the run began
+                return exc
+
+        # The ingestion check runs beside the search (a database round trip off the turn's
+        # path). Files still being ingested are waited for (bounded) and the search is made
+        # again; the model is told which files could not be searched (failed, still ingesting).
+        state = ctx.services
+        counts, found = await asyncio.gather(
+            thread_files.ingestion_counts(state, store_ids), search()
         )
-        try:
-            found = await vector_stores.search(
-                ctx.services,
-                ctx.tenant,
-                store_ids,
-                queries,
-                max_num_results=int(options.get("max_num_results") or DEFAULT_MAX_RESULTS),
-                ranking_options=ranking,
-                api_key=ctx.api_key,
-            )
-        except APIError as exc:  # a store deleted or expired since the run began
-            return result([], f"file_search error: {exc.message}" + _not_searched(unsearchable))
+        if thread_files.ingesting(counts):
+            counts = await thread_files.wait_ingested(state, store_ids, INGESTION_WAIT)
+            found = await search()
+        unsearchable = await thread_files.unsearchable_files(state, ctx.tenant, store_ids, counts)
+        if isinstance(found, APIError):
+            return result([], f"file_search error: {found.message}" + _not_searched(unsearchable))
         call_index = ctx.call_index
         kept = _within_budget(found, _budget(ctx.run))
         results, sources, blocks = [], [], []
@@ -140,14 +153,14 @@ async def _attachments_store(ctx: BuiltinContext) -> str | None:
     add their files when they are created; this catches files of threads made before that
     (or a store emptied since): one read when nothing is missing."""
     state, tenant, thread_id = ctx.services, ctx.tenant, ctx.run["thread_id"]
-    wanted = vector_store_files.search_attachments(ctx.thread_messages)  # as the turn read them
+    wanted = thread_files.search_attachments(ctx.thread_messages)  # as the turn read them
     if not wanted:
         return None
     async with state.db.read() as conn:
         thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
         if thread is None:
             return None
-        held = vector_store_files.thread_store_id(thread)
+        held = thread_files.thread_store_id(thread)
         present = await repo.existing_file_ids(conn, held, wanted) if held else set()
         missing = [file_id for file_id in wanted if file_id not in present]
         if missing:  # a file deleted since it was attached has nothing to search
@@ -159,15 +172,15 @@ async def _attachments_store(ctx: BuiltinContext) -> str | None:
         if thread is None:
             return None
         try:
-            changed, queued = await vector_store_files.attach_to_thread_in(
+            changed, queued = await thread_files.attach_to_thread_in(
                 conn, state, tenant, thread, missing
             )
         except APIError:  # the thread's store is full: search what it holds
             return held
         if changed is not thread:
             await repository.replace_body(conn, repository.THREADS, thread_id, changed)
-    vector_store_files.queue_ingestion(state, queued, ctx.api_key)
-    return vector_store_files.thread_store_id(changed)
+    thread_files.queue_ingestion(state, queued, ctx.api_key)
+    return thread_files.thread_store_id(changed)
 
 
 def _not_searched(files: list[dict[str, Any]]) -> str:

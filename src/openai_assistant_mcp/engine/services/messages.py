@@ -10,7 +10,7 @@ from ..errors import APIError, conflict, not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
-from . import file_refs, vector_store_files
+from . import file_refs, thread_files
 from .common import ListQuery, list_objects, now, require_thread
 
 
@@ -103,7 +103,7 @@ async def create(
         await file_refs.require_files(conn, tenant, file_refs.message_refs(fields))
         queued = await attach_for_search_in(conn, state, tenant, thread_id, [fields])
         body = await create_in(conn, tenant, thread_id, fields)
-    vector_store_files.queue_ingestion(state, queued, api_key)
+    thread_files.queue_ingestion(state, queued, api_key)
     return body
 
 
@@ -116,15 +116,13 @@ async def attach_for_search_in(
 ) -> list[tuple[str, str]]:
     """Inside the caller's transaction, on a thread it has locked: the files `messages` attach
     for file_search join the thread's vector store; the (store, file) pairs to queue."""
-    file_ids = vector_store_files.search_attachments(messages)
+    file_ids = thread_files.search_attachments(messages)
     if not file_ids:
         return []
     thread = await repository.get_object(conn, repository.THREADS, tenant, thread_id)
     if thread is None:
         raise not_found("thread", thread_id)
-    changed, queued = await vector_store_files.attach_to_thread_in(
-        conn, state, tenant, thread, file_ids
-    )
+    changed, queued = await thread_files.attach_to_thread_in(conn, state, tenant, thread, file_ids)
     if changed is not thread:
         await repository.replace_body(conn, repository.THREADS, thread_id, changed)
     return queued

@@ -19,7 +19,7 @@ from ..runs.lifecycle import RunStatus, StepStatus
 from ..state import EngineState, Event, Subscription
 from ..store import repository
 from ..store.repository import Prepared, RunRow
-from . import file_refs, messages, threads, vector_store_files
+from . import file_refs, messages, thread_files, threads
 from .common import ListQuery, list_objects, now
 from .run_end import finish
 
@@ -200,7 +200,7 @@ async def create(
             raise conflict(f"Thread {thread_id} already has an active run {active}.")
         queued: list[tuple[str, str]] = []
         prepared = await _insert(state, conn, tenant, thread_id, fields, queued=queued)
-    vector_store_files.queue_ingestion(state, queued, api_key)
+    thread_files.queue_ingestion(state, queued, api_key)
     run = prepared.row.body
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)
     return run, _queued_events(run), subscription
@@ -224,7 +224,7 @@ async def create_thread_and_run(
             conn, state, tenant, thread_fields, prefix="thread."
         )
         prepared = await _insert(state, conn, tenant, thread["id"], fields, assistant, queued)
-    vector_store_files.queue_ingestion(state, queued, api_key)
+    thread_files.queue_ingestion(state, queued, api_key)
     run = prepared.row.body
     subscription = state.executor.launch(run["id"], api_key, subscribe=stream, prepared=prepared)
     return run, [("thread.created", thread), *_queued_events(run)], subscription

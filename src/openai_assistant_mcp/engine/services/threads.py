@@ -11,7 +11,7 @@ from ..errors import not_found
 from ..ids import new_id
 from ..store import repository
 from ..store.database import Database
-from . import file_refs, messages, vector_store_files
+from . import file_refs, messages, thread_files
 from .common import now, require_thread
 
 DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
@@ -35,8 +35,8 @@ async def create_in(
         "tool_resources": fields.get("tool_resources") or {},
         "metadata": fields.get("metadata") or {},
     }
-    body, queued = await vector_store_files.attach_to_thread_in(
-        conn, state, tenant, body, vector_store_files.search_attachments(fields.get("messages"))
+    body, queued = await thread_files.attach_to_thread_in(
+        conn, state, tenant, body, thread_files.search_attachments(fields.get("messages"))
     )
     await repository.insert_object(conn, repository.THREADS, body, tenant)
     initial = [
@@ -52,7 +52,7 @@ async def create(
 ) -> dict[str, Any]:
     async with state.db.write() as conn:
         body, queued = await create_in(conn, state, tenant, fields)
-    vector_store_files.queue_ingestion(state, queued, api_key)
+    thread_files.queue_ingestion(state, queued, api_key)
     return body
 
 

