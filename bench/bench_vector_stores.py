@@ -279,11 +279,13 @@ async def budget_quality(database_url: str, pairs_count: int) -> list[tuple[str,
             state = app.state.engine
             tenant = state.hasher.tenant_for("sk-bench")
             await index_once(state)  # PostgreSQL: ANALYZE, as autovacuum would after this
-            saved = search_module.KEYWORD_BUDGET
+            saved = search_module.KEYWORD_BUDGET, search_module.KEYWORD_SHARE
+            search_module.KEYWORD_SHARE = 0.0
             try:
                 for title, budget in (
                     ("2% of the chunks (as 2,000 of 100k)", 0.02 * len(pairs)),
-                    ("10% of the chunks", 0.1 * len(pairs)),
+                    ("5% of the chunks (as 5,000 of 100k)", 0.05 * len(pairs)),
+                    ("10% of the chunks (the default's share above 20k chunks)", 0.1 * len(pairs)),
                     ("unbounded (every informative word required)", 1e12),
                 ):
                     search_module.KEYWORD_BUDGET = budget
@@ -299,7 +301,7 @@ async def budget_quality(database_url: str, pairs_count: int) -> list[tuple[str,
                     out.append((title, hits / len(pairs), reciprocal / len(pairs)))
                     print(out[-1], flush=True)
             finally:
-                search_module.KEYWORD_BUDGET = saved
+                search_module.KEYWORD_BUDGET, search_module.KEYWORD_SHARE = saved
             await client.close()
     return out
 

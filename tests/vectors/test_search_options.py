@@ -87,9 +87,16 @@ async def test_rewrite_query(tenant_client: openai.AsyncOpenAI) -> None:
 def test_rewrite_and_term_choice_rules() -> None:
     assert rewrite("How do I bake BREAD at 220 degrees?") == "bake bread 220 degrees"
     frequencies = {"rare": 0.001, "mid": 0.02, "often": 0.3, "everywhere": 0.9}
-    # 100k chunks: "rare" (100 expected matches) and "mid" (2,000) exceed the budget together.
-    assert choose_terms(frequencies, 100_000) == (["rare"], ["mid", "often"])
-    assert choose_terms(frequencies, 1_000) == (["rare", "mid", "often"], [])
+    # 100k chunks, a budget of 10,000: "often" (30,000 expected matches) only scores.
+    assert choose_terms(frequencies, 100_000) == (["rare", "mid"], ["often"])
+    # 5k chunks, a budget of 2,000: "rare" (5) and "mid" (100) fit, "often" (1,500) too.
+    assert choose_terms(frequencies, 5_000) == (["rare", "mid", "often"], [])
+    # 1M chunks, a budget of 100,000: "rare" (1,000) and "mid" (20,000) fit, "often" does not.
+    assert choose_terms({"rare": 0.001, "mid": 0.02, "often": 0.3}, 1_000_000) == (
+        ["rare", "mid"],
+        ["often"],
+    )
+    assert choose_terms({"rare": 0.001, "mid": 0.2}, 10_000) == (["rare"], ["mid"])
     assert choose_terms({"everywhere": 0.9, "also": 0.8}, 10) == (["also"], [])
 
 
@@ -112,6 +119,7 @@ async def test_keyword_ranking_stays_in_its_store_and_scores_common_terms(
     # A budget of one chunk: "zanzibar" (2 of 18 chunks) is required, "widget" (5 of 18) only
     # scores what "zanzibar" finds.
     monkeypatch.setattr(search_module, "KEYWORD_BUDGET", 1)
+    monkeypatch.setattr(search_module, "KEYWORD_SHARE", 0.0)
     found = await vector_stores.search(
         state, tenant, [store_id], "widget zanzibar", keyword=True, vector=False
     )
