@@ -37,7 +37,12 @@ from openai_assistant_mcp.engine.app import start_engine, stop_engine
 from openai_assistant_mcp.engine.services import vector_stores
 from openai_assistant_mcp.engine.store import vector_repository as repo
 from openai_assistant_mcp.engine.vectors.embedders import Embedder, choose_mode
-from openai_assistant_mcp.engine.vectors.search import QUERY_VECTORS
+from openai_assistant_mcp.engine.vectors.search import (
+    QUERY_VECTORS,
+    StoreForSearch,
+    keyword_ranking,
+    query_terms,
+)
 from tests.support.docstring_corpus import docstring_pairs
 from tests.support.engine import engine_settings, openai_client, running_app
 
@@ -137,57 +142,104 @@ async def index_once(state: Any) -> None:
         await conn.execute(text("ANALYZE vector_store_chunks"))
 
 
+async def before_keyword(conn: Any, store_id: str, query: str) -> list[int]:
+    """The keyword ranking as it was before the budget (for the A/B): every informative word
+    OR-ed, every matching chunk of every store scored, the store filtered by a join."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    if conn.dialect.name == "sqlite":
+        sql = (
+            "SELECT c.id FROM vector_store_chunks_fts f "
+            "JOIN vector_store_chunks c ON c.id = f.rowid "
+            "WHERE vector_store_chunks_fts MATCH :q AND c.vector_store_id = :store "
+            "ORDER BY bm25(vector_store_chunks_fts) LIMIT 50"
+        )
+        q = " OR ".join(f'"{term}"' for term in terms)
+    else:
+        sql = (
+            "SELECT c.id FROM vector_store_chunks c, to_tsquery('english', :q) q "
+            "WHERE c.tsv @@ q AND c.vector_store_id = :store "
+            "ORDER BY ts_rank_cd(c.tsv, q) DESC LIMIT 50"
+        )
+        q = " | ".join(terms)
+    return [row[0] for row in await conn.execute(text(sql), {"q": q, "store": store_id})]
+
+
+async def keyword_ab(state: Any, store_id: str, queries: list[str]) -> dict[str, Any]:
+    """The keyword ranking alone, before and after, alternating query by query (same load)."""
+    async with state.db.read() as conn:
+        stores = await repo.stores_of_tenant(conn, "bench", [store_id])
+    _body, record, generation = stores[store_id]
+    store = StoreForSearch(store_id, record, generation)
+    before, after = [], []
+    for query in ["warm up", *queries]:
+        async with state.db.read() as conn:
+            t = time.perf_counter()
+            await before_keyword(conn, store_id, query)
+            before.append((time.perf_counter() - t) * 1000)
+        async with state.db.read() as conn:
+            t = time.perf_counter()
+            await keyword_ranking(conn, [store], query, 50, None)
+            after.append((time.perf_counter() - t) * 1000)
+    before, after = before[1:], after[1:]
+    return {
+        "before": (percentile(before, 50), percentile(before, 99)),
+        "after": (percentile(after, 50), percentile(after, 99)),
+    }
+
+
+async def measure(state: Any, store_id: str, queries: list[str]) -> dict[str, Any]:
+    """p50 / p99 of the service's search in each mode, and the keyword A/B."""
+    timings: dict[str, Any] = {"ab": await keyword_ab(state, store_id, queries)}
+    for mode, (keyword, vector, ranker) in MODES.items():
+        QUERY_VECTORS.clear()  # every query is embedded, as a new one would be
+        samples = []
+        for query in ["warm up", *queries]:
+            t = time.perf_counter()
+            await vector_stores.search(
+                state,
+                "bench",
+                [store_id],
+                query,
+                max_num_results=10,
+                keyword=keyword,
+                vector=vector,
+                ranking_options={"ranker": ranker},
+            )
+            samples.append((time.perf_counter() - t) * 1000)
+        timings[f"{mode}_first_ms"] = samples[0]
+        timings[mode] = (percentile(samples[1:], 50), percentile(samples[1:], 99))
+    return timings
+
+
 async def latency(database_url: str, sizes: list[int]) -> dict[str, Any]:
+    """SQLite: each store measured once filled. PostgreSQL: every store filled, the HNSW
+    index built once, then each measured."""
     vocabulary = corpus_words()
     queries = [p.query for p in docstring_pairs(QUERIES, per_module=2)]
-    out: dict[str, Any] = {"sizes": {}}
+    out: dict[str, Any] = {"sizes": {}, "fill_s": {}}
     with tempfile.TemporaryDirectory() as data:
         settings = engine_settings(database_url, Path(data))
         state = await start_engine(settings)
         try:
             out["pgvector"] = state.ingestion.pgvector
-            tenant = "bench"
             filled = {}
             for size in sizes:
                 started = time.perf_counter()
-                filled[size] = await fill(state, tenant, size, vocabulary)
-                print(size, "filled in", round(time.perf_counter() - started, 1), "s", flush=True)
-                out.setdefault("fill_s", {})[size] = time.perf_counter() - started
-            started = time.perf_counter()
-            await index_once(state)
-            out["index_s"] = time.perf_counter() - started
-            for size, store_id in filled.items():
-                timings: dict[str, Any] = {"fill_s": out["fill_s"][size]}
-                for mode, (keyword, vector, ranker) in MODES.items():
-                    QUERY_VECTORS.clear()  # every query is embedded, as a new one would be
-                    first = time.perf_counter()
-                    await vector_stores.search(
-                        state,
-                        tenant,
-                        [store_id],
-                        "warm up",
-                        keyword=keyword,
-                        vector=vector,
-                        ranking_options={"ranker": ranker},
-                    )
-                    timings[f"{mode}_first_ms"] = (time.perf_counter() - first) * 1000
-                    samples = []
-                    for query in queries:
-                        t = time.perf_counter()
-                        await vector_stores.search(
-                            state,
-                            tenant,
-                            [store_id],
-                            query,
-                            max_num_results=10,
-                            keyword=keyword,
-                            vector=vector,
-                            ranking_options={"ranker": ranker},
-                        )
-                        samples.append((time.perf_counter() - t) * 1000)
-                    timings[mode] = (percentile(samples, 50), percentile(samples, 99))
-                out["sizes"][size] = timings
-                print(size, timings, flush=True)
+                filled[size] = await fill(state, "bench", size, vocabulary)
+                out["fill_s"][size] = time.perf_counter() - started
+                print(size, "filled in", round(out["fill_s"][size], 1), "s", flush=True)
+                if not state.db.is_postgres:
+                    out["sizes"][size] = await measure(state, filled[size], queries)
+                    print(size, out["sizes"][size], flush=True)
+            if state.db.is_postgres:
+                started = time.perf_counter()
+                await index_once(state)
+                out["index_s"] = time.perf_counter() - started
+                for size, store_id in filled.items():
+                    out["sizes"][size] = await measure(state, store_id, queries)
+                    print(size, out["sizes"][size], flush=True)
             embedder = Embedder(choose_mode(settings), settings)
             samples = []
             for query in queries:
@@ -197,6 +249,58 @@ async def latency(database_url: str, sizes: list[int]) -> dict[str, Any]:
             out["embed"] = (percentile(samples, 50), percentile(samples, 99))
         finally:
             await stop_engine(state)
+    return out
+
+
+async def budget_quality(database_url: str, pairs_count: int) -> list[tuple[str, float, float]]:
+    """Keyword-only recall@5 / MRR on docstring pairs with the keyword budget at the share of
+    a 100k-chunk store it is there (2%), at 10%, and unbounded: what leaving common words
+    optional costs in quality (the 120-pair quality test is too small for the budget to bite)."""
+    from openai_assistant_mcp.engine.vectors import search as search_module
+
+    pairs = docstring_pairs(pairs_count, per_module=40)
+    out = []
+    with tempfile.TemporaryDirectory() as data:
+        settings = engine_settings(database_url, Path(data), LOCAL_EMBEDDINGS=False)
+        async with running_app(settings) as app:
+            client = openai_client(app, "sk-bench")
+            ids = [
+                (
+                    await client.files.create(
+                        file=(p.name, p.document.encode()), purpose="assistants"
+                    )
+                ).id
+                for p in pairs
+            ]
+            store = await client.vector_stores.create()
+            await client.vector_stores.file_batches.create_and_poll(
+                store.id, file_ids=ids, poll_interval_ms=200
+            )
+            state = app.state.engine
+            tenant = state.hasher.tenant_for("sk-bench")
+            await index_once(state)  # PostgreSQL: ANALYZE, as autovacuum would after this
+            saved = search_module.KEYWORD_BUDGET
+            try:
+                for title, budget in (
+                    ("2% of the chunks (as 2,000 of 100k)", 0.02 * len(pairs)),
+                    ("10% of the chunks", 0.1 * len(pairs)),
+                    ("unbounded (every informative word required)", 1e12),
+                ):
+                    search_module.KEYWORD_BUDGET = budget
+                    hits, reciprocal = 0, 0.0
+                    for pair in pairs:
+                        results = await vector_stores.search(
+                            state, tenant, [store.id], pair.query, max_num_results=10, vector=False
+                        )
+                        names = list(dict.fromkeys(r["filename"] for r in results))
+                        hits += pair.name in names[:5]
+                        if pair.name in names:
+                            reciprocal += 1.0 / (names.index(pair.name) + 1)
+                    out.append((title, hits / len(pairs), reciprocal / len(pairs)))
+                    print(out[-1], flush=True)
+            finally:
+                search_module.KEYWORD_BUDGET = saved
+            await client.close()
     return out
 
 
@@ -217,12 +321,13 @@ def main() -> None:
     parser.add_argument("--keyword-corpus", default="200x4000", help="FILESxWORDS")
     parser.add_argument("--local-corpus", default="4x1000", help="FILESxWORDS")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--budget-quality", type=int, default=0, metavar="PAIRS")
     args = parser.parse_args()
     corpora = [
         (local, *(int(n) for n in spec.lower().split("x")))
         for local, spec in ((False, args.keyword_corpus), (True, args.local_corpus))
     ]
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s]
     lines = [HEADING, "", *machine_lines(), ""]
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = lambda name: f"sqlite+aiosqlite:///{tmp}/{name}.db"  # noqa: E731
@@ -243,14 +348,32 @@ def main() -> None:
                 )
                 print(lines[-1], flush=True)
             lines.append("")
+        if args.budget_quality:
+            if args.postgres:
+                server, url = postgres_url()
+                try:
+                    rows = asyncio.run(budget_quality(url, args.budget_quality))
+                finally:
+                    server.stop()
+            else:
+                rows = asyncio.run(budget_quality(sqlite("quality"), args.budget_quality))
+            lines += [
+                f"Keyword-only quality by keyword budget ({args.budget_quality} docstring pairs, "
+                f"{'PostgreSQL' if args.postgres else 'SQLite'}):",
+                "",
+                "| budget | recall@5 | MRR |",
+                "| --- | --- | --- |",
+                *(f"| {title} | {recall:.3f} | {mrr:.3f} |" for title, recall, mrr in rows),
+                "",
+            ]
         measured = []
         if args.ingestion_only:
             print("\n".join(lines))  # not --write: the section holds the search figures too
             return
-        if not args.no_sqlite:
+        if not args.no_sqlite and sizes:
             result = asyncio.run(latency(sqlite("latency"), sizes))
             measured.append(("SQLite (exact numpy search)", result))
-        if args.postgres:
+        if args.postgres and sizes:
             server, url = postgres_url()
             try:
                 result = asyncio.run(latency(url, sizes))
@@ -263,8 +386,9 @@ def main() -> None:
         "queries, top 10; hybrid includes embedding the query with the local model):",
         "",
         "| store | chunks | keyword p50 / p99 ms | hybrid p50 / p99 ms | ranker none p50 / "
-        "p99 ms | first keyword / hybrid ms | fill s |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "p99 ms | first keyword / hybrid ms | keyword ranking alone, before / after, p50 ms | "
+        "fill s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for title, result in measured:
         for size, t in result["sizes"].items():
@@ -272,7 +396,9 @@ def main() -> None:
                 f"| {title} | {size:,} | {t['keyword'][0]:.1f} / {t['keyword'][1]:.1f} | "
                 f"{t['hybrid'][0]:.1f} / {t['hybrid'][1]:.1f} | "
                 f"{t['none'][0]:.1f} / {t['none'][1]:.1f} | "
-                f"{t['keyword_first_ms']:.0f} / {t['hybrid_first_ms']:.0f} | {t['fill_s']:.0f} |"
+                f"{t['keyword_first_ms']:.0f} / {t['hybrid_first_ms']:.0f} | "
+                f"{t['ab']['before'][0]:.1f} / {t['ab']['after'][0]:.1f} | "
+                f"{result['fill_s'][size]:.0f} |"
             )
     for title, result in measured:
         if "index_s" in result and result["index_s"] > 1:

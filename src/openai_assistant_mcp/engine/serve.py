@@ -54,7 +54,7 @@ def api_guard(app: Any, settings: APIGuardSettings) -> Guard:
         key_as_bearer=True,
         limiter=settings.limiter("requests"),
         large_body_routes=LARGE_BODY_ROUTES,
-        log_refusals=True,
+        log_host_refusals=True,
     )
     return Guard(app, door)
 

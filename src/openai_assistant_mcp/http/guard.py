@@ -70,7 +70,7 @@ class Door:
     key_as_bearer: bool = False
     limiter: CallerLimiter | None = None  # one slot per request (the MCP server limits calls)
     large_body_routes: tuple[BodyRoute, ...] = ()
-    log_refusals: bool = False
+    log_host_refusals: bool = False  # the REST API's operators see rebinding attempts
 
 
 class Guard:
@@ -137,7 +137,7 @@ class Guard:
             await self._refuse(send, refusal)
 
     async def _refuse(self, send: Send, refusal: Refusal) -> None:
-        if self.door.log_refusals:
+        if self.door.log_host_refusals and refusal.kind == "host":
             log.warning("refused: %s", refusal.message)
         body, headers = self.door.render(refusal)
         await send_json(send, refusal.status, body, headers)

@@ -10,8 +10,10 @@ MCP server counts tool calls, the REST API requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,13 +72,24 @@ class HTTPLimitSettings(BaseSettings):
         description="on SIGTERM, seconds the work in flight gets to finish",
     )
 
-    def limiter(self, what: str) -> CallerLimiter:
-        """A limiter with these limits; `what` names the things counted ("tool calls")."""
+    max_calls_in_flight: int = Field(
+        default=16,
+        ge=0,
+        alias="MAX_CALLS_IN_FLIGHT",
+        description="MCP tool calls on the embedded engine served at once over every key, "
+        "those waiting on a run aside; the rest wait in line, writes first; 0: no line",
+    )
+
+    def limiter(self, what: str, *, line: bool = False) -> CallerLimiter:
+        """A limiter with these limits; `what` names the things counted ("tool calls").
+        `line`: with the server-wide line of quick calls (where the calls' work is this
+        process's CPU, the embedded engine; a remote API's calls just wait on the network)."""
         return CallerLimiter(
             self.max_concurrent_per_key,
             self.max_queued_per_key,
             self.rate_limit_per_minute,
             what=what,
+            in_flight=self.max_calls_in_flight if line else 0,
         )
 
 
@@ -104,8 +117,15 @@ class CallerLimiter:
     """Concurrency, queue and rate limits per credential (see the module docstring)."""
 
     def __init__(
-        self, max_concurrent: int, max_queued: int, per_minute: int, *, what: str = "requests"
+        self,
+        max_concurrent: int,
+        max_queued: int,
+        per_minute: int,
+        *,
+        what: str = "requests",
+        in_flight: int = 0,
     ) -> None:
+        self.gate = AdmissionLine(in_flight) if in_flight else None
         self.max_concurrent = max_concurrent
         self.max_queued = max_queued
         self.per_minute = per_minute
@@ -119,8 +139,11 @@ class CallerLimiter:
         return sum(c.running + c.waiting for c in self._callers.values())
 
     @asynccontextmanager
-    async def slot(self, credential: str | None) -> AsyncIterator[None]:
-        """Hold one of the caller's slots for the body of the `async with`."""
+    async def slot(
+        self, credential: str | None, *, gated: bool = False, write: bool = False
+    ) -> AsyncIterator[None]:
+        """Hold one of the caller's slots for the body of the `async with`; a `gated` call
+        (a quick one) also waits its turn in the server-wide line (`write`s go first)."""
         caller = self._caller(credential)
         if caller.slots.locked() and caller.waiting >= self.max_queued:
             raise LimitExceeded(
@@ -138,7 +161,11 @@ class CallerLimiter:
             caller.waiting -= 1
         caller.running += 1
         try:
-            yield
+            if gated and self.gate is not None:
+                async with self.gate.turn(write):
+                    yield
+            else:
+                yield
         finally:
             caller.running -= 1
             caller.last_used = time.monotonic()
@@ -185,3 +212,61 @@ class CallerLimiter:
             if caller.running + caller.waiting == 0 and now - caller.last_used >= refill:
                 del self._callers[name]
         self._prune_above = max(1024, 2 * len(self._callers))
+
+
+WRITES_IN_A_ROW = 4  # writes let in ahead of waiting reads before one read goes
+
+
+class AdmissionLine:
+    """At most `limit` calls served at once; the rest wait in line, writes before reads.
+
+    Why: on a saturated event loop every call in progress shares the loop, so each takes as
+    long as all of them together; served a few at a time, each finishes quickly and a write
+    (one short transaction) does not wait behind a crowd of reads (bench/RESULTS.md)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.free = limit
+        self.lines: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
+            deque(),  # writes
+            deque(),  # reads
+        )
+        self.writes_in_a_row = 0
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(line) for line in self.lines)
+
+    @asynccontextmanager
+    async def turn(self, write: bool) -> AsyncIterator[None]:
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+        else:
+            admitted = asyncio.get_running_loop().create_future()
+            self.lines[0 if write else 1].append(admitted)
+            try:
+                await admitted
+            except asyncio.CancelledError:
+                if admitted.cancelled():  # still in line (or skipped by _release): leave it
+                    with contextlib.suppress(ValueError):
+                        self.lines[0 if write else 1].remove(admitted)
+                else:  # let in just as it was cancelled: pass the turn on
+                    self._release()
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        writes, reads = self.lines
+        # Writes first, but never more than WRITES_IN_A_ROW while reads wait: no starving.
+        order = (writes, reads) if self.writes_in_a_row < WRITES_IN_A_ROW else (reads, writes)
+        for line in order:
+            while line:
+                waiter = line.popleft()
+                if not waiter.done():  # a cancelled one leaves by itself
+                    self.writes_in_a_row = self.writes_in_a_row + 1 if line is writes else 0
+                    waiter.set_result(None)
+                    return
+        self.free += 1

@@ -41,7 +41,7 @@ class ToolServer:
         self._by_name = {spec.name: spec for spec in self.tools}
         self._listing = types.ListToolsResult(tools=[self._listed(s) for s in self.tools])
         self.backend = Backend(settings)
-        self.limiter = settings.limiter("tool calls")  # per API key: http/limits.py
+        self.limiter = settings.limiter("tool calls", line=settings.embedded)  # http/limits.py
         self._pipeline = call_pipeline(settings, self.backend, self.limiter)
 
     def _listed(self, spec: ToolSpec[Any]) -> types.Tool:

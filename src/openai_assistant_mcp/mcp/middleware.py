@@ -196,7 +196,9 @@ def per_key_limit(limiter: CallerLimiter) -> Step:
     """One slot of the caller key's concurrency and rate (http/limits.py)."""
 
     async def step(call: ToolCall, next: Next) -> Answer:
-        async with limiter.slot(call.key):
+        async with limiter.slot(
+            call.key, gated=not call.spec.waits, write=call.spec.effect != "read"
+        ):
             return await next(call)
 
     return step

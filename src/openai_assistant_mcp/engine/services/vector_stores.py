@@ -197,13 +197,11 @@ async def search(
         return []
     await _touch(state, [found[s.id][0] for s in stores])
     store_ids = [s.id for s in stores]
-    attributes: dict[tuple[str, str], dict] = {}
     allowed = None
     if filters:  # every file's attributes decide which files may answer
         async with state.db.read() as conn:
-            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids):
-                attributes[(store_id, file_id)] = attrs
-        allowed = {fid for (_, fid), attrs in attributes.items() if matches(filters, attrs)}
+            every = await repo.files_attributes(conn, store_ids)
+        allowed = {file_id for _, file_id, attrs in every if matches(filters, attrs)}
         if not allowed:
             return []
     pgvector = state.ingestion.pgvector if state.ingestion is not None else False
@@ -222,23 +220,18 @@ async def search(
     )
     hits = [hit for hit in hits if hit.score >= threshold]
     async with state.db.read() as conn:
-        chunks = await vector_chunks.chunks_by_id(conn, [hit.chunk_id for hit in hits])
-        if not filters:
-            hit_files = list({chunk[1] for chunk in chunks.values()})
-            for store_id, file_id, attrs in await repo.files_attributes(conn, store_ids, hit_files):
-                attributes[(store_id, file_id)] = attrs
-        names = await repo.file_names(conn, tenant, list({c[1] for c in chunks.values()}))
+        chunks = await vector_chunks.chunk_details(conn, tenant, [hit.chunk_id for hit in hits])
     results = []
     for hit in hits:
         if hit.chunk_id not in chunks or chunks[hit.chunk_id][0] not in found:
             continue  # removed since the ranking was read (or, defensively, not searched)
-        store_id, file_id, text = chunks[hit.chunk_id]
+        _, file_id, text, attributes, filename = chunks[hit.chunk_id]
         results.append(
             {
                 "file_id": file_id,
-                "filename": names.get(file_id, file_id),
+                "filename": filename,
                 "score": round(hit.score, 6),
-                "attributes": attributes.get((store_id, file_id), {}),
+                "attributes": attributes,
                 "content": [{"type": "text", "text": text}],
             }
         )

@@ -114,14 +114,41 @@ async def file_chunk_texts(conn: AsyncConnection, store_id: str, file_id: str) -
     return list((await conn.execute(query)).scalars())
 
 
-async def chunks_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, tuple[str, str, str]]:
-    """{chunk id: (store_id, file_id, text)}."""
+async def chunk_details(
+    conn: AsyncConnection, tenant: str, ids: list[int]
+) -> dict[int, tuple[str, str, str, dict[str, Any], str]]:
+    """{chunk id: (store_id, file_id, text, the file's attributes in that store, filename)},
+    in one query (a search's results)."""
+    from .tables import files
+
     if not ids:
         return {}
-    query = select(CHUNKS.c.id, CHUNKS.c.vector_store_id, CHUNKS.c.file_id, CHUNKS.c.text).where(
-        CHUNKS.c.id.in_(ids)
+    store_file = vt.vector_store_files
+    joined = CHUNKS.outerjoin(
+        store_file,
+        (store_file.c.vector_store_id == CHUNKS.c.vector_store_id)
+        & (store_file.c.id == CHUNKS.c.file_id),
+    ).outerjoin(files, (files.c.id == CHUNKS.c.file_id) & (files.c.tenant == tenant))
+    query = (
+        select(
+            CHUNKS.c.id,
+            CHUNKS.c.vector_store_id,
+            CHUNKS.c.file_id,
+            CHUNKS.c.text,
+            store_file.c.body,
+            files.c.body,
+        )
+        .select_from(joined)
+        .where(CHUNKS.c.id.in_(ids))
     )
-    return {int(r[0]): (r[1], r[2], r[3]) for r in await conn.execute(query)}
+    out = {}
+    for chunk_id, store_id, file_id, chunk_text, store_file_body, file_body in await conn.execute(
+        query
+    ):
+        attributes = (store_file_body or {}).get("attributes") or {}
+        filename = (file_body or {}).get("filename", file_id)
+        out[int(chunk_id)] = (store_id, file_id, chunk_text, attributes, filename)
+    return out
 
 
 # --- keyword ranking ------------------------------------------------------------------------
@@ -205,7 +232,7 @@ async def keyword_search(
     limit: int,
     file_ids: Sequence[str] | None = None,
 ) -> list[int]:
-    """Chunk IDs best first by BM25 (SQLite FTS5) or ts_rank_cd (PostgreSQL GIN): chunks
+    """Chunk IDs best first by BM25 (SQLite FTS5) or ts_rank (PostgreSQL GIN): chunks
     holding one of the `required` terms, scored on those and the `optional` ones (common
     terms, too costly to look for everywhere, but still counted where they occur)."""
     if not required:
@@ -232,10 +259,14 @@ async def keyword_search(
         params["required"] = " | ".join(_tsquery_string(term) for term in required)
         params["all"] = " | ".join(_tsquery_string(term) for term in [*required, *optional])
         params["stores"] = list(store_ids)
+        # The GIN index finds the candidates: the planner's estimate for a few thousand of a
+        # store's rows picks a sequential scan, which tests every row's tsvector (35 ms vs 2
+        # at 10k chunks). ts_rank, not ts_rank_cd: 8 ms vs 29 on 2,000 candidates.
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
         sql = (
             "SELECT c.id FROM vector_store_chunks c WHERE c.tsv @@ CAST(:required AS tsquery) "
             f"AND c.vector_store_id IN :stores{file_clause} "
-            "ORDER BY ts_rank_cd(c.tsv, CAST(:all AS tsquery)) DESC LIMIT :limit"
+            "ORDER BY ts_rank(c.tsv, CAST(:all AS tsquery)) DESC LIMIT :limit"
         )
     statement = text(sql)
     if "stores" in params:

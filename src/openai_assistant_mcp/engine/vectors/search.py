@@ -223,7 +223,7 @@ async def keyword_ranking(
     limit: int,
     file_ids: set[str] | None,
 ) -> list[int]:
-    """Chunk IDs best first by BM25 / ts_rank_cd over the query's informative terms."""
+    """Chunk IDs best first by BM25 / ts_rank over the query's informative terms."""
     terms = query_terms(query)
     if not terms:
         return []
