@@ -67,7 +67,8 @@ class EngineProcess:
 
     def wait_ready(self) -> EngineProcess:
         assert self.process is not None
-        deadline = time.monotonic() + 30
+        # A readiness wait, not a timing check: a cold start took ~30 s on the loaded 2-core box.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"engine exited: {self.log.read_text()[-2000:]}")
