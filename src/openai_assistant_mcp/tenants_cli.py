@@ -11,7 +11,6 @@ import os
 import sys
 from typing import TextIO
 
-from .engine.admin import NothingToMove, list_tenants, move_tenant
 from .engine.settings import EngineSettings
 
 MOVE_EPILOG = """\
@@ -80,6 +79,10 @@ def add_tenant_commands(commands: argparse._SubParsersAction, common: argparse.A
 
 def run_tenants(args: argparse.Namespace, settings: EngineSettings) -> int:
     """Carry out `tenants list|move`; the exit code."""
+    # Imported here: the store's imports (SQLAlchemy, Alembic: ~0.2 s) would otherwise delay
+    # every start of the MCP server, which answers `initialize` before loading the engine.
+    from .engine.admin import NothingToMove, move_tenant
+
     if args.tenants_action == "list":
         return _list(settings, sys.stdout)
     try:
@@ -100,6 +103,8 @@ def run_tenants(args: argparse.Namespace, settings: EngineSettings) -> int:
 
 
 def _list(settings: EngineSettings, out: TextIO) -> int:
+    from .engine.admin import list_tenants
+
     found, hasher = asyncio.run(list_tenants(settings))
     if not found:
         print("No tenants: the store is empty.", file=out)

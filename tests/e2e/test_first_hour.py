@@ -77,17 +77,26 @@ def test_a_taken_port_is_one_line(args: list[str], taken_port: int, tmp_path: Pa
 def _stderr_of_stdio_on_a_terminal(env: dict[str, str]) -> str:
     """Start the stdio server with a terminal as its stdin; its stderr after a moment."""
     controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [COMMAND], env=env, stdin=terminal, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    log = Path(env["DATA_DIR"]).parent / "stdio-terminal.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [COMMAND], env=env, stdin=terminal, stdout=subprocess.DEVNULL, stderr=sink
+        )
     os.close(terminal)
     try:
-        time.sleep(5)  # time to start and say what it waits for
+        # Until it says what it waits for (a readiness wait: a loaded machine starts slowly),
+        # then a moment more for anything it would wrongly say twice.
+        deadline = time.monotonic() + 60
+        while b"waiting for an MCP client" not in log.read_bytes():
+            if time.monotonic() > deadline or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(1)
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=30)
+        process.wait(30)
         os.close(controller)
-    return stderr.decode()
+    return log.read_text()
 
 
 def test_stdio_on_a_terminal_says_what_it_waits_for_and_warns_without_a_key(
