@@ -41,16 +41,11 @@ def api_guard(app: Any, settings: APIGuardSettings) -> Guard:
     """The REST API behind the guard. With an access token, `Authorization: Bearer <token>`
     opens the door and the caller's own key comes in `X-OpenAI-API-Key`; the app then sees
     that key as the bearer, as it would without a token. Requests are limited per key."""
-    token = settings.auth_token
-    door = Door(
-        prefix="API",
-        render=openai_envelope,
-        token=token.get_secret_value() if token else None,
-        allowed_hosts=settings.allowed_hosts,
-        allowed_origins=settings.allowed_origins,
-        max_body_bytes=settings.max_request_body_bytes,
-        read_timeout=settings.http_read_timeout,
-        max_json_depth=MAX_JSON_DEPTH,
+    door = Door.from_settings(
+        settings,
+        "API",
+        openai_envelope,
+        MAX_JSON_DEPTH,
         key_as_bearer=True,
         limiter=settings.limiter("requests"),
         large_body_routes=LARGE_BODY_ROUTES,

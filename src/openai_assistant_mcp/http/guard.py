@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .access import host_refusal, token_matches
 from .asgi import Receive, Scope, Send, header, send_json
@@ -71,6 +71,44 @@ class Door:
     limiter: CallerLimiter | None = None  # one slot per request (the MCP server limits calls)
     large_body_routes: tuple[BodyRoute, ...] = ()
     log_host_refusals: bool = False  # the REST API's operators see rebinding attempts
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: DoorSettings,
+        prefix: str,
+        render: Renderer,
+        max_json_depth: int,
+        **options: Any,
+    ) -> Door:
+        """A server's door from its access and limit settings; `options` are the rest."""
+        token = settings.auth_token
+        return cls(
+            prefix=prefix,
+            render=render,
+            token=token.get_secret_value() if token else None,
+            allowed_hosts=settings.allowed_hosts,
+            allowed_origins=settings.allowed_origins,
+            max_body_bytes=settings.max_request_body_bytes,
+            read_timeout=settings.http_read_timeout,
+            max_json_depth=max_json_depth,
+            **options,
+        )
+
+
+class DoorSettings(Protocol):
+    """The settings both servers' doors are made from (their access and limit sections)."""
+
+    @property
+    def auth_token(self) -> Any: ...
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]: ...
+    @property
+    def allowed_origins(self) -> tuple[str, ...]: ...
+    @property
+    def max_request_body_bytes(self) -> int: ...
+    @property
+    def http_read_timeout(self) -> float: ...
 
 
 class Guard:

@@ -83,17 +83,8 @@ def streamable_http_options(settings: Settings) -> dict[str, Any]:
 
 def mcp_guard(app: Any, settings: Settings) -> Guard:
     """`app` behind the shared guard, refusing in JSON-RPC."""
-    token = settings.auth_token
-    door = Door(
-        prefix="MCP",
-        render=json_rpc_error,
-        token=token.get_secret_value() if token else None,
-        allowed_hosts=settings.allowed_hosts,
-        allowed_origins=settings.allowed_origins,
-        max_body_bytes=settings.max_request_body_bytes,
-        read_timeout=settings.http_read_timeout,
-        max_json_depth=MAX_JSON_DEPTH,
-        check_hosts=settings.checks_hosts,
+    door = Door.from_settings(
+        settings, "MCP", json_rpc_error, MAX_JSON_DEPTH, check_hosts=settings.checks_hosts
     )
     return Guard(app, door)
 
