@@ -4,6 +4,7 @@ retrieval quality on standard library docstrings.
 
     uv run python bench/bench_vector_stores.py [--postgres] [--sizes 1000,10000,100000] [--write]
         [--skip-ingestion | --ingestion-only] [--keyword-corpus 200x4000] [--local-corpus 4x1000]
+        [--shared-buffers 128MB]
 
 --keyword-corpus / --local-corpus: FILESxWORDS of the ingestion corpora; the local model's is
 small by default (its throughput is a few hundred to ~2,000 e5 tokens/s on 2 cores, so a
@@ -306,10 +307,10 @@ async def budget_quality(database_url: str, pairs_count: int) -> list[tuple[str,
     return out
 
 
-def postgres_url() -> tuple[Any, str]:
+def postgres_url(shared_buffers: str = "128MB") -> tuple[Any, str]:
     from tests.support.postgres import PostgresServer
 
-    server = PostgresServer.start()
+    server = PostgresServer.start(shared_buffers=shared_buffers)
     return server, asyncio.run(server.new_database_url("bench_vs"))
 
 
@@ -324,6 +325,11 @@ def main() -> None:
     parser.add_argument("--local-corpus", default="4x1000", help="FILESxWORDS")
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--budget-quality", type=int, default=0, metavar="PAIRS")
+    parser.add_argument(
+        "--shared-buffers",
+        default="128MB",
+        help="the bench PostgreSQL's shared_buffers (default: PostgreSQL's own default)",
+    )
     args = parser.parse_args()
     corpora = [
         (local, *(int(n) for n in spec.lower().split("x")))
@@ -376,13 +382,14 @@ def main() -> None:
             result = asyncio.run(latency(sqlite("latency"), sizes))
             measured.append(("SQLite (exact numpy search)", result))
         if args.postgres and sizes:
-            server, url = postgres_url()
+            server, url = postgres_url(args.shared_buffers)
             try:
                 result = asyncio.run(latency(url, sizes))
             finally:
                 server.stop()
             kind = "pgvector HNSW" if result["pgvector"] else "no pgvector: exact numpy search"
-            measured.append((f"PostgreSQL ({kind}, GIN full-text)", result))
+            title = f"PostgreSQL ({kind}, GIN full-text, shared_buffers {args.shared_buffers})"
+            measured.append((title, result))
     lines += [
         f"Search latency, in-process `services.vector_stores.search` ({QUERIES} docstring "
         "queries, top 10; hybrid includes embedding the query with the local model):",

@@ -104,9 +104,11 @@ class PostgresServer:
     port: int
     user: pwd.struct_passwd | None
     external: URL | None = None  # TEST_POSTGRES_URL: a server this class neither starts nor stops
+    # Small for the tests, which start many servers; the benches pass a deployment's size.
+    shared_buffers: str = "32MB"
 
     @classmethod
-    def start(cls) -> PostgresServer:
+    def start(cls, shared_buffers: str = "32MB") -> PostgresServer:
         if os.environ.get("TEST_POSTGRES_URL"):
             url = make_url(os.environ["TEST_POSTGRES_URL"])
             return cls(Path(), Path(), url.port or 5432, None, external=url)
@@ -116,7 +118,7 @@ class PostgresServer:
         if user is not None:
             os.chown(root, user.pw_uid, user.pw_gid)
             _let_user_run(bin_dir, user)
-        server = cls(bin_dir=bin_dir, root=root, port=free_port(), user=user)
+        server = cls(bin_dir, root, free_port(), user, shared_buffers=shared_buffers)
         try:
             server._initdb()
             server._pg_ctl_start()
@@ -156,7 +158,7 @@ class PostgresServer:
                 "-c fsync=off",
                 "-c synchronous_commit=off",
                 "-c full_page_writes=off",
-                "-c shared_buffers=32MB",
+                f"-c shared_buffers={self.shared_buffers}",
                 "-c max_connections=200",
             ]
         )

@@ -292,6 +292,40 @@ async def _embed_queries(
     return out
 
 
+async def _keyword_rankings(
+    db: Any, stores: Sequence[StoreForSearch], queries: list[str], file_ids: set[str] | None
+) -> list[list[int]]:
+    async with db.read() as conn:
+        return [await keyword_ranking(conn, stores, text, DEPTH, file_ids) for text in queries]
+
+
+async def _vector_rankings(
+    db: Any,
+    settings: Any,
+    groups: list[list[StoreForSearch]],
+    queries: list[str],
+    api_key: str | None,
+    file_ids: set[str] | None,
+    pgvector: bool,
+) -> list[list[tuple[int, float]]]:
+    """Each (store group, query)'s (chunk id, cosine similarity) best first; none for groups
+    whose embeddings are unavailable."""
+    query_vectors = await _embed_queries(groups, queries, settings, api_key)
+    if not query_vectors:
+        return []
+    scored = []
+    async with db.read() as conn:
+        for group, query_vector in query_vectors:
+            if pgvector:
+                dims, ids = int(query_vector.shape[0]), [s.id for s in group]
+                found = await repo.pgvector_search(conn, ids, dims, query_vector, DEPTH, file_ids)
+            else:
+                generations = {s.id: s.generation for s in group}
+                found = await exact_vector_search(conn, generations, query_vector, DEPTH, file_ids)
+            scored.append(found)
+    return scored
+
+
 # --- the fused search ----------------------------------------------------------------------
 
 # `ranking_options.ranker`: these fuse the keyword and vector rankings (RRF); `none` turns
@@ -330,35 +364,19 @@ async def hybrid(
         if vector and record.get("mode") in ("local", "provider") and record.get("dimensions"):
             key = (record["mode"], record.get("model"), record["dimensions"])
             groups.setdefault(key, []).append(store)
-    # The query embeddings (a thread, or the provider) are computed while the keyword
-    # rankings run in the database.
-    embedding = asyncio.ensure_future(
-        _embed_queries(list(groups.values()), queries, settings, api_key)
+    # The two sides run side by side, each on its own connection: the vector side's query
+    # embedding (a thread, or the provider) and then its search overlap the keyword ranking
+    # in the database (PostgreSQL at 100k chunks: the sum of the two, not the larger).
+    vector_side = asyncio.ensure_future(
+        _vector_rankings(db, settings, list(groups.values()), queries, api_key, file_ids, pgvector)
     )
-    rankings: list[list[int]] = []
     try:
+        rankings = []
         if keyword and fuse:
-            async with db.read() as conn:
-                for text in queries:
-                    rankings.append(await keyword_ranking(conn, stores, text, DEPTH, file_ids))
-        query_vectors = await embedding
+            rankings = await _keyword_rankings(db, stores, queries, file_ids)
+        scored = await vector_side
     finally:
-        embedding.cancel()
-    scored: list[list[tuple[int, float]]] = []
-    if query_vectors:
-        async with db.read() as conn:
-            for group, query_vector in query_vectors:
-                if pgvector:
-                    dims, ids = int(query_vector.shape[0]), [s.id for s in group]
-                    found = await repo.pgvector_search(
-                        conn, ids, dims, query_vector, DEPTH, file_ids
-                    )
-                else:
-                    generations = {s.id: s.generation for s in group}
-                    found = await exact_vector_search(
-                        conn, generations, query_vector, DEPTH, file_ids
-                    )
-                scored.append(found)
+        vector_side.cancel()  # the keyword side failed: the error, not the embedding, answers
     if not fuse:
         if scored:
             best: dict[int, float] = {}
@@ -368,9 +386,7 @@ async def hybrid(
             ordered = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
             return [Hit(chunk_id, min(1.0, max(0.0, sim))) for chunk_id, sim in ordered]
         if keyword:
-            async with db.read() as conn:
-                for text in queries:
-                    rankings.append(await keyword_ranking(conn, stores, text, DEPTH, file_ids))
+            rankings = await _keyword_rankings(db, stores, queries, file_ids)
     rankings += [[chunk_id for chunk_id, _ in found] for found in scored]
     fused: dict[int, float] = {}
     for ranking in rankings:
