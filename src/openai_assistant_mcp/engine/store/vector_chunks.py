@@ -283,11 +283,17 @@ async def pgvector_search(
     vector: np.ndarray,
     limit: int,
     file_ids: Sequence[str] | None = None,
+    *,
+    exact: bool = False,
 ) -> list[tuple[int, float]]:
-    """(chunk id, cosine similarity) best first, through the HNSW index of `dims`."""
+    """(chunk id, cosine similarity) best first, through the HNSW index of `dims`, or, with
+    `exact`, over every chunk of the stores (found by the store index)."""
     dims = int(dims)
-    await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    await conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, limit * 2))}"))
+    # (SET LOCAL lasts the transaction: each call sets what it needs.)
+    await conn.execute(text(f"SET LOCAL enable_indexscan = {'off' if exact else 'on'}"))
+    if not exact:
+        await conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        await conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, limit * 2))}"))
     params: dict[str, Any] = {
         "stores": list(store_ids),
         "q": _vector_literal(vector),
@@ -307,6 +313,12 @@ async def pgvector_search(
         statement = statement.bindparams(bindparam("files", expanding=True))
     rows = await conn.execute(statement, params)
     return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+
+
+async def estimated_chunks(conn: AsyncConnection) -> float:
+    """The planner's estimate of the chunks in every store (no scan)."""
+    query = text("SELECT reltuples FROM pg_class WHERE relname = 'vector_store_chunks'")
+    return float((await conn.execute(query)).scalar() or 0.0)
 
 
 async def store_vectors(

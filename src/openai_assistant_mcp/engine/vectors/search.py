@@ -21,6 +21,7 @@ from .embedders import Embedder, EmbeddingUnavailable
 RRF_K = 60  # the usual constant of reciprocal rank fusion (Cormack et al. 2009)
 DEPTH = 50  # candidates taken from each ranking
 MAX_TERMS = 64
+EXACT_VECTOR_CHUNKS = 20_000  # PostgreSQL: stores this small beside bigger ones, ranked exactly
 # About how many chunks the keyword ranking scores: the rarest query terms are looked for
 # everywhere until their expected matches reach the larger of these; the others only add to
 # the scores of those chunks (scoring every chunk that holds some common word cost 144 ms at
@@ -188,9 +189,9 @@ class StoreForSearch:
 # --- keyword ranking ----------------------------------------------------------------------
 
 
-class _KeywordSamples:
-    """Each store's (chunks, sample's first and last chunk ID) for term frequencies, kept
-    while the store's `generation` is unchanged."""
+class _StoreSamples:
+    """Each store's (chunks, first and last chunk ID of the sample that estimates term
+    frequencies on SQLite), kept while the store's `generation` is unchanged."""
 
     def __init__(self, capacity: int = 256) -> None:
         self.capacity = capacity
@@ -208,7 +209,7 @@ class _KeywordSamples:
         return sample
 
 
-KEYWORD_SAMPLES = _KeywordSamples()
+STORE_SAMPLES = _StoreSamples()
 
 
 def choose_terms(frequencies: dict[str, float], chunks: int) -> tuple[list[str], list[str]]:
@@ -240,7 +241,7 @@ async def keyword_ranking(
     terms = query_terms(query)
     if not terms:
         return []
-    samples = {store.id: await KEYWORD_SAMPLES.get(conn, store) for store in stores}
+    samples = {store.id: await STORE_SAMPLES.get(conn, store) for store in stores}
     frequencies = await repo.term_frequencies(conn, samples, terms)
     chunks = sum(sample[0] for sample in samples.values())
     required, optional = choose_terms(frequencies, chunks)
@@ -299,6 +300,18 @@ async def _keyword_rankings(
         return [await keyword_ranking(conn, stores, text, DEPTH, file_ids) for text in queries]
 
 
+async def _exact_on_postgres(conn: AsyncConnection, group: list[StoreForSearch]) -> bool:
+    """Whether to rank the stores' chunks exactly rather than through the HNSW index: when
+    they are few (<= 20,000) and under half of all chunks. The index spans every store and
+    its neighbours are filtered to these stores afterwards: a 10k-chunk store beside a 100k
+    one got 28% of its true top 50 in 33-44 ms that way, all of it exactly in 24-31 ms."""
+    chunks = sum([(await STORE_SAMPLES.get(conn, store))[0] for store in group])
+    if chunks > EXACT_VECTOR_CHUNKS:
+        return False
+    everything = await repo.estimated_chunks(conn)  # -1: never analyzed (a new table)
+    return everything < 0 or chunks < 0.5 * everything
+
+
 async def _vector_rankings(
     db: Any,
     settings: Any,
@@ -318,7 +331,10 @@ async def _vector_rankings(
         for group, query_vector in query_vectors:
             if pgvector:
                 dims, ids = int(query_vector.shape[0]), [s.id for s in group]
-                found = await repo.pgvector_search(conn, ids, dims, query_vector, DEPTH, file_ids)
+                exact = await _exact_on_postgres(conn, group)
+                found = await repo.pgvector_search(
+                    conn, ids, dims, query_vector, DEPTH, file_ids, exact=exact
+                )
             else:
                 generations = {s.id: s.generation for s in group}
                 found = await exact_vector_search(conn, generations, query_vector, DEPTH, file_ids)
