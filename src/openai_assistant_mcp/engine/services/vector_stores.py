@@ -177,7 +177,8 @@ async def search(
     """The spec's search result objects (file_id, filename, score, attributes, content), best
     first, across the tenant's `vector_store_ids` (a missing one is a 404, an expired one 400).
     `ranking_options.ranker` `none` answers from one ranking (vectors.search.hybrid)."""
-    from ..vectors.search import StoreForSearch, hybrid, matches
+    from ..vectors.filters import matches
+    from ..vectors.search import StoreForSearch, hybrid
 
     queries = [query] if isinstance(query, str) else list(query)
     queries = [q for q in queries if q.strip()]

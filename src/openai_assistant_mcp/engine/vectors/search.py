@@ -1,6 +1,5 @@
 """Hybrid retrieval: keyword (BM25 / ts_rank) and vector rankings fused by reciprocal rank
-fusion, scores normalised to 0-1; attribute filters evaluated on the stores' files; the
-`rewrite_query` rewrite and the rankers."""
+fusion, scores normalised to 0-1; the `rewrite_query` rewrite and the rankers."""
 
 from __future__ import annotations
 
@@ -65,41 +64,6 @@ def query_terms(query: str) -> list[str]:
         if word not in STOPWORDS:
             seen.setdefault(word, None)
     return list(seen)[:MAX_TERMS]
-
-
-# --- filters on file attributes ----------------------------------------------------------------
-
-
-def matches(filters: dict[str, Any], attributes: dict[str, Any]) -> bool:
-    """Whether attributes pass a ComparisonFilter or CompoundFilter (OpenAI's semantics: a
-    missing key fails every comparison)."""
-    kind = filters.get("type")
-    if kind in ("and", "or"):
-        results = (matches(item, attributes) for item in filters.get("filters", []))
-        return all(results) if kind == "and" else any(results)
-    key, value = filters.get("key"), filters.get("value")
-    if key not in attributes:
-        return False
-    actual = attributes[key]
-    if kind == "eq":
-        return actual == value
-    if kind == "ne":
-        return actual != value
-    if kind in ("in", "nin"):
-        inside = isinstance(value, list) and actual in value
-        return inside if kind == "in" else not inside
-    if isinstance(actual, bool) or isinstance(value, bool):
-        return False  # booleans are not ordered
-    both_numbers = isinstance(actual, int | float) and isinstance(value, int | float)
-    both_strings = isinstance(actual, str) and isinstance(value, str)
-    if not (both_numbers or both_strings):
-        return False
-    return {
-        "gt": actual > value,
-        "gte": actual >= value,
-        "lt": actual < value,
-        "lte": actual <= value,
-    }.get(kind, False)
 
 
 # --- exact vector search on cached matrices ------------------------------------------------
@@ -381,18 +345,18 @@ async def hybrid(
             key = (record["mode"], record.get("model"), record["dimensions"])
             groups.setdefault(key, []).append(store)
     # The two sides run side by side, each on its own connection: the vector side's query
-    # embedding (a thread, or the provider) and then its search overlap the keyword ranking
-    # in the database (PostgreSQL at 100k chunks: the sum of the two, not the larger).
+    # embedding (a thread, or the provider) and then its ranking overlap the keyword ranking
+    # in the database, so a search costs the longer side rather than the sum of both.
     vector_side = asyncio.ensure_future(
         _vector_rankings(db, settings, list(groups.values()), queries, api_key, file_ids, pgvector)
     )
     try:
-        rankings = []
+        rankings: list[list[int]] = []
         if keyword and fuse:
             rankings = await _keyword_rankings(db, stores, queries, file_ids)
         scored = await vector_side
     finally:
-        vector_side.cancel()  # the keyword side failed: the error, not the embedding, answers
+        vector_side.cancel()  # done by now, unless the keyword side failed: its error answers
     if not fuse:
         if scored:
             best: dict[int, float] = {}
