@@ -281,7 +281,7 @@ async def budget_quality(database_url: str, pairs_count: int) -> list[tuple[str,
             tenant = state.hasher.tenant_for("sk-bench")
             await index_once(state)  # PostgreSQL: ANALYZE, as autovacuum would after this
             saved = search_module.KEYWORD_BUDGET, search_module.KEYWORD_SHARE
-            search_module.KEYWORD_SHARE = 0.0
+            search_module.KEYWORD_SHARE = {"sqlite": 0.0, "postgresql": 0.0}
             try:
                 for title, budget in (
                     ("2% of the chunks (as 2,000 of 100k)", 0.02 * len(pairs)),

@@ -98,6 +98,11 @@ def test_rewrite_and_term_choice_rules() -> None:
     )
     assert choose_terms({"rare": 0.001, "mid": 0.2}, 10_000) == (["rare"], ["mid"])
     assert choose_terms({"everywhere": 0.9, "also": 0.8}, 10) == (["also"], [])
+    # PostgreSQL's share (5%): at 100k chunks a budget of 5,000: "rare" (1,000) fits, "mid"
+    # (5,000 more) only scores, where SQLite's 10% (10,000) takes both.
+    two = {"rare": 0.01, "mid": 0.05}
+    assert choose_terms(two, 100_000, 0.05) == (["rare"], ["mid"])
+    assert choose_terms(two, 100_000) == (["rare", "mid"], [])
 
 
 async def test_keyword_ranking_stays_in_its_store_and_scores_common_terms(
@@ -119,7 +124,7 @@ async def test_keyword_ranking_stays_in_its_store_and_scores_common_terms(
     # A budget of one chunk: "zanzibar" (2 of 18 chunks) is required, "widget" (5 of 18) only
     # scores what "zanzibar" finds.
     monkeypatch.setattr(search_module, "KEYWORD_BUDGET", 1)
-    monkeypatch.setattr(search_module, "KEYWORD_SHARE", 0.0)
+    monkeypatch.setattr(search_module, "KEYWORD_SHARE", {"sqlite": 0.0, "postgresql": 0.0})
     found = await vector_stores.search(
         state, tenant, [store_id], "widget zanzibar", keyword=True, vector=False
     )

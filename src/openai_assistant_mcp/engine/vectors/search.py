@@ -24,10 +24,12 @@ EXACT_VECTOR_CHUNKS = 20_000  # PostgreSQL: stores this small beside bigger ones
 # About how many chunks the keyword ranking scores: the rarest query terms are looked for
 # everywhere until their expected matches reach the larger of these; the others only add to
 # the scores of those chunks (scoring every chunk that holds some common word cost 144 ms at
-# 100k chunks). Measured (bench/RESULTS.md): 2% of a store cost keyword-only recall@5 0.83 ->
-# 0.58 on docstrings, 10% 0.83 -> 0.81, for 37 vs 51 ms at 100k chunks under load.
+# 100k chunks). Measured (bench/RESULTS.md): on SQLite (BM25) 2% of a store cost keyword-only
+# recall@5 0.83 -> 0.58 on docstrings, 10% 0.83 -> 0.81, for 37 vs 51 ms at 100k chunks under
+# load. PostgreSQL's ts_rank has no idf, so more candidates help it less: 5% kept its recall
+# (0.70 vs 0.71 at 10%) at 15 instead of 37 ms at 100k chunks.
 KEYWORD_BUDGET = 2000
-KEYWORD_SHARE = 0.1
+KEYWORD_SHARE = {"sqlite": 0.1, "postgresql": 0.05}  # by database (SQLAlchemy's dialect name)
 COMMON = 0.5  # terms in more chunks than this weigh ~0 in BM25 (FTS5 clamps their idf)
 
 
@@ -176,11 +178,13 @@ class _StoreSamples:
 STORE_SAMPLES = _StoreSamples()
 
 
-def choose_terms(frequencies: dict[str, float], chunks: int) -> tuple[list[str], list[str]]:
+def choose_terms(
+    frequencies: dict[str, float], chunks: int, share: float = KEYWORD_SHARE["sqlite"]
+) -> tuple[list[str], list[str]]:
     """(required, optional) terms: the rarest, looked for everywhere, until their expected
     matches reach the budget; the rest score only the chunks those find. Terms in over half
     the chunks are dropped (BM25 weighs them ~0) unless nothing else is left."""
-    budget = max(KEYWORD_BUDGET, KEYWORD_SHARE * chunks)
+    budget = max(KEYWORD_BUDGET, share * chunks)
     order = sorted(frequencies, key=frequencies.__getitem__)
     informative = [term for term in order if frequencies[term] <= COMMON] or order[:1]
     required: list[str] = []
@@ -208,7 +212,8 @@ async def keyword_ranking(
     samples = {store.id: await STORE_SAMPLES.get(conn, store) for store in stores}
     frequencies = await repo.term_frequencies(conn, samples, terms)
     chunks = sum(sample[0] for sample in samples.values())
-    required, optional = choose_terms(frequencies, chunks)
+    share = KEYWORD_SHARE[conn.dialect.name]
+    required, optional = choose_terms(frequencies, chunks, share)
     store_ids = [store.id for store in stores]
     return await repo.keyword_search(conn, store_ids, required, optional, limit, file_ids)
 
