@@ -215,7 +215,12 @@ async def keyword_ranking(
     share = KEYWORD_SHARE[conn.dialect.name]
     required, optional = choose_terms(frequencies, chunks, share)
     store_ids = [store.id for store in stores]
-    return await repo.keyword_search(conn, store_ids, required, optional, limit, file_ids)
+    most_chunks = False
+    if conn.dialect.name == "postgresql":
+        most_chunks = chunks >= 0.5 * await repo.estimated_chunks(conn)
+    return await repo.keyword_search(
+        conn, store_ids, required, optional, limit, file_ids, most_chunks=most_chunks
+    )
 
 
 # --- query embeddings ----------------------------------------------------------------------
