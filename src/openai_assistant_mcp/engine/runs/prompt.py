@@ -22,9 +22,12 @@ def build_request(
     execution: dict[str, Any],
     history: list[dict[str, Any]],
     images: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of `chat.completions.create` for the run's next turn; `images`
-    maps image_file IDs to data URLs (see `image_file_ids`)."""
+    maps image_file IDs to data URLs (see `image_file_ids`); `notes` are added to the
+    descriptions of the built-in tools' functions, by function name (e.g. the files in
+    code_interpreter's /mnt/data)."""
     conversation = [
         chat_message(message, images)
         for message in history
@@ -42,7 +45,7 @@ def build_request(
     messages += transcript
 
     request: dict[str, Any] = {"model": run["model"], "messages": messages}
-    tools = function_tools(run.get("tools") or [])
+    tools = function_tools(run.get("tools") or [], notes)
     if tools:
         request["tools"] = tools
         choice = tool_choice(run.get("tool_choice"), run.get("tools") or [])
@@ -139,14 +142,22 @@ def estimate_tokens(message: dict[str, Any]) -> int:
     return TOKENS_PER_MESSAGE + len(text) // CHARS_PER_TOKEN
 
 
-def function_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def function_tools(
+    tools: list[dict[str, Any]], notes: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     out = []
     for tool in tools:
         if tool.get("type") == "function":
             function = {k: v for k, v in tool["function"].items() if v is not None}
             out.append({"type": "function", "function": function})
         elif (found := builtin(tool.get("type", ""))) is not None:
-            out.append(found.function(tool))
+            offered = found.function(tool)
+            note = (notes or {}).get(found.function_name)
+            if note:
+                function = offered["function"]
+                described = f"{function.get('description', '')} {note}".strip()
+                offered = {**offered, "function": {**function, "description": described}}
+            out.append(offered)
     return out
 
 

@@ -234,6 +234,7 @@ class Turn:
         offered = offered_builtins(self.run.get("tools") or [])
         self.rec.builtins.offered = offered
         context: BuiltinContext | None = None
+        notes: dict[str, str] = {}
         if offered:
             context = await builtin_context(
                 self.executor.db,
@@ -250,6 +251,11 @@ class Turn:
                     raise TurnFailure(
                         "server_error", f"The {tool.type} tool is unavailable: {reason}"
                     )
+            for tool in offered.values():
+                describe = getattr(tool, "describe", None)  # what the tool says of this run
+                note = await describe(context) if describe is not None else None
+                if note:
+                    notes[tool.function_name] = note
         images = await files.image_data_urls(
             self.executor.db, self.tenant, image_file_ids(self.history)
         )
@@ -259,7 +265,7 @@ class Turn:
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
-            await self._stream(build_request(self.run, self.execution, self.history, images))
+            await self._stream(build_request(self.run, self.execution, self.history, images, notes))
             step_usage = self._count_usage()
             calls = self.rec.answer.ordered_calls()
             if self.capped:
