@@ -49,9 +49,12 @@ def build_request(
     if tools:
         request["tools"] = tools
         choice = tool_choice(run.get("tool_choice"), run.get("tools") or [])
-        if choice not in (None, "auto", "none") and execution.get("transcript"):
+        if choice not in (None, "auto", "none") and transcript:
             # A forced call is forced once: after its outputs the model answers (or it loops).
-            choice = "auto"
+            # After forced built-in calls the model must answer from their outputs ("none"): a
+            # small model given "auto" writes the same call again (issue 23). After function
+            # outputs it may call again ("auto"), as the caller's tools may chain.
+            choice = "none" if _after_builtin_calls(transcript, run.get("tools") or []) else "auto"
         if choice is not None:
             request["tool_choice"] = choice
         if run.get("parallel_tool_calls") is False:
@@ -67,6 +70,16 @@ def build_request(
     if execution.get("reasoning_effort"):
         request["reasoning_effort"] = execution["reasoning_effort"]
     return request
+
+
+def _after_builtin_calls(transcript: list[dict[str, Any]], tools: list[dict[str, Any]]) -> bool:
+    """Whether the conversation ends with the outputs of a round of built-in calls only."""
+    if not transcript or transcript[-1].get("role") != "tool":
+        return False
+    names = set(offered_builtins(tools))
+    turn = next((m for m in reversed(transcript) if m.get("role") == "assistant"), None)
+    calls = (turn or {}).get("tool_calls") or []
+    return bool(calls) and all(call["function"]["name"] in names for call in calls)
 
 
 def image_file_ids(history: list[dict[str, Any]]) -> list[str]:
