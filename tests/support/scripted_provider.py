@@ -53,6 +53,10 @@ and nothing is set forever, the default answer is `Echo()`: "You said: <last use
 Usage counts tokens as whitespace-separated words: prompt = words of every message's text
 content, completion = words of the answer (tool calls count 1 each) - so tests can predict them.
 
+Model information: `props`, `models`, `ollama_show` (None: 404) are what `GET /props`,
+`GET /v1/models` and `POST /api/show` answer, as llama.cpp, llama-cpp-python and Ollama say
+their context window; `info_requests` lists the paths asked.
+
 `required_key`: when set, a request whose bearer key differs gets 401 `invalid_api_key`.
 
 Recording: `requests` lists every request received (`RecordedRequest`: body, authorization,
@@ -345,6 +349,13 @@ class ScriptedProvider:
         self.requests: list[RecordedRequest] = []
         self.embedding_requests: list[RecordedRequest] = []
         self.embedding_delay = 0.0  # seconds each /v1/embeddings answer takes
+        # What the server says of its model's context window, as llama.cpp (`GET /props`),
+        # llama-cpp-python / llama.cpp (`GET /v1/models`) and Ollama (`POST /api/show`) do;
+        # None: that route answers 404. `info_requests` records the paths asked.
+        self.props: Body | None = None
+        self.models: list[Body] | None = None
+        self.ollama_show: Body | None = None
+        self.info_requests: list[str] = []
         self._queue: deque[Reply] = deque()
         self._forever: Reply | None = None
         self._lock = threading.Lock()
@@ -372,6 +383,8 @@ class ScriptedProvider:
             self.requests.clear()
             self.embedding_requests.clear()
             self.required_key = None
+            self.props = self.models = self.ollama_show = None
+            self.info_requests.clear()
 
     @property
     def pending(self) -> int:
@@ -441,8 +454,24 @@ class ScriptedProvider:
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/props", self._info, methods=["GET"]),
+                Route("/v1/models", self._info, methods=["GET"]),
+                Route("/api/show", self._info, methods=["POST"]),
             ]
         )
+
+    async def _info(self, request: Request) -> Response:
+        """What the server says of its model (see `props`, `models`, `ollama_show`)."""
+        path = request.url.path
+        self.info_requests.append(path)
+        found: Any = {
+            "/props": self.props,
+            "/v1/models": None if self.models is None else {"object": "list", "data": self.models},
+            "/api/show": self.ollama_show,
+        }[path]
+        if found is None:
+            return _error_response(Error(404, f"No route {path}."))
+        return JSONResponse(found)
 
     async def _embeddings(self, request: Request) -> Response:
         """`POST /v1/embeddings`: a hashed bag of words per input (after EMBEDDING_CONCEPTS),

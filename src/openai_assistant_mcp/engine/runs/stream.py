@@ -82,6 +82,22 @@ class Answer:
             function["output"] = None
         return call, item
 
+    def adopt(self, written: list[Any]) -> list[tuple[ToolCall, dict[str, Any]]]:
+        """Tool calls the model wrote as text (text_calls.TextCall: name, arguments) become the
+        answer's calls, its text dropped; each with its delta item, as `feed` gives them."""
+        if not written:
+            return []
+        self.text = []
+        out = []
+        for index, call in enumerate(written):
+            made = ToolCall(index, f"call_{secrets.token_hex(12)}", call.name, call.arguments)
+            self.calls[index] = made
+            function = {"name": made.name, "arguments": made.arguments, "output": None}
+            out.append(
+                (made, {"index": index, "id": made.id, "type": "function", "function": function})
+            )
+        return out
+
     @property
     def said(self) -> str:
         return "".join(self.text)
