@@ -26,6 +26,8 @@ Replies (each takes `delay=` seconds to wait before answering):
   one word per chunk, `chunk_delay` seconds apart (a "slow stream" to cancel). If the request
   sets `max_completion_tokens` (or `max_tokens`) below the answer's word count, the answer is cut
   there and `finish_reason` is "length". `content` may be a callable taking the request body.
+  `ignores_max_completion_tokens` / `no_usage`: as llama-cpp-python (only `max_tokens` cuts;
+  no usage chunk even with `stream_options.include_usage`).
 * `ToolCalls(Call(name, arguments, id=None), ...)` - one or parallel tool calls
   (`finish_reason="tool_calls"`); `arguments` is a dict (JSON-encoded) or a raw string.
 * `RunCode(name="python")` - calls the offered code_interpreter function with the code of the
@@ -99,6 +101,10 @@ class Text:
     usage: dict[str, int] | None = None
     chunk_delay: float = 0.0
     delay: float = 0.0
+    # As llama-cpp-python's server: `max_completion_tokens` not honoured (`max_tokens` is),
+    # and no usage streamed (it ignores stream_options).
+    ignores_max_completion_tokens: bool = False
+    no_usage: bool = False
 
 
 def Echo(delay: float = 0.0) -> Text:
@@ -634,6 +640,8 @@ def _answer(body: Body, reply: Text) -> tuple[str, str]:
     """The answer text and finish reason, cut at the request's max tokens (words)."""
     text = reply.content(body) if callable(reply.content) else reply.content
     limit = _max_tokens(body)
+    if reply.ignores_max_completion_tokens:
+        limit = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else None
     if limit is not None and _words(text) > limit:
         return " ".join(text.split()[:limit]), "length"
     return text, reply.finish_reason
@@ -741,6 +749,6 @@ def _chunks(body: Body, reply: Text | ToolCalls) -> list[Body]:
                 chunks.append(chunk({"tool_calls": [piece]}))
         completion_tokens = len(reply.calls)
     chunks.append(chunk({}, finish))
-    if include_usage:
+    if include_usage and not getattr(reply, "no_usage", False):
         chunks.append({**base, "choices": [], "usage": _usage(body, reply, completion_tokens)})
     return chunks

@@ -76,6 +76,19 @@ class ChatProvider:
         url = self._client.base_url
         return str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
 
+    def budget_ignored(self) -> None:
+        """The provider streamed past the request's completion budget: from now on the budget
+        goes out as `max_tokens` (the `max_tokens` adaptation), the name older servers know."""
+        if "max_tokens" in self.compat.active:
+            return
+        self.compat.active.append("max_tokens")
+        log.warning(
+            "The model provider at %s went on past max_completion_tokens; the engine stopped "
+            "it and sends max_tokens from now on; set PROVIDER_COMPAT=%s to start so.",
+            self.base_url,
+            ",".join(self.compat.active),
+        )
+
     def key_for(self, caller_key: str | None) -> str | None:
         """The caller's key when they sent one, else the server's own."""
         return caller_key or self.server_key

@@ -28,6 +28,7 @@ from ..store import repository
 from ..store.database import Database
 from ..store.repository import Prepared, RunRow
 from . import text_calls
+from .budget import Counter, add_usage, estimated_usage, over_limit, spent_budget
 from .builtin import BuiltinContext, BuiltinTool
 from .citations import citations
 from .fit import DoesNotFit, Fitted, fit, output_room
@@ -217,18 +218,6 @@ class Turn:
             body = {**row.body, "status": RunStatus.IN_PROGRESS, "started_at": started_at}
             await repository.save_run(conn, body)
 
-    def _spent_budget(self) -> str | None:
-        """`max_prompt_tokens` or `max_completion_tokens` once the run has used it up."""
-        used = self.execution.get("usage") or {}
-        for name, used_key in (
-            ("max_prompt_tokens", "prompt_tokens"),
-            ("max_completion_tokens", "completion_tokens"),
-        ):
-            limit = self.run.get(name)
-            if limit and int(used.get(used_key, 0)) >= limit:
-                return name
-        return None
-
     async def _rounds(self) -> Ending | Waiting:
         """Ask the provider until it answers, wants function outputs, or a limit is hit."""
         offered = offered_builtins(self.run.get("tools") or [])
@@ -261,14 +250,17 @@ class Turn:
         )
         rounds = 0
         while True:
-            spent = self._spent_budget()
+            spent = spent_budget(self.run, self.execution)
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
             request = build_request(self.run, self.execution, self.history, images, notes)
             fitted = await self._fit(request)
-            await self._stream(fitted.request if fitted else request)
-            step_usage = self._count_usage()
+            request = fitted.request if fitted else request
+            await self._stream(request)
+            if not self.rec.answer.usage_given:  # llama-cpp-python streams none: count it
+                self.rec.answer.usage = estimated_usage(request, self.rec.answer)
+            step_usage = add_usage(self.execution, self.rec.answer.usage)
             calls = self.rec.answer.ordered_calls()
             if self.capped:
                 return self._cut_off(step_usage)
@@ -296,7 +288,7 @@ class Turn:
             if functions:
                 assert self.rec.tool_step is not None
                 self.rec.tool_step = {**self.rec.tool_step, "usage": step_usage}
-                spent = self._spent_budget()
+                spent = spent_budget(self.run, self.execution)
                 if spent is not None:  # no budget left to go on after the tool outputs
                     return Ending(RunStatus.INCOMPLETE, {"reason": spent})
                 return Waiting([function_call(c, with_output=False) for c in functions])
@@ -314,16 +306,6 @@ class Turn:
                 "invalid_prompt",
                 too_long_message(too_long.prompt_tokens, too_long.window, answer=too_long.answer),
             ) from None
-
-    def _count_usage(self) -> dict[str, int]:
-        """Add the round's usage to the run's; the round's usage as a step shows it."""
-        turn_usage = self.rec.answer.usage
-        usage = dict(self.execution.get("usage") or {})
-        for key in ("prompt_tokens", "completion_tokens"):
-            usage[key] = int(usage.get(key, 0)) + turn_usage[key]
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        self.execution["usage"] = usage
-        return {**turn_usage, "total_tokens": sum(turn_usage.values())}
 
     def _extend_transcript(self, calls: list[ToolCall]) -> None:
         """What the model said and called this round, and the built-in calls' outputs, for the
@@ -347,6 +329,7 @@ class Turn:
         held = text_calls.Held(
             text_calls.looked_for(request, self.executor.provider.text_tool_calls)
         )
+        limit, counted = over_limit(request), Counter()
         chunks = self.executor.provider.stream(request, self.api_key)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
@@ -356,6 +339,11 @@ class Turn:
                 for call, item in piece.calls:
                     self.rec.on_tool_call(call, item)
                 if answer.chars > cap:  # a provider that streams forever: stop here
+                    self.capped = True
+                    break
+                if limit and counted.add(piece.text, piece.arguments) > limit:
+                    # The provider ignores the budget: stop here, and send it as it may know.
+                    self.executor.provider.budget_ignored()
                     self.capped = True
                     break
         rest, found = held.finish(self.capped or bool(answer.calls))
