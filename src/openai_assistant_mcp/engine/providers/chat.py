@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx2
@@ -71,7 +71,7 @@ class ChatProvider:
 
     async def stream(
         self, request: dict[str, Any], api_key: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The chunks (CreateChatCompletionStreamResponse dicts) of one streamed completion,
         usage included in the last one, sent as this provider needs it (compat.py)."""
         while True:  # at most once more per adaptation: learn() never repeats one

@@ -285,7 +285,7 @@ class SessionPool:
         return Execution(
             output=output[:limit] if isinstance(output, str) else "",
             error=error[:limit] if isinstance(error, str) else None,
-            truncated=answer.get("truncated") if isinstance(answer.get("truncated"), int) else 0,
+            truncated=truncated if isinstance(truncated := answer.get("truncated"), int) else 0,
             images=images,
             note=note,
         )
