@@ -18,7 +18,9 @@ from .settings import SandboxSettings
 CANARY = "sandbox-check-canary-3b9f"
 
 
-def add_sandbox_command(commands: argparse._SubParsersAction) -> None:
+def add_sandbox_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
     sandbox = commands.add_parser(
         "sandbox",
         help="code_interpreter's sandbox: `setup` builds its Python venv (uv), `check` self-tests",

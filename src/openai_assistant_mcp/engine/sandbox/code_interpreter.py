@@ -44,8 +44,8 @@ def _code_from(arguments: str) -> str:
         parsed = json.loads(arguments)
     except ValueError:
         return arguments
-    if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
-        return parsed["code"]
+    if isinstance(parsed, dict) and isinstance(code := parsed.get("code"), str):
+        return code
     if isinstance(parsed, str):
         return parsed
     raise ValueError('the arguments must be a JSON object {"code": "<python source>"}')
@@ -65,7 +65,7 @@ def partial_code(arguments: str) -> str | None:
     body = _STRING_BODY.match(arguments, start.end()).group(0)  # type: ignore[union-attr]
     for cut in range(6):  # a \uXXXX escape cut short is all that can be left incomplete
         try:
-            code = json.loads(f'"{body[: len(body) - cut]}"')
+            code: str = json.loads(f'"{body[: len(body) - cut]}"')  # a JSON string
         except ValueError:
             continue
         return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code  # half a pair
@@ -187,7 +187,7 @@ class CodeInterpreter:
         except Exception as error:  # a full store must not fail the run; the model is told
             log.warning("code_interpreter: storing %s failed: %s", filename, error)
             return None
-        return body["id"]
+        return str(body["id"])
 
     async def _file_ids(self, ctx: BuiltinContext) -> list[str]:
         """tool_resources.code_interpreter.file_ids, then message attachments for the tool."""

@@ -68,7 +68,7 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     ended: str | None = None  # why the last interpreter ended (shown once on restart)
     stderr_tail: bytes = b""
-    drain: asyncio.Task | None = None  # reads the sandbox's stderr so its pipe never fills
+    drain: asyncio.Task[None] | None = None  # reads the sandbox's stderr so its pipe never fills
     placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
 
     @property
@@ -92,7 +92,7 @@ class SessionPool:
         self.root = root / f"{os.getpid()}-{secrets.token_hex(4)}"
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
-        self._reaper: asyncio.Task | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 

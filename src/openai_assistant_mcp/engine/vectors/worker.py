@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..settings import EngineSettings
 from ..store import vector_repository as repo
 from ..store.database import Database
 from ..tenancy import DEFAULT_TENANT
@@ -38,7 +39,7 @@ ReadFile = Callable[[str, str, int], Awaitable[tuple[str, bytes]]]
 class IngestionWorker:
     """Claims queued vector store files and ingests them, a few at a time."""
 
-    def __init__(self, settings: Any, db: Database, read_file: ReadFile) -> None:
+    def __init__(self, settings: EngineSettings, db: Database, read_file: ReadFile) -> None:
         self.settings = settings
         self.db = db
         self.read_file = read_file
@@ -185,7 +186,11 @@ class IngestionWorker:
             await self._fail(work, "server_error", f"Ingestion failed ({type(exc).__name__}).")
 
     async def _finish(
-        self, work: repo.FileWork, chunks: list[tuple[str, int]], vectors: Any, record: dict
+        self,
+        work: repo.FileWork,
+        chunks: list[tuple[str, int]],
+        vectors: Any,
+        record: dict[str, Any],
     ) -> None:
         store_id, file_id = work.vector_store_id, work.file_id
         async with self.db.write() as conn:
