@@ -71,6 +71,10 @@ class BuiltinTool(Protocol):
         """Execute one call; bad arguments or failures are a result the model sees, not a raise."""
         ...
 
+    # Optional, looked up with getattr: `partial(arguments) -> dict | None`, the call as it is
+    # being written (for the stream); `async describe(ctx) -> str | None`, what the model is told
+    # of this run with the tool (added to its function's description, e.g. the files present).
+
 
 _REGISTRY: dict[str, BuiltinTool] = {}
 

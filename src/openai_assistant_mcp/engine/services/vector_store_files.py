@@ -340,13 +340,15 @@ DAY = 86400
 
 
 def store_body(fields: dict[str, Any], created_at: int) -> dict[str, Any]:
-    """A new vector store's document from create fields (name, metadata, expires_after)."""
+    """A new vector store's document from create fields (name, description, metadata,
+    expires_after)."""
     expires_after = fields.get("expires_after")
     return {
         "id": new_id("vs"),
         "object": "vector_store",
         "created_at": created_at,
         "name": fields.get("name") or "",
+        "description": fields.get("description"),
         "metadata": fields.get("metadata") or {},
         "expires_after": expires_after,
         "expires_at": created_at + int(expires_after["days"]) * DAY if expires_after else None,

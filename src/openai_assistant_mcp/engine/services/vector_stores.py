@@ -45,7 +45,12 @@ def shape(body: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]
         status = "in_progress"
     else:
         status = "completed"
-    shaped = {k: v for k, v in body.items() if not (k == "expires_after" and v is None)}
+    # `description` is stored but not shown: VectorStoreObject (and the SDK's model) has none.
+    shaped = {
+        k: v
+        for k, v in body.items()
+        if k != "description" and not (k == "expires_after" and v is None)
+    }
     return {
         **shaped,
         "usage_bytes": counts.get("usage_bytes", 0),
@@ -102,6 +107,8 @@ async def modify(
         body = dict(await require_store(conn, tenant, store_id, lock=True))
         if "name" in fields:
             body["name"] = fields["name"] or ""
+        if "description" in fields:
+            body["description"] = fields["description"]
         if "metadata" in fields:
             body["metadata"] = fields["metadata"] or {}
         if "expires_after" in fields:
