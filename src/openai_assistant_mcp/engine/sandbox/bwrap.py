@@ -13,8 +13,8 @@ import resource
 import shutil
 from pathlib import Path, PurePosixPath
 
-from . import cgroups
 from .backend import SessionSpec
+from .cgroups import detect as detect_cgroups
 from .seccomp import sandbox_filter
 from .settings import SandboxSettings
 
@@ -55,7 +55,7 @@ class BwrapBackend:
 
     def isolation(self) -> list[str]:
         s = self.settings
-        host = cgroups.detect()
+        host = detect_cgroups()
         together = (
             f"{s.memory_mb} MiB of memory for all its processes, /tmp and /dev/shm together, "
             f"{s.max_processes} processes and threads, {s.session_cpu_seconds} s of CPU"

@@ -55,7 +55,7 @@ class Usage:
     full: bool  # no room left for a byte or a file
 
 
-def usage(path: Path, max_files: int, max_bytes: int, mounted: bool) -> Usage:
+def usage_of(path: Path, max_files: int, max_bytes: int, mounted: bool) -> Usage:
     """How full the session's /mnt/data is: from the tmpfs's counters when mounted, else by
     walking it (at most max_files + 1 entries, never following links)."""
     if mounted:

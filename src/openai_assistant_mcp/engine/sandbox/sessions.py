@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cgroups, disk, uids
 from .backend import SandboxBackend, SessionSpec
+from .cgroups import SessionCgroup
+from .cgroups import detect as detect_cgroups
+from .disk import empty, mount_tmpfs, mounts_under, unmount, usage_of
 from .settings import SandboxSettings
+from .uids import NoFreeUid, UidClaim, claim_uid, release_uid
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +74,8 @@ class Session:
     stderr_tail: bytes = b""
     drain: asyncio.Task | None = None  # reads the sandbox's stderr so its pipe never fills
     placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
-    uid_claim: uids.UidClaim | None = None  # the host-wide claim on spec.uid (root server)
-    cgroup: cgroups.SessionCgroup | None = None  # the running interpreter's limits
+    uid_claim: UidClaim | None = None  # the host-wide claim on spec.uid (root server)
+    cgroup: SessionCgroup | None = None  # the running interpreter's limits
 
     @property
     def alive(self) -> bool:
@@ -113,7 +116,7 @@ class SessionPool:
             slot = next(i for i in range(self.settings.max_sessions) if i not in used)
             try:
                 claim, spec = await asyncio.to_thread(self._make_dir, slot)
-            except uids.NoFreeUid as error:
+            except NoFreeUid as error:
                 log.warning("sandbox: %s", error)
                 raise SandboxBusy from error
             session = Session(key, slot, spec, uid_claim=claim)
@@ -122,14 +125,14 @@ class SessionPool:
                 self._reaper = asyncio.create_task(self._reap_idle())
             return session
 
-    def _make_dir(self, slot: int) -> tuple[uids.UidClaim | None, SessionSpec]:
-        claim = uids.claim(self.settings.uid_base) if os.getuid() == 0 else None
+    def _make_dir(self, slot: int) -> tuple[UidClaim | None, SessionSpec]:
+        claim = claim_uid(self.settings.uid_base) if os.getuid() == 0 else None
         uid, gid = (claim.uid, claim.uid) if claim is not None else (os.getuid(), os.getgid())
         try:
             return claim, self._data_dir(slot, uid, gid)
         except BaseException:
             if claim is not None:
-                uids.release(claim)
+                release_uid(claim)
             raise
 
     def _data_dir(self, slot: int, uid: int, gid: int) -> SessionSpec:
@@ -143,7 +146,7 @@ class SessionPool:
             return SessionSpec(data_dir=data_dir, uid=uid, gid=gid)
         os.chown(data_dir, uid, gid)
         s = self.settings
-        disk.mount_tmpfs(data_dir, s.data_mb << 20, s.max_files, uid, gid)
+        mount_tmpfs(data_dir, s.data_mb << 20, s.max_files, uid, gid)
         return SessionSpec(data_dir=data_dir, uid=uid, gid=gid, data_mounted=True)
 
     def _sweep_dead(self) -> None:
@@ -155,14 +158,14 @@ class SessionPool:
             try:
                 os.kill(int(pid), 0)
             except ProcessLookupError:
-                for mount in disk.mounts_under(entry):
-                    disk.unmount(mount)
+                for mount in mounts_under(entry):
+                    unmount(mount)
                 shutil.rmtree(entry, ignore_errors=True)
             except PermissionError:
                 pass  # alive, another user's
 
     async def _start(self, session: Session) -> None:
-        host = cgroups.detect()
+        host = detect_cgroups()
         if not isinstance(host, str):
             s = self.settings
             try:
@@ -198,10 +201,10 @@ class SessionPool:
         self.sessions.pop(session.key, None)
         await self._kill(session)
         if session.spec.data_mounted:
-            await asyncio.to_thread(disk.unmount, session.spec.data_dir)
+            await asyncio.to_thread(unmount, session.spec.data_dir)
         await asyncio.to_thread(shutil.rmtree, session.spec.data_dir, True)
         if session.uid_claim is not None:  # only once none of its processes is left
-            await asyncio.to_thread(uids.release, session.uid_claim)
+            await asyncio.to_thread(release_uid, session.uid_claim)
 
     async def end(self, key: str) -> None:
         async with self._guard:
@@ -322,7 +325,7 @@ class SessionPool:
             )
             stop = True
         with contextlib.suppress(OSError):
-            usage = disk.usage(spec.data_dir, s.max_files, s.data_mb << 20, spec.data_mounted)
+            usage = usage_of(spec.data_dir, s.max_files, s.data_mb << 20, spec.data_mounted)
             if usage.full:
                 said.append(
                     f"/mnt/data is full: at most {s.data_mb} MiB (SANDBOX_DATA_MB) in at most "
@@ -330,7 +333,7 @@ class SessionPool:
                     + ("; writes beyond that failed" if spec.data_mounted else "")
                 )
             if usage.full and not spec.data_mounted:  # measured only now: it must be emptied
-                disk.empty(spec.data_dir)
+                empty(spec.data_dir)
                 said[-1] += "; the interpreter was stopped and the files in /mnt/data deleted"
                 stop = True
         return ("\n".join(said) or None), stop
