@@ -41,6 +41,10 @@ class SandboxSettings(BaseSettings):
     file_size_mb: int = Field(default=256, ge=1, alias="SANDBOX_FILE_SIZE_MB")
     open_files: int = Field(default=256, ge=16, alias="SANDBOX_OPEN_FILES")
     tmp_mb: int = Field(default=512, ge=1, alias="SANDBOX_TMP_MB")
+    # /mnt/data: a tmpfs of this size holding at most this many files (root server), else
+    # measured after each execution.
+    data_mb: int = Field(default=1024, ge=1, alias="SANDBOX_DATA_MB")
+    max_files: int = Field(default=10000, ge=10, le=1_000_000, alias="SANDBOX_MAX_FILES")
     output_chars: int = Field(default=20000, ge=100, le=1_000_000, alias="SANDBOX_OUTPUT_CHARS")
     # Sandboxed processes run as uid/gid uid_base + slot when the server runs as root.
     uid_base: int = Field(default=200000, ge=1000, alias="SANDBOX_UID_BASE")
