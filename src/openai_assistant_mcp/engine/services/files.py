@@ -319,9 +319,9 @@ async def sweep(state: EngineState, *, force: bool = False) -> None:
         for file_id, tenant in stale:
             await file_store.delete_file_row(conn, tenant, file_id)
             await detach_file(conn, tenant, file_id)
-    for file_id, _ in stale:
-        if state.ingestion is not None:
-            state.ingestion.cancel(file_id=file_id)
         for upload in await file_store.expired_pending_uploads(conn, moment):
             await file_store.drop_parts(conn, upload["id"])
             await file_store.save_upload(conn, {**upload, "status": "expired"})
+    for file_id, _ in stale:  # expired files being ingested here: their children are killed
+        if state.ingestion is not None:
+            state.ingestion.cancel(file_id=file_id)
