@@ -162,7 +162,6 @@ class EngineSettings(BaseSettings):
         alias="FILE_MAX_BYTES",
         description="largest file the Files and Uploads APIs store, in bytes",
     )
-
     # code_interpreter's sandbox (SANDBOX_* variables, no flags; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
@@ -220,6 +219,21 @@ class EngineSettings(BaseSettings):
         le=64,
         alias="INGEST_CONCURRENCY",
         description="files one engine process ingests at once",
+    )
+    # Each file's text is extracted in a child process under these (vectors/extraction.py).
+    ingest_extraction_memory_mb: int = Field(
+        default=1024,
+        ge=128,
+        alias="INGEST_EXTRACTION_MEMORY_MB",
+        description="address space (MiB) of the child process that extracts one file's text; "
+        "a file needing more fails",
+    )
+    ingest_extraction_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        alias="INGEST_EXTRACTION_SECONDS",
+        description="seconds (CPU and wall-clock) the text extraction of one file may take "
+        "before it fails",
     )
 
     def provider_warning(self, who: str, key_setting: str) -> str | None:
