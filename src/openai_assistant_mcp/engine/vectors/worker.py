@@ -22,7 +22,7 @@ from typing import Any
 from ..store import vector_repository as repo
 from ..store.database import Database
 from ..tenancy import DEFAULT_TENANT
-from .embedders import Embedder, EmbeddingUnavailable, server_key
+from .embedders import Embedder, EmbeddingUnavailable, close_batchers, server_key
 from .text import ExtractionError, chunk_text, extract_text
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class IngestionWorker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        close_batchers()
         try:
             async with self.db.write() as conn:
                 await repo.release_file_leases(conn, self.owner)
