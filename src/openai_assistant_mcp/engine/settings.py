@@ -195,12 +195,18 @@ class EngineSettings(BaseSettings):
         description="use the bundled local embedding model when EMBEDDINGS_BASE_URL is "
         "not set (else keyword search only)",
     )
+    local_embedding_model: Literal["all-MiniLM-L6-v2-int8", "multilingual-e5-small-q4"] = Field(
+        default="all-MiniLM-L6-v2-int8",
+        alias="LOCAL_EMBEDDING_MODEL",
+        description="the bundled local model new vector stores embed with: English MiniLM "
+        "(fast), or multilingual e5 (~20x the CPU); a store keeps the model it was made with",
+    )
     local_embedding_threads: int = Field(
-        default=1,
-        ge=1,
+        default=0,
+        ge=0,
         le=64,
         alias="LOCAL_EMBEDDING_THREADS",
-        description="CPU threads of the local embedding model",
+        description="CPU threads embedding passages at once (0: one per core)",
     )
     ingest_lease_seconds: float = Field(
         default=30.0,
@@ -214,7 +220,7 @@ class EngineSettings(BaseSettings):
         description="seconds between the ingestion worker's looks for files to ingest",
     )
     ingest_concurrency: int = Field(
-        default=2,
+        default=4,
         ge=1,
         le=64,
         alias="INGEST_CONCURRENCY",

@@ -24,7 +24,7 @@ from ..settings import EngineSettings
 from ..store import vector_repository as repo
 from ..store.database import Database
 from ..tenancy import DEFAULT_TENANT
-from .embedders import Embedder, EmbeddingUnavailable, server_key
+from .embedders import Embedder, EmbeddingUnavailable, close_batchers, server_key
 from .extraction import ExtractionLimits, extract_chunks
 from .text import ExtractionError
 
@@ -69,6 +69,7 @@ class IngestionWorker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        close_batchers()
         try:
             async with self.db.write() as conn:
                 await repo.release_file_leases(conn, self.owner)
