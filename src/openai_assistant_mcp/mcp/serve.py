@@ -33,6 +33,7 @@ async def serve(settings: Settings) -> None:
     tools = ToolServer(settings)
     server = tools.lowlevel_server()
     backend = tools.backend
+    failed = False
     async with anyio.create_task_group() as group:
         group.start_soon(backend.run)
         try:
@@ -43,11 +44,14 @@ async def serve(settings: Settings) -> None:
                     await server.run(read, write, server.create_initialization_options())
             else:
                 backend.want()
-                if not await backend.ready():
-                    raise SystemExit(1)
-                await _serve_http(settings, server, tools)
+                if await backend.ready():
+                    await _serve_http(settings, server, tools)
+                else:
+                    failed = True  # said in one line by the backend
         finally:
             backend.close()
+    if failed:  # out here: raised in the task group, it would come with a traceback
+        raise SystemExit(1)
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
