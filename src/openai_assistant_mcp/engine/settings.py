@@ -5,7 +5,7 @@ door (`APIAccessSettings`). The top-level settings.py composes them with the MCP
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
@@ -95,6 +95,24 @@ class EngineSettings(BaseSettings):
         default="",
         alias="PROVIDER_COMPAT",
         description="comma-separated request adaptations for the provider (see docs/runs.md)",
+    )
+    # Tool calls a model writes as text (runs/text_calls.py): small local models do.
+    provider_text_tool_calls: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        alias="PROVIDER_TEXT_TOOL_CALLS",
+        description="take an answer that is only a tool call written as text (JSON, a fenced "
+        "block, <tool_call> tags) as that call: auto = for providers other than OpenAI",
+    )
+    # The model's context window, when the provider does not say it (providers/context.py).
+    provider_context_tokens: int | None = Field(
+        default=None,
+        ge=256,
+        alias="PROVIDER_CONTEXT_TOKENS",
+        description="the model's context window in tokens; requests are fitted into it",
+        json_schema_extra={
+            "shown_default": "asked of the server (llama.cpp, llama-cpp-python, Ollama), "
+            "else unknown: no fitting"
+        },
     )
 
     run_expires_after: int = Field(

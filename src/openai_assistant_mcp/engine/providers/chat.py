@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx2
@@ -48,6 +48,7 @@ class ChatProvider:
         timeout: float,
         max_retries: int,
         compat: str = "",
+        text_tool_calls: str = "auto",
     ) -> None:
         self.server_key = server_key
         self.max_retries = max_retries
@@ -57,6 +58,12 @@ class ChatProvider:
             api_key=server_key or NO_KEY,
             timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=max_retries,
+        )
+        # Tool calls written as text are taken as calls (runs/text_calls.py): by default for
+        # every provider but OpenAI, whose API returns calls as calls (a JSON answer there is
+        # an answer).
+        self.text_tool_calls = text_tool_calls == "on" or (
+            text_tool_calls == "auto" and self._client.base_url.host != "api.openai.com"
         )
 
     @property
@@ -71,7 +78,7 @@ class ChatProvider:
 
     async def stream(
         self, request: dict[str, Any], api_key: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The chunks (CreateChatCompletionStreamResponse dicts) of one streamed completion,
         usage included in the last one, sent as this provider needs it (compat.py)."""
         while True:  # at most once more per adaptation: learn() never repeats one

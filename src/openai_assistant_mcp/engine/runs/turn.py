@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,11 +25,14 @@ from ..services.common import now
 from ..services.run_end import Unsaved
 from ..services.runs import history_limit
 from ..settings import EngineSettings
+from ..state import EngineState
 from ..store import repository
 from ..store.database import Database
 from ..store.repository import Prepared, RunRow
+from . import text_calls
 from .builtin import BuiltinContext, BuiltinTool
 from .citations import citations
+from .events import RunEvents
 from .lifecycle import STARTABLE, RunStatus, run_event
 from .prompt import build_request, image_file_ids, offered_builtins
 from .record import Record
@@ -88,9 +92,12 @@ class Host(Protocol):
     settings: EngineSettings
     db: Database
     provider: ChatProvider
-    events: Any
-    services: Any
-    end_durably: Callable[..., Awaitable[None]]  # `end`, riding out storage failures
+    events: RunEvents
+    services: EngineState
+
+    async def end_durably(self, run_id: str, status: str, **details: Any) -> None:
+        """`end`, riding out storage failures."""
+        ...
 
     def key_for(self, tenant: str, caller_key: str | None) -> str | None: ...
     def keyless_allowed(self, tenant: str) -> bool: ...
@@ -103,8 +110,6 @@ class Host(Protocol):
         work: Callable[[AsyncConnection], Awaitable[T]],
         committed: Callable[[T], None] | None = None,
     ) -> T: ...
-
-    async def end(self, run_id: str, status: str, **details: Any) -> dict[str, Any]: ...
 
 
 class Turn:
@@ -187,8 +192,8 @@ class Turn:
             row, history = self.prepared.row, self.prepared.history
         else:
             async with self.executor.db.read() as conn:
-                row = await repository.get_run(conn, self.run_id)
-                row = self.executor.check_held(self.run_id, row)
+                found = await repository.get_run(conn, self.run_id)
+                row = self.executor.check_held(self.run_id, found)
                 history = await repository.recent_messages(
                     conn, row.thread_id, history_limit(row.body)
                 )
@@ -232,6 +237,7 @@ class Turn:
         offered = offered_builtins(self.run.get("tools") or [])
         self.rec.builtins.offered = offered
         context: BuiltinContext | None = None
+        notes: dict[str, str] = {}
         if offered:
             context = await builtin_context(
                 self.executor.db,
@@ -248,6 +254,11 @@ class Turn:
                     raise TurnFailure(
                         "server_error", f"The {tool.type} tool is unavailable: {reason}"
                     )
+            for tool in offered.values():
+                describe = getattr(tool, "describe", None)  # what the tool says of this run
+                note = await describe(context) if describe is not None else None
+                if note:
+                    notes[tool.function_name] = note
         images = await files.image_data_urls(
             self.executor.db, self.tenant, image_file_ids(self.history)
         )
@@ -257,7 +268,7 @@ class Turn:
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
-            await self._stream(build_request(self.run, self.execution, self.history, images))
+            await self._stream(build_request(self.run, self.execution, self.history, images, notes))
             step_usage = self._count_usage()
             calls = self.rec.answer.ordered_calls()
             if self.capped:
@@ -319,17 +330,54 @@ class Turn:
 
     async def _stream(self, request: dict[str, Any]) -> None:
         cap = self.executor.settings.run_max_output_chars
+        offered = self._text_call_names(request)
+        # Text held back while the answer may still be a tool call written as text.
+        held: list[str] | None = [] if offered else None
         chunks = self.executor.provider.stream(request, self.api_key)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 piece = self.rec.answer.feed(chunk)
-                if piece.text:
+                if piece.text and held is None:
                     self.rec.on_text(piece.text)
+                elif piece.text and held is not None:
+                    held.append(piece.text)
+                    if self.rec.answer.calls or not text_calls.undecided("".join(held)):
+                        self.rec.on_text("".join(held))
+                        held = None
                 for call, item in piece.calls:
                     self.rec.on_tool_call(call, item)
                 if self.rec.answer.chars > cap:  # a provider that streams forever: stop here
                     self.capped = True
-                    return
+                    break
+        if not held:
+            return
+        found = None if self.capped else text_calls.parse("".join(held), offered)
+        if found and not self.rec.answer.calls:
+            self._take_text_calls(found)
+        else:
+            self.rec.on_text("".join(held))
+
+    def _text_call_names(self, request: dict[str, Any]) -> list[str]:
+        """The tools a call written as text may name in this round (none: not looked for)."""
+        format_type = (request.get("response_format") or {}).get("type")
+        if (
+            not self.executor.provider.text_tool_calls
+            or request.get("tool_choice") == "none"
+            or format_type in ("json_object", "json_schema")  # JSON is the answer asked for
+        ):
+            return []
+        return [tool["function"]["name"] for tool in request.get("tools") or ()]
+
+    def _take_text_calls(self, found: list[text_calls.TextCall]) -> None:
+        """The answer was only tool calls written as text: they are the round's calls."""
+        answer = self.rec.answer
+        answer.text = []
+        for index, written in enumerate(found):
+            call = ToolCall(index, f"call_{secrets.token_hex(12)}", written.name, written.arguments)
+            answer.calls[index] = call
+            function = {"name": call.name, "arguments": call.arguments, "output": None}
+            item = {"index": index, "id": call.id, "type": "function", "function": function}
+            self.rec.on_tool_call(call, item)
 
     # -- the turn's outcome ----------------------------------------------------------------------
 

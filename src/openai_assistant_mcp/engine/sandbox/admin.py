@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from . import Sandbox
@@ -44,7 +45,7 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
 # Each probe: (what it shows, code, a predicate on the output that says it held).
 def _probes(
     host_secret: Path, port: int, settings: SandboxSettings
-) -> list[tuple[str, str, object]]:
+) -> list[tuple[str, str, Callable[[str], bool]]]:
     # Host paths that must not exist inside: the secret, and the home's entries the sandbox
     # does not need (the venv and its Python may live under the home; those are bound).
     needed = (str(settings.venv), settings.base_python)

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from .backend import SessionSpec
-from .seccomp import userns_filter
+from .seccomp import sandbox_filter
 from .settings import SandboxSettings
 
 DRIVER = Path(__file__).with_name("driver.py")
@@ -59,7 +59,7 @@ class BwrapBackend:
             "filesystem: /usr, the sandbox venv and its Python read-only; private /tmp "
             f"({s.tmp_mb} MiB) and /mnt/data; no home, data dir, store, secret key or /etc",
             "environment: cleared (no keys); runs as an unprivileged uid with no capabilities",
-            "syscalls: creating user namespaces refused (seccomp)",
+            "syscalls: user namespaces, keyrings and io_uring refused (seccomp)",
             f"limits: {s.memory_mb} MiB address space, {s.cpu_seconds} s CPU and "
             f"{s.exec_timeout:g} s wall clock per execution, {s.max_processes} processes, "
             f"{s.file_size_mb} MiB per file, {s.open_files} open files, "
@@ -128,7 +128,7 @@ class BwrapBackend:
             resource.setrlimit(kind, (value, value))
 
     async def start(self, spec: SessionSpec) -> asyncio.subprocess.Process:
-        program = userns_filter()
+        program = sandbox_filter()
         fds: tuple[int, ...] = ()
         if program is not None:
             fds = (os.memfd_create("sandbox-seccomp"),)  # bwrap reads the filter from it

@@ -92,8 +92,10 @@ def run_code(code: str, namespace: dict) -> str | None:
     except SyntaxError:
         return traceback.format_exc(limit=0)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
+    tail = tree.body[-1] if tree.body else None
+    if isinstance(tail, ast.Expr):
+        tree.body.pop()
+        last = ast.Expression(tail.value)
     try:
         exec(compile(tree, "<code>", "exec"), namespace)
         if last is not None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import uids
 from .backend import SandboxBackend, SessionSpec
 from .settings import SandboxSettings
 
@@ -70,6 +71,7 @@ class Session:
     stderr_tail: bytes = b""
     drain: asyncio.Task | None = None  # reads the sandbox's stderr so its pipe never fills
     placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
+    uid_claim: uids.UidClaim | None = None  # the host-wide claim on spec.uid (root server)
 
     @property
     def alive(self) -> bool:
@@ -108,16 +110,28 @@ class SessionPool:
                 await self._end(min(idle, key=lambda s: s.last_used))
             used = {s.slot for s in self.sessions.values()}
             slot = next(i for i in range(self.settings.max_sessions) if i not in used)
-            session = Session(key, slot, await asyncio.to_thread(self._make_dir, slot))
+            try:
+                claim, spec = await asyncio.to_thread(self._make_dir, slot)
+            except uids.NoFreeUid as error:
+                log.warning("sandbox: %s", error)
+                raise SandboxBusy from error
+            session = Session(key, slot, spec, uid_claim=claim)
             self.sessions[key] = session
             if self._reaper is None or self._reaper.done():
                 self._reaper = asyncio.create_task(self._reap_idle())
             return session
 
-    def _make_dir(self, slot: int) -> SessionSpec:
-        uid = gid = self.settings.uid_base + slot if os.getuid() == 0 else os.getuid()
-        if os.getuid() != 0:
-            gid = os.getgid()
+    def _make_dir(self, slot: int) -> tuple[uids.UidClaim | None, SessionSpec]:
+        claim = uids.claim(self.settings.uid_base) if os.getuid() == 0 else None
+        uid, gid = (claim.uid, claim.uid) if claim is not None else (os.getuid(), os.getgid())
+        try:
+            return claim, self._data_dir(slot, uid, gid)
+        except BaseException:
+            if claim is not None:
+                uids.release(claim)
+            raise
+
+    def _data_dir(self, slot: int, uid: int, gid: int) -> SessionSpec:
         if not self.root.exists():
             self.shared_root.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._sweep_dead()
@@ -165,6 +179,8 @@ class SessionPool:
         self.sessions.pop(session.key, None)
         await self._kill(session)
         await asyncio.to_thread(shutil.rmtree, session.spec.data_dir, True)
+        if session.uid_claim is not None:  # only once none of its processes is left
+            await asyncio.to_thread(uids.release, session.uid_claim)
 
     async def end(self, key: str) -> None:
         async with self._guard:
@@ -285,7 +301,7 @@ class SessionPool:
         return Execution(
             output=output[:limit] if isinstance(output, str) else "",
             error=error[:limit] if isinstance(error, str) else None,
-            truncated=answer.get("truncated") if isinstance(answer.get("truncated"), int) else 0,
+            truncated=truncated if isinstance(truncated := answer.get("truncated"), int) else 0,
             images=images,
             note=note,
         )

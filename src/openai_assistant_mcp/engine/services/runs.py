@@ -321,7 +321,7 @@ async def submit_tool_outputs(
         if status == RunStatus.REQUIRES_ACTION:
             calls = row.body["required_action"]["submit_tool_outputs"]["tool_calls"]
             by_id = _outputs_by_call(outputs, [call["id"] for call in calls])
-            step_id = row.execution.get("tool_step_id")
+            step_id = row.execution.get("tool_step_id", "")
             step = await repository.get_object(
                 conn, repository.RUN_STEPS, tenant, step_id, run_id=run_id
             )

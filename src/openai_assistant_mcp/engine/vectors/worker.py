@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -126,9 +127,9 @@ class IngestionWorker:
             key = (work.vector_store_id, work.file_id)
             task = asyncio.create_task(self._ingest(work), name=f"ingest {work.file_id}")
             self._active[key] = task
-            task.add_done_callback(lambda _t, key=key: self._done(key))
+            task.add_done_callback(functools.partial(self._done, key))
 
-    def _done(self, key: tuple[str, str]) -> None:
+    def _done(self, key: tuple[str, str], _task: asyncio.Task[None]) -> None:
         self._active.pop(key, None)
         self._keys.pop(key, None)
         self._wake.set()  # room for the next file
