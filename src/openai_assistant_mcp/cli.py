@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from .engine.sandbox.admin import add_sandbox_command, run_sandbox_command
+from .engine.sandbox.settings import SandboxSettings
 from .secret_args import add_secret_file_flags, resolve_secrets
 from .settings import APISettings, Settings, StoreSettings
-from .settings_flags import add_settings_flags, settings_from
+from .settings_flags import add_settings_flags, env_only_help, settings_from
 from .tenants_cli import add_tenant_commands, run_tenants
 
 USAGE_EPILOG = """\
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     store = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     add_settings_flags(store, StoreSettings, only={"database_url", "data_dir", "tenant_secret"})
     add_tenant_commands(commands, store)
-    add_sandbox_command(commands)
+    add_sandbox_command(commands, env_only_help(SandboxSettings))
     return parser
 
 

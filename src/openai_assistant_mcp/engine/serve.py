@@ -14,11 +14,12 @@ import uvicorn
 from ..http.access import exposure_refusal
 from ..http.bodies import MIB, BodyRoute
 from ..http.guard import Door, Guard, openai_envelope
+from ..http.health import HealthCheck
 from ..http.server import GuardedServer, uvicorn_limits
 from .app import create_app
 from .ports import busy_port_refusal
 from .settings import APIGuardSettings, EngineSettings
-from .startup import start_failure
+from .startup import start_failure, store_reachable
 from .store.database import describe_url
 
 log = logging.getLogger(__name__)
@@ -162,8 +163,9 @@ def serve_api(
     logging.getLogger("uvicorn.error").addFilter(quiet)
     # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,
     # which escapes control characters) rather than handlers of its own.
+    engine_app = app.app
     config = uvicorn.Config(
-        guard,
+        HealthCheck(guard, lambda: store_reachable(engine_app)),
         host=host,
         port=port,
         log_config=None,

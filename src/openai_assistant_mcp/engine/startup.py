@@ -6,6 +6,7 @@ anything, and every server and command says a failure the same way."""
 from __future__ import annotations
 
 import socket
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 POSTGRES_EXAMPLE = "postgresql+asyncpg://USER:PASSWORD@HOST:5432/DATABASE"
@@ -128,3 +129,15 @@ def database_failure(exc: BaseException, url: str) -> str:
     valid URL."""
     example = SQLITE_EXAMPLE if url.lower().startswith("sqlite") else POSTGRES_EXAMPLE
     return f"DATABASE_URL: cannot open {where(url)}: {_reason(exc)} (a valid URL: {example})"
+
+
+async def store_reachable(app: Any) -> bool:
+    """Whether the started engine `app`'s store answers a trivial query (for /healthz)."""
+    from sqlalchemy import text
+
+    state = getattr(app.state, "engine", None)
+    if state is None:  # not started (or stopping)
+        return False
+    async with state.db.read() as conn:
+        await conn.execute(text("SELECT 1"))
+    return True

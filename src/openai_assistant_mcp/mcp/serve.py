@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .app import ToolServer
+from .backend import Phase
 from .startup import check_start
 from .transports.guarded import check_exposure, serve_guarded, streamable_http_options
 
@@ -70,7 +71,21 @@ async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer
     gc.freeze()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("MCP over %s at http://%s:%d%s", settings.transport, host, settings.port, path)
-    await serve_guarded(app, settings, lambda: tools.limiter.in_flight)
+    await serve_guarded(
+        app, settings, lambda: tools.limiter.in_flight, health=lambda: _healthy(tools, settings)
+    )
+
+
+async def _healthy(tools: ToolServer, settings: Settings) -> bool:
+    """GET /healthz: the backend is open and, embedded, its store answers (the cheapest call
+    that reads it: one assistant of the keyless tenant, never shown). A remote API's health is
+    its own to tell."""
+    if tools.backend.phase is not Phase.READY:
+        return False
+    if settings.embedded:
+        api = await tools.backend.api()
+        await api.beta.assistants.list(limit=1)
+    return True
 
 
 def run(settings: Settings) -> None:
