@@ -255,6 +255,21 @@ class EngineSettings(BaseSettings):
             "needs none (e.g. Ollama: http://localhost:11434/v1)."
         )
 
+    @field_validator("provider_base_url", "embeddings_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """A URL with a scheme and a host: `not-a-url` or `localhost:11434` would be taken for
+        a relative path and fail every run later."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be an http(s) URL with a host, e.g. http://localhost:11434/v1 (Ollama) "
+                "or https://api.openai.com/v1"
+            )
+        return value
+
     @field_validator("provider_compat")
     @classmethod
     def _known_adaptations(cls, value: str) -> str:
