@@ -93,7 +93,7 @@ async def stdio_run(
         for _ in range(20):
             await client.call_tool("get_assistant", arguments)
         times = []
-        cpu = cpu_seconds(pid)
+        cpu, own = cpu_seconds(pid), time.process_time()
         started = time.perf_counter()
         for _ in range(calls):
             t0 = time.perf_counter()
@@ -102,6 +102,7 @@ async def stdio_run(
             assert not result.is_error, result
         out["calls_per_s"] = calls / (time.perf_counter() - started)
         out["cpu"] = (cpu_seconds(pid) - cpu) / calls * 1000
+        out["client_cpu"] = (time.process_time() - own) / calls * 1000
         out["p50"] = statistics.median(times)
         done = 21 + calls
         marks = [400, 2000, 5000, 10000] if long else [400]
@@ -226,7 +227,8 @@ def main() -> None:
                 f"{med('first_call'):5.0f} ms, {med('calls_per_s'):6.0f} calls/s, p50 "
                 f"{med('p50'):.3f} ms (over SDK GET {med('p50') - sdk_p50:+.3f} ms, x"
                 f"{med('p50') / sdk_p50:.2f}), server CPU {med('cpu'):.3f} ms/call (x"
-                f"{med('cpu') / sdk_cpu:.2f} the SDK GET's), RSS "
+                f"{med('cpu') / sdk_cpu:.2f} the SDK GET's; the SDK client "
+                f"{med('client_cpu'):.3f}), RSS "
                 + ", ".join(f"{v:.0f} MiB@{m}" for m, v in rss.items())
             )
         for transport in ("streamable-http", "sse"):
