@@ -96,6 +96,24 @@ class EngineSettings(BaseSettings):
         alias="PROVIDER_COMPAT",
         description="comma-separated request adaptations for the provider (see docs/runs.md)",
     )
+    # Tool calls a model writes as text (runs/text_calls.py): small local models do.
+    provider_text_tool_calls: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        alias="PROVIDER_TEXT_TOOL_CALLS",
+        description="take an answer that is only a tool call written as text (JSON, a fenced "
+        "block, <tool_call> tags) as that call: auto = for providers other than OpenAI",
+    )
+    # The model's context window, when the provider does not say it (providers/context.py).
+    provider_context_tokens: int | None = Field(
+        default=None,
+        ge=256,
+        alias="PROVIDER_CONTEXT_TOKENS",
+        description="the model's context window in tokens; requests are fitted into it",
+        json_schema_extra={
+            "shown_default": "asked of the server (llama.cpp, llama-cpp-python, Ollama), "
+            "else unknown: no fitting"
+        },
+    )
 
     run_expires_after: int = Field(
         default=600,
@@ -144,7 +162,6 @@ class EngineSettings(BaseSettings):
         alias="FILE_MAX_BYTES",
         description="largest file the Files and Uploads APIs store, in bytes",
     )
-
     # code_interpreter's sandbox (SANDBOX_* variables, no flags; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
@@ -209,6 +226,21 @@ class EngineSettings(BaseSettings):
         alias="INGEST_CONCURRENCY",
         description="files one engine process ingests at once",
     )
+    # Each file's text is extracted in a child process under these (vectors/extraction.py).
+    ingest_extraction_memory_mb: int = Field(
+        default=1024,
+        ge=128,
+        alias="INGEST_EXTRACTION_MEMORY_MB",
+        description="address space (MiB) of the child process that extracts one file's text; "
+        "a file needing more fails",
+    )
+    ingest_extraction_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        alias="INGEST_EXTRACTION_SECONDS",
+        description="seconds (CPU and wall-clock) the text extraction of one file may take "
+        "before it fails",
+    )
 
     def provider_warning(self, who: str, key_setting: str) -> str | None:
         """Why `who` (e.g. "Runs") cannot work as configured: OpenAI's API needs a key and
@@ -222,6 +254,21 @@ class EngineSettings(BaseSettings):
             f"{key_setting}, or set OPENAI_BASE_URL (--openai-base-url) to a provider that "
             "needs none (e.g. Ollama: http://localhost:11434/v1)."
         )
+
+    @field_validator("provider_base_url", "embeddings_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """A URL with a scheme and a host: `not-a-url` or `localhost:11434` would be taken for
+        a relative path and fail every run later."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be an http(s) URL with a host, e.g. http://localhost:11434/v1 (Ollama) "
+                "or https://api.openai.com/v1"
+            )
+        return value
 
     @field_validator("provider_compat")
     @classmethod

@@ -13,6 +13,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import APIError, invalid
 from ..ids import new_id
 from ..state import EngineState
@@ -281,10 +283,12 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
             raise no_such_file(file_id)
         await file_store.delete_file_row(conn, tenant, file_id)
         await detach_file(conn, tenant, file_id)
+    if state.ingestion is not None:
+        state.ingestion.cancel(file_id=file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
+async def detach_file(conn: AsyncConnection, tenant: str, file_id: str) -> None:
     """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
     and from every vector store of the tenant."""
     await vector_repository.detach_file_everywhere(conn, tenant, file_id)
@@ -320,3 +324,6 @@ async def sweep(state: EngineState, *, force: bool = False) -> None:
         for upload in await file_store.expired_pending_uploads(conn, moment):
             await file_store.drop_parts(conn, upload["id"])
             await file_store.save_upload(conn, {**upload, "status": "expired"})
+    for file_id, _ in stale:  # expired files being ingested here: their children are killed
+        if state.ingestion is not None:
+            state.ingestion.cancel(file_id=file_id)

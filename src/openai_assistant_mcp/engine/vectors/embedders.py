@@ -16,6 +16,8 @@ from . import local_models
 if TYPE_CHECKING:
     import numpy as np  # imported where used: it costs start-up time
 
+    from ..settings import EngineSettings
+
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ class EmbeddingUnavailable(Exception):
     """The store's embedding mode cannot run here (no key, no provider, no local model)."""
 
 
-def choose_mode(settings: Any) -> dict[str, Any]:
+def choose_mode(settings: EngineSettings) -> dict[str, Any]:
     """The embedding record for a new vector store, from the settings."""
     if settings.embeddings_base_url:
         return {
@@ -179,13 +181,14 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (vectors / norms).astype(np.float32)
+    unit: np.ndarray = (vectors / norms).astype(np.float32)
+    return unit
 
 
 class Embedder:
     """Embeds passages and queries as a store's record says, with the store's own model."""
 
-    def __init__(self, record: dict[str, Any], settings: Any) -> None:
+    def __init__(self, record: dict[str, Any], settings: EngineSettings) -> None:
         self.record = record
         self.mode = record.get("mode", "none")
         self.settings = settings
@@ -198,7 +201,9 @@ class Embedder:
         return await self._embed(texts, is_query=False, api_key=api_key)
 
     async def query(self, text: str, api_key: str | None) -> np.ndarray:
-        return (await self._embed([text], is_query=True, api_key=api_key))[0]
+        vectors = await self._embed([text], is_query=True, api_key=api_key)
+        vector: np.ndarray = vectors[0]
+        return vector
 
     async def _embed(self, texts: list[str], *, is_query: bool, api_key: str | None) -> np.ndarray:
 
@@ -244,7 +249,7 @@ class Embedder:
         return _normalise(vectors)
 
 
-def server_key(settings: Any) -> str | None:
+def server_key(settings: EngineSettings) -> str | None:
     """The server's own key for provider embeddings, if it has one."""
     value = settings.embeddings_api_key or settings.provider_api_key
     return value.get_secret_value() if value is not None else None

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..settings import EngineSettings
 from ..store import vector_chunks as repo
 from .embedders import Embedder, EmbeddingUnavailable
 from .fusion import Hit, Rankings, by_similarity, fuse
@@ -232,7 +233,8 @@ class _QueryVectors:
 
     def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # (model, dimensions, query text) -> its embedding
+        self._entries: OrderedDict[tuple[Any, Any, str], np.ndarray] = OrderedDict()
 
     async def embed(self, embedder: Embedder, text: str, api_key: str | None) -> np.ndarray:
         if embedder.mode != "local":  # provider answers depend on the caller's key
@@ -255,7 +257,10 @@ QUERY_VECTORS = _QueryVectors()
 
 
 async def _embed_queries(
-    groups: list[list[StoreForSearch]], queries: list[str], settings: Any, api_key: str | None
+    groups: list[list[StoreForSearch]],
+    queries: list[str],
+    settings: EngineSettings,
+    api_key: str | None,
 ) -> list[tuple[list[StoreForSearch], np.ndarray]]:
     out = []
     for group in groups:
@@ -289,7 +294,7 @@ async def _exact_on_postgres(conn: AsyncConnection, group: list[StoreForSearch])
 
 async def _vector_rankings(
     db: Any,
-    settings: Any,
+    settings: EngineSettings,
     groups: list[list[StoreForSearch]],
     queries: list[str],
     api_key: str | None,
@@ -326,7 +331,7 @@ FUSING_RANKERS = ("auto", "default-2024-11-15", "default_2024_08_21")
 
 async def rankings(
     db: Any,
-    settings: Any,
+    settings: EngineSettings,
     stores: Sequence[StoreForSearch],
     queries: list[str],
     *,
@@ -339,7 +344,7 @@ async def rankings(
     """Both sides' rankings, side by side, each on its own connection: the vector side's
     query embedding (a thread, or the provider) and then its ranking overlap the keyword
     ranking in the database, so a search costs the longer side rather than the sum of both."""
-    groups: dict[tuple, list[StoreForSearch]] = {}
+    groups: dict[tuple[Any, ...], list[StoreForSearch]] = {}
     for store in stores:
         record = store.embedding
         if vector and record.get("mode") in ("local", "provider") and record.get("dimensions"):
@@ -360,7 +365,7 @@ async def rankings(
 
 async def hybrid(
     db: Any,
-    settings: Any,
+    settings: EngineSettings,
     stores: Sequence[StoreForSearch],
     queries: list[str],
     *,
