@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from .backend import SessionSpec
+from .namespaces import namespaces_refused
 from .seccomp import sandbox_filter
 from .settings import SandboxSettings
 
@@ -50,7 +51,7 @@ class BwrapBackend:
                 "code_interpreter needs bubblewrap, which is not installed: install the "
                 "'bubblewrap' package (e.g. `apt-get install bubblewrap`), then retry"
             )
-        return None
+        return namespaces_refused()  # Docker's default profiles: one line naming the fix
 
     def isolation(self) -> list[str]:
         s = self.settings
