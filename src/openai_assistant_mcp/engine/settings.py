@@ -162,7 +162,6 @@ class EngineSettings(BaseSettings):
         alias="FILE_MAX_BYTES",
         description="largest file the Files and Uploads APIs store, in bytes",
     )
-
     # code_interpreter's sandbox (SANDBOX_* variables, no flags; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else
@@ -196,12 +195,18 @@ class EngineSettings(BaseSettings):
         description="use the bundled local embedding model when EMBEDDINGS_BASE_URL is "
         "not set (else keyword search only)",
     )
+    local_embedding_model: Literal["all-MiniLM-L6-v2-int8", "multilingual-e5-small-q4"] = Field(
+        default="all-MiniLM-L6-v2-int8",
+        alias="LOCAL_EMBEDDING_MODEL",
+        description="the bundled local model new vector stores embed with: English MiniLM "
+        "(fast), or multilingual e5 (~20x the CPU); a store keeps the model it was made with",
+    )
     local_embedding_threads: int = Field(
-        default=1,
-        ge=1,
+        default=0,
+        ge=0,
         le=64,
         alias="LOCAL_EMBEDDING_THREADS",
-        description="CPU threads of the local embedding model",
+        description="CPU threads embedding passages at once (0: one per core)",
     )
     ingest_lease_seconds: float = Field(
         default=30.0,
@@ -215,11 +220,26 @@ class EngineSettings(BaseSettings):
         description="seconds between the ingestion worker's looks for files to ingest",
     )
     ingest_concurrency: int = Field(
-        default=2,
+        default=4,
         ge=1,
         le=64,
         alias="INGEST_CONCURRENCY",
         description="files one engine process ingests at once",
+    )
+    # Each file's text is extracted in a child process under these (vectors/extraction.py).
+    ingest_extraction_memory_mb: int = Field(
+        default=1024,
+        ge=128,
+        alias="INGEST_EXTRACTION_MEMORY_MB",
+        description="address space (MiB) of the child process that extracts one file's text; "
+        "a file needing more fails",
+    )
+    ingest_extraction_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        alias="INGEST_EXTRACTION_SECONDS",
+        description="seconds (CPU and wall-clock) the text extraction of one file may take "
+        "before it fails",
     )
 
     def provider_warning(self, who: str, key_setting: str) -> str | None:

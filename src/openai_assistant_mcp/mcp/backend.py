@@ -51,6 +51,11 @@ class Backend:
         self._changed.set()
         self._changed = anyio.Event()
 
+    def _closed(self) -> bool:
+        # A call, not `self.phase is ...` inline: the type checker would keep a narrowing of
+        # `self.phase` across the awaits during which close() changes it.
+        return self.phase is Phase.CLOSED
+
     async def _until(self, *phases: Phase) -> None:
         while self.phase not in phases:
             await self._changed.wait()
@@ -75,7 +80,7 @@ class Backend:
             # The heavy imports run in a thread, so the event loop keeps answering the client
             # (initialize, tools/list) meanwhile.
             await anyio.to_thread.run_sync(_preload, self.settings.embedded)
-            if self.phase is Phase.CLOSED:  # the client left while we were importing
+            if self._closed():  # the client left while we were importing
                 return
             async with open_api(self.settings) as api:
                 self._api = api

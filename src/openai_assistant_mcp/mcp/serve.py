@@ -39,10 +39,7 @@ async def serve(settings: Settings) -> None:
         group.start_soon(backend.run)
         try:
             if settings.transport == "stdio":
-                from mcp.server.stdio import stdio_server
-
-                async with stdio_server() as (read, write):
-                    await server.run(read, write, server.create_initialization_options())
+                await _serve_stdio(server)
             else:
                 backend.want()
                 if await backend.ready():
@@ -53,6 +50,19 @@ async def serve(settings: Settings) -> None:
             backend.close()
     if failed:  # out here: raised in the task group, it would come with a traceback
         raise SystemExit(1)
+
+
+async def _serve_stdio(server: Server[Any]) -> None:
+    from mcp.server.stdio import stdio_server
+
+    from .stdio import StdinLines, StdoutText, stdio_pipes
+
+    async with stdio_pipes() as pipes:
+        files: dict[str, Any] = {}
+        if pipes is not None:  # the wire on the event loop (stdio.py), not in worker threads
+            files = {"stdin": StdinLines(pipes[0]), "stdout": StdoutText(pipes[1])}
+        async with stdio_server(**files) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:

@@ -82,7 +82,9 @@ class CreateFileBatch(Request):
 
     @field_validator("files")
     @classmethod
-    def _one_of(cls, value: list | None, info: ValidationInfo) -> list | None:
+    def _one_of(
+        cls, value: list[CreateVectorStoreFile] | None, info: ValidationInfo
+    ) -> list[CreateVectorStoreFile] | None:
         if value is not None and info.data.get("file_ids") is not None:
             raise ValueError("give either file_ids or files, not both")
         return value

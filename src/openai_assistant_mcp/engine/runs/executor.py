@@ -222,7 +222,9 @@ class RunExecutor:
         """End a run this process holds with a terminal `status`, publishing the events.
         A run set `cancelling` meanwhile ends `cancelled` whatever happened."""
 
-        async def work(conn: AsyncConnection) -> Any:
+        async def work(
+            conn: AsyncConnection,
+        ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
             row = await self.own(conn, run_id, allow_cancelling=True)
             if row.status == RunStatus.CANCELLING:
                 return await finish(

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import Sandbox
 from .environment import setup
@@ -36,9 +37,11 @@ when every probe held. When the machine refuses user namespaces (Docker's defaul
 AppArmor profile) it says so in one line naming the fix."""
 
 
-def add_sandbox_command(commands: argparse._SubParsersAction, settings_help: str) -> None:
+def add_sandbox_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings_help: str
+) -> None:
     """`sandbox setup|check`; `settings_help` lists the SANDBOX_* settings (from the CLI)."""
-    common = {
+    common: dict[str, Any] = {  # the same for the three parsers
         "formatter_class": argparse.RawDescriptionHelpFormatter,
         "argument_default": argparse.SUPPRESS,
         "epilog": f"settings (environment only):\n{settings_help}",

@@ -52,8 +52,8 @@ def _code_from(arguments: str) -> str:
         return _unfenced(partial if partial else arguments)
     while isinstance(parsed, dict) and isinstance(parsed.get("code"), dict):
         parsed = parsed["code"]
-    if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
-        return _unfenced(parsed["code"])
+    if isinstance(parsed, dict) and isinstance(code := parsed.get("code"), str):
+        return _unfenced(code)
     if isinstance(parsed, str):
         return _unfenced(parsed)
     raise ValueError('the arguments must be a JSON object {"code": "<python source>"}')
@@ -81,7 +81,7 @@ def partial_code(arguments: str) -> str | None:
     body = _STRING_BODY.match(arguments, start.end()).group(0)  # type: ignore[union-attr]
     for cut in range(6):  # a \uXXXX escape cut short is all that can be left incomplete
         try:
-            code = json.loads(f'"{body[: len(body) - cut]}"', strict=False)
+            code: str = json.loads(f'"{body[: len(body) - cut]}"', strict=False)  # a string
         except ValueError:
             continue
         return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code  # half a pair
@@ -218,7 +218,7 @@ class CodeInterpreter:
         except Exception as error:  # a full store must not fail the run; the model is told
             log.warning("code_interpreter: storing %s failed: %s", filename, error)
             return None
-        return body["id"]
+        return str(body["id"])
 
     async def _file_ids(self, ctx: BuiltinContext) -> list[str]:
         """tool_resources.code_interpreter.file_ids, then message attachments for the tool."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from .settings import SandboxSettings
@@ -26,7 +27,9 @@ def _ready(settings: SandboxSettings) -> bool:
     return (settings.venv / READY_MARKER).is_file() and (settings.venv / "bin" / "python").exists()
 
 
-def setup(settings: SandboxSettings, log=print, force: bool = False) -> None:
+def setup(
+    settings: SandboxSettings, log: Callable[[str], object] = print, force: bool = False
+) -> None:
     """Create or update the venv with `uv`, then build matplotlib's font cache into it."""
     packages = settings.packages.split()
     marker = settings.venv / READY_MARKER

@@ -92,7 +92,8 @@ class SandboxSettings(BaseSettings):
         default=2048,
         ge=64,
         alias="SANDBOX_MEMORY_MB",
-        description="address space of one interpreter, in MiB",
+        description="memory of one interpreter: all its processes with /tmp and /dev/shm where a "
+        "cgroup is available, else the address space of each process, in MiB",
     )
     max_processes: int = Field(
         default=32,
@@ -117,6 +118,21 @@ class SandboxSettings(BaseSettings):
         ge=1,
         alias="SANDBOX_TMP_MB",
         description="size of the sandbox's private /tmp, in MiB",
+    )
+    # /mnt/data: a tmpfs of this size holding at most this many files (root server), else
+    # measured after each execution.
+    data_mb: int = Field(
+        default=1024,
+        ge=1,
+        alias="SANDBOX_DATA_MB",
+        description="size of the sandbox's /mnt/data, in MiB",
+    )
+    max_files: int = Field(
+        default=10000,
+        ge=10,
+        le=1_000_000,
+        alias="SANDBOX_MAX_FILES",
+        description="files /mnt/data may hold",
     )
     output_chars: int = Field(
         default=20000,

@@ -283,6 +283,8 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
             raise no_such_file(file_id)
         await file_store.delete_file_row(conn, tenant, file_id)
         await detach_file(conn, tenant, file_id)
+    if state.ingestion is not None:
+        state.ingestion.cancel(file_id=file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
@@ -322,3 +324,6 @@ async def sweep(state: EngineState, *, force: bool = False) -> None:
         for upload in await file_store.expired_pending_uploads(conn, moment):
             await file_store.drop_parts(conn, upload["id"])
             await file_store.save_upload(conn, {**upload, "status": "expired"})
+    for file_id, _ in stale:  # expired files being ingested here: their children are killed
+        if state.ingestion is not None:
+            state.ingestion.cancel(file_id=file_id)

@@ -29,7 +29,7 @@ __all__ = ["add_file_to_store", "search", "wait_ingested"]
 DAY = 86400
 
 
-def _expires_at(expires_after: dict | None, last_active_at: int) -> int | None:
+def _expires_at(expires_after: dict[str, Any] | None, last_active_at: int) -> int | None:
     return last_active_at + int(expires_after["days"]) * DAY if expires_after else None
 
 
@@ -61,7 +61,7 @@ def shape(body: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]
 
 async def require_store(
     conn: AsyncConnection, tenant: str, store_id: str, *, lock: bool = False
-) -> dict:
+) -> dict[str, Any]:
     """The caller's vector store, or a 404 (another tenant's answers as a missing one)."""
     get = repository.get_for_update if lock else repository.get_object
     body = await get(conn, repo.STORES, tenant, store_id)
@@ -128,6 +128,8 @@ async def delete(state: EngineState, tenant: str, store_id: str) -> dict[str, An
             for body in await file_store.bodies_mentioning(conn, table, tenant, store_id):
                 if _detach_store(body, store_id):
                     await repository.replace_body(conn, table, body["id"], body)
+    if state.ingestion is not None:
+        state.ingestion.cancel(store_id=store_id)
     return {"id": store_id, "object": "vector_store.deleted", "deleted": True}
 
 
@@ -182,8 +184,8 @@ async def search(
     query: str | list[str],
     *,
     max_num_results: int = 20,
-    ranking_options: dict | None = None,
-    filters: dict | None = None,
+    ranking_options: dict[str, Any] | None = None,
+    filters: dict[str, Any] | None = None,
     api_key: str | None = None,
     keyword: bool = True,
     vector: bool = True,

@@ -18,9 +18,9 @@ def matches(filters: dict[str, Any], attributes: dict[str, Any]) -> bool:
         return False
     actual = attributes[key]
     if kind == "eq":
-        return actual == value
+        return bool(actual == value)
     if kind == "ne":
-        return actual != value
+        return bool(actual != value)
     if kind in ("in", "nin"):
         inside = isinstance(value, list) and actual in value
         return inside if kind == "in" else not inside

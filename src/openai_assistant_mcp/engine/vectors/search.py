@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..settings import EngineSettings
 from ..store import vector_chunks as repo
 from .embedders import Embedder, EmbeddingUnavailable
 
@@ -231,7 +232,8 @@ class _QueryVectors:
 
     def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # (model, dimensions, query text) -> its embedding
+        self._entries: OrderedDict[tuple[Any, Any, str], np.ndarray] = OrderedDict()
 
     async def embed(self, embedder: Embedder, text: str, api_key: str | None) -> np.ndarray:
         if embedder.mode != "local":  # provider answers depend on the caller's key
@@ -254,7 +256,10 @@ QUERY_VECTORS = _QueryVectors()
 
 
 async def _embed_queries(
-    groups: list[list[StoreForSearch]], queries: list[str], settings: Any, api_key: str | None
+    groups: list[list[StoreForSearch]],
+    queries: list[str],
+    settings: EngineSettings,
+    api_key: str | None,
 ) -> list[tuple[list[StoreForSearch], np.ndarray]]:
     out = []
     for group in groups:
@@ -288,7 +293,7 @@ async def _exact_on_postgres(conn: AsyncConnection, group: list[StoreForSearch])
 
 async def _vector_rankings(
     db: Any,
-    settings: Any,
+    settings: EngineSettings,
     groups: list[list[StoreForSearch]],
     queries: list[str],
     api_key: str | None,
@@ -331,7 +336,7 @@ class Hit:
 
 async def hybrid(
     db: Any,
-    settings: Any,
+    settings: EngineSettings,
     stores: Sequence[StoreForSearch],
     queries: list[str],
     *,
@@ -348,7 +353,7 @@ async def hybrid(
     1. `none`: the vector ranking alone, scored by cosine similarity, where the stores have
     vectors (no keyword query: faster), else the keyword ranking alone."""
     fuse = ranker != "none"
-    groups: dict[tuple, list[StoreForSearch]] = {}
+    groups: dict[tuple[Any, ...], list[StoreForSearch]] = {}
     for store in stores:
         record = store.embedding
         if vector and record.get("mode") in ("local", "provider") and record.get("dimensions"):
