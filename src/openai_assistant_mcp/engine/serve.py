@@ -18,6 +18,7 @@ from ..http.health import HealthCheck
 from ..http.server import GuardedServer, uvicorn_limits
 from .app import create_app
 from .ports import busy_port_refusal
+from .sandbox.namespaces import warn_at_start
 from .settings import APIGuardSettings, EngineSettings
 from .startup import start_failure, store_reachable
 from .store.database import describe_url
@@ -159,6 +160,7 @@ def serve_api(
     database_url = settings.resolved_database_url()
     app = StartFailureInOneLine(create_app(settings), database_url)
     guard = api_guard(app, guards)
+    warn_at_start(log)  # code_interpreter on a machine that refuses it namespaces
     quiet = _QuietAfterOneLine(app)
     logging.getLogger("uvicorn.error").addFilter(quiet)
     # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,

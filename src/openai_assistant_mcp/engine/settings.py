@@ -34,7 +34,8 @@ class EngineSettings(BaseSettings):
     data_dir: Path = Field(
         default_factory=default_data_dir,
         alias="DATA_DIR",
-        description="engine data directory (SQLite store and secret)",
+        description="engine data directory (SQLite store and secret); the default is one per "
+        "user account, shared by every server it runs: give each instance its own",
     )
     database_url: str | None = Field(
         default=None,

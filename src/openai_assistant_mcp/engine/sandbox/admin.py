@@ -73,7 +73,7 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     settings = SandboxSettings()
     if args.sandbox_action == "setup":
         try:
-            setup(settings, force=getattr(args, "force", False))
+            setup(settings, print, force=getattr(args, "force", False))
         except (RuntimeError, OSError) as error:
             print(f"sandbox setup failed: {error}", file=sys.stderr)
             return 1
