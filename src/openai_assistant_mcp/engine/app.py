@@ -77,6 +77,7 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         max_retries=settings.provider_max_retries,
         compat=settings.provider_compat,
         text_tool_calls=settings.provider_text_tool_calls,
+        context_tokens=settings.provider_context_tokens,
     )
     hasher = hasher_for(settings)
     server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None

@@ -87,8 +87,17 @@ class Backend:
                 self._enter(Phase.READY)
                 await self._until(Phase.CLOSED)
         except Exception as exc:
-            log.error("the Assistants backend failed to start: %s", redact(str(exc), None))
-            self._failure = f"The Assistants backend failed to start ({type(exc).__name__})."
+            log.debug("the Assistants backend failed to start", exc_info=exc)
+            if self.settings.embedded:
+                # One line naming the setting and the fix (a database it cannot reach...).
+                from ..engine.startup import start_failure
+
+                url = self.settings.engine_settings().resolved_database_url()
+                self._failure = start_failure(exc, url)
+            else:
+                self._failure = f"the Assistants backend failed to start: {str(exc)[:300]}"
+            self._failure = redact(self._failure, None)
+            log.error(self._failure)
             self._enter(Phase.FAILED)
         finally:
             self._api = None

@@ -38,6 +38,19 @@ async def test_two_engine_processes_never_hand_out_the_same_uid(
         await second.close()
 
 
+def run_as(uid: int, argv: list[str]) -> subprocess.Popen[bytes]:
+    def become() -> None:
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return subprocess.Popen(argv, preexec_fn=become)
+
+
+def state_of(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(line for line in status if line.startswith("State:"))
+
+
 async def test_a_reused_uid_has_no_process_left(
     sandbox_settings: SandboxSettings, tmp_path: Path
 ) -> None:
@@ -46,18 +59,12 @@ async def test_a_reused_uid_has_no_process_left(
     uid = 260000 + os.getpid() % 10000 * 4
     settings = sandbox_settings.model_copy(update={"uid_base": uid, "max_sessions": 1})
 
-    def become() -> None:
-        os.setgid(uid)
-        os.setuid(uid)
-
-    leftover = subprocess.Popen(["sleep", "600"], preexec_fn=become)
+    leftover = run_as(uid, ["sleep", "600"])
     box = Sandbox(settings, tmp_path)
     try:
         result = await box.pool.execute("t1", "import os\nos.getuid()")
         assert result.logs() == str(uid)
-        with open(f"/proc/{leftover.pid}/status") as status:  # reaped by us below: a zombie
-            state = next(line for line in status if line.startswith("State:"))
-        assert "zombie" in state, state
+        assert "zombie" in state_of(leftover.pid)  # killed; reaped by us below
     finally:
         leftover.kill()
         leftover.wait()

@@ -36,6 +36,9 @@ class BuiltinContext:
     call_index: int = 0
     # The thread's messages as the turn read them (oldest first), e.g. for their attachments.
     thread_messages: list[dict[str, Any]] = field(default_factory=list)
+    # Tokens the call's output may take so the model's context window still holds the next
+    # request (None: the window is unknown); e.g. file_search returns fewer, shorter results.
+    output_tokens: int | None = None
 
 
 @dataclass

@@ -102,3 +102,44 @@ def undecided(text: str) -> bool:
         return False
     first = _FIRST_KEY.match(body)
     return first is None or first.group(1) in _CALL_KEYS
+
+
+def looked_for(request: dict[str, Any], enabled: bool) -> list[str]:
+    """The tool names a call written as text may name in this request (none: not looked for):
+    not with `tool_choice: "none"`, nor when a JSON answer was asked for."""
+    format_type = (request.get("response_format") or {}).get("type")
+    if (
+        not enabled
+        or request.get("tool_choice") == "none"
+        or format_type in ("json_object", "json_schema")
+    ):
+        return []
+    return [tool["function"]["name"] for tool in request.get("tools") or ()]
+
+
+class Held:
+    """A streamed answer's text, held back while it may still be only tool calls of `offered`
+    (nothing is held when that list is empty)."""
+
+    def __init__(self, offered: list[str]) -> None:
+        self.offered = offered
+        self.text: list[str] | None = [] if offered else None
+
+    def pass_on(self, text: str, has_calls: bool) -> str:
+        """What of the answer to show now: `text`, or all held so far once it is decided it
+        is no call, or "" while still undecided."""
+        if self.text is None:
+            return text
+        self.text.append(text)
+        whole = "".join(self.text)
+        if has_calls or not undecided(whole):
+            self.text = None
+            return whole
+        return ""
+
+    def finish(self, no_calls: bool) -> tuple[str, list[TextCall]]:
+        """At the stream's end: the text still to show, or the calls the answer was."""
+        whole = "".join(self.text or [])
+        self.text = None
+        found = None if no_calls or not whole else parse(whole, self.offered)
+        return ("", found) if found else (whole, [])

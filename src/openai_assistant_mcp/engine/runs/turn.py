@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..providers.chat import ChatProvider, ProviderFailure
+from ..providers.chat import ChatProvider, ProviderFailure, too_long_message
 from ..services import files, generated_files, messages, run_steps
 from ..services.common import now
 from ..services.run_end import Unsaved
@@ -30,9 +29,11 @@ from ..store import repository
 from ..store.database import Database
 from ..store.repository import Prepared, RunRow
 from . import text_calls
+from .budget import Counter, add_usage, estimated_usage, over_limit, spent_budget
 from .builtin import BuiltinContext, BuiltinTool
 from .citations import citations
 from .events import RunEvents
+from .fit import DoesNotFit, Fitted, fit, output_room
 from .lifecycle import STARTABLE, RunStatus, run_event
 from .prompt import build_request, image_file_ids, offered_builtins
 from .record import Record
@@ -220,18 +221,6 @@ class Turn:
             body = {**row.body, "status": RunStatus.IN_PROGRESS, "started_at": started_at}
             await repository.save_run(conn, body)
 
-    def _spent_budget(self) -> str | None:
-        """`max_prompt_tokens` or `max_completion_tokens` once the run has used it up."""
-        used = self.execution.get("usage") or {}
-        for name, used_key in (
-            ("max_prompt_tokens", "prompt_tokens"),
-            ("max_completion_tokens", "completion_tokens"),
-        ):
-            limit = self.run.get(name)
-            if limit and int(used.get(used_key, 0)) >= limit:
-                return name
-        return None
-
     async def _rounds(self) -> Ending | Waiting:
         """Ask the provider until it answers, wants function outputs, or a limit is hit."""
         offered = offered_builtins(self.run.get("tools") or [])
@@ -264,12 +253,17 @@ class Turn:
         )
         rounds = 0
         while True:
-            spent = self._spent_budget()
+            spent = spent_budget(self.run, self.execution)
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
-            await self._stream(build_request(self.run, self.execution, self.history, images, notes))
-            step_usage = self._count_usage()
+            request = build_request(self.run, self.execution, self.history, images, notes)
+            fitted = await self._fit(request)
+            request = fitted.request if fitted else request
+            await self._stream(request)
+            if not self.rec.answer.usage_given:  # llama-cpp-python streams none: count it
+                self.rec.answer.usage = estimated_usage(request, self.rec.answer)
+            step_usage = add_usage(self.execution, self.rec.answer.usage)
             calls = self.rec.answer.ordered_calls()
             if self.capped:
                 return self._cut_off(step_usage)
@@ -291,26 +285,30 @@ class Turn:
                         "rounds of one run; the run was stopped.",
                     )
                 assert context is not None
+                context.output_tokens = output_room(fitted, [c for c, _ in builtin])
                 await self.rec.builtins.execute(context, builtin)
             self._extend_transcript(calls)
             if functions:
                 assert self.rec.tool_step is not None
                 self.rec.tool_step = {**self.rec.tool_step, "usage": step_usage}
-                spent = self._spent_budget()
+                spent = spent_budget(self.run, self.execution)
                 if spent is not None:  # no budget left to go on after the tool outputs
                     return Ending(RunStatus.INCOMPLETE, {"reason": spent})
                 return Waiting([function_call(c, with_output=False) for c in functions])
             self.rec.close_tool_step(step_usage)
 
-    def _count_usage(self) -> dict[str, int]:
-        """Add the round's usage to the run's; the round's usage as a step shows it."""
-        turn_usage = self.rec.answer.usage
-        usage = dict(self.execution.get("usage") or {})
-        for key in ("prompt_tokens", "completion_tokens"):
-            usage[key] = int(usage.get(key, 0)) + turn_usage[key]
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        self.execution["usage"] = usage
-        return {**turn_usage, "total_tokens": sum(turn_usage.values())}
+    async def _fit(self, request: dict[str, Any]) -> Fitted | None:
+        """The request fitted into the model's context window, when it is known."""
+        window = await self.executor.provider.windows.tokens(self.run["model"], self.api_key)
+        if not window:
+            return None
+        try:
+            return fit(request, self.run, len(self.execution.get("transcript", [])), window)
+        except DoesNotFit as too_long:
+            raise TurnFailure(
+                "invalid_prompt",
+                too_long_message(too_long.prompt_tokens, too_long.window, answer=too_long.answer),
+            ) from None
 
     def _extend_transcript(self, calls: list[ToolCall]) -> None:
         """What the model said and called this round, and the built-in calls' outputs, for the
@@ -330,54 +328,32 @@ class Turn:
 
     async def _stream(self, request: dict[str, Any]) -> None:
         cap = self.executor.settings.run_max_output_chars
-        offered = self._text_call_names(request)
-        # Text held back while the answer may still be a tool call written as text.
-        held: list[str] | None = [] if offered else None
+        answer = self.rec.answer
+        held = text_calls.Held(
+            text_calls.looked_for(request, self.executor.provider.text_tool_calls)
+        )
+        limit, counted = over_limit(request), Counter()
         chunks = self.executor.provider.stream(request, self.api_key)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
-                piece = self.rec.answer.feed(chunk)
-                if piece.text and held is None:
-                    self.rec.on_text(piece.text)
-                elif piece.text and held is not None:
-                    held.append(piece.text)
-                    if self.rec.answer.calls or not text_calls.undecided("".join(held)):
-                        self.rec.on_text("".join(held))
-                        held = None
+                piece = answer.feed(chunk)
+                if piece.text and (shown := held.pass_on(piece.text, bool(answer.calls))):
+                    self.rec.on_text(shown)
                 for call, item in piece.calls:
                     self.rec.on_tool_call(call, item)
-                if self.rec.answer.chars > cap:  # a provider that streams forever: stop here
+                if answer.chars > cap:  # a provider that streams forever: stop here
                     self.capped = True
                     break
-        if not held:
-            return
-        found = None if self.capped else text_calls.parse("".join(held), offered)
-        if found and not self.rec.answer.calls:
-            self._take_text_calls(found)
-        else:
-            self.rec.on_text("".join(held))
-
-    def _text_call_names(self, request: dict[str, Any]) -> list[str]:
-        """The tools a call written as text may name in this round (none: not looked for)."""
-        format_type = (request.get("response_format") or {}).get("type")
-        if (
-            not self.executor.provider.text_tool_calls
-            or request.get("tool_choice") == "none"
-            or format_type in ("json_object", "json_schema")  # JSON is the answer asked for
-        ):
-            return []
-        return [tool["function"]["name"] for tool in request.get("tools") or ()]
-
-    def _take_text_calls(self, found: list[text_calls.TextCall]) -> None:
-        """The answer was only tool calls written as text: they are the round's calls."""
-        answer = self.rec.answer
-        answer.text = []
-        for index, written in enumerate(found):
-            call = ToolCall(index, f"call_{secrets.token_hex(12)}", written.name, written.arguments)
-            answer.calls[index] = call
-            function = {"name": call.name, "arguments": call.arguments, "output": None}
-            item = {"index": index, "id": call.id, "type": "function", "function": function}
+                if limit and counted.add(piece.text, piece.arguments) > limit:
+                    # The provider ignores the budget: stop here, and send it as it may know.
+                    self.executor.provider.budget_ignored()
+                    self.capped = True
+                    break
+        rest, found = held.finish(self.capped or bool(answer.calls))
+        for call, item in answer.adopt(found):  # calls written as text: the round's calls
             self.rec.on_tool_call(call, item)
+        if rest:
+            self.rec.on_text(rest)
 
     # -- the turn's outcome ----------------------------------------------------------------------
 

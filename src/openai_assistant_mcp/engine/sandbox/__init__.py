@@ -46,7 +46,7 @@ class Sandbox:
         async with self._setup_lock:  # first use: build the venv once, others wait for it
             if venv_missing(self.settings) is not None:
                 try:
-                    await asyncio.to_thread(setup, self.settings, lambda _line: None)
+                    await asyncio.to_thread(setup, self.settings)  # progress in the log
                 except (RuntimeError, OSError) as error:
                     return f"{venv_missing(self.settings)}; setting it up failed: {error}"
         return venv_missing(self.settings)

@@ -88,7 +88,7 @@ def _kill_checked(pid: int, uid: int) -> None:
         os.close(pidfd)
 
 
-def claim(base: int, lock_dir: Path = UID_LOCK_DIR) -> UidClaim:
+def claim_uid(base: int, lock_dir: Path = UID_LOCK_DIR) -> UidClaim:
     """The first uid from `base` no live session of this host holds, locked for the caller."""
     lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = lock_dir.stat()
@@ -111,7 +111,7 @@ def claim(base: int, lock_dir: Path = UID_LOCK_DIR) -> UidClaim:
     raise NoFreeUid(f"no free sandbox uid in {base}..{base + UID_RANGE - 1}")
 
 
-def release(held: UidClaim) -> None:
+def release_uid(held: UidClaim) -> None:
     """Let the uid go once none of its processes is left (if some will not die, the claim is
     kept until this process exits: better a lost uid than a shared one)."""
     if kill_all(held.uid):

@@ -203,6 +203,8 @@ async def delete(state: EngineState, tenant: str, store_id: str, file_id: str) -
             raise not_found("vector store file", file_id)
         await repo.delete_file_chunks(conn, store_id, file_id)
         await repo.bump_generation(conn, store_id)
+    if state.ingestion is not None:
+        state.ingestion.cancel(store_id=store_id, file_id=file_id)
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 

@@ -128,6 +128,8 @@ async def delete(state: EngineState, tenant: str, store_id: str) -> dict[str, An
             for body in await file_store.bodies_mentioning(conn, table, tenant, store_id):
                 if _detach_store(body, store_id):
                     await repository.replace_body(conn, table, body["id"], body)
+    if state.ingestion is not None:
+        state.ingestion.cancel(store_id=store_id)
     return {"id": store_id, "object": "vector_store.deleted", "deleted": True}
 
 

@@ -24,8 +24,9 @@ from ..settings import EngineSettings
 from ..store import vector_repository as repo
 from ..store.database import Database
 from ..tenancy import DEFAULT_TENANT
-from .embedders import Embedder, EmbeddingUnavailable, server_key
-from .text import ExtractionError, chunk_text, extract_text
+from .embedders import Embedder, EmbeddingUnavailable, close_batchers, server_key
+from .extraction import ExtractionLimits, extract_chunks
+from .text import ExtractionError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class IngestionWorker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        close_batchers()
         try:
             async with self.db.write() as conn:
                 await repo.release_file_leases(conn, self.owner)
@@ -80,6 +82,13 @@ class IngestionWorker:
             for key in keys:
                 self._keys[key] = api_key
         self._wake.set()
+
+    def cancel(self, *, store_id: str | None = None, file_id: str | None = None) -> None:
+        """Stop this process's ingestion of a deleted store or file now (its extraction child
+        is killed); other processes notice at their next lease renewal."""
+        for (store, file), task in list(self._active.items()):
+            if store_id in (None, store) and file_id in (None, file) and (store_id or file_id):
+                task.cancel()
 
     @property
     def lease_seconds(self) -> float:
@@ -149,14 +158,17 @@ class IngestionWorker:
             record = found[0]
             filename, data = await self.read_file(work.tenant, file_id, MAX_INGEST_BYTES)
             strategy = work.body["chunking_strategy"]["static"]
-            text = await asyncio.to_thread(extract_text, filename, data)
-            del data
-            chunks = await asyncio.to_thread(
-                chunk_text,
-                text,
+            chunks = await extract_chunks(  # in a child process, killed if we are cancelled
+                filename,
+                data,
                 strategy["max_chunk_size_tokens"],
                 strategy["chunk_overlap_tokens"],
+                ExtractionLimits(
+                    self.settings.ingest_extraction_memory_mb,
+                    self.settings.ingest_extraction_seconds,
+                ),
             )
+            del data
             vectors = None
             embedder = Embedder(record, self.settings)
             if embedder.enabled and chunks:
@@ -171,8 +183,8 @@ class IngestionWorker:
                         "the caller's key is kept in memory only, and the process that had it "
                         "stopped; the server has no key of its own (EMBEDDINGS_API_KEY)"
                     )
-                vectors = await embedder.passages([c.text for c in chunks], api_key)
-            await self._finish(work, [(c.text, c.tokens) for c in chunks], vectors, record)
+                vectors = await embedder.passages([text for text, _ in chunks], api_key)
+            await self._finish(work, chunks, vectors, record)
         except asyncio.CancelledError:
             raise
         except ExtractionError as exc:
