@@ -46,5 +46,11 @@ class SandboxSettings(BaseSettings):
     data_mb: int = Field(default=1024, ge=1, alias="SANDBOX_DATA_MB")
     max_files: int = Field(default=10000, ge=10, le=1_000_000, alias="SANDBOX_MAX_FILES")
     output_chars: int = Field(default=20000, ge=100, le=1_000_000, alias="SANDBOX_OUTPUT_CHARS")
+    # What one execution may hand out: figures (PNG) and files from /mnt/data become Files.
+    max_images: int = Field(default=8, ge=0, le=100, alias="SANDBOX_MAX_IMAGES")
+    max_image_mb: int = Field(default=5, ge=1, le=100, alias="SANDBOX_MAX_IMAGE_MB")
+    max_output_files: int = Field(default=10, ge=0, le=1000, alias="SANDBOX_MAX_OUTPUT_FILES")
+    max_output_file_mb: int = Field(default=50, ge=1, alias="SANDBOX_MAX_OUTPUT_FILE_MB")
+    max_output_mb: int = Field(default=100, ge=1, alias="SANDBOX_MAX_OUTPUT_MB")
     # Sandboxed processes run as uid/gid uid_base + slot when the server runs as root.
     uid_base: int = Field(default=200000, ge=1000, alias="SANDBOX_UID_BASE")
