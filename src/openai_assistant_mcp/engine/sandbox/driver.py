@@ -28,9 +28,10 @@ import select
 import signal
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script dir out
-import kernel  # kernel.py, mounted beside this script
+import kernel  # type: ignore[import-not-found]  # kernel.py, mounted beside this script
 
 FD_CAPTURE = "/tmp/.fd_output"  # where C-level writes to fds 1 and 2 land (read after each run)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -85,15 +86,17 @@ class KernelProcess:
             return f"killed by signal {os.WTERMSIG(status)}"
         return f"exit status {os.WEXITSTATUS(status)}"
 
-    def execute(self, request: dict, max_reply: int) -> tuple[dict | None, str | None]:
+    def execute(
+        self, request: dict[str, Any], max_reply: int
+    ) -> tuple[dict[str, Any] | None, str | None]:
         """Send the code; the kernel's reply (None: none came), and why the kernel ended."""
         if not self.pid:
             self.start()
         os.kill(self.pid, signal.SIGCONT)
         nonce = secrets.token_hex(16)
-        line = json.dumps({**request, "nonce": nonce}).encode() + b"\n"
+        command = json.dumps({**request, "nonce": nonce}).encode() + b"\n"
         try:
-            os.write(self.commands, line)  # a pipe write blocks until all is written
+            os.write(self.commands, command)  # a pipe write blocks until all is written
         except OSError:
             return None, self.stop()
         deadline = time.monotonic() + float(request["timeout"]) + KERNEL_GRACE
@@ -188,7 +191,7 @@ def read_fd_capture(capture: int, limit: int) -> tuple[str, int]:
     return data.decode("utf-8", "replace"), max(0, size - len(data))
 
 
-def checked_images(reply: dict, max_images: int, max_bytes: int) -> list[str]:
+def checked_images(reply: dict[str, Any], max_images: int, max_bytes: int) -> list[str]:
     """The reply's images that are PNGs within the size limit, at most `max_images`."""
     images = reply.get("images")
     kept = []
@@ -215,17 +218,18 @@ def full_mounts() -> list[str]:
     return full
 
 
-def answer(request: dict, interpreter: KernelProcess, capture: int) -> dict:
+def answer(request: dict[str, Any], interpreter: KernelProcess, capture: int) -> dict[str, Any]:
     max_output = int(request["max_output"])
     max_images, max_image_bytes = int(request["max_images"]), int(request["max_image_bytes"])
     max_reply = 4 * max_output + max_images * (max_image_bytes * 4 // 3 + 16) + (64 << 10)
-    reply, died = interpreter.execute(request, max_reply)
+    kernel_reply, died = interpreter.execute(request, max_reply)
     interpreter.pause()
     low_level, low_dropped = read_fd_capture(capture, max_output)
-    reply = reply or {}
-    text = reply.get("output") if isinstance(reply.get("output"), str) else ""
-    dropped = reply.get("dropped") if isinstance(reply.get("dropped"), int) else 0
-    error = reply.get("error") if isinstance(reply.get("error"), str) else None
+    reply: dict[str, Any] = kernel_reply or {}
+    text, dropped, error = reply.get("output"), reply.get("dropped"), reply.get("error")
+    text = text if isinstance(text, str) else ""
+    dropped = dropped if isinstance(dropped, int) else 0
+    error = error if isinstance(error, str) else None
     output = low_level + text[:max_output]
     return {
         "id": request["id"],

@@ -53,7 +53,7 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     ended: str | None = None  # why the last interpreter ended (shown once on restart)
     stderr_tail: bytes = b""
-    drain: asyncio.Task | None = None  # reads the sandbox's stderr so its pipe never fills
+    drain: asyncio.Task[None] | None = None  # reads the sandbox's stderr so its pipe never fills
     placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
     uid_claim: UidClaim | None = None  # the host-wide claim on spec.uid (root server)
     cgroup: SessionCgroup | None = None  # the running interpreter's limits
@@ -74,7 +74,7 @@ class SessionPool:
         self.root = root / f"{os.getpid()}-{secrets.token_hex(4)}"
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
-        self._reaper: asyncio.Task | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -250,9 +250,10 @@ class SessionPool:
         if not session.alive:
             await self._start(session)
         s = self.settings
+        execution = secrets.token_hex(8)
         request = {
             "op": "exec",
-            "id": secrets.token_hex(8),
+            "id": execution,
             "code": code,
             "timeout": s.exec_timeout,
             "cpu": s.cpu_seconds,
@@ -267,7 +268,7 @@ class SessionPool:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
             answer = await asyncio.wait_for(
-                self._answer(process.stdout, request["id"]), s.exec_timeout + GRACE_SECONDS
+                self._answer(process.stdout, execution), s.exec_timeout + GRACE_SECONDS
             )
         except TimeoutError:
             await self._kill(session)

