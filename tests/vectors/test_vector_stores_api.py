@@ -338,3 +338,30 @@ async def test_cancel_a_batch_and_list_stores(tenant_client: openai.AsyncOpenAI)
     )
     assert len(files.data) == counts.cancelled
     assert all(f.status == "cancelled" for f in files.data)
+
+
+async def test_description_on_create_and_modify(
+    tenant_client: openai.AsyncOpenAI, engine_app: FastAPI
+) -> None:
+    """`description` (CreateVectorStoreRequest, the SDK's `vector_stores.create`) is accepted
+    and stored; modify takes it too (the SDK sends it in `extra_body`). The object does not
+    carry it: VectorStoreObject declares no `description`, nor does the SDK's model."""
+    store = await tenant_client.vector_stores.create(name="kb", description="Product manuals")
+    assert store.name == "kb"
+    state = engine_state(engine_app)
+    async with state.db.read() as conn:
+        body = await repo_body(conn, store.id)
+    assert body["description"] == "Product manuals"
+    await tenant_client.vector_stores.update(store.id, extra_body={"description": "Manuals v2"})
+    async with state.db.read() as conn:
+        assert (await repo_body(conn, store.id))["description"] == "Manuals v2"
+    before = await rows(engine_app)
+    with pytest.raises(openai.BadRequestError) as caught:
+        await tenant_client.vector_stores.create(description="x" * 513)
+    assert caught.value.body["param"] == "description", caught.value.body
+    assert await rows(engine_app) == before
+
+
+async def repo_body(conn: Any, store_id: str) -> dict:
+    query = select(repo.STORES.c.body).where(repo.STORES.c.id == store_id)
+    return dict((await conn.execute(query)).scalar_one())

@@ -29,7 +29,8 @@ class Caller:
 
 
 async def engine_state(request: Request) -> EngineState:
-    return request.app.state.engine
+    state: EngineState = request.app.state.engine
+    return state
 
 
 async def caller(request: Request) -> Caller:

@@ -17,7 +17,7 @@ from typing import Any
 from ..runs.builtin import BuiltinContext, BuiltinResult, register
 from ..store import repository
 from . import sandbox_for
-from .sessions import SandboxBusy, Session, SessionPool, busy
+from .sessions import SandboxBusy, Session, SessionPool, _safe_name, busy
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +38,33 @@ DESCRIPTION = (
 )
 
 
+_FENCED = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.S)
+
+
 def _code_from(arguments: str) -> str:
-    """The code from the call's arguments: {"code": "..."}, or the raw text if not JSON."""
+    """The code from the call's arguments, read leniently for small models (issue 23):
+    {"code": "..."} with raw newlines inside the string (strict=False), a doubled
+    {"code": {"code": "..."}}, a ```python fence around the code; else the raw text."""
     try:
-        parsed = json.loads(arguments)
+        parsed = json.loads(arguments, strict=False)
     except ValueError:
-        return arguments
-    if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
-        return parsed["code"]
+        partial = partial_code(arguments)  # {"code": "... cut short or badly escaped
+        return _unfenced(partial if partial else arguments)
+    while isinstance(parsed, dict) and isinstance(parsed.get("code"), dict):
+        parsed = parsed["code"]
+    if isinstance(parsed, dict) and isinstance(code := parsed.get("code"), str):
+        return _unfenced(code)
     if isinstance(parsed, str):
-        return parsed
+        return _unfenced(parsed)
     raise ValueError('the arguments must be a JSON object {"code": "<python source>"}')
+
+
+def _unfenced(code: str) -> str:
+    """The code inside a ```python fence when the text is one; else the text."""
+    found = _FENCED.search(code)
+    if found and not _FENCED.sub("", code).strip():
+        return found.group(1)
+    return code
 
 
 _CODE_START = re.compile(r'\s*\{\s*"code"\s*:\s*"')
@@ -65,7 +81,7 @@ def partial_code(arguments: str) -> str | None:
     body = _STRING_BODY.match(arguments, start.end()).group(0)  # type: ignore[union-attr]
     for cut in range(6):  # a \uXXXX escape cut short is all that can be left incomplete
         try:
-            code = json.loads(f'"{body[: len(body) - cut]}"')
+            code: str = json.loads(f'"{body[: len(body) - cut]}"', strict=False)  # a string
         except ValueError:
             continue
         return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code  # half a pair
@@ -105,6 +121,21 @@ class CodeInterpreter:
 
     async def unavailable(self, ctx: BuiltinContext) -> str | None:
         return await sandbox_for(ctx.services).unavailable()
+
+    async def describe(self, ctx: BuiltinContext) -> str | None:
+        """The user's files the code will find in /mnt/data, names and sizes, told to the model
+        with the tool (as OpenAI did): models otherwise guess the names."""
+        from ..errors import APIError
+        from ..services import files as files_service
+
+        listed = []
+        for file_id in await self._file_ids(ctx):
+            try:
+                body = await files_service.retrieve_file(ctx.services, ctx.tenant, file_id)
+            except APIError:
+                continue
+            listed.append(f"/mnt/data/{_safe_name(body['filename'])} ({body['bytes']} bytes)")
+        return "Files in /mnt/data: " + ", ".join(listed) + "." if listed else None
 
     async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
         try:
@@ -187,7 +218,7 @@ class CodeInterpreter:
         except Exception as error:  # a full store must not fail the run; the model is told
             log.warning("code_interpreter: storing %s failed: %s", filename, error)
             return None
-        return body["id"]
+        return str(body["id"])
 
     async def _file_ids(self, ctx: BuiltinContext) -> list[str]:
         """tool_resources.code_interpreter.file_ids, then message attachments for the tool."""

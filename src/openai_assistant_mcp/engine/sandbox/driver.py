@@ -18,6 +18,8 @@ import signal
 import sys
 import time
 import traceback
+from types import FrameType
+from typing import Any, NoReturn
 
 FD_CAPTURE = "/tmp/.fd_output"  # where C-level writes to fds 1 and 2 land (read after each run)
 MAX_IMAGES = 8
@@ -85,15 +87,17 @@ def seed_matplotlib_cache(venv: str) -> None:
                 dst.write(data)
 
 
-def run_code(code: str, namespace: dict) -> str | None:
+def run_code(code: str, namespace: dict[str, Any]) -> str | None:
     """Execute like a notebook cell: the last bare expression's repr is printed."""
     try:
         tree = ast.parse(code, "<code>", "exec")
     except SyntaxError:
         return traceback.format_exc(limit=0)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
+    tail = tree.body[-1] if tree.body else None
+    if isinstance(tail, ast.Expr):
+        tree.body.pop()
+        last = ast.Expression(tail.value)
     try:
         exec(compile(tree, "<code>", "exec"), namespace)
         if last is not None:
@@ -178,7 +182,7 @@ def main() -> None:
     sys.stdout = sys.stderr = writer
     seed_matplotlib_cache(venv)
 
-    def limit_reached(signum, _frame):
+    def limit_reached(signum: int, _frame: FrameType | None) -> NoReturn:
         kind = "wall-clock" if signum == signal.SIGALRM else "CPU"
         raise ExecutionLimit(f"execution stopped: the {kind} time limit was reached")
 
@@ -186,7 +190,7 @@ def main() -> None:
     signal.signal(signal.SIGXCPU, limit_reached)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG instead
     driver_pid = os.getpid()
-    namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
 
     for line in requests:
         request = json.loads(line)

@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from .backend import SandboxBackend, SessionSpec
+from .cgroups import SessionCgroup
+from .cgroups import detect as detect_cgroups
+from .disk import empty, mount_tmpfs, mounts_under, unmount, usage_of
 from .settings import SandboxSettings
+from .uids import NoFreeUid, UidClaim, claim_uid, release_uid
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +72,10 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     ended: str | None = None  # why the last interpreter ended (shown once on restart)
     stderr_tail: bytes = b""
-    drain: asyncio.Task | None = None  # reads the sandbox's stderr so its pipe never fills
+    drain: asyncio.Task[None] | None = None  # reads the sandbox's stderr so its pipe never fills
     placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
+    uid_claim: UidClaim | None = None  # the host-wide claim on spec.uid (root server)
+    cgroup: SessionCgroup | None = None  # the running interpreter's limits
 
     @property
     def alive(self) -> bool:
@@ -92,7 +98,7 @@ class SessionPool:
         self.root = root / f"{os.getpid()}-{secrets.token_hex(4)}"
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
-        self._reaper: asyncio.Task | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -108,25 +114,40 @@ class SessionPool:
                 await self._end(min(idle, key=lambda s: s.last_used))
             used = {s.slot for s in self.sessions.values()}
             slot = next(i for i in range(self.settings.max_sessions) if i not in used)
-            session = Session(key, slot, await asyncio.to_thread(self._make_dir, slot))
+            try:
+                claim, spec = await asyncio.to_thread(self._make_dir, slot)
+            except NoFreeUid as error:
+                log.warning("sandbox: %s", error)
+                raise SandboxBusy from error
+            session = Session(key, slot, spec, uid_claim=claim)
             self.sessions[key] = session
             if self._reaper is None or self._reaper.done():
                 self._reaper = asyncio.create_task(self._reap_idle())
             return session
 
-    def _make_dir(self, slot: int) -> SessionSpec:
-        uid = gid = self.settings.uid_base + slot if os.getuid() == 0 else os.getuid()
-        if os.getuid() != 0:
-            gid = os.getgid()
+    def _make_dir(self, slot: int) -> tuple[UidClaim | None, SessionSpec]:
+        claim = claim_uid(self.settings.uid_base) if os.getuid() == 0 else None
+        uid, gid = (claim.uid, claim.uid) if claim is not None else (os.getuid(), os.getgid())
+        try:
+            return claim, self._data_dir(slot, uid, gid)
+        except BaseException:
+            if claim is not None:
+                release_uid(claim)
+            raise
+
+    def _data_dir(self, slot: int, uid: int, gid: int) -> SessionSpec:
         if not self.root.exists():
             self.shared_root.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._sweep_dead()
             self.root.mkdir(mode=0o700)
         data_dir = self.root / f"{slot}-{secrets.token_hex(8)}"
         data_dir.mkdir(mode=0o755)  # bwrap enters it as root without DAC override; root is 0700
-        if os.getuid() == 0:
-            os.chown(data_dir, uid, gid)
-        return SessionSpec(data_dir=data_dir, uid=uid, gid=gid)
+        if os.getuid() != 0:
+            return SessionSpec(data_dir=data_dir, uid=uid, gid=gid)
+        os.chown(data_dir, uid, gid)
+        s = self.settings
+        mount_tmpfs(data_dir, s.data_mb << 20, s.max_files, uid, gid)
+        return SessionSpec(data_dir=data_dir, uid=uid, gid=gid, data_mounted=True)
 
     def _sweep_dead(self) -> None:
         """Delete what server processes that are gone left behind (their sessions ended)."""
@@ -137,12 +158,24 @@ class SessionPool:
             try:
                 os.kill(int(pid), 0)
             except ProcessLookupError:
+                for mount in mounts_under(entry):
+                    unmount(mount)
                 shutil.rmtree(entry, ignore_errors=True)
             except PermissionError:
                 pass  # alive, another user's
 
     async def _start(self, session: Session) -> None:
-        session.process = await self.backend.start(session.spec)
+        host = detect_cgroups()
+        if not isinstance(host, str):
+            s = self.settings
+            try:
+                session.cgroup = await asyncio.to_thread(
+                    host.create, s.memory_mb << 20, s.max_processes
+                )
+            except OSError as error:
+                log.warning("sandbox: no cgroup for this session: %s", error)
+        join = session.cgroup.procs_files if session.cgroup is not None else []
+        session.process = await self.backend.start(session.spec, join)
         session.stderr_tail = b""
         session.drain = asyncio.create_task(self._drain_stderr(session, session.process))
 
@@ -159,12 +192,19 @@ class SessionPool:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
         await process.wait()
+        group, session.cgroup = session.cgroup, None
+        if group is not None:  # every process of the session, and the group itself
+            await asyncio.to_thread(group.remove)
 
     async def _end(self, session: Session) -> None:
         """Stop the interpreter and delete the session's files (caller holds the guard)."""
         self.sessions.pop(session.key, None)
         await self._kill(session)
+        if session.spec.data_mounted:
+            await asyncio.to_thread(unmount, session.spec.data_dir)
         await asyncio.to_thread(shutil.rmtree, session.spec.data_dir, True)
+        if session.uid_claim is not None:  # only once none of its processes is left
+            await asyncio.to_thread(release_uid, session.uid_claim)
 
     async def end(self, key: str) -> None:
         async with self._guard:
@@ -238,6 +278,7 @@ class SessionPool:
         }
         process = session.process
         assert process is not None and process.stdin is not None and process.stdout is not None
+        ooms = session.cgroup.oom_kills() if session.cgroup is not None else 0
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
@@ -254,11 +295,50 @@ class SessionPool:
             )
         except (ValueError, ConnectionError, asyncio.LimitOverrunError):
             answer = None
+        over, stop = await asyncio.to_thread(self._over_limits, session, ooms)
         if not isinstance(answer, dict):
-            return Execution("", error=await self._died(session), note=note)
-        return self._result(answer, note)
+            return Execution("", error=await self._died(session, over), note=note)
+        result = self._result(answer, note)
+        if over:
+            result.error = f"{result.error.rstrip()}\n{over}" if result.error else over
+        if stop:
+            await self._kill(session)
+            session.ended = "the previous execution went over the session's limits"
+        return result
 
-    async def _died(self, session: Session) -> str:
+    def _over_limits(self, session: Session, ooms: int) -> tuple[str | None, bool]:
+        """What the session's limits stopped in this execution (said to the model and the run
+        step, naming the limit), and whether the interpreter must be stopped."""
+        s, group, spec = self.settings, session.cgroup, session.spec
+        said, stop = [], False
+        if group is not None and group.oom_kills() > ooms:
+            said.append(
+                f"A process of this execution was killed: the session's memory limit "
+                f"({s.memory_mb} MiB for all its processes, /tmp and /dev/shm together, "
+                "SANDBOX_MEMORY_MB) was reached"
+            )
+        used = group.cpu_seconds() if group is not None else None
+        if used is not None and used > s.session_cpu_seconds:
+            said.append(
+                f"The session's CPU time limit ({s.session_cpu_seconds} s, "
+                "SANDBOX_SESSION_CPU_SECONDS) was reached; the interpreter was stopped"
+            )
+            stop = True
+        with contextlib.suppress(OSError):
+            usage = usage_of(spec.data_dir, s.max_files, s.data_mb << 20, spec.data_mounted)
+            if usage.full:
+                said.append(
+                    f"/mnt/data is full: at most {s.data_mb} MiB (SANDBOX_DATA_MB) in at most "
+                    f"{s.max_files} files (SANDBOX_MAX_FILES)"
+                    + ("; writes beyond that failed" if spec.data_mounted else "")
+                )
+            if usage.full and not spec.data_mounted:  # measured only now: it must be emptied
+                empty(spec.data_dir)
+                said[-1] += "; the interpreter was stopped and the files in /mnt/data deleted"
+                stop = True
+        return ("\n".join(said) or None), stop
+
+    async def _died(self, session: Session, over: str | None) -> str:
         process = session.process
         await self._kill(session)
         code = process.returncode if process is not None else None
@@ -266,9 +346,12 @@ class SessionPool:
         session.ended = f"the previous interpreter ended: {reason}"
         if session.stderr_tail:
             log.info("sandbox interpreter ended (%s): %s", reason, session.stderr_tail[-500:])
+        cause = over or (
+            f"e.g. by exceeding the sandbox's memory ({self.settings.memory_mb} MiB) or "
+            "process limits"
+        )
         return (
-            f"The interpreter ended while running this code ({reason}), e.g. by exceeding the "
-            f"sandbox's memory ({self.settings.memory_mb} MiB) or process limits; it will "
+            f"The interpreter ended while running this code ({reason}). {cause}. It will "
             "restart on the next execution without earlier variables"
         )
 
@@ -285,7 +368,7 @@ class SessionPool:
         return Execution(
             output=output[:limit] if isinstance(output, str) else "",
             error=error[:limit] if isinstance(error, str) else None,
-            truncated=answer.get("truncated") if isinstance(answer.get("truncated"), int) else 0,
+            truncated=truncated if isinstance(truncated := answer.get("truncated"), int) else 0,
             images=images,
             note=note,
         )

@@ -13,6 +13,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import APIError, invalid
 from ..ids import new_id
 from ..state import EngineState
@@ -343,7 +345,7 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
+async def detach_file(conn: AsyncConnection, tenant: str, file_id: str) -> None:
     """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
     and from every vector store of the tenant."""
     await vector_repository.detach_file_everywhere(conn, tenant, file_id)

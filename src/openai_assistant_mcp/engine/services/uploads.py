@@ -8,6 +8,8 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import APIError, invalid, not_found
 from ..ids import new_id
 from ..state import EngineState
@@ -65,7 +67,9 @@ def public(upload: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in upload.items() if not key.startswith("_")}
 
 
-async def _pending_upload(conn: Any, tenant: str, upload_id: str, doing: str) -> dict[str, Any]:
+async def _pending_upload(
+    conn: AsyncConnection, tenant: str, upload_id: str, doing: str
+) -> dict[str, Any]:
     """The tenant's upload, locked, refusing unless it still takes parts (expiring it if due)."""
     upload = await file_store.get_upload(conn, tenant, upload_id, lock=True)
     if upload is None:
@@ -87,8 +91,9 @@ async def add_part(
     """Store one part of a pending upload (`size`: its bytes when known); answers the Part
     object."""
     db = state.db
+    part_id = new_id("part")
     part = {
-        "id": new_id("part"),
+        "id": part_id,
         "object": "upload.part",
         "created_at": now(),
         "upload_id": upload_id,
@@ -101,7 +106,7 @@ async def add_part(
         size, pieces = await files.write_pieces(
             state,
             tenant,
-            (file_store.UPLOAD_PARTS, part["id"]),
+            (file_store.UPLOAD_PARTS, part_id),
             chunks,
             limit,
             "The part",
@@ -116,9 +121,9 @@ async def add_part(
                     f"The parts would hold {held} bytes; Upload {upload_id} was created "
                     f"for {upload['bytes']}.",
                 )
-            await file_store.finish_part(conn, part["id"], size, pieces)
+            await file_store.finish_part(conn, part_id, size, pieces)
     except BaseException:
-        await asyncio.shield(_drop_part(state, part["id"]))
+        await asyncio.shield(_drop_part(state, part_id))
         raise
     return part
 

@@ -187,7 +187,8 @@ def _result(reply: Any, exitcode: int, limits: ExtractionLimits) -> list[tuple[s
     if reply is None:
         raise _died(exitcode, limits)
     if reply[0] == "ok":
-        return reply[1]
+        chunks: list[tuple[str, int]] = reply[1]
+        return chunks
     raise ExtractionError(reply[1], reply[2])
 
 

@@ -58,10 +58,10 @@ def serve(control: socket.socket) -> None:
     try:
         while True:
             _reap(children)
-            readable, _, _ = select.select([control, wake_r], [], [])
+            readable, _, _ = select.select([control.fileno(), wake_r], [], [])
             if wake_r in readable:
                 os.read(wake_r, 4096)
-            if control not in readable:
+            if control.fileno() not in readable:
                 continue
             message, fds, _, _ = socket.recv_fds(control, 16, 1)
             if not message:

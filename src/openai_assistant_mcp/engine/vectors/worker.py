@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..settings import EngineSettings
 from ..store import vector_repository as repo
 from ..store.database import Database
 from ..tenancy import DEFAULT_TENANT
-from .embedders import Embedder, EmbeddingUnavailable, server_key
+from .embedders import Embedder, EmbeddingUnavailable, close_batchers, server_key
 from .extraction import ExtractionLimits, extract_chunks
 from .text import ExtractionError
 
@@ -38,7 +40,7 @@ ReadFile = Callable[[str, str, int], Awaitable[tuple[str, bytes]]]
 class IngestionWorker:
     """Claims queued vector store files and ingests them, a few at a time."""
 
-    def __init__(self, settings: Any, db: Database, read_file: ReadFile) -> None:
+    def __init__(self, settings: EngineSettings, db: Database, read_file: ReadFile) -> None:
         self.settings = settings
         self.db = db
         self.read_file = read_file
@@ -67,6 +69,7 @@ class IngestionWorker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        close_batchers()
         try:
             async with self.db.write() as conn:
                 await repo.release_file_leases(conn, self.owner)
@@ -134,9 +137,9 @@ class IngestionWorker:
             key = (work.vector_store_id, work.file_id)
             task = asyncio.create_task(self._ingest(work), name=f"ingest {work.file_id}")
             self._active[key] = task
-            task.add_done_callback(lambda _t, key=key: self._done(key))
+            task.add_done_callback(functools.partial(self._done, key))
 
-    def _done(self, key: tuple[str, str]) -> None:
+    def _done(self, key: tuple[str, str], _task: asyncio.Task[None]) -> None:
         self._active.pop(key, None)
         self._keys.pop(key, None)
         self._wake.set()  # room for the next file
@@ -195,7 +198,11 @@ class IngestionWorker:
             await self._fail(work, "server_error", f"Ingestion failed ({type(exc).__name__}).")
 
     async def _finish(
-        self, work: repo.FileWork, chunks: list[tuple[str, int]], vectors: Any, record: dict
+        self,
+        work: repo.FileWork,
+        chunks: list[tuple[str, int]],
+        vectors: Any,
+        record: dict[str, Any],
     ) -> None:
         store_id, file_id = work.vector_store_id, work.file_id
         async with self.db.write() as conn:
