@@ -146,8 +146,9 @@ async def extract_chunks(
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid[0], signal.SIGKILL)
-            else:
-                conn.close()  # not forked yet: the zygote's send fails and it kills the child
+            else:  # no pid yet: end the conversation (wakes the thread, the child reads EOF)
+                with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as dup:
+                    dup.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(BaseException):
                 await exchange
         conn.close()
