@@ -228,3 +228,11 @@ async def test_list_messages_through_mcpo_carries_the_messages(mcpo: str) -> Non
     summary, page = _parts(answer)
     assert summary == "3 messages."
     assert [m["content"][0]["text"]["value"] for m in page["data"]] == texts
+
+
+def test_the_readme_and_the_docs_pin_the_mcpo_this_module_runs() -> None:
+    """The pinned uvx line (plain `pip install mcpo` is broken against the MCP 2.x SDK)."""
+    pinned = "uvx " + " ".join(f'"{a}"' if "<" in a or "*" in a else a for a in MCPO)
+    repo = Path(__file__).resolve().parents[2]
+    for doc in ("README.md", "docs/clients.md"):
+        assert pinned in (repo / doc).read_text(), doc
