@@ -145,7 +145,7 @@ def test_mcpo_config_file(start_server: StartServer, tmp_path: Path) -> None:
             assert time.monotonic() < deadline, (tmp_path / "mcpo.log").read_text()
             time.sleep(0.3)
         assert {path.strip("/") for path in spec.json()["paths"]} == set(TOOL_NAMES)
-        made = httpx2.post(f"{base}/create_assistant", json={"model": "gpt-4o"}, timeout=30)
+        made = httpx2.post(f"{base}/create_assistant", json={"model": "gpt-4o"}, timeout=120)
         assert made.status_code == 200 and "asst_" in made.text, made.text
     finally:
         process.terminate()
