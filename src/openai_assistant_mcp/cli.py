@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     add_settings_flags(parser, Settings)
     add_secret_file_flags(parser, Settings)
 
@@ -88,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_tenant_commands(commands, store)
     add_sandbox_command(commands, env_only_help(SandboxSettings))
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's)."""
+    from importlib.metadata import version
+
+    return version("openai-assistant-mcp")
 
 
 def _one_line(error: ValidationError, model: type[BaseSettings]) -> str:

@@ -163,6 +163,16 @@ class EngineSettings(BaseSettings):
         alias="FILE_MAX_BYTES",
         description="largest file the Files and Uploads APIs store, in bytes",
     )
+    # Per tenant: files, Uploads API parts and code_interpreter outputs together (issue 21).
+    # 10 GiB: twenty files of the largest size; OpenAI's own limit is per organization.
+    file_storage_quota_bytes: int = Field(
+        default=10 * 1024**3,
+        ge=1,
+        alias="FILE_STORAGE_QUOTA_BYTES",
+        description="bytes of files (uploads, upload parts, code_interpreter outputs) one "
+        "tenant may store",
+    )
+
     # code_interpreter's sandbox (SANDBOX_* variables, no flags; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     # Vector stores: provider embeddings when EMBEDDINGS_BASE_URL is set (the caller's key, else

@@ -99,20 +99,69 @@ def file_body(
     return body
 
 
+def over_quota(used: int, quota: int) -> APIError:
+    return APIError(
+        400,
+        f"Storage quota exceeded: this key's files would take {used} bytes; the quota is "
+        f"{quota} bytes (FILE_STORAGE_QUOTA_BYTES). Delete files to make room.",
+        param="file",
+        code="storage_quota_exceeded",
+    )
+
+
+async def check_quota(state: EngineState, tenant: str, adding: int) -> None:
+    """Refuse now (400) if `adding` more bytes cannot fit in the tenant's quota."""
+    async with state.db.read() as conn:
+        used = await file_store.tenant_bytes(conn, tenant)
+    if used + adding > state.settings.file_storage_quota_bytes:
+        raise over_quota(used + adding, state.settings.file_storage_quota_bytes)
+
+
 async def write_pieces(
-    db: Database, owner_id: str, chunks: AsyncIterator[bytes], limit: int, what: str
+    state: EngineState,
+    tenant: str,
+    owner: tuple[Any, str],
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    what: str,
+    *,
+    expected: int | None = None,
 ) -> tuple[int, int]:
-    """Store `chunks` as pieces of CHUNK_BYTES under `owner_id`; (bytes, pieces). Refuses
-    (413) past `limit` bytes. Memory held: at most about two pieces."""
+    """Store `chunks` as pieces of CHUNK_BYTES under `owner` (its table and id); (bytes,
+    pieces). Refuses (413) past `limit` bytes, and (400) past the tenant's storage quota.
+    The bytes are counted on the owner's row before they are stored, after a check of the
+    tenant's total under a per-tenant lock (file_store.lock_tenant_storage), so concurrent
+    writes cannot pass the quota together: `expected` (the size, when the caller knows it) is
+    counted at once, so a write that cannot fit is refused before any byte is stored, and
+    bytes past it are counted piece by piece. Memory held: at most about two pieces."""
+    db, quota = state.db, state.settings.file_storage_quota_bytes
+    table, owner_id = owner
     buffer = bytearray()
-    size = count = 0
+    size = count = counted = 0
+
+    async def account(conn: Any, total: int) -> None:
+        nonlocal counted
+        if total <= counted:
+            return
+        await file_store.lock_tenant_storage(conn, tenant)
+        used = await file_store.tenant_bytes(conn, tenant)
+        if used + total - counted > quota:
+            raise over_quota(used + total - counted, quota)
+        await file_store.grow(conn, table, owner_id, total - counted)
+        counted = total
 
     async def flush(data: bytes) -> None:
         nonlocal count
         async with db.write() as conn:
+            await account(conn, count * CHUNK_BYTES + len(data))
             await file_store.insert_chunk(conn, owner_id, count, data)
         count += 1
 
+    if expected:
+        if expected > limit:
+            raise too_large(what, limit)
+        async with db.write() as conn:
+            await account(conn, expected)
     async for chunk in chunks:
         size += len(chunk)
         if size > limit:
@@ -145,9 +194,11 @@ async def create_file(
     *,
     expires_after: dict[str, Any] | None = None,
     purposes: tuple[str, ...] = PURPOSES,
+    size: int | None = None,
 ) -> dict[str, Any]:
     """Store a file streamed as `chunks`; answers the File object once it is readable.
-    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES)."""
+    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES); `size`: its
+    bytes when known (checked against the quota before any is stored)."""
     check_purpose(purpose, purposes)
     filename = check_filename(filename)
     created_at = now()
@@ -159,7 +210,13 @@ async def create_file(
         await file_store.insert_file(conn, body, tenant, "writing")
     try:
         size, _ = await write_pieces(
-            db, body["id"], chunks, state.settings.file_max_bytes, "The file"
+            state,
+            tenant,
+            (file_store.FILES, body["id"]),
+            chunks,
+            state.settings.file_max_bytes,
+            "The file",
+            expected=size,
         )
         body["bytes"] = size
         async with db.write() as conn:
