@@ -25,6 +25,7 @@ WEATHER = {
     "function": {"name": "get_weather", "parameters": {"type": "object"}},
 }
 
+
 async def _tool_call_round(client: openai.AsyncOpenAI) -> openai.types.beta.threads.Run:
     """A run that calls get_weather, answered; returns the run after submit_tool_outputs."""
     assistant = await client.beta.assistants.create(model="m", tools=[WEATHER])  # type: ignore[list-item]

@@ -289,6 +289,7 @@ class RecordedRequest:
     reply: Reply | None = None
     finished: bool = False
     disconnected: bool = False
+    chunks_sent: int = 0  # stream chunks written so far (a test waits for text flowing)
 
     @property
     def api_key(self) -> str | None:
@@ -570,6 +571,7 @@ class ScriptedProvider:
                 if reply.chunk_delay:
                     await asyncio.sleep(reply.chunk_delay)
                 yield f"data: {json.dumps(chunk)}\n\n"
+                record.chunks_sent += 1
             yield "data: [DONE]\n\n"
             record.finished = True
         finally:

@@ -100,7 +100,9 @@ async def stop_engine(state: EngineState) -> None:
     await state.db.close()
 
 
-def _error(status: int, message: str, param: str | None = None, code: str | None = None) -> Any:
+def _error(
+    status: int, message: str, param: str | None = None, code: str | None = None
+) -> JSONResponse:
     return JSONResponse(APIError(status, message, param=param, code=code).body(), status)
 
 

@@ -3,13 +3,15 @@ transports behind the HTTP guards, their SDK overrides in transports/."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
 from .app import ToolServer
+from .backend import Phase
 from .startup import check_start
 from .transports.guarded import check_exposure, serve_guarded, streamable_http_options
 
@@ -33,21 +35,50 @@ async def serve(settings: Settings) -> None:
     tools = ToolServer(settings)
     server = tools.lowlevel_server()
     backend = tools.backend
+    failed = False
     async with anyio.create_task_group() as group:
         group.start_soon(backend.run)
         try:
             if settings.transport == "stdio":
-                from mcp.server.stdio import stdio_server
-
-                async with stdio_server() as (read, write):
-                    await server.run(read, write, server.create_initialization_options())
+                await _serve_stdio(server)
             else:
                 backend.want()
-                if not await backend.ready():
-                    raise SystemExit(1)
-                await _serve_http(settings, server, tools)
+                if await backend.ready():
+                    await _serve_http(settings, server, tools)
+                else:
+                    failed = True  # said in one line by the backend
         finally:
             backend.close()
+    if failed:  # out here: raised in the task group, it would come with a traceback
+        raise SystemExit(1)
+
+
+async def _serve_stdio(server: Server[Any]) -> None:
+    from .stdio import stdio_pipes
+
+    async with stdio_pipes() as pipes:
+        if pipes is None:  # not pipes: the SDK's own files (a worker thread per read, write)
+            from mcp.server.stdio import stdio_server
+
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        else:
+            await serve_stdio_pipes(server, *pipes)
+
+
+async def serve_stdio_pipes(
+    server: Server[Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """MCP over a pipe pair read and written on the event loop (stdio.py)."""
+    from mcp.server.stdio import stdio_server
+
+    from .stdio import StdinLines, StdoutText
+
+    # The SDK reads `async for line in stdin` and calls `write`/`flush`: duck-typed files.
+    stdin = cast("anyio.AsyncFile[str]", StdinLines(reader))
+    stdout = cast("anyio.AsyncFile[str]", StdoutText(writer))
+    async with stdio_server(stdin=stdin, stdout=stdout) as streams:
+        await server.run(*streams, server.create_initialization_options())
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
@@ -66,7 +97,21 @@ async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer
     gc.freeze()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("MCP over %s at http://%s:%d%s", settings.transport, host, settings.port, path)
-    await serve_guarded(app, settings, lambda: tools.limiter.in_flight)
+    await serve_guarded(
+        app, settings, lambda: tools.limiter.in_flight, health=lambda: _healthy(tools, settings)
+    )
+
+
+async def _healthy(tools: ToolServer, settings: Settings) -> bool:
+    """GET /healthz: the backend is open and, embedded, its store answers (the cheapest call
+    that reads it: one assistant of the keyless tenant, never shown). A remote API's health is
+    its own to tell."""
+    if tools.backend.phase is not Phase.READY:
+        return False
+    if settings.embedded:
+        api = await tools.backend.api()
+        await api.beta.assistants.list(limit=1)
+    return True
 
 
 def run(settings: Settings) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx2
@@ -95,7 +95,7 @@ class ChatProvider:
 
     async def stream(
         self, request: dict[str, Any], api_key: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The chunks (CreateChatCompletionStreamResponse dicts) of one streamed completion,
         usage included in the last one, sent as this provider needs it (compat.py)."""
         while True:  # at most once more per adaptation: learn() never repeats one
@@ -231,6 +231,9 @@ def too_long_message(
     )
 
 
+_NO_DETAILS = "no details given"
+
+
 def failure_from_status(
     exc: openai.APIStatusError, api_key: str | None, retries: int
 ) -> ProviderFailure:
@@ -255,6 +258,14 @@ def failure_from_status(
             "server_error",
             f"The model provider failed (HTTP {status}, still after {retries} retries): {detail}",
         )
+    if status == 404 and detail == _NO_DETAILS:
+        # No such path: the base URL is wrong, most often missing its /v1 (Ollama, vLLM...).
+        url = scrub(str(exc.request.url), api_key)
+        return ProviderFailure(
+            "server_error",
+            f"The model provider answered HTTP 404 (not found) at {url}: check OPENAI_BASE_URL; "
+            "OpenAI-compatible servers usually serve under /v1 (e.g. http://localhost:11434/v1).",
+        )
     return ProviderFailure(
         "invalid_prompt", f"The model provider refused the request (HTTP {status}): {detail}"
     )
@@ -273,7 +284,7 @@ def _provider_message(exc: openai.APIStatusError) -> str:
         message = body.get("message") or (body.get("error") or {}).get("message")
         if isinstance(message, str) and message:
             return message
-    return "no details given"
+    return _NO_DETAILS
 
 
 def scrub(text: str, api_key: str | None) -> str:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..state import EngineState
 
 
 @dataclass
@@ -25,8 +28,8 @@ class BuiltinContext:
     # e.g. {"file_search": {"vector_store_ids": [...]}, "code_interpreter": {"file_ids": [...]}}
     tool_resources: dict[str, Any]
     api_key: str | None  # the caller's key (for provider embeddings); never stored or logged
+    services: EngineState  # the engine's store, settings and parts, for services calls
     include: frozenset[str] = frozenset()  # the run's `include[]` (e.g. file_search content)
-    services: Any = None  # the EngineState (store, settings) for services calls
     # Publishes a partial tool call while it executes (becomes thread.run.step.delta).
     progress: Callable[[dict[str, Any]], None] = lambda _delta: None
     # Built-in calls the run executed before this one (e.g. for source markers unique in a run).

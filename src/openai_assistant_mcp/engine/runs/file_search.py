@@ -97,7 +97,10 @@ class FileSearch:
             ranking["ranker"] = DEFAULT_RANKER
 
         def result(results: list[dict[str, Any]], text: str, **extra: Any) -> BuiltinResult:
-            call = {"type": "file_search", "file_search": {"ranking_options": ranking, **extra}}
+            call: dict[str, Any] = {
+                "type": "file_search",
+                "file_search": {"ranking_options": ranking, **extra},
+            }
             call["file_search"]["results"] = results
             return BuiltinResult(call, text)
 
@@ -256,7 +259,8 @@ def _budget(run: dict[str, Any]) -> int:
 def _within_budget(found: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     """The best results whose text fits `budget` (results come best first: the lowest
     scores go first)."""
-    kept, used = [], 0
+    kept: list[dict[str, Any]] = []
+    used = 0
     for hit in found:
         size = sum(len(part.get("text", "")) for part in hit.get("content") or []) + 40
         if kept and used + size > budget:

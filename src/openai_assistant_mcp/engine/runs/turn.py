@@ -24,6 +24,7 @@ from ..services.common import now
 from ..services.run_end import Unsaved
 from ..services.runs import history_limit
 from ..settings import EngineSettings
+from ..state import EngineState
 from ..store import repository
 from ..store.database import Database
 from ..store.repository import Prepared, RunRow
@@ -31,6 +32,7 @@ from . import text_calls
 from .budget import Counter, add_usage, estimated_usage, over_limit, spent_budget
 from .builtin import BuiltinContext, BuiltinTool
 from .citations import citations
+from .events import RunEvents
 from .fit import DoesNotFit, Fitted, fit, output_room
 from .lifecycle import STARTABLE, RunStatus, run_event
 from .prompt import build_request, image_file_ids, offered_builtins
@@ -91,9 +93,12 @@ class Host(Protocol):
     settings: EngineSettings
     db: Database
     provider: ChatProvider
-    events: Any
-    services: Any
-    end_durably: Callable[..., Awaitable[None]]  # `end`, riding out storage failures
+    events: RunEvents
+    services: EngineState
+
+    async def end_durably(self, run_id: str, status: str, **details: Any) -> None:
+        """`end`, riding out storage failures."""
+        ...
 
     def key_for(self, tenant: str, caller_key: str | None) -> str | None: ...
     def keyless_allowed(self, tenant: str) -> bool: ...
@@ -106,8 +111,6 @@ class Host(Protocol):
         work: Callable[[AsyncConnection], Awaitable[T]],
         committed: Callable[[T], None] | None = None,
     ) -> T: ...
-
-    async def end(self, run_id: str, status: str, **details: Any) -> dict[str, Any]: ...
 
 
 class Turn:
@@ -190,8 +193,8 @@ class Turn:
             row, history = self.prepared.row, self.prepared.history
         else:
             async with self.executor.db.read() as conn:
-                row = await repository.get_run(conn, self.run_id)
-                row = self.executor.check_held(self.run_id, row)
+                found = await repository.get_run(conn, self.run_id)
+                row = self.executor.check_held(self.run_id, found)
                 history = await repository.recent_messages(
                     conn, row.thread_id, history_limit(row.body)
                 )
