@@ -232,6 +232,10 @@ async def test_after_a_forced_builtin_call_the_model_must_answer(
     first, second = (request.body["tool_choice"] for request in provider.requests)
     assert first == ("required" if forced == "required" else _function("evaluate"))
     assert second == "none"
+    # ... and told last to answer from the outputs (Qwen2.5-0.5B wrote the call again without)
+    last = provider.requests[1].messages[-1]
+    assert last["role"] == "system" and last["content"].startswith("Answer the user's question")
+    assert provider.requests[1].messages[-2]["role"] == "tool"
 
 
 def _function(name: str) -> dict[str, Any]:

@@ -77,7 +77,11 @@ def fit(
     total = sum(costs) + tools_tokens(request)
     # The thread's messages lie between the system message and this run's exchange.
     first = 1 if messages and messages[0].get("role") == "system" else 0
-    last = len(messages) - transcript_length  # one past the thread's newest message
+    # One past the thread's newest message (a closing system message belongs to the tail).
+    tail = transcript_length + (
+        1 if len(messages) > 1 and messages[-1].get("role") == "system" else 0
+    )
+    last = len(messages) - tail
     may_drop = (run.get("truncation_strategy") or {}).get("type", "auto") == "auto"
     while total > budget and may_drop and last - first > 1:
         total -= costs.pop(first)

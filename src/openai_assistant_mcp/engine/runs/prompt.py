@@ -12,6 +12,11 @@ from typing import Any
 
 from .builtin import BuiltinTool, builtin
 
+# After forced built-in calls, last in the conversation (see docs/runs.md).
+ANSWER_NOW = (
+    "Answer the user's question now from the tool results above, in plain text, citing any "
+    "source marker such as 【0:0†name】 exactly as given. Do not call a tool."
+)
 # A rough token estimate (characters per token) for `max_prompt_tokens` under `auto`.
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
@@ -54,7 +59,10 @@ def build_request(
             # After forced built-in calls the model must answer from their outputs ("none"): a
             # small model given "auto" writes the same call again (issue 23). After function
             # outputs it may call again ("auto"), as the caller's tools may chain.
-            choice = "none" if _after_builtin_calls(transcript, run.get("tools") or []) else "auto"
+            answer_now = _after_builtin_calls(transcript, run.get("tools") or [])
+            choice = "none" if answer_now else "auto"
+            if answer_now:  # small models write the call again even so; told plainly, they answer
+                messages.append({"role": "system", "content": ANSWER_NOW})
         if choice is not None:
             request["tool_choice"] = choice
         if run.get("parallel_tool_calls") is False:
