@@ -3,9 +3,10 @@ transports behind the HTTP guards, their SDK overrides in transports/."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
@@ -53,16 +54,31 @@ async def serve(settings: Settings) -> None:
 
 
 async def _serve_stdio(server: Server[Any]) -> None:
-    from mcp.server.stdio import stdio_server
-
-    from .stdio import StdinLines, StdoutText, stdio_pipes
+    from .stdio import stdio_pipes
 
     async with stdio_pipes() as pipes:
-        files: dict[str, Any] = {}
-        if pipes is not None:  # the wire on the event loop (stdio.py), not in worker threads
-            files = {"stdin": StdinLines(pipes[0]), "stdout": StdoutText(pipes[1])}
-        async with stdio_server(**files) as (read, write):
-            await server.run(read, write, server.create_initialization_options())
+        if pipes is None:  # not pipes: the SDK's own files (a worker thread per read, write)
+            from mcp.server.stdio import stdio_server
+
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+        else:
+            await serve_stdio_pipes(server, *pipes)
+
+
+async def serve_stdio_pipes(
+    server: Server[Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """MCP over a pipe pair read and written on the event loop (stdio.py)."""
+    from mcp.server.stdio import stdio_server
+
+    from .stdio import StdinLines, StdoutText
+
+    # The SDK reads `async for line in stdin` and calls `write`/`flush`: duck-typed files.
+    stdin = cast("anyio.AsyncFile[str]", StdinLines(reader))
+    stdout = cast("anyio.AsyncFile[str]", StdoutText(writer))
+    async with stdio_server(stdin=stdin, stdout=stdout) as streams:
+        await server.run(*streams, server.create_initialization_options())
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:

@@ -141,6 +141,40 @@ class SandboxSettings(BaseSettings):
         alias="SANDBOX_OUTPUT_CHARS",
         description="characters of an execution's output kept",
     )
+    # What one execution may hand out: figures (PNG) and files from /mnt/data become Files.
+    max_images: int = Field(
+        default=8,
+        ge=0,
+        le=100,
+        alias="SANDBOX_MAX_IMAGES",
+        description="figures one execution may return (PNG only; more are left out)",
+    )
+    max_image_mb: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        alias="SANDBOX_MAX_IMAGE_MB",
+        description="largest figure one execution may return, in MiB",
+    )
+    max_output_files: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        alias="SANDBOX_MAX_OUTPUT_FILES",
+        description="files written in /mnt/data by one execution that become Files",
+    )
+    max_output_file_mb: int = Field(
+        default=50,
+        ge=1,
+        alias="SANDBOX_MAX_OUTPUT_FILE_MB",
+        description="largest /mnt/data file one execution may turn into a File, in MiB",
+    )
+    max_output_mb: int = Field(
+        default=100,
+        ge=1,
+        alias="SANDBOX_MAX_OUTPUT_MB",
+        description="figures and files one execution may store together, in MiB",
+    )
     # Sandboxed processes run as uid/gid uid_base + slot when the server runs as root.
     uid_base: int = Field(
         default=200000,

@@ -53,7 +53,11 @@ def local_available() -> bool:
 
 def _cores(settings: EngineSettings) -> int:
     """Local passage batches embedded at once: LOCAL_EMBEDDING_THREADS, 0 = one per core."""
-    return settings.local_embedding_threads or os.cpu_count() or 1
+    if settings.local_embedding_threads:
+        return settings.local_embedding_threads
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may use, not the machine's
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _model(name: str, settings: EngineSettings) -> local_models.LocalModel:

@@ -43,10 +43,17 @@ class ExtractionError(Exception):
         self.message = message
 
 
+def is_plain_text(filename: str, data: bytes) -> bool:
+    """Whether the file is read as UTF-8 text (no parser): by extension, or sniffed when it
+    has none."""
+    suffix = PurePath(filename).suffix.lower()
+    return suffix in TEXT_EXTENSIONS or (not suffix and _looks_like_text(data))
+
+
 def extract_text(filename: str, data: bytes) -> str:
     """The text of a file, chosen by its extension (as OpenAI's file_search did)."""
     suffix = PurePath(filename).suffix.lower()
-    if suffix in TEXT_EXTENSIONS or (not suffix and _looks_like_text(data)):
+    if is_plain_text(filename, data):
         text = _decode(data)
     elif suffix == ".pdf":
         text = _pdf(data)
