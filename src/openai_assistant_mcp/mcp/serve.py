@@ -77,8 +77,8 @@ async def serve_stdio_pipes(
     # The SDK reads `async for line in stdin` and calls `write`/`flush`: duck-typed files.
     stdin = cast("anyio.AsyncFile[str]", StdinLines(reader))
     stdout = cast("anyio.AsyncFile[str]", StdoutText(writer))
-    async with stdio_server(stdin=stdin, stdout=stdout) as streams:
-        await server.run(*streams, server.create_initialization_options())
+    async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):
+        await server.run(read, write, server.create_initialization_options())
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:
