@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # CI step: build the project's Dockerfile with buildah and run the image's checks
-# (tests/docker, pytest marker `docker`) inside it.
+# (tests/docker, pytest marker `docker`) inside it, `sandbox check` among them: every probe holds
+# where the machine lets a container make namespaces (Docker with compose.yaml's security_opt);
+# under buildah's chroot isolation (this CI machine: no container runtime, no Docker daemon)
+# the kernel refuses them, and the test asserts the one line saying so and skips.
 #
 # No container registry is reachable from CI, so the base image is a Debian bookworm root file
 # system bootstrapped here from Debian's packages (mmdebstrap: half the time of debootstrap),

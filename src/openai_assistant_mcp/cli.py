@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from .engine.sandbox.admin import add_sandbox_command, run_sandbox_command
+from .engine.sandbox.settings import SandboxSettings
 from .secret_args import add_secret_file_flags, resolve_secrets
 from .settings import APISettings, Settings, StoreSettings
-from .settings_flags import add_settings_flags, settings_from
+from .settings_flags import add_settings_flags, env_only_help, settings_from
 from .tenants_cli import add_tenant_commands, run_tenants
 
 USAGE_EPILOG = """\
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     add_settings_flags(parser, Settings)
     add_secret_file_flags(parser, Settings)
 
@@ -85,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     store = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     add_settings_flags(store, StoreSettings, only={"database_url", "data_dir", "tenant_secret"})
     add_tenant_commands(commands, store)
-    add_sandbox_command(commands)
+    add_sandbox_command(commands, env_only_help(SandboxSettings))
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml's)."""
+    from importlib.metadata import version
+
+    return version("openai-assistant-mcp")
 
 
 def _one_line(error: ValidationError, model: type[BaseSettings]) -> str:
@@ -94,7 +103,7 @@ def _one_line(error: ValidationError, model: type[BaseSettings]) -> str:
     where = str(first["loc"][0]) if first["loc"] else "settings"
     if where in model.model_fields:
         where = model.model_fields[where].alias or where.upper()
-    return f"invalid {where}: {first['msg']}"
+    return f"invalid {where}: {first['msg'].removeprefix('Value error, ')}"
 
 
 # Line breaks and other control characters, as they could forge or hide log lines.
@@ -145,9 +154,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValidationError as exc:
         parser.error(_one_line(exc, model))
     configure_logging(settings.log_level)
+    if command is not None or settings.embedded:
+        # A DATABASE_URL the store cannot use: one line naming it and a valid URL, exit 1.
+        from .engine.startup import database_refusal
+
+        refusal = database_refusal(settings.database_url)
+        if refusal:
+            sys.exit(refusal)
 
     if command == "tenants":
-        sys.exit(run_tenants(args, settings))
+        try:
+            sys.exit(run_tenants(args, settings))
+        except Exception as exc:  # a store it cannot open: one line (the traceback at DEBUG)
+            from .engine.startup import start_failure
+
+            logging.getLogger(__name__).debug("tenants failed", exc_info=exc)
+            sys.exit(start_failure(exc, settings.resolved_database_url()))
 
     if command == "api":
         from .engine.serve import serve_api

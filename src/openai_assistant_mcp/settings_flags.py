@@ -30,6 +30,23 @@ def flag_fields(model: type[BaseSettings]) -> Iterator[tuple[str, FieldInfo]]:
             yield name, info
 
 
+def env_only_sections(model: type[BaseSettings]) -> Iterator[tuple[str, type[BaseSettings]]]:
+    """The nested settings sections of `model` read from the environment only (no flags):
+    (field name, section model), e.g. the code_interpreter sandbox's SANDBOX_* settings."""
+    for name, info in model.model_fields.items():
+        section = info.annotation
+        if not info.alias and isinstance(section, type) and issubclass(section, BaseSettings):
+            yield name, section
+
+
+def env_only_help(section: type[BaseSettings]) -> str:
+    """One line per setting of `section`: env name, description, default (for --help)."""
+    return "\n".join(
+        f"{info.alias} (default {shown_default(info)})\n    {info.description}"
+        for _, info in flag_fields(section)
+    )
+
+
 def shown_default(info: FieldInfo) -> str:
     """A setting's default as --help shows it ("not set", "on"/"off", a comma list)."""
     shown = _extra(info).get("shown_default")
@@ -75,6 +92,10 @@ def add_settings_flags(
             )
         else:
             groups[title].add_argument(flag_of(name, info), dest=name, metavar=env, help=text)
+    if only is None:
+        for _, section in env_only_sections(model):
+            title = str(getattr(section, "cli_group", "environment only"))
+            parser.add_argument_group(title, env_only_help(section))
 
 
 def settings_from(args: argparse.Namespace, model: type[BaseSettings]) -> Any:

@@ -26,7 +26,9 @@ Stop the servers that use this store first: a run executing meanwhile would keep
 under the old key."""
 
 
-def add_tenant_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser):
+def add_tenant_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     """`tenants list` and `tenants move` (with the data-location flags in `common`)."""
     tenants = commands.add_parser(
         "tenants",

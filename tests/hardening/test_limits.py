@@ -72,11 +72,10 @@ async def test_mcp_concurrency_cap_queues_then_refuses_per_key(
                 await model_provider.wait_for_requests(1)  # the run holds the key's one slot
                 group.start_soon(queued)  # waits in the key's queue (1 place)
                 await anyio.sleep(0.3)
-                started = time.monotonic()
                 refused = await call_error(
                     client, "get_assistant", {"assistant_id": assistant["id"]}
                 )
-                assert time.monotonic() - started < 2.0  # refused at once, not after the 3 s run
+                assert "run" not in running  # refused at once, not once the 3 s run is over
                 assert refused.startswith("429 Too Many Requests: Too many concurrent tool calls")
                 assert "MAX_CONCURRENT_PER_KEY" in refused and "MAX_QUEUED_PER_KEY" in refused
                 # Another key is not held up by this one.
@@ -199,7 +198,7 @@ def test_a_slow_body_is_refused(pool: ServerPool, server_name: str) -> None:
         answer = _closed_within(sock, 10)
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b"HTTP_READ_TIMEOUT" in answer
-    assert 1.0 < time.monotonic() - started < 5.0
+    assert time.monotonic() - started > 1.0  # after HTTP_READ_TIMEOUT (1.5 s), not at once
 
 
 def test_stalled_connections_are_closed_and_cannot_exhaust_the_server(
@@ -214,10 +213,8 @@ def test_stalled_connections_are_closed_and_cannot_exhaust_the_server(
         time.sleep(0.2)
         busy = httpx2.get(limits_api.url("/v1/assistants"), timeout=10)
         assert busy.status_code == 503
-        started = time.monotonic()
         for sock in stalled:
             assert _closed_within(sock, 10) == b""  # closed without a word
-        assert time.monotonic() - started < 5.0
         assert httpx2.get(limits_api.url("/v1/assistants"), timeout=10).status_code == 200
     finally:
         for sock in stalled:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import httpx2
 import openai
@@ -104,3 +106,37 @@ async def oai(
     client = sdk_client(runs_engine_url, "sk-runs-" + secrets.token_hex(8), spec_violations, tap)
     yield client
     await client.close()
+
+
+Engine = Callable[..., Awaitable[openai.AsyncOpenAI]]
+
+
+@pytest.fixture
+def engine(
+    provider: ScriptedProvider,
+    new_database_url: Callable[[str], Awaitable[str]],
+    tmp_path: Path,
+    spec_violations: SpecViolations,
+) -> Iterator[Engine]:
+    """`await engine(**settings)`: an SDK client on a fresh engine (SQLite) using the provider."""
+    with ExitStack() as servers:
+
+        async def start(**settings: str) -> openai.AsyncOpenAI:
+            values = engine_settings(
+                await new_database_url("sqlite"),
+                tmp_path / secrets.token_hex(4),
+                OPENAI_BASE_URL=provider.base_url,
+                PROVIDER_MAX_RETRIES=0,
+                RUN_POLL_INTERVAL=0.1,
+                RUN_CLIENT_POLL_MS=20,
+                **settings,
+            )
+            url = servers.enter_context(serve_on_socket(create_app(values)))
+            http = openai.DefaultAsyncHttpxClient(
+                transport=TapTransport(), event_hooks={"response": [spec_violations.hook]}
+            )
+            return openai.AsyncOpenAI(
+                base_url=url, api_key="sk-compat-" + secrets.token_hex(6), http_client=http
+            )
+
+        yield start

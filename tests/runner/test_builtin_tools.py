@@ -215,3 +215,24 @@ async def test_builtin_rounds_are_bounded(
     assert len(provider.requests) == MAX_BUILTIN_ROUNDS + 1
     steps = (await oai.beta.threads.runs.steps.list(run.id, thread_id=thread_id, limit=100)).data
     assert len(steps) == MAX_BUILTIN_ROUNDS + 1
+
+
+@pytest.mark.parametrize("forced", [{"type": "code_interpreter"}, "required"])
+async def test_after_a_forced_builtin_call_the_model_must_answer(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider, calculator: Calculator, forced: Any
+) -> None:
+    """The round after a forced built-in call is sent `tool_choice: "none"`: a small model
+    given `auto` writes the same call again (issue 23)."""
+    provider.script(ToolCalls(Call("evaluate", {"expression": "2+3"})), Text("It is 5."))
+    thread_id, assistant_id = await _setup(oai, WEATHER)
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread_id, assistant_id=assistant_id, tool_choice=forced
+    )
+    assert run.status == "completed", run.last_error
+    first, second = (request.body["tool_choice"] for request in provider.requests)
+    assert first == ("required" if forced == "required" else _function("evaluate"))
+    assert second == "none"
+
+
+def _function(name: str) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name}}

@@ -20,18 +20,22 @@ SLOW = "slow " * 300  # 6 s at 0.02 s a word: long enough to be interrupted
 
 
 async def _terminal(client: openai.AsyncOpenAI, thread_id: str, run_id: str) -> str:
-    for _ in range(400):
+    deadline = time.monotonic() + 120
+    while True:
         run = await client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
         if run.status in ("completed", "failed", "cancelled", "expired", "incomplete"):
             return run.status
+        assert time.monotonic() < deadline, f"run {run_id} still {run.status}"
         await asyncio.sleep(0.025)
-    raise AssertionError(f"run {run_id} still {run.status}")
 
 
 async def _until_streaming(provider: ScriptedProvider, count: int) -> None:
-    """Until `count` provider requests arrived and the model's text is flowing."""
-    await provider.wait_for_requests(count)
-    await asyncio.sleep(0.3)
+    """Until `count` provider requests arrived and the model's text is flowing in each."""
+    requests = await provider.wait_for_requests(count, within=60)
+    deadline = time.monotonic() + 60
+    while any(request.chunks_sent < 10 for request in requests[:count]):
+        assert time.monotonic() < deadline, "the provider's answers never got going"
+        await asyncio.sleep(0.02)
 
 
 async def test_kill_9_mid_run_and_restart(
@@ -76,11 +80,12 @@ async def test_kill_9_mid_run_and_restart(
     assert [(m.role, m.status) for m in kept.data] == [("user", "completed")]
 
     async with httpx2.AsyncClient(base_url=second.url) as anonymous:
-        for _ in range(400):
+        deadline = time.monotonic() + 120
+        while True:
             run = (
                 await anonymous.get(f"/threads/{open_run['thread_id']}/runs/{open_run['id']}")
             ).json()
-            if run["status"] == "completed":
+            if run["status"] == "completed" or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.025)
         assert run["status"] == "completed"
@@ -135,7 +140,7 @@ async def test_restart_with_a_server_key_never_lends_it_to_a_tenant(
     assert failed.last_error is not None and failed.last_error.code == "server_error"
     assert "never stored" in failed.last_error.message
     assert "OPENAI_API_KEY" in failed.last_error.message
-    await asyncio.sleep(0.3)
+    # Ended without a provider call: a call with the server's key would have come before.
     assert [r.api_key for r in provider.requests] == ["sk-tenant-key"]
 
 
@@ -180,12 +185,11 @@ async def test_two_processes_on_one_postgres(
     await _until_streaming(provider, 1)
     seen = await via_b.beta.threads.runs.retrieve(slow.id, thread_id=slow.thread_id)
     assert seen.status == "in_progress"
-    started = time.monotonic()
     cancelling = await via_b.beta.threads.runs.cancel(slow.id, thread_id=slow.thread_id)
     assert cancelling.status == "cancelling"
     assert await _terminal(via_b, slow.thread_id, slow.id) == "cancelled"
-    assert time.monotonic() - started < 2
-    assert provider.requests[0].disconnected
+    # Stopped mid-answer (the 6 s answer was cut off, not waited out).
+    assert provider.requests[0].disconnected and not provider.requests[0].finished
 
     # A dies mid-run: B takes the run over when A's lease runs out. The caller's key died
     # with A and B never lends the server's own key to another tenant (issue 11): the run
@@ -201,7 +205,7 @@ async def test_two_processes_on_one_postgres(
     failed = await via_b.beta.threads.runs.retrieve(orphan.id, thread_id=orphan.thread_id)
     assert failed.last_error is not None and failed.last_error.code == "server_error"
     assert "never stored" in failed.last_error.message
-    await asyncio.sleep(0.3)
+    # Ended without a provider call: one with the server's key would have come before.
     assert [r.api_key for r in provider.requests] == ["sk-two-procs"]
 
     # A run of the server key's own tenant (its caller sent the server's key) is taken over

@@ -4,21 +4,15 @@ for that provider; other refusals stand. The scripted provider plays the servers
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 from pydantic import ValidationError
 
-from openai_assistant_mcp.engine.app import create_app
 from openai_assistant_mcp.engine.providers.compat import RepeatedCallHeaders
 from openai_assistant_mcp.engine.settings import EngineSettings
-from tests.runner.sse_tap import TapTransport
-from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
+from tests.runner.conftest import Engine
 from tests.support.scripted_provider import Call, Error, ScriptedProvider, Text, ToolCalls
 
 # llama-cpp-python's answer to an assistant message with `content: null` (HTTP 500).
@@ -30,39 +24,6 @@ WEATHER = {
     "type": "function",
     "function": {"name": "get_weather", "parameters": {"type": "object"}},
 }
-
-Engine = Callable[..., Awaitable[openai.AsyncOpenAI]]
-
-
-@pytest.fixture
-def engine(
-    provider: ScriptedProvider,
-    new_database_url: Callable[[str], Awaitable[str]],
-    tmp_path: Path,
-    spec_violations: SpecViolations,
-) -> Iterator[Engine]:
-    """`await engine(**settings)`: an SDK client on a fresh engine (SQLite) using the provider."""
-    with ExitStack() as servers:
-
-        async def start(**settings: str) -> openai.AsyncOpenAI:
-            values = engine_settings(
-                await new_database_url("sqlite"),
-                tmp_path / secrets.token_hex(4),
-                OPENAI_BASE_URL=provider.base_url,
-                PROVIDER_MAX_RETRIES=0,
-                RUN_POLL_INTERVAL=0.1,
-                RUN_CLIENT_POLL_MS=20,
-                **settings,
-            )
-            url = servers.enter_context(serve_on_socket(create_app(values)))
-            http = openai.DefaultAsyncHttpxClient(
-                transport=TapTransport(), event_hooks={"response": [spec_violations.hook]}
-            )
-            return openai.AsyncOpenAI(
-                base_url=url, api_key="sk-compat-" + secrets.token_hex(6), http_client=http
-            )
-
-        yield start
 
 
 async def _tool_call_round(client: openai.AsyncOpenAI) -> openai.types.beta.threads.Run:

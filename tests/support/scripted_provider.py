@@ -26,6 +26,8 @@ Replies (each takes `delay=` seconds to wait before answering):
   one word per chunk, `chunk_delay` seconds apart (a "slow stream" to cancel). If the request
   sets `max_completion_tokens` (or `max_tokens`) below the answer's word count, the answer is cut
   there and `finish_reason` is "length". `content` may be a callable taking the request body.
+  `ignores_max_completion_tokens` / `no_usage`: as llama-cpp-python (only `max_tokens` cuts;
+  no usage chunk even with `stream_options.include_usage`).
 * `ToolCalls(Call(name, arguments, id=None), ...)` - one or parallel tool calls
   (`finish_reason="tool_calls"`); `arguments` is a dict (JSON-encoded) or a raw string.
 * `RunCode(name="python")` - calls the offered code_interpreter function with the code of the
@@ -52,6 +54,10 @@ and nothing is set forever, the default answer is `Echo()`: "You said: <last use
 
 Usage counts tokens as whitespace-separated words: prompt = words of every message's text
 content, completion = words of the answer (tool calls count 1 each) - so tests can predict them.
+
+Model information: `props`, `models`, `ollama_show` (None: 404) are what `GET /props`,
+`GET /v1/models` and `POST /api/show` answer, as llama.cpp, llama-cpp-python and Ollama say
+their context window; `info_requests` lists the paths asked.
 
 `required_key`: when set, a request whose bearer key differs gets 401 `invalid_api_key`.
 
@@ -95,6 +101,10 @@ class Text:
     usage: dict[str, int] | None = None
     chunk_delay: float = 0.0
     delay: float = 0.0
+    # As llama-cpp-python's server: `max_completion_tokens` not honoured (`max_tokens` is),
+    # and no usage streamed (it ignores stream_options).
+    ignores_max_completion_tokens: bool = False
+    no_usage: bool = False
 
 
 def Echo(delay: float = 0.0) -> Text:
@@ -279,6 +289,7 @@ class RecordedRequest:
     reply: Reply | None = None
     finished: bool = False
     disconnected: bool = False
+    chunks_sent: int = 0  # stream chunks written so far (a test waits for text flowing)
 
     @property
     def api_key(self) -> str | None:
@@ -345,6 +356,13 @@ class ScriptedProvider:
         self.requests: list[RecordedRequest] = []
         self.embedding_requests: list[RecordedRequest] = []
         self.embedding_delay = 0.0  # seconds each /v1/embeddings answer takes
+        # What the server says of its model's context window, as llama.cpp (`GET /props`),
+        # llama-cpp-python / llama.cpp (`GET /v1/models`) and Ollama (`POST /api/show`) do;
+        # None: that route answers 404. `info_requests` records the paths asked.
+        self.props: Body | None = None
+        self.models: list[Body] | None = None
+        self.ollama_show: Body | None = None
+        self.info_requests: list[str] = []
         self._queue: deque[Reply] = deque()
         self._forever: Reply | None = None
         self._lock = threading.Lock()
@@ -372,6 +390,8 @@ class ScriptedProvider:
             self.requests.clear()
             self.embedding_requests.clear()
             self.required_key = None
+            self.props = self.models = self.ollama_show = None
+            self.info_requests.clear()
 
     @property
     def pending(self) -> int:
@@ -441,8 +461,24 @@ class ScriptedProvider:
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/chat/completions", self._chat_completions, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/props", self._info, methods=["GET"]),
+                Route("/v1/models", self._info, methods=["GET"]),
+                Route("/api/show", self._info, methods=["POST"]),
             ]
         )
+
+    async def _info(self, request: Request) -> Response:
+        """What the server says of its model (see `props`, `models`, `ollama_show`)."""
+        path = request.url.path
+        self.info_requests.append(path)
+        found: Any = {
+            "/props": self.props,
+            "/v1/models": None if self.models is None else {"object": "list", "data": self.models},
+            "/api/show": self.ollama_show,
+        }[path]
+        if found is None:
+            return _error_response(Error(404, f"No route {path}."))
+        return JSONResponse(found)
 
     async def _embeddings(self, request: Request) -> Response:
         """`POST /v1/embeddings`: a hashed bag of words per input (after EMBEDDING_CONCEPTS),
@@ -535,6 +571,7 @@ class ScriptedProvider:
                 if reply.chunk_delay:
                     await asyncio.sleep(reply.chunk_delay)
                 yield f"data: {json.dumps(chunk)}\n\n"
+                record.chunks_sent += 1
             yield "data: [DONE]\n\n"
             record.finished = True
         finally:
@@ -605,6 +642,8 @@ def _answer(body: Body, reply: Text) -> tuple[str, str]:
     """The answer text and finish reason, cut at the request's max tokens (words)."""
     text = reply.content(body) if callable(reply.content) else reply.content
     limit = _max_tokens(body)
+    if reply.ignores_max_completion_tokens:
+        limit = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else None
     if limit is not None and _words(text) > limit:
         return " ".join(text.split()[:limit]), "length"
     return text, reply.finish_reason
@@ -712,6 +751,6 @@ def _chunks(body: Body, reply: Text | ToolCalls) -> list[Body]:
                 chunks.append(chunk({"tool_calls": [piece]}))
         completion_tokens = len(reply.calls)
     chunks.append(chunk({}, finish))
-    if include_usage:
+    if include_usage and not getattr(reply, "no_usage", False):
         chunks.append({**base, "choices": [], "usage": _usage(body, reply, completion_tokens)})
     return chunks

@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openai
 import pytest
 from sqlalchemy import select
 
 from openai_assistant_mcp.engine.store import vector_tables as vt
+from openai_assistant_mcp.engine.vectors import local_models
 from tests.support.engine import (
     SpecViolations,
     engine_settings,
@@ -129,3 +131,49 @@ async def test_keyword_only_without_any_embeddings(
         assert found.data[0].score == 1.0  # first in the only ranking there is
         assert (await client.vector_stores.search(store.id, query="felines")).data == []
         await client.close()
+
+
+async def test_a_store_keeps_its_model_when_the_default_changes(
+    new_database_url: Callable[[str], Awaitable[str]],
+    tmp_path: Path,
+    spec_violations: SpecViolations,
+) -> None:
+    """A store made with e5 (the default before MiniLM) keeps e5 for its new files and its
+    queries once the default is MiniLM; a new store gets MiniLM. Vectors are never mixed."""
+    url = await new_database_url("sqlite")
+    before = engine_settings(url, tmp_path, LOCAL_EMBEDDING_MODEL=local_models.E5)
+    async with running_app(before) as app:
+        client = openai_client(app, "sk-models", spec_violations)
+        old = await store_with_two_files(client)
+        assert (await recorded(app, old.id))[0]["model"] == local_models.E5
+        await client.close()
+    async with running_app(engine_settings(url, tmp_path)) as app:
+        client = openai_client(app, "sk-models", spec_violations)
+        new = await store_with_two_files(client)
+        assert (await recorded(app, new.id))[0]["model"] == local_models.MINILM
+        mice = await client.files.create(file=("mice.txt", MICE), purpose="assistants")
+        added = await client.vector_stores.files.create_and_poll(
+            vector_store_id=old.id, file_id=mice.id, poll_interval_ms=100
+        )
+        assert added.status == "completed", added.last_error
+        for store_id, name in ((old.id, local_models.E5), (new.id, local_models.MINILM)):
+            texts, stored = await chunk_vectors(app, store_id)
+            expected = local_models.load(name).embed(texts, False)
+            assert np.allclose(stored, expected, atol=1e-4), name
+            found = await client.vector_stores.search(
+                store_id, query="felines", ranking_options={"ranker": "none"}
+            )
+            assert found.data[0].filename == "cats.txt"
+        assert local_models.MINILM in local_models.loaded()
+        await client.close()
+
+
+MICE = b"Field mice store seeds for the winter in burrows under the hedge.\n"
+
+
+async def chunk_vectors(app: Any, store_id: str) -> tuple[list[str], np.ndarray]:
+    chunks = vt.vector_store_chunks
+    query = select(chunks.c.text, chunks.c.embedding).where(chunks.c.vector_store_id == store_id)
+    async with engine_state(app).db.read() as conn:
+        rows = (await conn.execute(query.order_by(chunks.c.id))).all()
+    return [r.text for r in rows], np.vstack([np.frombuffer(r.embedding, "<f4") for r in rows])

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from openai_assistant_mcp.engine.services import vector_stores
+from openai_assistant_mcp.engine.vectors import fusion
 from openai_assistant_mcp.engine.vectors import search as search_module
 from openai_assistant_mcp.engine.vectors.embedders import Embedder, choose_mode
 from openai_assistant_mcp.engine.vectors.search import choose_terms, rewrite
@@ -46,9 +47,11 @@ async def test_rankers(tenant_client: openai.AsyncOpenAI, engine_app: FastAPI) -
     }
     fused = [(r.file_id, r.score) for r in pages["auto"].data]
     assert fused == [(r.file_id, r.score) for r in pages["default-2024-11-15"].data]
-    # Fused: first in the vector ranking, absent from the (empty) keyword one: (1/61) / (2/61).
+    # Fused: first in the vector ranking, absent from the (empty) keyword one: its weight
+    # over both weights (each over RRF_K + 1).
     assert pages["auto"].data[0].filename == "cats.txt"
-    assert pages["auto"].data[0].score == pytest.approx(0.5)
+    share = fusion.VECTOR_WEIGHT / (fusion.VECTOR_WEIGHT + fusion.KEYWORD_WEIGHT)
+    assert pages["auto"].data[0].score == pytest.approx(share)
 
     # `none`: the vector ranking alone, each score the chunk's cosine similarity to the query.
     plain = pages["none"].data
@@ -61,7 +64,7 @@ async def test_rankers(tenant_client: openai.AsyncOpenAI, engine_app: FastAPI) -
         expected = float(np.clip(passage[0] @ query_vector, 0.0, 1.0))
         assert result.score == pytest.approx(expected, abs=1e-3)
     assert [r.score for r in plain] == sorted((r.score for r in plain), reverse=True)
-    assert plain[0].score != pytest.approx(0.5, abs=1e-3)
+    assert plain[0].score != pytest.approx(share, abs=1e-3)
 
 
 async def test_rewrite_query(tenant_client: openai.AsyncOpenAI) -> None:

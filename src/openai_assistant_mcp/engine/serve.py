@@ -14,10 +14,13 @@ import uvicorn
 from ..http.access import exposure_refusal
 from ..http.bodies import MIB, BodyRoute
 from ..http.guard import Door, Guard, openai_envelope
+from ..http.health import HealthCheck
 from ..http.server import GuardedServer, uvicorn_limits
 from .app import create_app
 from .ports import busy_port_refusal
+from .sandbox.namespaces import warn_at_start
 from .settings import APIGuardSettings, EngineSettings
+from .startup import start_failure, store_reachable
 from .store.database import describe_url
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,52 @@ def api_guard(app: Any, settings: APIGuardSettings) -> Guard:
     return Guard(app, door)
 
 
+# What uvicorn says after a failed start, which the one line already said.
+_STARTUP_FAILED = "Application startup failed. Exiting."
+
+
+class StartFailureInOneLine:
+    """The app's lifespan, its start-up failure (a database it cannot reach, a URL it cannot
+    use) logged as one line naming the fix rather than uvicorn's traceback; the traceback only
+    at LOG_LEVEL=DEBUG."""
+
+    def __init__(self, app: Any, database_url: str) -> None:
+        self.app = app
+        self.database_url = database_url
+        self.failure: str | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_quietly(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "lifespan.startup.complete"
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}  # the traceback: said below, or at DEBUG
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_quietly)
+        except Exception as exc:
+            if started:
+                raise
+            self.failure = start_failure(exc, self.database_url)
+            log.debug("start-up failed", exc_info=exc)
+            log.error(self.failure)
+
+
+class _QuietAfterOneLine(logging.Filter):
+    def __init__(self, app: StartFailureInOneLine) -> None:
+        super().__init__()
+        self.app = app
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.app.failure and record.getMessage() == _STARTUP_FAILED)
+
+
 class _AnnouncingServer(GuardedServer):
     """A uvicorn server that says where it listens once its socket is bound."""
 
@@ -64,13 +113,20 @@ class _AnnouncingServer(GuardedServer):
         database: str,
         guard: Guard,
         warning: str | None,
+        start_failure: StartFailureInOneLine,
     ) -> None:
         super().__init__(config, settings, lambda: guard.in_flight, guard.drain)
+        self.start_failure = start_failure
         self.database = database
         self.warning = warning
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
+        try:
+            await super().startup(sockets)
+        except SystemExit:
+            if self.start_failure.failure:
+                raise SystemExit(1) from None  # said in one line (StartFailureInOneLine)
+            raise
         if self.started:
             host, port = self.servers[0].sockets[0].getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
@@ -101,20 +157,28 @@ def serve_api(
     warning = settings.provider_warning(
         "Runs of callers that send no key (Authorization: Bearer)", "OPENAI_API_KEY"
     )
-    guard = api_guard(create_app(settings), guards)
+    database_url = settings.resolved_database_url()
+    app = StartFailureInOneLine(create_app(settings), database_url)
+    guard = api_guard(app, guards)
+    warn_at_start(log)  # code_interpreter on a machine that refuses it namespaces
+    quiet = _QuietAfterOneLine(app)
+    logging.getLogger("uvicorn.error").addFilter(quiet)
     # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,
     # which escapes control characters) rather than handlers of its own.
+    engine_app = app.app
     config = uvicorn.Config(
-        guard,
+        HealthCheck(guard, lambda: store_reachable(engine_app)),
         host=host,
         port=port,
         log_config=None,
         log_level="warning",
         **uvicorn_limits(guards),
     )
-    database = describe_url(settings.resolved_database_url())
-    server = _AnnouncingServer(config, guards, database, guard, warning)
+    database = describe_url(database_url)
+    server = _AnnouncingServer(config, guards, database, guard, warning, app)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for
         pass
+    finally:
+        logging.getLogger("uvicorn.error").removeFilter(quiet)

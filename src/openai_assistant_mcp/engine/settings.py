@@ -5,7 +5,7 @@ door (`APIAccessSettings`). The top-level settings.py composes them with the MCP
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
@@ -34,7 +34,8 @@ class EngineSettings(BaseSettings):
     data_dir: Path = Field(
         default_factory=default_data_dir,
         alias="DATA_DIR",
-        description="engine data directory (SQLite store and secret)",
+        description="engine data directory (SQLite store and secret); the default is one per "
+        "user account, shared by every server it runs: give each instance its own",
     )
     database_url: str | None = Field(
         default=None,
@@ -96,6 +97,24 @@ class EngineSettings(BaseSettings):
         alias="PROVIDER_COMPAT",
         description="comma-separated request adaptations for the provider (see docs/runs.md)",
     )
+    # Tool calls a model writes as text (runs/text_calls.py): small local models do.
+    provider_text_tool_calls: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        alias="PROVIDER_TEXT_TOOL_CALLS",
+        description="take an answer that is only a tool call written as text (JSON, a fenced "
+        "block, <tool_call> tags) as that call: auto = for providers other than OpenAI",
+    )
+    # The model's context window, when the provider does not say it (providers/context.py).
+    provider_context_tokens: int | None = Field(
+        default=None,
+        ge=256,
+        alias="PROVIDER_CONTEXT_TOKENS",
+        description="the model's context window in tokens; requests are fitted into it",
+        json_schema_extra={
+            "shown_default": "asked of the server (llama.cpp, llama-cpp-python, Ollama), "
+            "else unknown: no fitting"
+        },
+    )
 
     run_expires_after: int = Field(
         default=600,
@@ -144,6 +163,15 @@ class EngineSettings(BaseSettings):
         alias="FILE_MAX_BYTES",
         description="largest file the Files and Uploads APIs store, in bytes",
     )
+    # Per tenant: files, Uploads API parts and code_interpreter outputs together (issue 21).
+    # 10 GiB: twenty files of the largest size; OpenAI's own limit is per organization.
+    file_storage_quota_bytes: int = Field(
+        default=10 * 1024**3,
+        ge=1,
+        alias="FILE_STORAGE_QUOTA_BYTES",
+        description="bytes of files (uploads, upload parts, code_interpreter outputs) one "
+        "tenant may store",
+    )
 
     # code_interpreter's sandbox (SANDBOX_* variables, no flags; see docs/code-interpreter.md).
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
@@ -178,12 +206,18 @@ class EngineSettings(BaseSettings):
         description="use the bundled local embedding model when EMBEDDINGS_BASE_URL is "
         "not set (else keyword search only)",
     )
+    local_embedding_model: Literal["all-MiniLM-L6-v2-int8", "multilingual-e5-small-q4"] = Field(
+        default="all-MiniLM-L6-v2-int8",
+        alias="LOCAL_EMBEDDING_MODEL",
+        description="the bundled local model new vector stores embed with: English MiniLM "
+        "(fast), or multilingual e5 (~20x the CPU); a store keeps the model it was made with",
+    )
     local_embedding_threads: int = Field(
-        default=1,
-        ge=1,
+        default=0,
+        ge=0,
         le=64,
         alias="LOCAL_EMBEDDING_THREADS",
-        description="CPU threads of the local embedding model",
+        description="CPU threads embedding passages at once (0: one per core)",
     )
     ingest_lease_seconds: float = Field(
         default=30.0,
@@ -197,11 +231,26 @@ class EngineSettings(BaseSettings):
         description="seconds between the ingestion worker's looks for files to ingest",
     )
     ingest_concurrency: int = Field(
-        default=2,
+        default=4,
         ge=1,
         le=64,
         alias="INGEST_CONCURRENCY",
         description="files one engine process ingests at once",
+    )
+    # Each file's text is extracted in a child process under these (vectors/extraction.py).
+    ingest_extraction_memory_mb: int = Field(
+        default=1024,
+        ge=256,  # the child maps ~130 MiB before reading the file
+        alias="INGEST_EXTRACTION_MEMORY_MB",
+        description="address space (MiB) of the child process that extracts one file's text; "
+        "a file needing more fails",
+    )
+    ingest_extraction_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        alias="INGEST_EXTRACTION_SECONDS",
+        description="seconds (CPU and wall-clock) the text extraction of one file may take "
+        "before it fails",
     )
 
     def provider_warning(self, who: str, key_setting: str) -> str | None:
@@ -216,6 +265,21 @@ class EngineSettings(BaseSettings):
             f"{key_setting}, or set OPENAI_BASE_URL (--openai-base-url) to a provider that "
             "needs none (e.g. Ollama: http://localhost:11434/v1)."
         )
+
+    @field_validator("provider_base_url", "embeddings_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """A URL with a scheme and a host: `not-a-url` or `localhost:11434` would be taken for
+        a relative path and fail every run later."""
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                "must be an http(s) URL with a host, e.g. http://localhost:11434/v1 (Ollama) "
+                "or https://api.openai.com/v1"
+            )
+        return value
 
     @field_validator("provider_compat")
     @classmethod

@@ -26,11 +26,38 @@ class EventBus(Protocol):
     def publish(self, run_id: str, event: str, data: Any) -> None: ...
 
 
+class SandboxHandle(Protocol):
+    """What the engine's lifetime needs of `sandbox.Sandbox` (a layer above this one)."""
+
+    async def close(self) -> None: ...
+
+
+class IngestionQueue(Protocol):
+    """What the services need of `vectors.worker.IngestionWorker` (a layer above this one)."""
+
+    @property
+    def pgvector(self) -> bool: ...  # vectors are ranked by pgvector's index
+
+    def queued(self, keys: list[tuple[str, str]], api_key: str | None) -> None:
+        """(store, file) pairs just committed for ingestion, with the key that queued them."""
+        ...
+
+    def cancel(self, *, store_id: str | None = None, file_id: str | None = None) -> None:
+        """Stop ingesting a deleted store's or file's files now."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Executor(Protocol):
     """What the services ask of the run executor (`runs.executor.RunExecutor`)."""
 
     owner: str  # the lease owner name of this process
-    events: EventBus
+
+    @property
+    def events(self) -> EventBus: ...
 
     def launch(
         self,
@@ -56,5 +83,6 @@ class EngineState:
     db: Database
     hasher: TenantHasher
     executor: Executor
-    sandbox: Any = None  # sandbox.Sandbox, made on code_interpreter's first use
-    ingestion: Any = None  # vectors.worker.IngestionWorker: vector store files in the background
+    sandbox: SandboxHandle | None = None  # sandbox.Sandbox, made on code_interpreter's first use
+    # vectors.worker.IngestionWorker: vector store files in the background
+    ingestion: IngestionQueue | None = None

@@ -26,11 +26,11 @@ def load_or_create_secret(data_dir: Path) -> bytes:
         return value
     except FileNotFoundError:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        value = secrets.token_hex(32)
+        hex_value = secrets.token_hex(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(value)
-        return bytes.fromhex(value)
+            fh.write(hex_value)
+        return bytes.fromhex(hex_value)
     except FileExistsError:  # pragma: no cover - lost a creation race with another process
         return bytes.fromhex(path.read_text().strip())
 

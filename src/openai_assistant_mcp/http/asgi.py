@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-Scope = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
+from starlette.types import Message, Receive, Scope, Send
+
+__all__ = ["Message", "Receive", "Scope", "Send", "header", "send_json"]
 
 
 def header(scope: Scope, name: bytes) -> str | None:
     """The first value of header `name` (lower case), or None."""
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value.decode("latin-1")
+            return bytes(value).decode("latin-1")
     return None
 
 

@@ -9,9 +9,8 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from .asgi import Receive, Scope, header
+from .asgi import Message, Receive, Scope, header
 
 
 class BodyRefused(Exception):
@@ -70,7 +69,7 @@ async def buffer_body(
         raise BodyRefused(413, _too_large(limit))
     chunks: list[bytes] = []
     size = 0
-    trailing: list[dict[str, Any]] = []
+    trailing: list[Message] = []
     try:
         async with asyncio.timeout(within):
             while True:
@@ -90,7 +89,7 @@ async def buffer_body(
     body = b"".join(chunks)
     replay = [{"type": "http.request", "body": body, "more_body": False}, *trailing]
 
-    async def replaying() -> dict[str, Any]:
+    async def replaying() -> Message:
         return replay.pop(0) if replay else await receive()
 
     return body, replaying
@@ -132,7 +131,7 @@ def streamed_body(scope: Scope, receive: Receive, limit: int, idle: float) -> Re
     deadline = loop.time() + within
     state = {"size": 0, "done": False}
 
-    async def receiving() -> dict[str, Any]:
+    async def receiving() -> Message:
         if state["done"]:
             return await receive()  # after the body: only a disconnect is left to wait for
         try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .access import host_refusal, token_matches
-from .asgi import Receive, Scope, Send, header, send_json
+from .asgi import Message, Receive, Scope, Send, header, send_json
 from .bodies import (
     BodyRefused,
     BodyRoute,
@@ -186,7 +186,7 @@ class Guard:
         door = self.door
         started = False
 
-        async def sending(message: dict[str, Any]) -> None:
+        async def sending(message: Message) -> None:
             nonlocal started
             started = True
             await send(message)

@@ -51,6 +51,11 @@ class Backend:
         self._changed.set()
         self._changed = anyio.Event()
 
+    def _closed(self) -> bool:
+        # A call, not `self.phase is ...` inline: the type checker would keep a narrowing of
+        # `self.phase` across the awaits during which close() changes it.
+        return self.phase is Phase.CLOSED
+
     async def _until(self, *phases: Phase) -> None:
         while self.phase not in phases:
             await self._changed.wait()
@@ -75,15 +80,24 @@ class Backend:
             # The heavy imports run in a thread, so the event loop keeps answering the client
             # (initialize, tools/list) meanwhile.
             await anyio.to_thread.run_sync(_preload, self.settings.embedded)
-            if self.phase is Phase.CLOSED:  # the client left while we were importing
+            if self._closed():  # the client left while we were importing
                 return
             async with open_api(self.settings) as api:
                 self._api = api
                 self._enter(Phase.READY)
                 await self._until(Phase.CLOSED)
         except Exception as exc:
-            log.error("the Assistants backend failed to start: %s", redact(str(exc), None))
-            self._failure = f"The Assistants backend failed to start ({type(exc).__name__})."
+            log.debug("the Assistants backend failed to start", exc_info=exc)
+            if self.settings.embedded:
+                # One line naming the setting and the fix (a database it cannot reach...).
+                from ..engine.startup import start_failure
+
+                url = self.settings.engine_settings().resolved_database_url()
+                self._failure = start_failure(exc, url)
+            else:
+                self._failure = f"the Assistants backend failed to start: {str(exc)[:300]}"
+            self._failure = redact(self._failure, None)
+            log.error(self._failure)
             self._enter(Phase.FAILED)
         finally:
             self._api = None

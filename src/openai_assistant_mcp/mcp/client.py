@@ -71,6 +71,7 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
             settings.assistants_api_timeout, connect=min(settings.assistants_api_timeout, 10.0)
         )
         http: httpx2.AsyncClient
+        base_url: str | None
         if settings.embedded:
             from ..engine.admin import keyless_data_warning
             from ..engine.app import create_app

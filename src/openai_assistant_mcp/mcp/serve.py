@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
+from .backend import Phase
 from .startup import check_start
 from .stdio import StdinLines, StdoutText
 from .transports.guarded import check_exposure, serve_guarded, streamable_http_options
@@ -39,11 +40,15 @@ async def serve(settings: Settings) -> None:
     from .app import ToolServer
 
     tools = ToolServer(settings)
+    failed = False
     async with _backend_running(tools):
         tools.backend.want()
-        if not await tools.backend.ready():
-            raise SystemExit(1)
-        await _serve_http(settings, tools.lowlevel_server(), tools)
+        if await tools.backend.ready():
+            await _serve_http(settings, tools.lowlevel_server(), tools)
+        else:
+            failed = True  # said in one line by the backend
+    if failed:  # out here: raised in the task group, it would come with a traceback
+        raise SystemExit(1)
 
 
 @asynccontextmanager
@@ -133,7 +138,21 @@ async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer
     gc.freeze()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("MCP over %s at http://%s:%d%s", settings.transport, host, settings.port, path)
-    await serve_guarded(app, settings, lambda: tools.limiter.in_flight)
+    await serve_guarded(
+        app, settings, lambda: tools.limiter.in_flight, health=lambda: _healthy(tools, settings)
+    )
+
+
+async def _healthy(tools: ToolServer, settings: Settings) -> bool:
+    """GET /healthz: the backend is open and, embedded, its store answers (the cheapest call
+    that reads it: one assistant of the keyless tenant, never shown). A remote API's health is
+    its own to tell."""
+    if tools.backend.phase is not Phase.READY:
+        return False
+    if settings.embedded:
+        api = await tools.backend.api()
+        await api.beta.assistants.list(limit=1)
+    return True
 
 
 def run(settings: Settings) -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 
-def client_of(scope: dict[str, Any]) -> str:
+def client_of(scope: Mapping[str, Any]) -> str:
     """Who opens a session: the peer's address and a digest of its key or token headers."""
     peer = (scope.get("client") or ("?",))[0]
     credential = b""

@@ -30,6 +30,10 @@ def check_start(settings: Settings) -> None:
         )
         if warning:
             log.warning(warning)
+    if settings.embedded:
+        from ..engine.sandbox.namespaces import warn_at_start
+
+        warn_at_start(log)  # code_interpreter on a machine that refuses it namespaces
     if settings.transport == "stdio" and sys.stdin.isatty():
         # Started by hand: without this line the server looks hung (it waits for a client).
         print(STDIO_TERMINAL_LINE, file=sys.stderr, flush=True)

@@ -75,6 +75,7 @@ async def create_file(request: Request, state: State, caller: CallerDep) -> Any:
             purpose,
             _read(upload),
             expires_after=_expires_after(form),
+            size=upload.size,
         )
     finally:
         await form.close()
@@ -143,7 +144,8 @@ async def create_upload(body: CreateUpload, state: State, caller: CallerDep) -> 
 async def add_upload_part(upload_id: str, request: Request, state: State, caller: CallerDep) -> Any:
     form = await _form(request, "data", fields=1)
     try:
-        return await uploads.add_part(state, caller.tenant, upload_id, _read(_file(form, "data")))
+        data = _file(form, "data")
+        return await uploads.add_part(state, caller.tenant, upload_id, _read(data), data.size)
     finally:
         await form.close()
 

@@ -6,13 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from .schema_base import Metadata, Request
 from .schemas import (
     MAX_THREAD_MESSAGES,
     CreateMessage,
     CreateThread,
-    Metadata,
     ReasoningEffort,
-    Request,
     ResponseFormat,
     Temperature,
     Tool,

@@ -46,9 +46,13 @@ class ExpiresAfter(Request):
     days: int = Field(ge=1, le=365)
 
 
+Description = Annotated[str, StringConstraints(max_length=512)]  # the assistants' bound
+
+
 class CreateVectorStore(Request):
     file_ids: Annotated[list[FileId], Field(max_length=500)] | None = None
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
+    description: Description | None = None
     expires_after: ExpiresAfter | None = None
     chunking_strategy: ChunkingStrategy | None = None
     metadata: Metadata | None = None
@@ -56,6 +60,8 @@ class CreateVectorStore(Request):
 
 class ModifyVectorStore(Request):
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
+    # Not in UpdateVectorStoreRequest, but what create takes can be changed.
+    description: Description | None = None
     expires_after: ExpiresAfter | None = None
     metadata: Metadata | None = None
 
@@ -76,7 +82,9 @@ class CreateFileBatch(Request):
 
     @field_validator("files")
     @classmethod
-    def _one_of(cls, value: list | None, info: ValidationInfo) -> list | None:
+    def _one_of(
+        cls, value: list[CreateVectorStoreFile] | None, info: ValidationInfo
+    ) -> list[CreateVectorStoreFile] | None:
         if value is not None and info.data.get("file_ids") is not None:
             raise ValueError("give either file_ids or files, not both")
         return value

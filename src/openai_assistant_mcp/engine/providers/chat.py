@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx2
@@ -17,6 +18,7 @@ import openai
 
 from ...http.credentials import redact
 from .compat import Compatibility, RepeatedCallHeaders
+from .context import ContextWindows
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class ChatProvider:
         timeout: float,
         max_retries: int,
         compat: str = "",
+        text_tool_calls: str = "auto",
+        context_tokens: int | None = None,
     ) -> None:
         self.server_key = server_key
         self.max_retries = max_retries
@@ -58,6 +62,13 @@ class ChatProvider:
             timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=max_retries,
         )
+        # Tool calls written as text are taken as calls (runs/text_calls.py): by default for
+        # every provider but OpenAI, whose API returns calls as calls (a JSON answer there is
+        # an answer).
+        self.text_tool_calls = text_tool_calls == "on" or (
+            text_tool_calls == "auto" and self._client.base_url.host != "api.openai.com"
+        )
+        self.windows = ContextWindows(str(self._client.base_url), context_tokens)
 
     @property
     def base_url(self) -> str:
@@ -65,13 +76,26 @@ class ChatProvider:
         url = self._client.base_url
         return str(url.copy_with(userinfo=b"")) if url.userinfo else str(url)
 
+    def budget_ignored(self) -> None:
+        """The provider streamed past the request's completion budget: from now on the budget
+        goes out as `max_tokens` (the `max_tokens` adaptation), the name older servers know."""
+        if "max_tokens" in self.compat.active:
+            return
+        self.compat.active.append("max_tokens")
+        log.warning(
+            "The model provider at %s went on past max_completion_tokens; the engine stopped "
+            "it and sends max_tokens from now on; set PROVIDER_COMPAT=%s to start so.",
+            self.base_url,
+            ",".join(self.compat.active),
+        )
+
     def key_for(self, caller_key: str | None) -> str | None:
         """The caller's key when they sent one, else the server's own."""
         return caller_key or self.server_key
 
     async def stream(
         self, request: dict[str, Any], api_key: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The chunks (CreateChatCompletionStreamResponse dicts) of one streamed completion,
         usage included in the last one, sent as this provider needs it (compat.py)."""
         while True:  # at most once more per adaptation: learn() never repeats one
@@ -153,7 +177,61 @@ class ChatProvider:
 def _stream_error(error: Any, api_key: str | None) -> ProviderFailure:
     message = error.get("message") if isinstance(error, dict) else None
     detail = scrub(str(message or "an error in the middle of the stream"), api_key)
-    return ProviderFailure("server_error", f"The model provider failed: {detail}")
+    return context_failure(detail, error) or ProviderFailure(
+        "server_error", f"The model provider failed: {detail}"
+    )
+
+
+# What servers say when the prompt does not fit the window: (prompt tokens, window) groups.
+_CONTEXT_ERRORS = (
+    # llama-cpp-python: "Requested tokens (16545) exceed context window of 2048"
+    re.compile(r"Requested tokens \((?P<prompt>\d+)\) exceed context window of (?P<window>\d+)"),
+    # OpenAI, vLLM, llama-cpp-python's formatter: "maximum context length is 2048 tokens.
+    # However, you requested 16545 tokens"
+    re.compile(
+        r"maximum context length is (?P<window>\d+) tokens.{0,80}?(?:requested|resulted in) "
+        r"(?P<prompt>\d+) tokens",
+        re.S,
+    ),
+    # llama.cpp's llama-server (its error also carries n_prompt_tokens and n_ctx)
+    re.compile(r"exceeds the available context size"),
+    re.compile(r"context (?:length|window|size) (?:exceeded|is too small)", re.I),
+)
+
+
+def context_failure(text: str, error: Any = None) -> ProviderFailure | None:
+    """The failure to report when the provider's error says the prompt exceeded the model's
+    context window (numbers from the text or the error's fields), else None."""
+    for pattern in _CONTEXT_ERRORS:
+        found = pattern.search(text)
+        if found is None:
+            continue
+        fields = error if isinstance(error, dict) else {}
+        groups = found.groupdict()
+        prompt = groups.get("prompt") or fields.get("n_prompt_tokens")
+        window = groups.get("window") or fields.get("n_ctx")
+        return ProviderFailure("invalid_prompt", too_long_message(prompt, window, said=text))
+    return None
+
+
+def too_long_message(
+    prompt: int | str | None, window: int | str | None, *, said: str = "", answer: int = 0
+) -> str:
+    """last_error's text for a prompt that does not fit the model's context window."""
+    if prompt and window:
+        head = f"The prompt needs {prompt} tokens but the model's context window is {window}"
+        head += f" tokens ({answer} kept for the answer)." if answer else " tokens."
+    else:
+        head = f"The prompt exceeds the model's context window (the provider said: {said})."
+    return (
+        head + " Shorten the thread (truncation_strategy auto or fewer last_messages), the "
+        "instructions or file_search's max_num_results, lower max_completion_tokens, or start "
+        "the model with a larger context (llama.cpp --ctx-size, llama-cpp-python --n_ctx, "
+        "Ollama num_ctx) and set PROVIDER_CONTEXT_TOKENS if the server does not report it."
+    )
+
+
+_NO_DETAILS = "no details given"
 
 
 def failure_from_status(
@@ -172,14 +250,32 @@ def failure_from_status(
             f"The model provider is rate limiting requests (HTTP 429, still after {retries} "
             f"retries): {detail}",
         )
+    found = context_failure(detail, _error_fields(exc))
+    if found is not None:
+        return found
     if status >= 500:
         return ProviderFailure(
             "server_error",
             f"The model provider failed (HTTP {status}, still after {retries} retries): {detail}",
         )
+    if status == 404 and detail == _NO_DETAILS:
+        # No such path: the base URL is wrong, most often missing its /v1 (Ollama, vLLM...).
+        url = scrub(str(exc.request.url), api_key)
+        return ProviderFailure(
+            "server_error",
+            f"The model provider answered HTTP 404 (not found) at {url}: check OPENAI_BASE_URL; "
+            "OpenAI-compatible servers usually serve under /v1 (e.g. http://localhost:11434/v1).",
+        )
     return ProviderFailure(
         "invalid_prompt", f"The model provider refused the request (HTTP {status}): {detail}"
     )
+
+
+def _error_fields(exc: openai.APIStatusError) -> dict[str, Any]:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return dict(body["error"])
+    return dict(body) if isinstance(body, dict) else {}
 
 
 def _provider_message(exc: openai.APIStatusError) -> str:
@@ -188,7 +284,7 @@ def _provider_message(exc: openai.APIStatusError) -> str:
         message = body.get("message") or (body.get("error") or {}).get("message")
         if isinstance(message, str) and message:
             return message
-    return "no details given"
+    return _NO_DETAILS
 
 
 def scrub(text: str, api_key: str | None) -> str:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..state import EngineState
 
 
 @dataclass
@@ -25,14 +28,17 @@ class BuiltinContext:
     # e.g. {"file_search": {"vector_store_ids": [...]}, "code_interpreter": {"file_ids": [...]}}
     tool_resources: dict[str, Any]
     api_key: str | None  # the caller's key (for provider embeddings); never stored or logged
+    services: EngineState  # the engine's store, settings and parts, for services calls
     include: frozenset[str] = frozenset()  # the run's `include[]` (e.g. file_search content)
-    services: Any = None  # the EngineState (store, settings) for services calls
     # Publishes a partial tool call while it executes (becomes thread.run.step.delta).
     progress: Callable[[dict[str, Any]], None] = lambda _delta: None
     # Built-in calls the run executed before this one (e.g. for source markers unique in a run).
     call_index: int = 0
     # The thread's messages as the turn read them (oldest first), e.g. for their attachments.
     thread_messages: list[dict[str, Any]] = field(default_factory=list)
+    # Tokens the call's output may take so the model's context window still holds the next
+    # request (None: the window is unknown); e.g. file_search returns fewer, shorter results.
+    output_tokens: int | None = None
 
 
 @dataclass
@@ -67,6 +73,12 @@ class BuiltinTool(Protocol):
     async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
         """Execute one call; bad arguments or failures are a result the model sees, not a raise."""
         ...
+
+    # Optional, looked up with getattr: `partial(arguments) -> dict | None`, the call as it is
+    # being written (for the stream); `async describe(ctx) -> str | None`, what the model is told
+    # of this run with the tool (added to its function's description, e.g. the files present);
+    # `async forced_arguments(ctx) -> str | None`, the call's arguments when the run forces the
+    # tool and the model does not call it (file_search: the user's question as the query).
 
 
 _REGISTRY: dict[str, BuiltinTool] = {}

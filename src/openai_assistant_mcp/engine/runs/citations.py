@@ -9,7 +9,7 @@ from typing import Any
 def citations(text: str, sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A `file_citation` annotation for every occurrence in `text` of a marker the run's
     searches returned (`sources`: {"marker", "file_id", ...}), in text order."""
-    by_marker = {s["marker"]: s["file_id"] for s in sources if s.get("marker") in text}
+    by_marker = {s["marker"]: s["file_id"] for s in sources if s.get("marker", "") in text}
     found = []
     for mark, file_id in by_marker.items():
         start = text.find(mark)

@@ -27,6 +27,7 @@ from ..providers.chat import ChatProvider, ProviderFailure
 from ..services import run_steps
 from ..services.run_end import Unsaved, finish
 from ..settings import EngineSettings
+from ..state import EngineState
 from ..store import repository
 from ..store.database import Database, unavailable_reason
 from ..store.repository import Prepared, RunRow
@@ -56,7 +57,7 @@ class RunExecutor:
         self.provider = provider
         # The tenant whose key is the server's own (OPENAI_API_KEY): its runs may use it.
         self.server_tenant = server_tenant
-        self.services: Any = None  # the EngineState, for built-in tools (set by the app)
+        self.services: EngineState  # for built-in tools: set by the app before start()
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
         self.events = RunEvents()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -186,10 +187,10 @@ class RunExecutor:
         except Exception as exc:
             # The type only: an exception's text could carry request data.
             log.error("run %s failed: %s", run_id, type(exc).__name__)
-            reason = unavailable_reason(exc)
+            storage_reason = unavailable_reason(exc)
             error = {"code": "server_error", "message": "The engine failed executing this run."}
-            if reason is not None:
-                error = storage_error(reason)
+            if storage_reason is not None:
+                error = storage_error(storage_reason)
             await end(RunStatus.FAILED, last_error=error)
         finally:
             if self._tasks.get(run_id) is asyncio.current_task():
@@ -221,7 +222,9 @@ class RunExecutor:
         """End a run this process holds with a terminal `status`, publishing the events.
         A run set `cancelling` meanwhile ends `cancelled` whatever happened."""
 
-        async def work(conn: AsyncConnection) -> Any:
+        async def work(
+            conn: AsyncConnection,
+        ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
             row = await self.own(conn, run_id, allow_cancelling=True)
             if row.status == RunStatus.CANCELLING:
                 return await finish(

@@ -13,6 +13,7 @@ from ..services import thread_files, vector_stores
 from ..services.common import now
 from ..store import file_store, repository
 from ..store import vector_repository as repo
+from ..vectors.text import encoding
 from .builtin import BuiltinContext, BuiltinResult, register
 from .prompt import CHARS_PER_TOKEN
 
@@ -26,6 +27,11 @@ INGESTION_WAIT = 30.0
 # The results the model reads are cut to this many characters (lowest scores dropped first),
 # and to half of `max_prompt_tokens` when the run sets it: results never crowd out the thread.
 MAX_OUTPUT_CHARS = 64_000
+# With a known context window (ctx.output_tokens): a result per this many tokens of room at
+# most, each counted with its marker; a result cut shorter than MIN_RESULT_TOKENS is left out.
+TOKENS_PER_RESULT = 400
+MARKER_TOKENS = 20
+MIN_RESULT_TOKENS = 50
 CONTENT_INCLUDE = "step_details.tool_calls[*].file_search.results[*].content"
 
 _DESCRIPTION = (
@@ -66,6 +72,19 @@ class FileSearch:
     async def unavailable(self, ctx: BuiltinContext) -> str | None:
         return None  # keyword search needs nothing; embeddings degrade to it when unavailable
 
+    async def forced_arguments(self, ctx: BuiltinContext) -> str | None:
+        """The search the run makes when it forces file_search and the model did not call it:
+        the newest user message's text as the query."""
+        for message in reversed(ctx.thread_messages):
+            if message.get("role") == "user":
+                text = " ".join(
+                    part["text"]["value"]
+                    for part in message.get("content") or []
+                    if part.get("type") == "text"
+                ).strip()
+                return json.dumps({"queries": [text[:MAX_QUERY_CHARS]]}) if text else None
+        return None
+
     async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
         options = _tool_options(ctx.run)
         ranking = {
@@ -78,7 +97,10 @@ class FileSearch:
             ranking["ranker"] = DEFAULT_RANKER
 
         def result(results: list[dict[str, Any]], text: str, **extra: Any) -> BuiltinResult:
-            call = {"type": "file_search", "file_search": {"ranking_options": ranking, **extra}}
+            call: dict[str, Any] = {
+                "type": "file_search",
+                "file_search": {"ranking_options": ranking, **extra},
+            }
             call["file_search"]["results"] = results
             return BuiltinResult(call, text)
 
@@ -94,6 +116,8 @@ class FileSearch:
         if not store_ids:
             return result([], "No files to search: no vector store is attached to this run.")
         max_results = int(options.get("max_num_results") or DEFAULT_MAX_RESULTS)
+        if ctx.output_tokens is not None:  # the model's window holds only so many
+            max_results = min(max_results, max(1, ctx.output_tokens // TOKENS_PER_RESULT))
 
         async def search() -> list[dict[str, Any]] | APIError:
             try:
@@ -124,6 +148,8 @@ class FileSearch:
             return result([], f"file_search error: {found.message}" + _not_searched(unsearchable))
         call_index = ctx.call_index
         kept = _within_budget(found, _budget(ctx.run))
+        if ctx.output_tokens is not None:
+            kept = _within_tokens(kept, ctx.output_tokens)
         results, sources, blocks = [], [], []
         for index, hit in enumerate(kept):
             text = "\n".join(part["text"] for part in hit.get("content") or [])
@@ -233,13 +259,33 @@ def _budget(run: dict[str, Any]) -> int:
 def _within_budget(found: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     """The best results whose text fits `budget` (results come best first: the lowest
     scores go first)."""
-    kept, used = [], 0
+    kept: list[dict[str, Any]] = []
+    used = 0
     for hit in found:
         size = sum(len(part.get("text", "")) for part in hit.get("content") or []) + 40
         if kept and used + size > budget:
             break
         kept.append(hit)
         used += size
+    return kept
+
+
+def _within_tokens(found: list[dict[str, Any]], room: int) -> list[dict[str, Any]]:
+    """The best results that fit `room` tokens of the model's context window, the last one
+    cut short to fit (its marker and a few tokens of framing counted)."""
+    kept: list[dict[str, Any]] = []
+    for hit in found:
+        room -= MARKER_TOKENS
+        text = "\n".join(part.get("text", "") for part in hit.get("content") or [])
+        tokens = encoding().encode(text, disallowed_special=())
+        if room <= MIN_RESULT_TOKENS and kept:
+            break
+        if len(tokens) > room:
+            cut = encoding().decode(tokens[: max(0, room)])
+            kept.append({**hit, "content": [{"type": "text", "text": cut}]})
+            break
+        kept.append(hit)
+        room -= len(tokens)
     return kept
 
 

@@ -58,21 +58,21 @@ STARTABLE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)
 CANCELLABLE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_ACTION)
 
 # The `*_at` field a terminal status stamps.
-STAMP = {
+STAMP: dict[str, str] = {
     RunStatus.COMPLETED: "completed_at",
     RunStatus.INCOMPLETE: "completed_at",
     RunStatus.FAILED: "failed_at",
     RunStatus.CANCELLED: "cancelled_at",
 }
 # Why a message still being written is `incomplete` when its run ends so.
-MESSAGE_REASON = {
+MESSAGE_REASON: dict[str, str] = {
     RunStatus.CANCELLED: "run_cancelled",
     RunStatus.FAILED: "run_failed",
     RunStatus.EXPIRED: "run_expired",
     RunStatus.INCOMPLETE: "max_tokens",
 }
 # A step still in progress ends with its run: (step status, its `*_at` field).
-STEP_END = {
+STEP_END: dict[str, tuple[StepStatus, str]] = {
     RunStatus.CANCELLED: (StepStatus.CANCELLED, "cancelled_at"),
     RunStatus.FAILED: (StepStatus.FAILED, "failed_at"),
     RunStatus.EXPIRED: (StepStatus.EXPIRED, "expired_at"),

@@ -22,9 +22,12 @@ def build_request(
     execution: dict[str, Any],
     history: list[dict[str, Any]],
     images: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments of `chat.completions.create` for the run's next turn; `images`
-    maps image_file IDs to data URLs (see `image_file_ids`)."""
+    maps image_file IDs to data URLs (see `image_file_ids`); `notes` are added to the
+    descriptions of the built-in tools' functions, by function name (e.g. the files in
+    code_interpreter's /mnt/data)."""
     conversation = [
         chat_message(message, images)
         for message in history
@@ -42,13 +45,16 @@ def build_request(
     messages += transcript
 
     request: dict[str, Any] = {"model": run["model"], "messages": messages}
-    tools = function_tools(run.get("tools") or [])
+    tools = function_tools(run.get("tools") or [], notes)
     if tools:
         request["tools"] = tools
         choice = tool_choice(run.get("tool_choice"), run.get("tools") or [])
-        if choice not in (None, "auto", "none") and execution.get("transcript"):
+        if choice not in (None, "auto", "none") and transcript:
             # A forced call is forced once: after its outputs the model answers (or it loops).
-            choice = "auto"
+            # After forced built-in calls the model must answer from their outputs ("none"): a
+            # small model given "auto" writes the same call again (issue 23). After function
+            # outputs it may call again ("auto"), as the caller's tools may chain.
+            choice = "none" if _after_builtin_calls(transcript, run.get("tools") or []) else "auto"
         if choice is not None:
             request["tool_choice"] = choice
         if run.get("parallel_tool_calls") is False:
@@ -64,6 +70,16 @@ def build_request(
     if execution.get("reasoning_effort"):
         request["reasoning_effort"] = execution["reasoning_effort"]
     return request
+
+
+def _after_builtin_calls(transcript: list[dict[str, Any]], tools: list[dict[str, Any]]) -> bool:
+    """Whether the conversation ends with the outputs of a round of built-in calls only."""
+    if not transcript or transcript[-1].get("role") != "tool":
+        return False
+    names = set(offered_builtins(tools))
+    turn = next((m for m in reversed(transcript) if m.get("role") == "assistant"), None)
+    calls = (turn or {}).get("tool_calls") or []
+    return bool(calls) and all(call["function"]["name"] in names for call in calls)
 
 
 def image_file_ids(history: list[dict[str, Any]]) -> list[str]:
@@ -139,14 +155,22 @@ def estimate_tokens(message: dict[str, Any]) -> int:
     return TOKENS_PER_MESSAGE + len(text) // CHARS_PER_TOKEN
 
 
-def function_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def function_tools(
+    tools: list[dict[str, Any]], notes: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     out = []
     for tool in tools:
         if tool.get("type") == "function":
             function = {k: v for k, v in tool["function"].items() if v is not None}
             out.append({"type": "function", "function": function})
         elif (found := builtin(tool.get("type", ""))) is not None:
-            out.append(found.function(tool))
+            offered = found.function(tool)
+            note = (notes or {}).get(found.function_name)
+            if note:
+                function = offered["function"]
+                described = f"{function.get('description', '')} {note}".strip()
+                offered = {**offered, "function": {**function, "description": described}}
+            out.append(offered)
     return out
 
 

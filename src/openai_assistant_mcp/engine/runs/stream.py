@@ -28,6 +28,11 @@ class Piece:
     text: str = ""
     calls: list[tuple[ToolCall, dict[str, Any]]] = field(default_factory=list)
 
+    @property
+    def arguments(self) -> list[str]:
+        """The tool-call argument text this chunk added."""
+        return [item["function"].get("arguments", "") for _, item in self.calls]
+
 
 class Answer:
     """The model's answer as it streams in."""
@@ -37,11 +42,13 @@ class Answer:
         self.calls: dict[int, ToolCall] = {}
         self.finish_reason: str | None = None
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        self.usage_given = False  # whether the provider reported usage (else: estimated)
         self.chars = 0  # text and tool-call arguments received so far
 
     def feed(self, chunk: dict[str, Any]) -> Piece:
         piece = Piece()
         if chunk.get("usage"):
+            self.usage_given = True
             self.usage = {
                 "prompt_tokens": int(chunk["usage"].get("prompt_tokens") or 0),
                 "completion_tokens": int(chunk["usage"].get("completion_tokens") or 0),
@@ -81,6 +88,22 @@ class Answer:
             item["id"] = call.id
             function["output"] = None
         return call, item
+
+    def adopt(self, written: list[Any]) -> list[tuple[ToolCall, dict[str, Any]]]:
+        """Tool calls the model wrote as text (text_calls.TextCall: name, arguments) become the
+        answer's calls, its text dropped; each with its delta item, as `feed` gives them."""
+        if not written:
+            return []
+        self.text = []
+        out = []
+        for index, call in enumerate(written):
+            made = ToolCall(index, f"call_{secrets.token_hex(12)}", call.name, call.arguments)
+            self.calls[index] = made
+            function = {"name": made.name, "arguments": made.arguments, "output": None}
+            out.append(
+                (made, {"index": index, "id": made.id, "type": "function", "function": function})
+            )
+        return out
 
     @property
     def said(self) -> str:

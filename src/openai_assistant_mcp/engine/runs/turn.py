@@ -18,17 +18,22 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..providers.chat import ChatProvider, ProviderFailure
+from ..providers.chat import ChatProvider, ProviderFailure, too_long_message
 from ..services import files, generated_files, messages, run_steps
 from ..services.common import now
 from ..services.run_end import Unsaved
 from ..services.runs import history_limit
 from ..settings import EngineSettings
+from ..state import EngineState
 from ..store import repository
 from ..store.database import Database
 from ..store.repository import Prepared, RunRow
+from . import text_calls
+from .budget import Counter, add_usage, estimated_usage, over_limit, spent_budget
 from .builtin import BuiltinContext, BuiltinTool
 from .citations import citations
+from .events import RunEvents
+from .fit import DoesNotFit, Fitted, fit, output_room
 from .lifecycle import STARTABLE, RunStatus, run_event
 from .prompt import build_request, image_file_ids, offered_builtins
 from .record import Record
@@ -88,9 +93,12 @@ class Host(Protocol):
     settings: EngineSettings
     db: Database
     provider: ChatProvider
-    events: Any
-    services: Any
-    end_durably: Callable[..., Awaitable[None]]  # `end`, riding out storage failures
+    events: RunEvents
+    services: EngineState
+
+    async def end_durably(self, run_id: str, status: str, **details: Any) -> None:
+        """`end`, riding out storage failures."""
+        ...
 
     def key_for(self, tenant: str, caller_key: str | None) -> str | None: ...
     def keyless_allowed(self, tenant: str) -> bool: ...
@@ -103,8 +111,6 @@ class Host(Protocol):
         work: Callable[[AsyncConnection], Awaitable[T]],
         committed: Callable[[T], None] | None = None,
     ) -> T: ...
-
-    async def end(self, run_id: str, status: str, **details: Any) -> dict[str, Any]: ...
 
 
 class Turn:
@@ -187,8 +193,8 @@ class Turn:
             row, history = self.prepared.row, self.prepared.history
         else:
             async with self.executor.db.read() as conn:
-                row = await repository.get_run(conn, self.run_id)
-                row = self.executor.check_held(self.run_id, row)
+                found = await repository.get_run(conn, self.run_id)
+                row = self.executor.check_held(self.run_id, found)
                 history = await repository.recent_messages(
                     conn, row.thread_id, history_limit(row.body)
                 )
@@ -215,23 +221,12 @@ class Turn:
             body = {**row.body, "status": RunStatus.IN_PROGRESS, "started_at": started_at}
             await repository.save_run(conn, body)
 
-    def _spent_budget(self) -> str | None:
-        """`max_prompt_tokens` or `max_completion_tokens` once the run has used it up."""
-        used = self.execution.get("usage") or {}
-        for name, used_key in (
-            ("max_prompt_tokens", "prompt_tokens"),
-            ("max_completion_tokens", "completion_tokens"),
-        ):
-            limit = self.run.get(name)
-            if limit and int(used.get(used_key, 0)) >= limit:
-                return name
-        return None
-
     async def _rounds(self) -> Ending | Waiting:
         """Ask the provider until it answers, wants function outputs, or a limit is hit."""
         offered = offered_builtins(self.run.get("tools") or [])
         self.rec.builtins.offered = offered
         context: BuiltinContext | None = None
+        notes: dict[str, str] = {}
         if offered:
             context = await builtin_context(
                 self.executor.db,
@@ -248,17 +243,27 @@ class Turn:
                     raise TurnFailure(
                         "server_error", f"The {tool.type} tool is unavailable: {reason}"
                     )
+            for tool in offered.values():
+                describe = getattr(tool, "describe", None)  # what the tool says of this run
+                note = await describe(context) if describe is not None else None
+                if note:
+                    notes[tool.function_name] = note
         images = await files.image_data_urls(
             self.executor.db, self.tenant, image_file_ids(self.history)
         )
         rounds = 0
         while True:
-            spent = self._spent_budget()
+            spent = spent_budget(self.run, self.execution)
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
-            await self._stream(build_request(self.run, self.execution, self.history, images))
-            step_usage = self._count_usage()
+            request = build_request(self.run, self.execution, self.history, images, notes)
+            fitted = await self._fit(request)
+            request = fitted.request if fitted else request
+            await self._stream(request, await self._forced_call(request, offered, context))
+            if not self.rec.answer.usage_given:  # llama-cpp-python streams none: count it
+                self.rec.answer.usage = estimated_usage(request, self.rec.answer)
+            step_usage = add_usage(self.execution, self.rec.answer.usage)
             calls = self.rec.answer.ordered_calls()
             if self.capped:
                 return self._cut_off(step_usage)
@@ -280,26 +285,30 @@ class Turn:
                         "rounds of one run; the run was stopped.",
                     )
                 assert context is not None
+                context.output_tokens = output_room(fitted, [c for c, _ in builtin])
                 await self.rec.builtins.execute(context, builtin)
             self._extend_transcript(calls)
             if functions:
                 assert self.rec.tool_step is not None
                 self.rec.tool_step = {**self.rec.tool_step, "usage": step_usage}
-                spent = self._spent_budget()
+                spent = spent_budget(self.run, self.execution)
                 if spent is not None:  # no budget left to go on after the tool outputs
                     return Ending(RunStatus.INCOMPLETE, {"reason": spent})
                 return Waiting([function_call(c, with_output=False) for c in functions])
             self.rec.close_tool_step(step_usage)
 
-    def _count_usage(self) -> dict[str, int]:
-        """Add the round's usage to the run's; the round's usage as a step shows it."""
-        turn_usage = self.rec.answer.usage
-        usage = dict(self.execution.get("usage") or {})
-        for key in ("prompt_tokens", "completion_tokens"):
-            usage[key] = int(usage.get(key, 0)) + turn_usage[key]
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        self.execution["usage"] = usage
-        return {**turn_usage, "total_tokens": sum(turn_usage.values())}
+    async def _fit(self, request: dict[str, Any]) -> Fitted | None:
+        """The request fitted into the model's context window, when it is known."""
+        window = await self.executor.provider.windows.tokens(self.run["model"], self.api_key)
+        if not window:
+            return None
+        try:
+            return fit(request, self.run, len(self.execution.get("transcript", [])), window)
+        except DoesNotFit as too_long:
+            raise TurnFailure(
+                "invalid_prompt",
+                too_long_message(too_long.prompt_tokens, too_long.window, answer=too_long.answer),
+            ) from None
 
     def _extend_transcript(self, calls: list[ToolCall]) -> None:
         """What the model said and called this round, and the built-in calls' outputs, for the
@@ -317,19 +326,57 @@ class Turn:
 
     # -- streaming the provider's answer ---------------------------------------------------------
 
-    async def _stream(self, request: dict[str, Any]) -> None:
+    async def _forced_call(
+        self,
+        request: dict[str, Any],
+        offered: dict[str, BuiltinTool],
+        context: BuiltinContext | None,
+    ) -> text_calls.TextCall | None:
+        """The call the engine makes itself when the request forces a built-in tool that can
+        say how (file_search: the newest user message as the query) and the model does not
+        call it: small local servers ignore a named `tool_choice` (llama.cpp does)."""
+        choice = request.get("tool_choice")
+        name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        tool = offered.get(name or "")
+        forced_arguments = getattr(tool, "forced_arguments", None)
+        if name is None or context is None or forced_arguments is None:
+            return None
+        arguments = await forced_arguments(context)
+        return text_calls.TextCall(name, arguments) if arguments else None
+
+    async def _stream(
+        self, request: dict[str, Any], forced: text_calls.TextCall | None = None
+    ) -> None:
         cap = self.executor.settings.run_max_output_chars
+        answer = self.rec.answer
+        held = text_calls.Held(
+            text_calls.looked_for(request, self.executor.provider.text_tool_calls),
+            hold_all=forced is not None,  # an answer instead of the call is not shown
+        )
+        limit, counted = over_limit(request), Counter()
         chunks = self.executor.provider.stream(request, self.api_key)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
-                piece = self.rec.answer.feed(chunk)
-                if piece.text:
-                    self.rec.on_text(piece.text)
+                piece = answer.feed(chunk)
+                if piece.text and (shown := held.pass_on(piece.text, bool(answer.calls))):
+                    self.rec.on_text(shown)
                 for call, item in piece.calls:
                     self.rec.on_tool_call(call, item)
-                if self.rec.answer.chars > cap:  # a provider that streams forever: stop here
+                if answer.chars > cap:  # a provider that streams forever: stop here
                     self.capped = True
-                    return
+                    break
+                if limit and counted.add(piece.text, piece.arguments) > limit:
+                    # The provider ignores the budget: stop here, and send it as it may know.
+                    self.executor.provider.budget_ignored()
+                    self.capped = True
+                    break
+        rest, found = held.finish(self.capped or bool(answer.calls))
+        if forced is not None and not (found or answer.calls or self.capped):
+            rest, found = "", [forced]
+        for call, item in answer.adopt(found):  # calls written as text: the round's calls
+            self.rec.on_tool_call(call, item)
+        if rest:
+            self.rec.on_text(rest)
 
     # -- the turn's outcome ----------------------------------------------------------------------
 

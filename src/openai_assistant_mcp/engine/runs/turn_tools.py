@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from ..state import EngineState
 from ..store import repository
 from ..store.database import Database
 from .builtin import BuiltinContext, BuiltinTool
@@ -19,7 +20,7 @@ async def builtin_context(
     run: dict[str, Any],
     execution: dict[str, Any],
     api_key: str | None,
-    services: Any,
+    services: EngineState,
     thread_messages: list[dict[str, Any]] | None = None,
 ) -> BuiltinContext:
     """What built-in tools may know about a run: its tool_resources are the thread's merged

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .backend import SandboxBackend
 from .bwrap import BwrapBackend
 from .environment import setup, venv_missing
-from .sessions import Execution, SessionPool
+from .execution import Execution
+from .sessions import SessionPool
 from .settings import SandboxSettings
+
+if TYPE_CHECKING:
+    from ..state import EngineState
 
 __all__ = ["Execution", "Sandbox", "SandboxSettings", "sandbox_for"]
 
@@ -34,7 +38,8 @@ class Sandbox:
 
     async def unavailable(self) -> str | None:
         """Why code cannot run sandboxed here (naming what to install or run), else None."""
-        if reason := self.backend.unavailable():
+        # In a thread: the first call probes bwrap (namespaces.py), a subprocess.
+        if reason := await asyncio.to_thread(self.backend.unavailable):
             return reason
         if venv_missing(self.settings) is None:
             return None
@@ -43,7 +48,7 @@ class Sandbox:
         async with self._setup_lock:  # first use: build the venv once, others wait for it
             if venv_missing(self.settings) is not None:
                 try:
-                    await asyncio.to_thread(setup, self.settings, lambda _line: None)
+                    await asyncio.to_thread(setup, self.settings)  # progress in the log
                 except (RuntimeError, OSError) as error:
                     return f"{venv_missing(self.settings)}; setting it up failed: {error}"
         return venv_missing(self.settings)
@@ -52,9 +57,9 @@ class Sandbox:
         await self.pool.close()
 
 
-def sandbox_for(state: Any) -> Sandbox:
+def sandbox_for(state: EngineState) -> Sandbox:
     """The engine's Sandbox, made on first use (sessions live under the data dir)."""
-    if getattr(state, "sandbox", None) is None:
+    if not isinstance(state.sandbox, Sandbox):  # None until the first use
         settings = state.settings
         state.sandbox = Sandbox(settings.sandbox, settings.data_dir / "sandbox-sessions")
     return state.sandbox

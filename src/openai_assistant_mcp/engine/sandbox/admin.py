@@ -8,7 +8,9 @@ import os
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import Sandbox
 from .environment import setup
@@ -17,14 +19,53 @@ from .settings import SandboxSettings
 CANARY = "sandbox-check-canary-3b9f"
 
 
-def add_sandbox_command(commands: argparse._SubParsersAction) -> None:
+SANDBOX_DESCRIPTION = """\
+code_interpreter runs model-written Python in a bubblewrap sandbox (no network, no server files,
+read-only system, rlimits), on a Python venv of its own holding numpy, pandas, matplotlib and
+scipy. These commands prepare and test it; settings come from the SANDBOX_* variables below."""
+SETUP_DESCRIPTION = """\
+Build the sandbox's Python venv at SANDBOX_VENV with uv (from SANDBOX_PYTHON, installing
+SANDBOX_PACKAGES, ~400 MB), compile its bytecode and matplotlib's font cache; logs each step.
+Nothing to do when it is complete and its packages unchanged (--force rebuilds). Without it,
+the first code_interpreter run builds the venv itself (SANDBOX_AUTO_SETUP), which takes a
+minute or more."""
+CHECK_DESCRIPTION = """\
+Start a sandbox as code_interpreter would and probe its isolation: Python and its libraries
+run; no network; no server files, environment or processes; read-only outside /mnt/data and
+/tmp; process and memory limits; no new user namespaces. Prints one line per probe; exit 0
+when every probe held. When the machine refuses user namespaces (Docker's default seccomp or
+AppArmor profile) it says so in one line naming the fix."""
+
+
+def add_sandbox_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], settings_help: str
+) -> None:
+    """`sandbox setup|check`; `settings_help` lists the SANDBOX_* settings (from the CLI)."""
+    common: dict[str, Any] = {  # the same for the three parsers
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+        "argument_default": argparse.SUPPRESS,
+        "epilog": f"settings (environment only):\n{settings_help}",
+    }
     sandbox = commands.add_parser(
         "sandbox",
-        help="code_interpreter's sandbox: `setup` builds its Python venv (uv), `check` self-tests",
-        argument_default=argparse.SUPPRESS,
+        help="code_interpreter's sandbox: `setup` builds its Python venv, `check` tests its "
+        "isolation",
+        description=SANDBOX_DESCRIPTION,
+        **common,
     )
-    sandbox.add_argument("sandbox_action", choices=["setup", "check"], metavar="{setup,check}")
-    sandbox.add_argument("--force", action="store_true", help="setup: reinstall even if ready")
+    actions = sandbox.add_subparsers(dest="sandbox_action", metavar="{setup,check}")
+    actions.required = True
+    setup_parser = actions.add_parser(
+        "setup", help="build the sandbox's Python venv (uv)", description=SETUP_DESCRIPTION,
+        **common,
+    )  # fmt: skip
+    setup_parser.add_argument(
+        "--force", action="store_true", help="rebuild even if the venv is complete"
+    )
+    actions.add_parser(
+        "check", help="probe the sandbox's isolation, one line per probe",
+        description=CHECK_DESCRIPTION, **common,
+    )  # fmt: skip
 
 
 def run_sandbox_command(args: argparse.Namespace) -> int:
@@ -32,7 +73,7 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
     settings = SandboxSettings()
     if args.sandbox_action == "setup":
         try:
-            setup(settings, force=getattr(args, "force", False))
+            setup(settings, print, force=getattr(args, "force", False))
         except (RuntimeError, OSError) as error:
             print(f"sandbox setup failed: {error}", file=sys.stderr)
             return 1
@@ -44,7 +85,7 @@ def run_sandbox_command(args: argparse.Namespace) -> int:
 # Each probe: (what it shows, code, a predicate on the output that says it held).
 def _probes(
     host_secret: Path, port: int, settings: SandboxSettings
-) -> list[tuple[str, str, object]]:
+) -> list[tuple[str, str, Callable[[str], bool]]]:
     # Host paths that must not exist inside: the secret, and the home's entries the sandbox
     # does not need (the venv and its Python may live under the home; those are bound).
     needed = (str(settings.venv), settings.base_python)

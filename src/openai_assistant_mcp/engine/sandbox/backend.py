@@ -19,6 +19,7 @@ class SessionSpec:
     data_dir: Path  # host directory mounted read-write as /mnt/data
     uid: int  # the unprivileged user the code runs as (when the server is root)
     gid: int
+    data_mounted: bool = False  # data_dir is the session's own size-limited tmpfs
 
 
 class SandboxBackend(Protocol):
@@ -28,8 +29,11 @@ class SandboxBackend(Protocol):
         """Why this backend cannot start sandboxes here (what to install), else None."""
         ...
 
-    async def start(self, spec: SessionSpec) -> asyncio.subprocess.Process:
-        """Start the driver isolated; its stdin/stdout are the protocol pipes."""
+    async def start(
+        self, spec: SessionSpec, join: list[str] | None = None
+    ) -> asyncio.subprocess.Process:
+        """Start the driver isolated; its stdin/stdout are the protocol pipes. `join`: the
+        `cgroup.procs` files the sandbox's first process writes itself into before executing."""
         ...
 
     def isolation(self) -> list[str]:

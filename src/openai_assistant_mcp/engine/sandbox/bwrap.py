@@ -14,11 +14,14 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from .backend import SessionSpec
-from .seccomp import userns_filter
+from .cgroups import detect as detect_cgroups
+from .namespaces import namespaces_refused
+from .seccomp import sandbox_filter
 from .settings import SandboxSettings
 
 DRIVER = Path(__file__).with_name("driver.py")
 DRIVER_IN_SANDBOX = "/sandbox/driver.py"
+KERNEL = Path(__file__).with_name("kernel.py")  # imported by the driver from beside it
 # Large enough for an answer carrying a few PNG figures (each capped at 5 MiB by the driver).
 PROTOCOL_LINE_LIMIT = 64 << 20
 
@@ -50,20 +53,36 @@ class BwrapBackend:
                 "code_interpreter needs bubblewrap, which is not installed: install the "
                 "'bubblewrap' package (e.g. `apt-get install bubblewrap`), then retry"
             )
-        return None
+        return namespaces_refused()  # Docker's default profiles: one line naming the fix
 
     def isolation(self) -> list[str]:
         s = self.settings
+        host = detect_cgroups()
+        together = (
+            f"{s.memory_mb} MiB of memory for all its processes, /tmp and /dev/shm together, "
+            f"{s.max_processes} processes and threads, {s.session_cpu_seconds} s of CPU"
+        )
+        if isinstance(host, str):
+            session = f"per session: none by cgroup ({host}); per process instead"
+        else:
+            session = f"per session, by {host.describe()}: {together}"
+        data = (
+            f"tmpfs of {s.data_mb} MiB and {s.max_files} files"
+            if os.getuid() == 0
+            else f"measured after each execution (≤ {s.data_mb} MiB, {s.max_files} files)"
+        )
         return [
             "namespaces: own PID, network (loopback only, no route out), IPC, UTS, mounts",
             "filesystem: /usr, the sandbox venv and its Python read-only; private /tmp "
             f"({s.tmp_mb} MiB) and /mnt/data; no home, data dir, store, secret key or /etc",
             "environment: cleared (no keys); runs as an unprivileged uid with no capabilities",
-            "syscalls: creating user namespaces refused (seccomp)",
+            "syscalls: user namespaces, keyrings and io_uring refused (seccomp)",
             f"limits: {s.memory_mb} MiB address space, {s.cpu_seconds} s CPU and "
             f"{s.exec_timeout:g} s wall clock per execution, {s.max_processes} processes, "
             f"{s.file_size_mb} MiB per file, {s.open_files} open files, "
             f"{s.output_chars} output characters",
+            session,
+            f"/mnt/data: {data}; /tmp: tmpfs of {s.tmp_mb} MiB; /dev/shm: tmpfs of 64 MiB",
         ]
 
     def argv(self, spec: SessionSpec, seccomp_fd: int | None = None) -> list[str]:
@@ -76,7 +95,10 @@ class BwrapBackend:
         if os.getuid() == 0:
             # Privileged bwrap (no user namespace, so the kernel's process limit applies to the
             # session's own uid); the driver drops to that uid, keeping no capabilities.
+            # CAP_KILL: the driver's supervisor stays uid 0 (out of the code's reach) and stops
+            # or kills the session's processes between cells (only those: own PID namespace).
             argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            argv += ["--cap-add", "CAP_KILL"]
         else:
             argv += ["--unshare-user", "--disable-userns"]
         argv += ["--ro-bind", "/usr", "/usr"]
@@ -92,6 +114,7 @@ class BwrapBackend:
         for path in binds:
             argv += ["--ro-bind", path, path]
         argv += ["--ro-bind", str(DRIVER), DRIVER_IN_SANDBOX]
+        argv += ["--ro-bind", str(KERNEL), "/sandbox/kernel.py"]
         argv += ["--bind", str(spec.data_dir), "/mnt/data", "--chdir", "/mnt/data"]
         env = {
             "HOME": "/tmp",
@@ -113,8 +136,14 @@ class BwrapBackend:
         argv += ["--", f"{venv}/bin/python", "-I", DRIVER_IN_SANDBOX]
         return [*argv, str(spec.uid), str(spec.gid), venv]
 
-    def _limits(self) -> None:
+    def _limits(self, join: list[str]) -> None:
         """Runs in the child before exec (inherited by bwrap and the interpreter)."""
+        for procs in join:  # into the session's cgroups: every descendant is born in them
+            fd = os.open(procs, os.O_WRONLY)
+            try:
+                os.write(fd, str(os.getpid()).encode())
+            finally:
+                os.close(fd)
         s = self.settings
         limits = {
             resource.RLIMIT_AS: s.memory_mb << 20,
@@ -127,20 +156,24 @@ class BwrapBackend:
         for kind, value in limits.items():
             resource.setrlimit(kind, (value, value))
 
-    async def start(self, spec: SessionSpec) -> asyncio.subprocess.Process:
-        program = userns_filter()
+    async def start(
+        self, spec: SessionSpec, join: list[str] | None = None
+    ) -> asyncio.subprocess.Process:
+        program = sandbox_filter()
         fds: tuple[int, ...] = ()
         if program is not None:
             fds = (os.memfd_create("sandbox-seccomp"),)  # bwrap reads the filter from it
             os.write(fds[0], program)
             os.lseek(fds[0], 0, os.SEEK_SET)
         try:
-            return await self._spawn(spec, fds)
+            return await self._spawn(spec, fds, join or [])
         finally:
             for fd in fds:
                 os.close(fd)
 
-    async def _spawn(self, spec: SessionSpec, fds: tuple[int, ...]) -> asyncio.subprocess.Process:
+    async def _spawn(
+        self, spec: SessionSpec, fds: tuple[int, ...], join: list[str]
+    ) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
             *self.argv(spec, fds[0] if fds else None),
             pass_fds=fds,
@@ -148,7 +181,7 @@ class BwrapBackend:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},  # bwrap gets no keys either
-            preexec_fn=self._limits,
+            preexec_fn=lambda: self._limits(join),
             limit=PROTOCOL_LINE_LIMIT,
             close_fds=True,
         )

@@ -17,6 +17,7 @@ from typing import Any
 from ..runs.builtin import BuiltinContext, BuiltinResult, register
 from ..store import repository
 from . import sandbox_for
+from .mnt_data import display_name, safe_name
 from .sessions import SandboxBusy, Session, SessionPool, busy
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ log = logging.getLogger(__name__)
 FUNCTION_NAME = "python"
 MAX_CODE_CHARS = 100_000
 MAX_INPUT_FILES = 20  # files placed in /mnt/data per thread
-MAX_OUTPUT_FILES = 10  # files written by one execution that become Files
-MAX_OUTPUT_FILE_BYTES = 50 << 20
 ATTACHMENT_MESSAGES = 1000  # newest messages whose attachments are looked at
 OUTPUT_PURPOSE = "assistants_output"
 
@@ -38,17 +37,33 @@ DESCRIPTION = (
 )
 
 
+_FENCED = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.S)
+
+
 def _code_from(arguments: str) -> str:
-    """The code from the call's arguments: {"code": "..."}, or the raw text if not JSON."""
+    """The code from the call's arguments, read leniently for small models (issue 23):
+    {"code": "..."} with raw newlines inside the string (strict=False), a doubled
+    {"code": {"code": "..."}}, a ```python fence around the code; else the raw text."""
     try:
-        parsed = json.loads(arguments)
+        parsed = json.loads(arguments, strict=False)
     except ValueError:
-        return arguments
-    if isinstance(parsed, dict) and isinstance(parsed.get("code"), str):
-        return parsed["code"]
+        partial = partial_code(arguments)  # {"code": "... cut short or badly escaped
+        return _unfenced(partial if partial else arguments)
+    while isinstance(parsed, dict) and isinstance(parsed.get("code"), dict):
+        parsed = parsed["code"]
+    if isinstance(parsed, dict) and isinstance(code := parsed.get("code"), str):
+        return _unfenced(code)
     if isinstance(parsed, str):
-        return parsed
+        return _unfenced(parsed)
     raise ValueError('the arguments must be a JSON object {"code": "<python source>"}')
+
+
+def _unfenced(code: str) -> str:
+    """The code inside a ```python fence when the text is one; else the text."""
+    found = _FENCED.search(code)
+    if found and not _FENCED.sub("", code).strip():
+        return found.group(1)
+    return code
 
 
 _CODE_START = re.compile(r'\s*\{\s*"code"\s*:\s*"')
@@ -65,7 +80,7 @@ def partial_code(arguments: str) -> str | None:
     body = _STRING_BODY.match(arguments, start.end()).group(0)  # type: ignore[union-attr]
     for cut in range(6):  # a \uXXXX escape cut short is all that can be left incomplete
         try:
-            code = json.loads(f'"{body[: len(body) - cut]}"')
+            code: str = json.loads(f'"{body[: len(body) - cut]}"', strict=False)  # a string
         except ValueError:
             continue
         return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code  # half a pair
@@ -106,6 +121,21 @@ class CodeInterpreter:
     async def unavailable(self, ctx: BuiltinContext) -> str | None:
         return await sandbox_for(ctx.services).unavailable()
 
+    async def describe(self, ctx: BuiltinContext) -> str | None:
+        """The user's files the code will find in /mnt/data, names and sizes, told to the model
+        with the tool (as OpenAI did): models otherwise guess the names."""
+        from ..errors import APIError
+        from ..services import files as files_service
+
+        listed = []
+        for file_id in await self._file_ids(ctx):
+            try:
+                body = await files_service.retrieve_file(ctx.services, ctx.tenant, file_id)
+            except APIError:
+                continue
+            listed.append(f"/mnt/data/{safe_name(body['filename'])} ({body['bytes']} bytes)")
+        return "Files in /mnt/data: " + ", ".join(listed) + "." if listed else None
+
     async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
         try:
             code = _code_from(arguments)
@@ -129,28 +159,43 @@ class CodeInterpreter:
         self, ctx: BuiltinContext, pool: SessionPool, session: Session, code: str, ids: list[str]
     ) -> BuiltinResult:
         notes = await self._place_files(ctx, pool, session, ids)
-        before = await pool.scan(session)
+        # Nothing runs in the sandbox between executions (the interpreter is stopped, other
+        # processes killed), so the files after the last one are the files before this one.
+        before = session.files if session.files is not None else await pool.scan(session)
         execution = await pool.run(session, code)
-        after = await pool.scan(session)
+        after = session.files = await pool.scan(session)
         outputs: list[dict[str, Any]] = []
         files: list[dict[str, Any]] = []
         logs = "\n".join([*notes, execution.logs()]).strip()
         if logs:
             outputs.append({"type": "logs", "logs": logs})
         told = [logs] if logs else []
+        s = pool.settings
+        budget = s.max_output_mb << 20  # bytes of images and files this execution may store
         for number, png in enumerate(execution.images, 1):
-            saved = await self._save(ctx, f"figure-{number}.png", png)
+            budget -= len(png)
+            saved = await self._save(ctx, f"figure-{number}.png", png) if budget >= 0 else None
             if saved:
                 outputs.append({"type": "image", "image": {"file_id": saved}})
                 files.append({"file_id": saved, "image": True})
                 told.append(f"[figure {number} shown to the user as image {saved}]")
-        changed = [name for name, seen in after.items() if before.get(name) != seen]
-        for name in sorted(changed)[:MAX_OUTPUT_FILES]:
-            data = await pool.read_from(session, name, MAX_OUTPUT_FILE_BYTES)
-            saved = await self._save(ctx, name, data) if data is not None else None
+        changed = sorted(name for name, seen in after.items() if before.get(name) != seen)
+        for raw in changed[: s.max_output_files]:
+            name = display_name(raw)  # valid UTF-8 whatever bytes the code named it with
+            data = await pool.read_from(session, raw, min(s.max_output_file_mb << 20, budget))
+            if data is None:
+                told.append(f"[file not saved: /mnt/data/{name} is over the output limits]")
+                continue
+            budget -= len(data)
+            saved = await self._save(ctx, name, data)
             if saved:
                 files.append({"file_id": saved, "path": f"/mnt/data/{name}"})
                 told.append(f"[file saved: sandbox:/mnt/data/{name}]")
+        if len(changed) > s.max_output_files:
+            told.append(
+                f"[{len(changed) - s.max_output_files} more changed files not saved: at most "
+                f"{s.max_output_files} per execution]"
+            )
         return self._result(code, "\n".join(told) or "(no output)", outputs, files)
 
     @staticmethod
@@ -187,7 +232,7 @@ class CodeInterpreter:
         except Exception as error:  # a full store must not fail the run; the model is told
             log.warning("code_interpreter: storing %s failed: %s", filename, error)
             return None
-        return body["id"]
+        return str(body["id"])
 
     async def _file_ids(self, ctx: BuiltinContext) -> list[str]:
         """tool_resources.code_interpreter.file_ids, then message attachments for the tool."""

@@ -1,9 +1,14 @@
-"""A seccomp filter for the sandbox: no new user namespaces (and no x32 syscalls).
+"""A seccomp filter for the sandbox: no new user namespaces, no kernel keyrings, no io_uring
+(and no x32 syscalls).
 
 Under a root server the sandbox has no user namespace of its own (so the kernel's process limit
 applies to the session's uid), which leaves the code free to create one with `unshare -U`; that
-holds nothing of the host but widens the kernel's attack surface. Hand-written classic BPF (the
-one alternative, libseccomp, is a system library the server's Python may not have).
+holds nothing of the host but widens the kernel's attack surface. Keyrings (`add_key`, `keyctl`,
+`request_key`) are kernel state kept per uid beyond the session's processes: a key one session
+stored was readable by the next session given that uid, even after a server restart. io_uring
+is a large kernel surface Docker's default profile also refuses (answered ENOSYS, so libraries
+fall back to ordinary syscalls). Hand-written classic BPF (the one alternative, libseccomp, is
+a system library the server's Python may not have).
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ ARCHES = {
     "x86_64": (0xC000003E, 272, 56, 435),
     "aarch64": (0xC00000B7, 97, 220, 435),
 }
+# Refused outright, per architecture: syscall number -> errno.
+KEYRING = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}  # add_key, request_key, keyctl
+IO_URING = (425, 426, 427)  # io_uring_setup, io_uring_enter, io_uring_register (both arches)
 CLONE_NEWUSER = 0x10000000
 X32_SYSCALL_BIT = 0x40000000
 
@@ -34,12 +42,17 @@ def _op(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("<HBBI", code, jt, jf, k)
 
 
-def userns_filter(machine: str | None = None) -> bytes | None:
+def sandbox_filter(machine: str | None = None) -> bytes | None:
     """The compiled filter for this machine, or None where the architecture is not known."""
     arch = ARCHES.get(machine or platform.machine())
     if arch is None:
         return None
     audit_arch, unshare, clone, clone3 = arch
+    refused = {nr: errno.EPERM for nr in KEYRING[machine or platform.machine()]}
+    refused.update({nr: errno.ENOSYS for nr in IO_URING})
+    denials = []
+    for nr, code in refused.items():
+        denials += [_op(JEQ, nr, 0, 1), _op(RET, ERRNO | code)]
     program = [
         _op(LD_ABS, ARCH),
         _op(JEQ, audit_arch, 1, 0),
@@ -47,6 +60,7 @@ def userns_filter(machine: str | None = None) -> bytes | None:
         _op(LD_ABS, NR),
         _op(JGE, X32_SYSCALL_BIT, 0, 1),
         _op(RET, ERRNO | errno.EPERM),
+        *denials,
         _op(JEQ, clone3, 0, 1),
         _op(RET, ERRNO | errno.ENOSYS),  # flags are in memory BPF cannot read: libc uses clone
         _op(JEQ, unshare, 1, 0),

@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import shutil
-import stat
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,11 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from .backend import SandboxBackend, SessionSpec
+from .cgroups import SessionCgroup
+from .cgroups import detect as detect_cgroups
+from .disk import mount_tmpfs, mounts_under, unmount
+from .execution import Execution, ended, over_limits, result_from, timed_out
+from .mnt_data import read_file, safe_name, scan_files, write_file
 from .settings import SandboxSettings
+from .uids import NoFreeUid, UidClaim, claim_uid, release_uid
 
 log = logging.getLogger(__name__)
 
-GRACE_SECONDS = 3.0  # beyond the driver's own alarm before the server kills the sandbox
+GRACE_SECONDS = 5.0  # beyond the driver's own deadline before the server kills the sandbox
 STDERR_TAIL = 2000
 
 
@@ -39,26 +44,6 @@ def busy() -> Execution:
 
 
 @dataclass
-class Execution:
-    output: str  # stdout/stderr as the code printed them (capped)
-    error: str | None = None  # traceback or limit message
-    truncated: int = 0  # characters of output left out
-    images: list[bytes] = field(default_factory=list)  # PNG figures
-    note: str | None = None  # e.g. "the interpreter was restarted"
-
-    def logs(self) -> str:
-        """The text the model and the run step see."""
-        parts = [f"[{self.note}]"] if self.note else []
-        if self.output:
-            parts.append(self.output.rstrip("\n"))
-        if self.truncated:
-            parts.append(f"[output truncated: {self.truncated} more characters not shown]")
-        if self.error:
-            parts.append(self.error.rstrip("\n"))
-        return "\n".join(parts)
-
-
-@dataclass
 class Session:
     key: str
     slot: int
@@ -68,18 +53,15 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     ended: str | None = None  # why the last interpreter ended (shown once on restart)
     stderr_tail: bytes = b""
-    drain: asyncio.Task | None = None  # reads the sandbox's stderr so its pipe never fills
+    drain: asyncio.Task[None] | None = None  # reads the sandbox's stderr so its pipe never fills
     placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
+    uid_claim: UidClaim | None = None  # the host-wide claim on spec.uid (root server)
+    cgroup: SessionCgroup | None = None  # the running interpreter's limits
+    files: dict[bytes, tuple[int, int]] | None = None  # /mnt/data after the last execution
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
-
-
-def _safe_name(name: str) -> str:
-    """A file name for /mnt/data: its last path component, never '.', '..' or empty."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].replace("\0", "")
-    return base if base not in ("", ".", "..") else "file"
 
 
 class SessionPool:
@@ -92,7 +74,7 @@ class SessionPool:
         self.root = root / f"{os.getpid()}-{secrets.token_hex(4)}"
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
-        self._reaper: asyncio.Task | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -108,25 +90,40 @@ class SessionPool:
                 await self._end(min(idle, key=lambda s: s.last_used))
             used = {s.slot for s in self.sessions.values()}
             slot = next(i for i in range(self.settings.max_sessions) if i not in used)
-            session = Session(key, slot, await asyncio.to_thread(self._make_dir, slot))
+            try:
+                claim, spec = await asyncio.to_thread(self._make_dir, slot)
+            except NoFreeUid as error:
+                log.warning("sandbox: %s", error)
+                raise SandboxBusy from error
+            session = Session(key, slot, spec, uid_claim=claim)
             self.sessions[key] = session
             if self._reaper is None or self._reaper.done():
                 self._reaper = asyncio.create_task(self._reap_idle())
             return session
 
-    def _make_dir(self, slot: int) -> SessionSpec:
-        uid = gid = self.settings.uid_base + slot if os.getuid() == 0 else os.getuid()
-        if os.getuid() != 0:
-            gid = os.getgid()
+    def _make_dir(self, slot: int) -> tuple[UidClaim | None, SessionSpec]:
+        claim = claim_uid(self.settings.uid_base) if os.getuid() == 0 else None
+        uid, gid = (claim.uid, claim.uid) if claim is not None else (os.getuid(), os.getgid())
+        try:
+            return claim, self._data_dir(slot, uid, gid)
+        except BaseException:
+            if claim is not None:
+                release_uid(claim)
+            raise
+
+    def _data_dir(self, slot: int, uid: int, gid: int) -> SessionSpec:
         if not self.root.exists():
             self.shared_root.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._sweep_dead()
             self.root.mkdir(mode=0o700)
         data_dir = self.root / f"{slot}-{secrets.token_hex(8)}"
         data_dir.mkdir(mode=0o755)  # bwrap enters it as root without DAC override; root is 0700
-        if os.getuid() == 0:
-            os.chown(data_dir, uid, gid)
-        return SessionSpec(data_dir=data_dir, uid=uid, gid=gid)
+        if os.getuid() != 0:
+            return SessionSpec(data_dir=data_dir, uid=uid, gid=gid)
+        os.chown(data_dir, uid, gid)
+        s = self.settings
+        mount_tmpfs(data_dir, s.data_mb << 20, s.max_files, uid, gid)
+        return SessionSpec(data_dir=data_dir, uid=uid, gid=gid, data_mounted=True)
 
     def _sweep_dead(self) -> None:
         """Delete what server processes that are gone left behind (their sessions ended)."""
@@ -137,12 +134,24 @@ class SessionPool:
             try:
                 os.kill(int(pid), 0)
             except ProcessLookupError:
+                for mount in mounts_under(entry):
+                    unmount(mount)
                 shutil.rmtree(entry, ignore_errors=True)
             except PermissionError:
                 pass  # alive, another user's
 
     async def _start(self, session: Session) -> None:
-        session.process = await self.backend.start(session.spec)
+        host = detect_cgroups()
+        if not isinstance(host, str):
+            s = self.settings
+            try:
+                session.cgroup = await asyncio.to_thread(
+                    host.create, s.memory_mb << 20, s.max_processes
+                )
+            except OSError as error:
+                log.warning("sandbox: no cgroup for this session: %s", error)
+        join = session.cgroup.procs_files if session.cgroup is not None else []
+        session.process = await self.backend.start(session.spec, join)
         session.stderr_tail = b""
         session.drain = asyncio.create_task(self._drain_stderr(session, session.process))
 
@@ -159,12 +168,23 @@ class SessionPool:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
         await process.wait()
+        group, session.cgroup = session.cgroup, None
+        if group is not None:  # every process of the session, and the group itself
+            await asyncio.to_thread(group.remove)
 
     async def _end(self, session: Session) -> None:
-        """Stop the interpreter and delete the session's files (caller holds the guard)."""
+        """Stop the interpreter and delete the session's files (caller holds the guard); run
+        to the end even if the caller is cancelled (a mount or a uid claim must not leak)."""
         self.sessions.pop(session.key, None)
+        await asyncio.shield(self._dispose(session))
+
+    async def _dispose(self, session: Session) -> None:
         await self._kill(session)
+        if session.spec.data_mounted:
+            await asyncio.to_thread(unmount, session.spec.data_dir)
         await asyncio.to_thread(shutil.rmtree, session.spec.data_dir, True)
+        if session.uid_claim is not None:  # only once none of its processes is left
+            await asyncio.to_thread(release_uid, session.uid_claim)
 
     async def end(self, key: str) -> None:
         async with self._guard:
@@ -219,46 +239,75 @@ class SessionPool:
 
     async def run(self, session: Session, code: str) -> Execution:
         """Run `code` in a held session, starting (or restarting) its interpreter."""
+        session.files = None  # the code may change /mnt/data: whoever keeps a listing rescans
         note = None
+        if session.ended:
+            note = (
+                f"The interpreter was restarted ({session.ended}): variables from earlier "
+                "executions are gone; files in /mnt/data were kept"
+            )
+            session.ended = None
         if not session.alive:
-            if session.ended:
-                note = (
-                    f"The interpreter was restarted ({session.ended}): variables from earlier "
-                    "executions are gone; files in /mnt/data were kept"
-                )
-                session.ended = None
             await self._start(session)
         s = self.settings
+        execution = secrets.token_hex(8)
         request = {
             "op": "exec",
+            "id": execution,
             "code": code,
             "timeout": s.exec_timeout,
             "cpu": s.cpu_seconds,
             "max_output": s.output_chars,
+            "max_images": s.max_images,
+            "max_image_bytes": s.max_image_mb << 20,
         }
         process = session.process
         assert process is not None and process.stdin is not None and process.stdout is not None
+        ooms = session.cgroup.oom_kills() if session.cgroup is not None else 0
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
-            line = await asyncio.wait_for(process.stdout.readline(), s.exec_timeout + GRACE_SECONDS)
-            answer = json.loads(line) if line else None
+            answer = await asyncio.wait_for(
+                self._answer(process.stdout, execution), s.exec_timeout + GRACE_SECONDS
+            )
         except TimeoutError:
             await self._kill(session)
             session.ended = "the previous execution timed out"
-            return Execution(
-                "",
-                error=f"Execution timed out after {s.exec_timeout:g} s and the "
-                "interpreter was stopped; variables are gone",
-                note=note,
-            )
+            return Execution("", error=timed_out(self.settings), note=note)
         except (ValueError, ConnectionError, asyncio.LimitOverrunError):
             answer = None
-        if not isinstance(answer, dict):
-            return Execution("", error=await self._died(session), note=note)
-        return self._result(answer, note)
+        over, stop = await asyncio.to_thread(
+            over_limits, self.settings, session.cgroup, session.spec, ooms, answer
+        )
+        if answer is None:
+            return Execution("", error=await self._died(session, over), note=note)
+        result = result_from(self.settings, answer, note)
+        if died := answer.get("died"):  # the kernel ended; the sandbox starts a new one
+            session.ended = f"the previous interpreter ended: {died}"
+            result.error = (
+                timed_out(self.settings)
+                if "timed out" in str(died)
+                else ended(self.settings, died, over)
+            )
+        elif over:
+            result.error = f"{result.error.rstrip()}\n{over}" if result.error else over
+        if stop:
+            await self._kill(session)
+            session.ended = "the previous execution went over the session's limits"
+        return result
 
-    async def _died(self, session: Session) -> str:
+    @staticmethod
+    async def _answer(stdout: asyncio.StreamReader, execution: str) -> dict[str, Any] | None:
+        """The driver's answer to this execution (a line for another one is dropped); None
+        when the sandbox ended."""
+        while line := await stdout.readline():
+            answer = json.loads(line)
+            if isinstance(answer, dict) and answer.get("id") == execution:
+                return answer
+        return None
+
+    async def _died(self, session: Session, over: str | None) -> str:
+        """The sandbox itself ended (or answered nonsense): stopped, to start anew."""
         process = session.process
         await self._kill(session)
         code = process.returncode if process is not None else None
@@ -266,29 +315,7 @@ class SessionPool:
         session.ended = f"the previous interpreter ended: {reason}"
         if session.stderr_tail:
             log.info("sandbox interpreter ended (%s): %s", reason, session.stderr_tail[-500:])
-        return (
-            f"The interpreter ended while running this code ({reason}), e.g. by exceeding the "
-            f"sandbox's memory ({self.settings.memory_mb} MiB) or process limits; it will "
-            "restart on the next execution without earlier variables"
-        )
-
-    def _result(self, answer: dict[str, Any], note: str | None) -> Execution:
-        import base64
-
-        images = []
-        for item in answer.get("images") or []:
-            with contextlib.suppress(ValueError, TypeError):
-                images.append(base64.b64decode(item, validate=True))
-        limit = self.settings.output_chars
-        output = answer.get("output")
-        error = answer.get("error")
-        return Execution(
-            output=output[:limit] if isinstance(output, str) else "",
-            error=error[:limit] if isinstance(error, str) else None,
-            truncated=answer.get("truncated") if isinstance(answer.get("truncated"), int) else 0,
-            images=images,
-            note=note,
-        )
+        return ended(self.settings, reason, over)
 
     # --- files in /mnt/data (host side; never following the sandbox's symlinks) --------
 
@@ -296,65 +323,27 @@ class SessionPool:
         async with self.hold(key) as session:
             return await self.write_into(session, name, data)
 
-    async def snapshot(self, key: str) -> dict[str, tuple[int, int]]:
+    async def snapshot(self, key: str) -> dict[bytes, tuple[int, int]]:
         async with self.hold(key) as session:
             return await self.scan(session)
 
-    async def read_file(self, key: str, name: str, max_bytes: int) -> bytes | None:
+    async def read_file(self, key: str, name: str | bytes, max_bytes: int) -> bytes | None:
         async with self.hold(key) as session:
             return await self.read_from(session, name, max_bytes)
 
     async def write_into(self, session: Session, name: str, data: bytes) -> str:
         """Place a file in the held session's /mnt/data; returns its path there."""
-        name = _safe_name(name)
-        await asyncio.to_thread(self._write, session.spec, name, data)
+        name = safe_name(name)
+        await asyncio.to_thread(write_file, session.spec, name, data)
+        session.files = None  # scanned again before the next execution
         return f"/mnt/data/{name}"
 
-    @staticmethod
-    def _write(spec: SessionSpec, name: str, data: bytes) -> None:
-        directory = os.open(spec.data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name, dir_fd=directory)  # whatever the code left there, even a link
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-            fd = os.open(name, flags, 0o644, dir_fd=directory)
-            with os.fdopen(fd, "wb") as target:
-                target.write(data)
-                if os.getuid() == 0:
-                    os.fchown(target.fileno(), spec.uid, spec.gid)
-        finally:
-            os.close(directory)
+    async def scan(self, session: Session) -> dict[bytes, tuple[int, int]]:
+        """Regular files directly in the held session's /mnt/data: raw name -> (size,
+        mtime_ns); at most SANDBOX_MAX_FILES of them."""
+        return await asyncio.to_thread(scan_files, session.spec, self.settings.max_files)
 
-    async def scan(self, session: Session) -> dict[str, tuple[int, int]]:
-        """Regular files directly in the held session's /mnt/data: name -> (size, mtime_ns)."""
-        return await asyncio.to_thread(self._scan, session.spec)
-
-    @staticmethod
-    def _scan(spec: SessionSpec) -> dict[str, tuple[int, int]]:
-        found = {}
-        with os.scandir(spec.data_dir) as entries:
-            for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    info = entry.stat(follow_symlinks=False)
-                    found[entry.name] = (info.st_size, info.st_mtime_ns)
-        return found
-
-    async def read_from(self, session: Session, name: str, max_bytes: int) -> bytes | None:
+    async def read_from(self, session: Session, name: str | bytes, max_bytes: int) -> bytes | None:
         """A regular file's bytes from /mnt/data, or None (missing, not a file, too large)."""
-        return await asyncio.to_thread(self._read, session.spec, _safe_name(name), max_bytes)
-
-    @staticmethod
-    def _read(spec: SessionSpec, name: str, max_bytes: int) -> bytes | None:
-        directory = os.open(spec.data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
-            fd = os.open(name, flags, dir_fd=directory)
-        except OSError:
-            return None
-        finally:
-            os.close(directory)
-        with os.fdopen(fd, "rb") as source:
-            info = os.fstat(source.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-                return None
-            return source.read(max_bytes + 1)[:max_bytes]
+        raw = name if isinstance(name, bytes) else os.fsencode(safe_name(name))
+        return await asyncio.to_thread(read_file, session.spec, raw, max_bytes)

@@ -13,6 +13,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import APIError, invalid
 from ..ids import new_id
 from ..state import EngineState
@@ -97,20 +99,69 @@ def file_body(
     return body
 
 
+def over_quota(used: int, quota: int) -> APIError:
+    return APIError(
+        400,
+        f"Storage quota exceeded: this key's files would take {used} bytes; the quota is "
+        f"{quota} bytes (FILE_STORAGE_QUOTA_BYTES). Delete files to make room.",
+        param="file",
+        code="storage_quota_exceeded",
+    )
+
+
+async def check_quota(state: EngineState, tenant: str, adding: int) -> None:
+    """Refuse now (400) if `adding` more bytes cannot fit in the tenant's quota."""
+    async with state.db.read() as conn:
+        used = await file_store.tenant_bytes(conn, tenant)
+    if used + adding > state.settings.file_storage_quota_bytes:
+        raise over_quota(used + adding, state.settings.file_storage_quota_bytes)
+
+
 async def write_pieces(
-    db: Database, owner_id: str, chunks: AsyncIterator[bytes], limit: int, what: str
+    state: EngineState,
+    tenant: str,
+    owner: tuple[Any, str],
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    what: str,
+    *,
+    expected: int | None = None,
 ) -> tuple[int, int]:
-    """Store `chunks` as pieces of CHUNK_BYTES under `owner_id`; (bytes, pieces). Refuses
-    (413) past `limit` bytes. Memory held: at most about two pieces."""
+    """Store `chunks` as pieces of CHUNK_BYTES under `owner` (its table and id); (bytes,
+    pieces). Refuses (413) past `limit` bytes, and (400) past the tenant's storage quota.
+    The bytes are counted on the owner's row before they are stored, after a check of the
+    tenant's total under a per-tenant lock (file_store.lock_tenant_storage), so concurrent
+    writes cannot pass the quota together: `expected` (the size, when the caller knows it) is
+    counted at once, so a write that cannot fit is refused before any byte is stored, and
+    bytes past it are counted piece by piece. Memory held: at most about two pieces."""
+    db, quota = state.db, state.settings.file_storage_quota_bytes
+    table, owner_id = owner
     buffer = bytearray()
-    size = count = 0
+    size = count = counted = 0
+
+    async def account(conn: Any, total: int) -> None:
+        nonlocal counted
+        if total <= counted:
+            return
+        await file_store.lock_tenant_storage(conn, tenant)
+        used = await file_store.tenant_bytes(conn, tenant)
+        if used + total - counted > quota:
+            raise over_quota(used + total - counted, quota)
+        await file_store.grow(conn, table, owner_id, total - counted)
+        counted = total
 
     async def flush(data: bytes) -> None:
         nonlocal count
         async with db.write() as conn:
+            await account(conn, count * CHUNK_BYTES + len(data))
             await file_store.insert_chunk(conn, owner_id, count, data)
         count += 1
 
+    if expected:
+        if expected > limit:
+            raise too_large(what, limit)
+        async with db.write() as conn:
+            await account(conn, expected)
     async for chunk in chunks:
         size += len(chunk)
         if size > limit:
@@ -143,9 +194,11 @@ async def create_file(
     *,
     expires_after: dict[str, Any] | None = None,
     purposes: tuple[str, ...] = PURPOSES,
+    size: int | None = None,
 ) -> dict[str, Any]:
     """Store a file streamed as `chunks`; answers the File object once it is readable.
-    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES)."""
+    `purposes`: what this caller may create (the engine passes OUTPUT_PURPOSES); `size`: its
+    bytes when known (checked against the quota before any is stored)."""
     check_purpose(purpose, purposes)
     filename = check_filename(filename)
     created_at = now()
@@ -157,7 +210,13 @@ async def create_file(
         await file_store.insert_file(conn, body, tenant, "writing")
     try:
         size, _ = await write_pieces(
-            db, body["id"], chunks, state.settings.file_max_bytes, "The file"
+            state,
+            tenant,
+            (file_store.FILES, body["id"]),
+            chunks,
+            state.settings.file_max_bytes,
+            "The file",
+            expected=size,
         )
         body["bytes"] = size
         async with db.write() as conn:
@@ -281,10 +340,12 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
             raise no_such_file(file_id)
         await file_store.delete_file_row(conn, tenant, file_id)
         await detach_file(conn, tenant, file_id)
+    if state.ingestion is not None:
+        state.ingestion.cancel(file_id=file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
-async def detach_file(conn: Any, tenant: str, file_id: str) -> None:
+async def detach_file(conn: AsyncConnection, tenant: str, file_id: str) -> None:
     """Drop `file_id` from code_interpreter.file_ids of the tenant's assistants and threads,
     and from every vector store of the tenant."""
     await vector_repository.detach_file_everywhere(conn, tenant, file_id)
@@ -320,3 +381,6 @@ async def sweep(state: EngineState, *, force: bool = False) -> None:
         for upload in await file_store.expired_pending_uploads(conn, moment):
             await file_store.drop_parts(conn, upload["id"])
             await file_store.save_upload(conn, {**upload, "status": "expired"})
+    for file_id, _ in stale:  # expired files being ingested here: their children are killed
+        if state.ingestion is not None:
+            state.ingestion.cancel(file_id=file_id)

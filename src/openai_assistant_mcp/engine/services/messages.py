@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import APIError, conflict, not_found
 from ..ids import new_id
+from ..state import EngineState
 from ..store import repository
 from ..store.database import Database
 from . import file_refs, thread_files
@@ -88,7 +89,11 @@ async def create_in(
 
 
 async def create(
-    state: Any, tenant: str, thread_id: str, fields: dict[str, Any], api_key: str | None = None
+    state: EngineState,
+    tenant: str,
+    thread_id: str,
+    fields: dict[str, Any],
+    api_key: str | None = None,
 ) -> dict[str, Any]:
     """Add a message; refused (400) while a run on the thread is queued, in progress, waiting
     for tool outputs or cancelling. Files it attaches for file_search join the thread's vector
@@ -109,7 +114,7 @@ async def create(
 
 async def attach_for_search_in(
     conn: AsyncConnection,
-    state: Any,
+    state: EngineState,
     tenant: str,
     thread_id: str,
     messages: list[dict[str, Any]],

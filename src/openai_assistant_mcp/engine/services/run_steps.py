@@ -12,8 +12,7 @@ from ..runs import lifecycle
 from ..runs.lifecycle import RunStatus, StepStatus
 from ..store import repository
 from ..store.database import Database
-from . import threads
-from .common import ListQuery, list_objects, now
+from .common import ListQuery, list_objects, now, require_thread
 
 # The one `include[]` value the spec defines: file_search results' content (stored always,
 # shown only when asked).
@@ -100,7 +99,7 @@ def check_include(include: list[str] | None) -> None:
 
 
 async def _require_run(conn: AsyncConnection, tenant: str, thread_id: str, run_id: str) -> None:
-    await threads.require_thread(conn, tenant, thread_id)
+    await require_thread(conn, tenant, thread_id)
     run = await repository.get_object(conn, repository.RUNS, tenant, run_id, thread_id=thread_id)
     if run is None:
         raise not_found("run", run_id)

@@ -20,7 +20,7 @@ from ..state import EngineState, Event, Subscription
 from ..store import repository
 from ..store.repository import Prepared, RunRow
 from . import file_refs, messages, thread_files, threads
-from .common import ListQuery, list_objects, now
+from .common import ListQuery, list_objects, now, require_thread
 from .run_end import finish
 
 TERMINAL = lifecycle.TERMINAL
@@ -239,7 +239,7 @@ async def _require_run(
     """The caller's run on that thread, or a 404 naming whichever of the two is missing."""
     row = await repository.get_run(conn, run_id, tenant=tenant, thread_id=thread_id, lock=lock)
     if row is None:
-        await threads.require_thread(conn, tenant, thread_id)
+        await require_thread(conn, tenant, thread_id)
         raise not_found("run", run_id)
     return row
 
@@ -253,7 +253,7 @@ async def list_(
     state: EngineState, tenant: str, thread_id: str, query: ListQuery
 ) -> dict[str, Any]:
     async with state.db.read() as conn:
-        await threads.require_thread(conn, tenant, thread_id)
+        await require_thread(conn, tenant, thread_id)
         return await list_objects(conn, repository.RUNS, tenant, query, thread_id=thread_id)
 
 
@@ -321,7 +321,7 @@ async def submit_tool_outputs(
         if status == RunStatus.REQUIRES_ACTION:
             calls = row.body["required_action"]["submit_tool_outputs"]["tool_calls"]
             by_id = _outputs_by_call(outputs, [call["id"] for call in calls])
-            step_id = row.execution.get("tool_step_id")
+            step_id = row.execution.get("tool_step_id", "")
             step = await repository.get_object(
                 conn, repository.RUN_STEPS, tenant, step_id, run_id=run_id
             )

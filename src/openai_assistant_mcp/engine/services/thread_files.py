@@ -8,7 +8,10 @@ import asyncio
 import time
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import invalid
+from ..state import EngineState
 from ..store import repository
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
@@ -37,7 +40,11 @@ def thread_store_id(thread: dict[str, Any]) -> str | None:
 
 
 async def attach_to_thread_in(
-    conn: Any, state: Any, tenant: str, thread: dict[str, Any], file_ids: list[str]
+    conn: AsyncConnection,
+    state: EngineState,
+    tenant: str,
+    thread: dict[str, Any],
+    file_ids: list[str],
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Inside the caller's transaction (the thread row written or locked by it): add
     `file_ids` (existing files of the tenant) to the thread's vector store, made on first use
@@ -48,7 +55,7 @@ async def attach_to_thread_in(
         return thread, []
     store_id = thread_store_id(thread)
     made = store_id is None
-    if made:
+    if store_id is None:
         body = store_body(
             {"name": f"{thread['id']} files", "expires_after": THREAD_STORE_EXPIRY}, now()
         )
@@ -81,7 +88,7 @@ async def attach_to_thread_in(
     return thread, [(store_id, file_id) for file_id in new]
 
 
-def queue_ingestion(state: Any, queued: list[tuple[str, str]], api_key: str | None) -> None:
+def queue_ingestion(state: EngineState, queued: list[tuple[str, str]], api_key: str | None) -> None:
     """Wake the ingestion worker for files queued in a transaction just committed."""
     if queued and state.ingestion is not None:
         state.ingestion.queued(queued, api_key)
@@ -92,7 +99,7 @@ def queue_ingestion(state: Any, queued: list[tuple[str, str]], api_key: str | No
 MAX_UNSEARCHABLE_LISTED = 10
 
 
-async def ingestion_counts(state: Any, store_ids: list[str]) -> dict[str, dict[str, int]]:
+async def ingestion_counts(state: EngineState, store_ids: list[str]) -> dict[str, dict[str, int]]:
     """{store_id: {status: count}} of the stores' files."""
     async with state.db.read() as conn:
         return await repo.file_counts(conn, store_ids)
@@ -103,7 +110,7 @@ def ingesting(counts: dict[str, dict[str, int]]) -> bool:
 
 
 async def wait_ingested(
-    state: Any, store_ids: list[str], timeout_s: float
+    state: EngineState, store_ids: list[str], timeout_s: float
 ) -> dict[str, dict[str, int]]:
     """Wait (at most `timeout_s`) until no file of the stores is being ingested; the counts
     as they stand then."""
@@ -116,7 +123,7 @@ async def wait_ingested(
 
 
 async def unsearchable_files(
-    state: Any, tenant: str, store_ids: list[str], counts: dict[str, dict[str, int]]
+    state: EngineState, tenant: str, store_ids: list[str], counts: dict[str, dict[str, int]]
 ) -> list[dict[str, Any]]:
     """The stores' files that cannot be searched - failed, or still in progress - as
     {file_id, filename, status, last_error} (at most 10); no query when `counts` (from

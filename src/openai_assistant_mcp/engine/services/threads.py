@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import not_found
 from ..ids import new_id
+from ..state import EngineState
 from ..store import repository
 from ..store.database import Database
 from . import file_refs, messages, thread_files
@@ -18,7 +19,7 @@ DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
 
 
 async def create_in(
-    conn: AsyncConnection, state: Any, tenant: str, fields: dict[str, Any], prefix: str = ""
+    conn: AsyncConnection, state: EngineState, tenant: str, fields: dict[str, Any], prefix: str = ""
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Create a thread and its initial `messages` inside the caller's transaction (`prefix`
     names where the thread's fields sit in the request, for errors). Files the messages attach
@@ -48,7 +49,7 @@ async def create_in(
 
 
 async def create(
-    state: Any, tenant: str, fields: dict[str, Any], api_key: str | None = None
+    state: EngineState, tenant: str, fields: dict[str, Any], api_key: str | None = None
 ) -> dict[str, Any]:
     async with state.db.write() as conn:
         body, queued = await create_in(conn, state, tenant, fields)

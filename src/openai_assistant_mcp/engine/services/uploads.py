@@ -8,6 +8,8 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import APIError, invalid, not_found
 from ..ids import new_id
 from ..state import EngineState
@@ -42,6 +44,7 @@ async def create_upload(state: EngineState, tenant: str, fields: dict[str, Any])
     created_at = now()
     files.expiry(purpose, created_at, fields.get("expires_after"))  # refuse a bad one now
     await files.sweep(state)
+    await files.check_quota(state, tenant, size)  # early; each part is counted as it is written
     body = {
         "id": new_id("upload"),
         "object": "upload",
@@ -64,7 +67,9 @@ def public(upload: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in upload.items() if not key.startswith("_")}
 
 
-async def _pending_upload(conn: Any, tenant: str, upload_id: str, doing: str) -> dict[str, Any]:
+async def _pending_upload(
+    conn: AsyncConnection, tenant: str, upload_id: str, doing: str
+) -> dict[str, Any]:
     """The tenant's upload, locked, refusing unless it still takes parts (expiring it if due)."""
     upload = await file_store.get_upload(conn, tenant, upload_id, lock=True)
     if upload is None:
@@ -77,12 +82,18 @@ async def _pending_upload(conn: Any, tenant: str, upload_id: str, doing: str) ->
 
 
 async def add_part(
-    state: EngineState, tenant: str, upload_id: str, chunks: AsyncIterator[bytes]
+    state: EngineState,
+    tenant: str,
+    upload_id: str,
+    chunks: AsyncIterator[bytes],
+    size: int | None = None,
 ) -> dict[str, Any]:
-    """Store one part of a pending upload; answers the Part object."""
+    """Store one part of a pending upload (`size`: its bytes when known); answers the Part
+    object."""
     db = state.db
+    part_id = new_id("part")
     part = {
-        "id": new_id("part"),
+        "id": part_id,
         "object": "upload.part",
         "created_at": now(),
         "upload_id": upload_id,
@@ -92,19 +103,27 @@ async def add_part(
         await file_store.insert_part(conn, part, tenant, upload_id)
     limit = min(PART_MAX_BYTES, upload["bytes"])
     try:
-        size, pieces = await files.write_pieces(db, part["id"], chunks, limit, "The part")
+        size, pieces = await files.write_pieces(
+            state,
+            tenant,
+            (file_store.UPLOAD_PARTS, part_id),
+            chunks,
+            limit,
+            "The part",
+            expected=size,
+        )
         async with db.write() as conn:
             upload = await _pending_upload(conn, tenant, upload_id, "add a part to")
-            held = await file_store.parts_bytes(conn, upload_id)
-            if held + size > upload["bytes"]:
+            held = await file_store.parts_bytes(conn, upload_id)  # this part's bytes included
+            if held > upload["bytes"]:
                 raise invalid(
                     "data",
-                    f"The parts would hold {held + size} bytes; Upload {upload_id} was created "
+                    f"The parts would hold {held} bytes; Upload {upload_id} was created "
                     f"for {upload['bytes']}.",
                 )
-            await file_store.finish_part(conn, part["id"], size, pieces)
+            await file_store.finish_part(conn, part_id, size, pieces)
     except BaseException:
-        await asyncio.shield(_drop_part(state, part["id"]))
+        await asyncio.shield(_drop_part(state, part_id))
         raise
     return part
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import APIError, invalid, not_found
 from ..ids import new_id
+from ..state import EngineState
 from ..store import repository
 from ..store import vector_repository as repo
 from ..vectors.text import AUTO_MAX_TOKENS, AUTO_OVERLAP_TOKENS
@@ -69,7 +72,7 @@ def build_file_row(
     }
 
 
-async def require_files(state: Any, tenant: str, file_ids: list[str], param: str) -> None:
+async def require_files(state: EngineState, tenant: str, file_ids: list[str], param: str) -> None:
     """Every file must exist for the tenant (another tenant's answers as a missing one)."""
     from ..store import file_store
 
@@ -82,7 +85,7 @@ async def require_files(state: Any, tenant: str, file_ids: list[str], param: str
             raise invalid(f"{param}[{index}]", f"No file found with id '{file_id}'.")
 
 
-def file_reader(state: Any) -> Any:
+def file_reader(state: EngineState) -> Any:
     """The ingestion worker's access to a file: (filename, bytes), LookupError when gone."""
     from ..vectors.text import ExtractionError
     from . import files
@@ -106,13 +109,13 @@ def file_reader(state: Any) -> Any:
     return read
 
 
-async def _store_exists(state: Any, tenant: str, store_id: str) -> None:
+async def _store_exists(state: EngineState, tenant: str, store_id: str) -> None:
     async with state.db.read() as conn:
         if await repository.get_object(conn, repo.STORES, tenant, store_id) is None:
             raise not_found("vector store", store_id)
 
 
-async def _require_store(conn: Any, tenant: str, store_id: str) -> dict[str, Any]:
+async def _require_store(conn: AsyncConnection, tenant: str, store_id: str) -> dict[str, Any]:
     body = await repository.get_for_update(conn, repo.STORES, tenant, store_id)
     if body is None:
         raise not_found("vector store", store_id)
@@ -120,7 +123,7 @@ async def _require_store(conn: Any, tenant: str, store_id: str) -> dict[str, Any
 
 
 async def _attach(
-    state: Any,
+    state: EngineState,
     tenant: str,
     store_id: str,
     entries: list[tuple[str, dict[str, Any], dict[str, Any] | None]],
@@ -152,7 +155,7 @@ async def _attach(
 
 
 async def add_file_to_store(
-    state: Any,
+    state: EngineState,
     tenant: str,
     store_id: str,
     file_id: str,
@@ -169,7 +172,7 @@ async def add_file_to_store(
     return await retrieve(state, tenant, store_id, file_id)
 
 
-async def retrieve(state: Any, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
+async def retrieve(state: EngineState, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
     async with state.db.read() as conn:
         if await repository.get_object(conn, repo.STORES, tenant, store_id) is None:
             raise not_found("vector store", store_id)
@@ -180,7 +183,7 @@ async def retrieve(state: Any, tenant: str, store_id: str, file_id: str) -> dict
 
 
 async def update_attributes(
-    state: Any, tenant: str, store_id: str, file_id: str, attributes: dict[str, Any] | None
+    state: EngineState, tenant: str, store_id: str, file_id: str, attributes: dict[str, Any] | None
 ) -> dict[str, Any]:
     async with state.db.write() as conn:
         await _require_store(conn, tenant, store_id)
@@ -192,7 +195,7 @@ async def update_attributes(
     return body
 
 
-async def delete(state: Any, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
+async def delete(state: EngineState, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
     """Remove the file and its chunks from the store (the file itself stays)."""
     async with state.db.write() as conn:
         await _require_store(conn, tenant, store_id)
@@ -200,10 +203,14 @@ async def delete(state: Any, tenant: str, store_id: str, file_id: str) -> dict[s
             raise not_found("vector store file", file_id)
         await repo.delete_file_chunks(conn, store_id, file_id)
         await repo.bump_generation(conn, store_id)
+    if state.ingestion is not None:
+        state.ingestion.cancel(store_id=store_id, file_id=file_id)
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 
-async def detach_everywhere(state: Any, tenant: str, file_id: str, conn: Any = None) -> None:
+async def detach_everywhere(
+    state: EngineState, tenant: str, file_id: str, conn: AsyncConnection | None = None
+) -> None:
     """A deleted file leaves every store of the tenant (inside the caller's transaction if
     given)."""
     if conn is None:
@@ -214,7 +221,7 @@ async def detach_everywhere(state: Any, tenant: str, file_id: str, conn: Any = N
 
 
 async def list_(
-    state: Any,
+    state: EngineState,
     tenant: str,
     store_id: str,
     query: ListQuery,
@@ -240,7 +247,7 @@ async def list_(
         return await list_objects(conn, repo.FILES, tenant, query, **scope)
 
 
-async def content(state: Any, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
+async def content(state: EngineState, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
     """The file's parsed chunks, in order."""
     await retrieve(state, tenant, store_id, file_id)
     async with state.db.read() as conn:
@@ -273,7 +280,7 @@ def _shape_batch(body: dict[str, Any], counts: dict[str, int] | None) -> dict[st
 
 
 async def create_batch(
-    state: Any, tenant: str, store_id: str, fields: dict[str, Any], api_key: str | None
+    state: EngineState, tenant: str, store_id: str, fields: dict[str, Any], api_key: str | None
 ) -> dict[str, Any]:
     shared_strategy = fields.get("chunking_strategy")
     shared_attributes = fields.get("attributes")
@@ -287,19 +294,22 @@ async def create_batch(
     param = "file_ids" if fields.get("file_ids") else "files"
     await _store_exists(state, tenant, store_id)
     await require_files(state, tenant, list(entries), param)
+    batch_id = new_id("vsfb")
     body = {
-        "id": new_id("vsfb"),
+        "id": batch_id,
         "object": "vector_store.files_batch",
         "created_at": now(),
         "vector_store_id": store_id,
     }
     added = await _attach(
-        state, tenant, store_id, list(entries.values()), body["id"], api_key, batch_body=body
+        state, tenant, store_id, list(entries.values()), batch_id, api_key, batch_body=body
     )
     return _shape_batch(body, {"in_progress": len(added)})
 
 
-async def retrieve_batch(state: Any, tenant: str, store_id: str, batch_id: str) -> dict[str, Any]:
+async def retrieve_batch(
+    state: EngineState, tenant: str, store_id: str, batch_id: str
+) -> dict[str, Any]:
     async with state.db.read() as conn:
         body = await repository.get_object(
             conn, repo.BATCHES, tenant, batch_id, vector_store_id=store_id
@@ -310,7 +320,9 @@ async def retrieve_batch(state: Any, tenant: str, store_id: str, batch_id: str) 
     return _shape_batch(body, counts.get(store_id))
 
 
-async def cancel_batch(state: Any, tenant: str, store_id: str, batch_id: str) -> dict[str, Any]:
+async def cancel_batch(
+    state: EngineState, tenant: str, store_id: str, batch_id: str
+) -> dict[str, Any]:
     """Files not yet ingested are cancelled; those done stay."""
     async with state.db.write() as conn:
         body = await repository.get_for_update(
@@ -330,13 +342,15 @@ DAY = 86400
 
 
 def store_body(fields: dict[str, Any], created_at: int) -> dict[str, Any]:
-    """A new vector store's document from create fields (name, metadata, expires_after)."""
+    """A new vector store's document from create fields (name, description, metadata,
+    expires_after)."""
     expires_after = fields.get("expires_after")
     return {
         "id": new_id("vs"),
         "object": "vector_store",
         "created_at": created_at,
         "name": fields.get("name") or "",
+        "description": fields.get("description"),
         "metadata": fields.get("metadata") or {},
         "expires_after": expires_after,
         "expires_at": created_at + int(expires_after["days"]) * DAY if expires_after else None,

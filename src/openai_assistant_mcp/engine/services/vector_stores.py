@@ -7,7 +7,10 @@ import asyncio
 import time
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from ..errors import invalid, not_found
+from ..state import EngineState
 from ..store import file_store, repository, vector_chunks
 from ..store import vector_repository as repo
 from ..vectors.embedders import choose_mode
@@ -26,7 +29,7 @@ __all__ = ["add_file_to_store", "search", "wait_ingested"]
 DAY = 86400
 
 
-def _expires_at(expires_after: dict | None, last_active_at: int) -> int | None:
+def _expires_at(expires_after: dict[str, Any] | None, last_active_at: int) -> int | None:
     return last_active_at + int(expires_after["days"]) * DAY if expires_after else None
 
 
@@ -42,7 +45,12 @@ def shape(body: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]
         status = "in_progress"
     else:
         status = "completed"
-    shaped = {k: v for k, v in body.items() if not (k == "expires_after" and v is None)}
+    # `description` is stored but not shown: VectorStoreObject (and the SDK's model) has none.
+    shaped = {
+        k: v
+        for k, v in body.items()
+        if k != "description" and not (k == "expires_after" and v is None)
+    }
     return {
         **shaped,
         "usage_bytes": counts.get("usage_bytes", 0),
@@ -51,7 +59,9 @@ def shape(body: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]
     }
 
 
-async def require_store(conn: Any, tenant: str, store_id: str, *, lock: bool = False) -> dict:
+async def require_store(
+    conn: AsyncConnection, tenant: str, store_id: str, *, lock: bool = False
+) -> dict[str, Any]:
     """The caller's vector store, or a 404 (another tenant's answers as a missing one)."""
     get = repository.get_for_update if lock else repository.get_object
     body = await get(conn, repo.STORES, tenant, store_id)
@@ -61,7 +71,7 @@ async def require_store(conn: Any, tenant: str, store_id: str, *, lock: bool = F
 
 
 async def create(
-    state: Any,
+    state: EngineState,
     tenant: str,
     fields: dict[str, Any],
     api_key: str | None = None,
@@ -83,18 +93,22 @@ async def create(
     return shape(body, {"in_progress": len(rows)})
 
 
-async def retrieve(state: Any, tenant: str, store_id: str) -> dict[str, Any]:
+async def retrieve(state: EngineState, tenant: str, store_id: str) -> dict[str, Any]:
     async with state.db.read() as conn:
         body = await require_store(conn, tenant, store_id)
         counts = await repo.file_counts(conn, [store_id])
     return shape(body, counts.get(store_id))
 
 
-async def modify(state: Any, tenant: str, store_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+async def modify(
+    state: EngineState, tenant: str, store_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
     async with state.db.write() as conn:
         body = dict(await require_store(conn, tenant, store_id, lock=True))
         if "name" in fields:
             body["name"] = fields["name"] or ""
+        if "description" in fields:
+            body["description"] = fields["description"]
         if "metadata" in fields:
             body["metadata"] = fields["metadata"] or {}
         if "expires_after" in fields:
@@ -105,7 +119,7 @@ async def modify(state: Any, tenant: str, store_id: str, fields: dict[str, Any])
     return shape(body, counts.get(store_id))
 
 
-async def delete(state: Any, tenant: str, store_id: str) -> dict[str, Any]:
+async def delete(state: EngineState, tenant: str, store_id: str) -> dict[str, Any]:
     """Delete the store with its files and chunks, and detach it from assistants and threads."""
     async with state.db.write() as conn:
         await require_store(conn, tenant, store_id, lock=True)
@@ -114,6 +128,8 @@ async def delete(state: Any, tenant: str, store_id: str) -> dict[str, Any]:
             for body in await file_store.bodies_mentioning(conn, table, tenant, store_id):
                 if _detach_store(body, store_id):
                     await repository.replace_body(conn, table, body["id"], body)
+    if state.ingestion is not None:
+        state.ingestion.cancel(store_id=store_id)
     return {"id": store_id, "object": "vector_store.deleted", "deleted": True}
 
 
@@ -126,7 +142,7 @@ def _detach_store(body: dict[str, Any], store_id: str) -> bool:
     return True
 
 
-async def list_(state: Any, tenant: str, query: ListQuery) -> dict[str, Any]:
+async def list_(state: EngineState, tenant: str, query: ListQuery) -> dict[str, Any]:
     async with state.db.read() as conn:
         page = await list_objects(conn, repo.STORES, tenant, query)
         counts = await repo.file_counts(conn, [body["id"] for body in page["data"]])
@@ -135,7 +151,7 @@ async def list_(state: Any, tenant: str, query: ListQuery) -> dict[str, Any]:
 
 
 async def resolve_file_search(
-    state: Any, tenant: str, tool_resources: dict[str, Any] | None, api_key: str | None
+    state: EngineState, tenant: str, tool_resources: dict[str, Any] | None, api_key: str | None
 ) -> dict[str, Any] | None:
     """tool_resources with file_search checked: vector_store_ids must name the tenant's
     stores, and the `vector_stores` helper becomes a new store (from its file_ids) whose ID
@@ -155,21 +171,21 @@ async def resolve_file_search(
     for helper in file_search.get("vector_stores") or []:
         store = await create(state, tenant, helper, api_key, param=f"{param}.vector_stores[0]")
         store_ids.append(store["id"])
-    return {**tool_resources, "file_search": {"vector_store_ids": store_ids}}
+    return {**(tool_resources or {}), "file_search": {"vector_store_ids": store_ids}}
 
 
 # --- search ------------------------------------------------------------------------------------
 
 
 async def search(
-    state: Any,
+    state: EngineState,
     tenant: str,
     vector_store_ids: list[str],
     query: str | list[str],
     *,
     max_num_results: int = 20,
-    ranking_options: dict | None = None,
-    filters: dict | None = None,
+    ranking_options: dict[str, Any] | None = None,
+    filters: dict[str, Any] | None = None,
     api_key: str | None = None,
     keyword: bool = True,
     vector: bool = True,
@@ -240,7 +256,7 @@ async def search(
 
 
 async def search_page(
-    state: Any, tenant: str, store_id: str, fields: dict[str, Any], api_key: str | None
+    state: EngineState, tenant: str, store_id: str, fields: dict[str, Any], api_key: str | None
 ) -> dict[str, Any]:
     """POST /vector_stores/{id}/search: the results page; with `rewrite_query` the query is
     rewritten first (vectors.search.rewrite) and the page says what was searched."""
@@ -268,7 +284,7 @@ async def search_page(
     }
 
 
-async def _touch(state: Any, bodies: list[dict[str, Any]]) -> None:
+async def _touch(state: EngineState, bodies: list[dict[str, Any]]) -> None:
     """Searching makes a store active: last_active_at (and expiry) move on, at most once a
     minute per store so searches do not queue behind writes."""
     current = now()
@@ -283,7 +299,7 @@ async def _touch(state: Any, bodies: list[dict[str, Any]]) -> None:
 
 
 async def wait_ingested(
-    state: Any, tenant: str, vector_store_ids: list[str], timeout_s: float
+    state: EngineState, tenant: str, vector_store_ids: list[str], timeout_s: float
 ) -> bool:
     """Wait until none of the stores has a file in progress; False if time ran out first."""
     deadline = time.monotonic() + timeout_s

@@ -23,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from .files import private_sqlite_files
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Seconds a new PostgreSQL connection may take (TCP, TLS, authentication): an unreachable host
+# fails start-up in one line (engine/startup.py) rather than after asyncpg's 60 s.
+CONNECT_TIMEOUT = 5.0
 MIGRATION_LOCK = 0x6F616D6D  # any constant: the advisory lock taken while migrating
 # Writes between two WAL checkpoints (SQLite's own default is about every 1,000 pages).
 CHECKPOINT_EVERY_WRITES = 500
@@ -117,12 +120,13 @@ class Database:
                 # thread by walking the whole table backwards past the big threads' rows
                 # (measured: 6.6 ms instead of 0.03 ms next to a 10,000-message thread).
                 connect_args={
+                    "timeout": CONNECT_TIMEOUT,
                     "server_settings": {
                         "plan_cache_mode": "force_custom_plan",
                         # A lock held elsewhere fails the statement (55P03: a 503 to retry)
                         # after lock_timeout, rather than holding the request forever.
                         "lock_timeout": str(max(1, int(lock_timeout * 1000))),
-                    }
+                    },
                 },
             )
 

@@ -96,6 +96,34 @@ async def stale_file_ids(
 # --- bytes --------------------------------------------------------------------------------------
 
 
+async def lock_tenant_storage(conn: AsyncConnection, tenant: str) -> None:
+    """Serialize the tenant's storage writes until this transaction ends, so a quota check
+    and the write it allows are one step. PostgreSQL: a transaction-scoped advisory lock on
+    the tenant; SQLite's write transactions are already exclusive (BEGIN IMMEDIATE)."""
+    if conn.dialect.name == "postgresql":
+        key = func.hashtextextended("file-storage:" + tenant, 0)
+        await conn.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def tenant_bytes(conn: AsyncConnection, tenant: str) -> int:
+    """Bytes the tenant stores: its files (also those being written, counted as they grow)
+    and its uploads' parts."""
+    files = select(func.coalesce(func.sum(FILES.c.bytes), 0)).where(FILES.c.tenant == tenant)
+    parts = select(func.coalesce(func.sum(UPLOAD_PARTS.c.bytes), 0)).where(
+        UPLOAD_PARTS.c.tenant == tenant
+    )
+    return int((await conn.execute(files)).scalar_one()) + int(
+        (await conn.execute(parts)).scalar_one()
+    )
+
+
+async def grow(conn: AsyncConnection, table: Any, owner_id: str, size: int) -> None:
+    """Count `size` more bytes on a file or part row being written."""
+    await conn.execute(
+        update(table).where(table.c.id == owner_id).values(bytes=table.c.bytes + size)
+    )
+
+
 async def insert_chunk(conn: AsyncConnection, owner_id: str, index: int, data: bytes) -> None:
     await conn.execute(insert(CHUNKS).values(owner_id=owner_id, idx=index, data=data))
 

@@ -219,7 +219,10 @@ _RUN_COLUMNS = (
 
 
 def _run_row(row: Any) -> RunRow:
-    return RunRow(*row[:7], execution=row[7] or {})
+    run_id, tenant, thread_id, status, lease_owner, lease_expires_at, body, execution = row
+    return RunRow(
+        run_id, tenant, thread_id, status, lease_owner, lease_expires_at, body, execution or {}
+    )
 
 
 async def insert_run(

@@ -25,7 +25,7 @@ Body = JSON().with_variant(JSONB(), "postgresql")
 Seq = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _id() -> Column:
+def _id() -> Column[str]:
     return Column("id", String(64), nullable=False, unique=True)
 
 

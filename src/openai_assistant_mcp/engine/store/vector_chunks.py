@@ -4,7 +4,7 @@ numpy search) rankings."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, text
@@ -184,7 +184,7 @@ async def keyword_sample(conn: AsyncConnection, store_id: str) -> tuple[int, int
         f"SELECT min(rowid), max(rowid) FROM (SELECT rowid FROM {FTS} WHERE {FTS} MATCH :q "
         "ORDER BY rowid LIMIT :n)"
     )
-    row = (await conn.execute(ids, {"q": _fts_stores([store_id]), "n": SAMPLE_CHUNKS})).first()
+    row = (await conn.execute(ids, {"q": _fts_stores([store_id]), "n": SAMPLE_CHUNKS})).one()
     return chunks, int(row[0] or 0), int(row[1] or 0)
 
 
@@ -212,7 +212,8 @@ async def term_frequencies(
         if not chunks:
             continue
         sampled += min(chunks, SAMPLE_CHUNKS)
-        parts, params = [], {"first": first, "last": last}
+        parts: list[str] = []
+        params: dict[str, int | str] = {"first": first, "last": last}
         for index, term in enumerate(terms):
             params[f"q{index}"] = f"{_fts_stores([store_id])} AND {_fts_terms([term])}"
             parts.append(
@@ -230,7 +231,7 @@ async def keyword_search(
     required: list[str],
     optional: list[str],
     limit: int,
-    file_ids: Sequence[str] | None = None,
+    file_ids: Collection[str] | None = None,
     *,
     most_chunks: bool = False,
 ) -> list[int]:
@@ -291,7 +292,7 @@ async def pgvector_search(
     dims: int,
     vector: np.ndarray,
     limit: int,
-    file_ids: Sequence[str] | None = None,
+    file_ids: Collection[str] | None = None,
     *,
     exact: bool = False,
 ) -> list[tuple[int, float]]:

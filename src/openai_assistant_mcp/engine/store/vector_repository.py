@@ -12,14 +12,14 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import vector_tables as vt
-from .vector_chunks import (  # noqa: F401 (the worker writes chunks through this module)
-    CHUNKS,
-    delete_file_chunks,
-    ensure_hnsw_index,
-    file_chunk_texts,
-    has_pgvector,
-    replace_file_chunks,
-)
+
+# Re-exported: the worker and the services write chunks through this module.
+from .vector_chunks import CHUNKS as CHUNKS
+from .vector_chunks import delete_file_chunks as delete_file_chunks
+from .vector_chunks import ensure_hnsw_index as ensure_hnsw_index
+from .vector_chunks import file_chunk_texts as file_chunk_texts
+from .vector_chunks import has_pgvector as has_pgvector
+from .vector_chunks import replace_file_chunks as replace_file_chunks
 
 STORES = vt.vector_stores
 FILES = vt.vector_store_files
@@ -29,7 +29,9 @@ BATCHES = vt.vector_store_file_batches
 # --- stores -----------------------------------------------------------------------------------
 
 
-async def store_embedding(conn: AsyncConnection, store_id: str) -> tuple[dict, int] | None:
+async def store_embedding(
+    conn: AsyncConnection, store_id: str
+) -> tuple[dict[str, Any], int] | None:
     """(embedding record, generation) of a store."""
     row = (
         await conn.execute(
@@ -41,7 +43,7 @@ async def store_embedding(conn: AsyncConnection, store_id: str) -> tuple[dict, i
 
 async def stores_of_tenant(
     conn: AsyncConnection, tenant: str, store_ids: Sequence[str]
-) -> dict[str, tuple[dict, dict, int]]:
+) -> dict[str, tuple[dict[str, Any], dict[str, Any], int]]:
     """{id: (body, embedding record, generation)} of the tenant's stores among `store_ids`."""
     query = select(STORES.c.id, STORES.c.body, STORES.c.embedding, STORES.c.generation).where(
         STORES.c.tenant == tenant, STORES.c.id.in_(list(store_ids))
@@ -49,7 +51,7 @@ async def stores_of_tenant(
     return {row[0]: (row[1], row[2], int(row[3])) for row in await conn.execute(query)}
 
 
-async def set_store_embedding(conn: AsyncConnection, store_id: str, record: dict) -> None:
+async def set_store_embedding(conn: AsyncConnection, store_id: str, record: dict[str, Any]) -> None:
     await conn.execute(update(STORES).where(STORES.c.id == store_id).values(embedding=record))
 
 
@@ -133,7 +135,7 @@ async def save_file(
 
 async def files_attributes(
     conn: AsyncConnection, store_ids: Sequence[str], file_ids: Sequence[str] | None = None
-) -> list[tuple]:
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(store_id, file_id, attributes) of the stores' completed files (or of `file_ids`)."""
     query = select(FILES.c.vector_store_id, FILES.c.id, FILES.c.body).where(
         FILES.c.vector_store_id.in_(list(store_ids)), FILES.c.status == "completed"

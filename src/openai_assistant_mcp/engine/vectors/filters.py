@@ -18,9 +18,9 @@ def matches(filters: dict[str, Any], attributes: dict[str, Any]) -> bool:
         return False
     actual = attributes[key]
     if kind == "eq":
-        return actual == value
+        return bool(actual == value)
     if kind == "ne":
-        return actual != value
+        return bool(actual != value)
     if kind in ("in", "nin"):
         inside = isinstance(value, list) and actual in value
         return inside if kind == "in" else not inside
@@ -30,9 +30,10 @@ def matches(filters: dict[str, Any], attributes: dict[str, Any]) -> bool:
     both_strings = isinstance(actual, str) and isinstance(value, str)
     if not (both_numbers or both_strings):
         return False
-    return {
+    comparisons: dict[str, bool] = {
         "gt": actual > value,
         "gte": actual >= value,
         "lt": actual < value,
         "lte": actual <= value,
-    }.get(kind, False)
+    }
+    return comparisons.get(str(kind), False)

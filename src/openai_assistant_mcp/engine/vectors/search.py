@@ -1,5 +1,6 @@
-"""Hybrid retrieval: keyword (BM25 / ts_rank) and vector rankings fused by reciprocal rank
-fusion, scores normalised to 0-1; the `rewrite_query` rewrite and the rankers."""
+"""Hybrid retrieval: keyword (BM25 / ts_rank) and vector rankings, fused by weighted
+reciprocal rank fusion (fusion.py), scores normalised to 0-1; the `rewrite_query` rewrite and
+the rankers."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..settings import EngineSettings
 from ..store import vector_chunks as repo
 from .embedders import Embedder, EmbeddingUnavailable
+from .fusion import Hit, Rankings, by_similarity, fuse
 
-RRF_K = 60  # the usual constant of reciprocal rank fusion (Cormack et al. 2009)
 DEPTH = 50  # candidates taken from each ranking
 MAX_TERMS = 64
 EXACT_VECTOR_CHUNKS = 20_000  # PostgreSQL: stores this small beside bigger ones, ranked exactly
@@ -231,7 +233,8 @@ class _QueryVectors:
 
     def __init__(self, capacity: int = 512) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # (model, dimensions, query text) -> its embedding
+        self._entries: OrderedDict[tuple[Any, Any, str], np.ndarray] = OrderedDict()
 
     async def embed(self, embedder: Embedder, text: str, api_key: str | None) -> np.ndarray:
         if embedder.mode != "local":  # provider answers depend on the caller's key
@@ -254,7 +257,10 @@ QUERY_VECTORS = _QueryVectors()
 
 
 async def _embed_queries(
-    groups: list[list[StoreForSearch]], queries: list[str], settings: Any, api_key: str | None
+    groups: list[list[StoreForSearch]],
+    queries: list[str],
+    settings: EngineSettings,
+    api_key: str | None,
 ) -> list[tuple[list[StoreForSearch], np.ndarray]]:
     out = []
     for group in groups:
@@ -288,7 +294,7 @@ async def _exact_on_postgres(conn: AsyncConnection, group: list[StoreForSearch])
 
 async def _vector_rankings(
     db: Any,
-    settings: Any,
+    settings: EngineSettings,
     groups: list[list[StoreForSearch]],
     queries: list[str],
     api_key: str | None,
@@ -323,15 +329,43 @@ async def _vector_rankings(
 FUSING_RANKERS = ("auto", "default-2024-11-15", "default_2024_08_21")
 
 
-@dataclass(frozen=True)
-class Hit:
-    chunk_id: int
-    score: float
+async def rankings(
+    db: Any,
+    settings: EngineSettings,
+    stores: Sequence[StoreForSearch],
+    queries: list[str],
+    *,
+    file_ids: set[str] | None,
+    api_key: str | None,
+    pgvector: bool,
+    keyword: bool = True,
+    vector: bool = True,
+) -> Rankings:
+    """Both sides' rankings, side by side, each on its own connection: the vector side's
+    query embedding (a thread, or the provider) and then its ranking overlap the keyword
+    ranking in the database, so a search costs the longer side rather than the sum of both."""
+    groups: dict[tuple[Any, ...], list[StoreForSearch]] = {}
+    for store in stores:
+        record = store.embedding
+        if vector and record.get("mode") in ("local", "provider") and record.get("dimensions"):
+            key = (record["mode"], record.get("model"), record["dimensions"])
+            groups.setdefault(key, []).append(store)
+    vector_side = asyncio.ensure_future(
+        _vector_rankings(db, settings, list(groups.values()), queries, api_key, file_ids, pgvector)
+    )
+    try:
+        found: list[list[int]] = []
+        if keyword:
+            found = await _keyword_rankings(db, stores, queries, file_ids)
+        scored = await vector_side
+    finally:
+        vector_side.cancel()  # done by now, unless the keyword side failed: its error answers
+    return Rankings(found, scored)
 
 
 async def hybrid(
     db: Any,
-    settings: Any,
+    settings: EngineSettings,
     stores: Sequence[StoreForSearch],
     queries: list[str],
     *,
@@ -344,46 +378,23 @@ async def hybrid(
     ranker: str = "auto",
 ) -> list[Hit]:
     """The ranking of chunks for `queries` over `stores`, scores in 0-1. Fused (every ranker
-    but `none`): RRF divided by its largest value, so a chunk first in every ranking scores
-    1. `none`: the vector ranking alone, scored by cosine similarity, where the stores have
-    vectors (no keyword query: faster), else the keyword ranking alone."""
-    fuse = ranker != "none"
-    groups: dict[tuple, list[StoreForSearch]] = {}
-    for store in stores:
-        record = store.embedding
-        if vector and record.get("mode") in ("local", "provider") and record.get("dimensions"):
-            key = (record["mode"], record.get("model"), record["dimensions"])
-            groups.setdefault(key, []).append(store)
-    # The two sides run side by side, each on its own connection: the vector side's query
-    # embedding (a thread, or the provider) and then its ranking overlap the keyword ranking
-    # in the database, so a search costs the longer side rather than the sum of both.
-    vector_side = asyncio.ensure_future(
-        _vector_rankings(db, settings, list(groups.values()), queries, api_key, file_ids, pgvector)
+    but `none`): see `fuse`. `none`: the vector ranking alone, scored by cosine similarity,
+    where the stores have vectors (no keyword query: faster), else the keyword ranking alone."""
+    fusing = ranker != "none"
+    found = await rankings(
+        db,
+        settings,
+        stores,
+        queries,
+        file_ids=file_ids,
+        api_key=api_key,
+        pgvector=pgvector,
+        keyword=keyword and fusing,
+        vector=vector,
     )
-    try:
-        rankings: list[list[int]] = []
-        if keyword and fuse:
-            rankings = await _keyword_rankings(db, stores, queries, file_ids)
-        scored = await vector_side
-    finally:
-        vector_side.cancel()  # done by now, unless the keyword side failed: its error answers
-    if not fuse:
-        if scored:
-            best: dict[int, float] = {}
-            for found in scored:
-                for chunk_id, similarity in found:
-                    best[chunk_id] = max(best.get(chunk_id, -1.0), similarity)
-            ordered = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
-            return [Hit(chunk_id, min(1.0, max(0.0, sim))) for chunk_id, sim in ordered]
+    if not fusing:
+        if found.vector:
+            return by_similarity(found.vector, limit)
         if keyword:
-            rankings = await _keyword_rankings(db, stores, queries, file_ids)
-    rankings += [[chunk_id for chunk_id, _ in found] for found in scored]
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, chunk_id in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-    if not rankings:
-        return []
-    best_possible = len(rankings) / (RRF_K + 1)
-    ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [Hit(chunk_id, min(1.0, score / best_possible)) for chunk_id, score in ordered]
+            found.keyword = await _keyword_rankings(db, stores, queries, file_ids)
+    return fuse(found, limit)

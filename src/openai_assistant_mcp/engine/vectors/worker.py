@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..settings import EngineSettings
 from ..store import vector_repository as repo
 from ..store.database import Database
 from ..tenancy import DEFAULT_TENANT
-from .embedders import Embedder, EmbeddingUnavailable, server_key
-from .text import ExtractionError, chunk_text, extract_text
+from .embedders import Embedder, EmbeddingUnavailable, close_batchers, server_key
+from .extraction import ExtractionLimits, extract_chunks
+from .text import ExtractionError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ ReadFile = Callable[[str, str, int], Awaitable[tuple[str, bytes]]]
 class IngestionWorker:
     """Claims queued vector store files and ingests them, a few at a time."""
 
-    def __init__(self, settings: Any, db: Database, read_file: ReadFile) -> None:
+    def __init__(self, settings: EngineSettings, db: Database, read_file: ReadFile) -> None:
         self.settings = settings
         self.db = db
         self.read_file = read_file
@@ -66,6 +69,7 @@ class IngestionWorker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        close_batchers()
         try:
             async with self.db.write() as conn:
                 await repo.release_file_leases(conn, self.owner)
@@ -78,6 +82,13 @@ class IngestionWorker:
             for key in keys:
                 self._keys[key] = api_key
         self._wake.set()
+
+    def cancel(self, *, store_id: str | None = None, file_id: str | None = None) -> None:
+        """Stop this process's ingestion of a deleted store or file now (its extraction child
+        is killed); other processes notice at their next lease renewal."""
+        for (store, file), task in list(self._active.items()):
+            if store_id in (None, store) and file_id in (None, file) and (store_id or file_id):
+                task.cancel()
 
     @property
     def lease_seconds(self) -> float:
@@ -126,9 +137,9 @@ class IngestionWorker:
             key = (work.vector_store_id, work.file_id)
             task = asyncio.create_task(self._ingest(work), name=f"ingest {work.file_id}")
             self._active[key] = task
-            task.add_done_callback(lambda _t, key=key: self._done(key))
+            task.add_done_callback(functools.partial(self._done, key))
 
-    def _done(self, key: tuple[str, str]) -> None:
+    def _done(self, key: tuple[str, str], _task: asyncio.Task[None]) -> None:
         self._active.pop(key, None)
         self._keys.pop(key, None)
         self._wake.set()  # room for the next file
@@ -147,14 +158,17 @@ class IngestionWorker:
             record = found[0]
             filename, data = await self.read_file(work.tenant, file_id, MAX_INGEST_BYTES)
             strategy = work.body["chunking_strategy"]["static"]
-            text = await asyncio.to_thread(extract_text, filename, data)
-            del data
-            chunks = await asyncio.to_thread(
-                chunk_text,
-                text,
+            chunks = await extract_chunks(  # in a child process, killed if we are cancelled
+                filename,
+                data,
                 strategy["max_chunk_size_tokens"],
                 strategy["chunk_overlap_tokens"],
+                ExtractionLimits(
+                    self.settings.ingest_extraction_memory_mb,
+                    self.settings.ingest_extraction_seconds,
+                ),
             )
+            del data
             vectors = None
             embedder = Embedder(record, self.settings)
             if embedder.enabled and chunks:
@@ -169,8 +183,8 @@ class IngestionWorker:
                         "the caller's key is kept in memory only, and the process that had it "
                         "stopped; the server has no key of its own (EMBEDDINGS_API_KEY)"
                     )
-                vectors = await embedder.passages([c.text for c in chunks], api_key)
-            await self._finish(work, [(c.text, c.tokens) for c in chunks], vectors, record)
+                vectors = await embedder.passages([text for text, _ in chunks], api_key)
+            await self._finish(work, chunks, vectors, record)
         except asyncio.CancelledError:
             raise
         except ExtractionError as exc:
@@ -184,7 +198,11 @@ class IngestionWorker:
             await self._fail(work, "server_error", f"Ingestion failed ({type(exc).__name__}).")
 
     async def _finish(
-        self, work: repo.FileWork, chunks: list[tuple[str, int]], vectors: Any, record: dict
+        self,
+        work: repo.FileWork,
+        chunks: list[tuple[str, int]],
+        vectors: Any,
+        record: dict[str, Any],
     ) -> None:
         store_id, file_id = work.vector_store_id, work.file_id
         async with self.db.write() as conn:

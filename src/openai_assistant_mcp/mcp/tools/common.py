@@ -180,7 +180,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
     """An SDK object (or plain dict) as JSON-ready data."""
     if isinstance(obj, dict):
         return obj
-    return obj.to_dict(mode="json")
+    data: dict[str, Any] = obj.to_dict(mode="json")
+    return data
 
 
 def page_result(
@@ -265,7 +266,8 @@ def compact_schema(model: type[BaseModel]) -> dict[str, Any]:
             out["enum"] = [out.pop("const")]
         return out
 
-    return walk(raw)
+    compact: dict[str, Any] = walk(raw)
+    return compact
 
 
 # Parts of a pydantic error location that name a union member rather than a field.

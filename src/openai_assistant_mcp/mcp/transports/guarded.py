@@ -15,7 +15,7 @@ Heavy imports (uvicorn, the SDK) happen in functions: the stdio transport must s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ...http.access import exposure_refusal
@@ -90,16 +90,22 @@ def mcp_guard(app: Any, settings: Settings) -> Guard:
 
 
 async def serve_guarded(
-    app: Any, settings: Settings, in_flight: Callable[[], int], log_config: Any = None
+    app: Any,
+    settings: Settings,
+    in_flight: Callable[[], int],
+    log_config: Any = None,
+    health: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
-    """Serve `app` behind the guard with uvicorn until SIGTERM/SIGINT, then drain."""
+    """Serve `app` behind the guard with uvicorn until SIGTERM/SIGINT, then drain; `health`
+    answers GET /healthz in front of the guard (no token needed; http/health.py)."""
     import uvicorn
 
+    from ...http.health import HealthCheck
     from ...http.server import GuardedServer, uvicorn_limits
 
     guard = mcp_guard(app, settings)
     config = uvicorn.Config(
-        guard,
+        HealthCheck(guard, health) if health is not None else guard,
         host=settings.host,
         port=settings.port,
         log_config=log_config,

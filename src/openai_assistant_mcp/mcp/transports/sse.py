@@ -17,6 +17,7 @@ from .guarded import transport_security
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
     from starlette.applications import Starlette
+    from starlette.types import Message
 
     from ...settings import Settings
 
@@ -56,7 +57,7 @@ def sse_app(server: Server[Any], settings: Settings) -> Starlette:
                 await JSONResponse(body, 503, {"retry-after": "5"})(scope, receive, send)
                 return
 
-            async def sending(message: dict[str, Any]) -> None:
+            async def sending(message: Message) -> None:
                 nonlocal key
                 found = key.startswith("stream-") and _SESSION_ID.search(message.get("body", b""))
                 if found:

@@ -68,7 +68,7 @@ class PerRequestTransport(StreamableHTTPServerTransport):
         super().__init__(*args, **kwargs)
         self._waits = waits
 
-    @property  # type: ignore[override]
+    @property
     def is_json_response_enabled(self) -> bool:
         return not _streamed.get()
 

@@ -6,6 +6,8 @@ Revises:
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -19,7 +21,7 @@ Body = sa.JSON().with_variant(JSONB(), "postgresql")
 Seq = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _common() -> list[sa.Column]:
+def _common() -> list[sa.Column[Any]]:
     return [
         sa.Column("seq", Seq, primary_key=True, autoincrement=True),
         sa.Column("id", sa.String(64), nullable=False, unique=True),
@@ -27,7 +29,7 @@ def _common() -> list[sa.Column]:
     ]
 
 
-def _thread_fk() -> sa.Column:
+def _thread_fk() -> sa.Column[str]:
     return sa.Column(
         "thread_id", sa.String(64), sa.ForeignKey("threads.id", ondelete="CASCADE"), nullable=False
     )

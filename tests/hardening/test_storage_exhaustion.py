@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.mcp.servers import free_port, running_server, server_env
+from tests.mcp.servers import ServerProcess, free_port, running_server, server_env
 from tests.support.scripted_provider import ScriptedProvider, Text
 
 HEADERS = {"Authorization": "Bearer sk-store", "OpenAI-Beta": "assistants=v2"}
@@ -37,8 +37,10 @@ def _unavailable(answer: httpx2.Response, cause: str) -> None:
 
 def test_a_database_locked_by_another_process_answers_503(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with _api(data, tmp_path / "server.log", DATABASE_LOCK_TIMEOUT="1") as server:
-        http = httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30)
+    with (
+        _api(data, tmp_path / "server.log", DATABASE_LOCK_TIMEOUT="1") as server,
+        httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30) as http,
+    ):
         made = http.post("/assistants", json={"model": "m", "name": "before"})
         assert made.status_code == 200
         holder = sqlite3.connect(data / "assistants.db", isolation_level=None)
@@ -86,8 +88,10 @@ def _fill(disk: Path) -> Path:
 
 
 def test_a_full_disk_answers_503_and_recovers(tmp_path: Path, small_disk: Path) -> None:
-    with _api(small_disk / "data", tmp_path / "server.log") as server:
-        http = httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30)
+    with (
+        _api(small_disk / "data", tmp_path / "server.log") as server,
+        httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30) as http,
+    ):
         assert http.post("/assistants", json={"model": "m", "name": "kept"}).status_code == 200
         filler = _fill(small_disk)
         big = {"model": "m", "instructions": "i" * 200_000}
@@ -135,6 +139,15 @@ def _wait_streamed(provider: ScriptedProvider) -> None:
         time.sleep(0.05)
 
 
+def _wait_logged(server: ServerProcess, line: str, times: int) -> None:
+    """Until the server has logged `line` `times` times: what the engine did, counted, rather
+    than a fixed time (on a busy machine the engine's retries come later, and so does this)."""
+    deadline = time.monotonic() + 120
+    while server.log().count(line) < times:
+        assert time.monotonic() < deadline, f"{line!r} logged under {times} times"
+        time.sleep(0.05)
+
+
 def _answer_kept(http: httpx2.Client, thread: str) -> str:
     found = http.get(f"/threads/{thread}/messages").json()["data"]
     said = [m for m in found if m["role"] == "assistant"]
@@ -159,12 +172,16 @@ def test_a_run_whose_end_meets_a_full_disk_keeps_its_answer(
     with ScriptedProvider() as provider:
         provider.script(Text(ANSWER, chunk_delay=0.05))
         env = _store_env(provider, retry="60")
-        with _api(small_disk / "data", tmp_path / "server.log", **env) as server:
-            http = httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30)
+        with (
+            _api(small_disk / "data", tmp_path / "server.log", **env) as server,
+            httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30) as http,
+        ):
             thread, run = _run_until_streamed(http, provider)
             filler = _fill(small_disk)
             _wait_streamed(provider)
-            time.sleep(3)  # the end is refused (disk full) and retried; the lease runs out
+            # The end is refused (disk full) and retried, backing off 0.1, 0.2, 0.4, 0.8 and
+            # 1.6 s: the sixth refusal comes over 3 s after the first, the 2 s lease long out.
+            _wait_logged(server, "could not store the end of run", 6)
             body = http.get(f"/threads/{thread}/runs/{run}").json()
             assert body["status"] == "in_progress", body["last_error"]
             os.remove(filler)
@@ -181,12 +198,16 @@ def test_a_run_whose_end_cannot_be_stored_fails_saying_storage_failed(
     with ScriptedProvider() as provider:
         provider.script(Text(ANSWER, chunk_delay=0.05))
         env = _store_env(provider, retry="1")
-        with _api(small_disk / "data", tmp_path / "server.log", **env) as server:
-            http = httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30)
+        with (
+            _api(small_disk / "data", tmp_path / "server.log", **env) as server,
+            httpx2.Client(base_url=server.url("/v1"), headers=HEADERS, timeout=30) as http,
+        ):
             thread, run = _run_until_streamed(http, provider)
             filler = _fill(small_disk)
             _wait_streamed(provider)
-            time.sleep(4)  # past the retries: the failed end is refused too
+            # Past the 1 s of retries, the failed end is refused too, then retried at each
+            # 0.2 s poll (two attempts each): 30 refusals span over 2.8 s, past the 2 s lease.
+            _wait_logged(server, "end not stored", 30)
             assert http.get(f"/threads/{thread}/runs/{run}").json()["status"] == "in_progress"
             os.remove(filler)
             body = _wait_run(http, thread, run, lambda b: b["status"] != "in_progress")

@@ -1,0 +1,146 @@
+"""Tool calls a model wrote as text: small local models (and servers without a tool-call parser
+for them) answer a request that offered tools with the call written out, e.g.
+
+    {"name": "get_weather", "arguments": {"city": "Paris"}}
+    ```json\n{"name": ...}\n```
+    <tool_call>\n{"name": ...}\n</tool_call>
+    [{"name": ...}, {"name": ...}]
+
+An answer that is *only* such calls, each naming an offered tool, is taken as those calls
+(`parse`); anything else (prose around it, a JSON answer of another shape, a tool that was not
+offered) stays the answer. `undecided` says whether a streamed answer could still turn out to
+be a call, so its text is held back until it is known (docs/runs.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+# A fenced block (```json, ```tool_call, or bare), or <tool_call> … </tool_call> tags.
+_FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
+_TAGS = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+# The openings a call may start with, as written by the models seen (tags, fences, JSON).
+_OPENINGS = ("<tool_call>", "```", "{", "[")
+# Keys an object that is a call may begin with; any other first key decides: not a call.
+_CALL_KEYS = {"name", "arguments", "parameters", "function", "type", "id", "tool", "tool_name"}
+_FIRST_KEY = re.compile(r'^(?:\[\s*)?\{\s*"([^"\\]{0,40})"')
+# Text held back while undecided is at most this long: a call is shorter.
+MAX_HELD_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class TextCall:
+    name: str
+    arguments: str  # JSON text of an object
+
+
+def parse(text: str, offered: Collection[str]) -> list[TextCall] | None:
+    """The calls `text` consists of, or None when it is not only calls of `offered` tools."""
+    body = text.strip()
+    if not body or len(body) > MAX_HELD_CHARS:
+        return None
+    for pattern in (_TAGS, _FENCE):
+        if pattern.search(body):
+            if pattern.sub("", body).strip():  # prose beside the blocks: an answer
+                return None
+            found: list[TextCall] = []
+            for block in pattern.findall(body):
+                calls = _calls_in(block, offered)
+                if calls is None:
+                    return None
+                found += calls
+            return found or None
+    return _calls_in(body, offered)
+
+
+def _calls_in(block: str, offered: Collection[str]) -> list[TextCall] | None:
+    try:
+        # strict=False: raw newlines inside strings, as grammar-constrained output has them.
+        value = json.loads(block.strip(), strict=False)
+    except ValueError:
+        return None
+    items = value if isinstance(value, list) else [value]
+    calls = [_call(item, offered) for item in items]
+    if not calls or any(call is None for call in calls):
+        return None
+    return [call for call in calls if call is not None]
+
+
+def _call(item: Any, offered: Collection[str]) -> TextCall | None:
+    if not isinstance(item, dict):
+        return None
+    if isinstance(item.get("function"), dict):  # {"type": "function", "function": {...}}
+        item = item["function"]
+    name = item.get("name")
+    if not isinstance(name, str) or name not in offered:
+        return None
+    extra = set(item) - {"name", "arguments", "parameters", "type", "id"}
+    if extra:  # an object with other fields is data, not a call
+        return None
+    arguments = item.get("arguments", item.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments, strict=False) if arguments.strip() else {}
+        except ValueError:
+            return None
+    if not isinstance(arguments, dict):
+        return None
+    return TextCall(name, json.dumps(arguments, ensure_ascii=False))
+
+
+def undecided(text: str) -> bool:
+    """Whether a streamed answer that begins with `text` may still be only tool calls."""
+    body = text.lstrip()
+    if not body:
+        return True
+    if len(body) > MAX_HELD_CHARS:
+        return False
+    if not any(o.startswith(body) or body.startswith(o) for o in _OPENINGS):
+        return False
+    first = _FIRST_KEY.match(body)
+    return first is None or first.group(1) in _CALL_KEYS
+
+
+def looked_for(request: dict[str, Any], enabled: bool) -> list[str]:
+    """The tool names a call written as text may name in this request (none: not looked for):
+    not with `tool_choice: "none"`, nor when a JSON answer was asked for."""
+    format_type = (request.get("response_format") or {}).get("type")
+    if (
+        not enabled
+        or request.get("tool_choice") == "none"
+        or format_type in ("json_object", "json_schema")
+    ):
+        return []
+    return [tool["function"]["name"] for tool in request.get("tools") or ()]
+
+
+class Held:
+    """A streamed answer's text, held back while it may still be only tool calls of `offered`
+    (nothing is held when that list is empty)."""
+
+    def __init__(self, offered: list[str], hold_all: bool = False) -> None:
+        self.offered = offered
+        self.hold_all = hold_all  # held to the end, whatever it is (see Turn._forced_call)
+        self.text: list[str] | None = [] if offered or hold_all else None
+
+    def pass_on(self, text: str, has_calls: bool) -> str:
+        """What of the answer to show now: `text`, or all held so far once it is decided it
+        is no call, or "" while still undecided."""
+        if self.text is None:
+            return text
+        self.text.append(text)
+        whole = "".join(self.text)
+        if has_calls or not (self.hold_all or undecided(whole)):
+            self.text = None
+            return whole
+        return ""
+
+    def finish(self, no_calls: bool) -> tuple[str, list[TextCall]]:
+        """At the stream's end: the text still to show, or the calls the answer was."""
+        whole = "".join(self.text or [])
+        self.text = None
+        found = None if no_calls or not whole else parse(whole, self.offered)
+        return ("", found) if found else (whole, [])

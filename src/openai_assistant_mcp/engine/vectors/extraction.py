@@ -1,0 +1,216 @@
+"""Text extraction and chunking outside the server process, bounded and stoppable.
+
+A crafted file (a small DOCX holding 200 MB of XML, a PDF whose pages share one huge content
+stream, megabytes of HTML) can cost a parser gigabytes and minutes. So each file is extracted
+by a child process of its own, forked by a zygote process that has imported the parsers and
+loaded the tokenizer once (`extraction_child.py`): a fork costs milliseconds where a fresh
+interpreter would take ~1.5 s. The child runs under RLIMIT_AS (INGEST_EXTRACTION_MEMORY_MB)
+and RLIMIT_CPU; the server kills it at the wall-clock deadline (INGEST_EXTRACTION_SECONDS) or
+when the ingestion task is cancelled (its file or store was deleted, the server stops). A
+file over a limit fails alone, its `last_error` naming the limit.
+
+One child per file rather than a pool: killing a runaway worker of a `ProcessPoolExecutor`
+breaks the pool for every other file. Our own zygote rather than multiprocessing's forkserver:
+its children re-run the server's main script (`__main__`) before working, which costs ~1.3 s
+per file for the console script, and runs an unguarded script's server again. The zygote
+and its children get no secrets: their environment is reduced to what Python needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .text import ExtractionError, chunk_text, extract_text, is_plain_text
+
+OUT_OF_MEMORY = 3  # extraction_child.OUT_OF_MEMORY (that module is never imported here)
+
+MIB = 1024 * 1024
+# Plain text up to this size is chunked in a server thread: ~0.3 s of CPU and ~10 MB at most,
+# where a child costs ~5-20 ms per file on this 2-core machine, more than a small file's work.
+IN_SERVER_TEXT_BYTES = MIB
+_ENVIRONMENT = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME")
+
+
+@dataclass(frozen=True)
+class ExtractionLimits:
+    memory_mb: int
+    seconds: float
+
+
+class Zygote:
+    """The process that forks extraction children; started at first use, again if it died."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+
+    def fork(self) -> Connection:
+        """A connection to a new child (blocking: call it in a thread)."""
+        with self._lock:
+            for attempt in (1, 2):
+                control = self._running()
+                ours, theirs = socket.socketpair()
+                try:
+                    socket.send_fds(control, [b"f"], [theirs.fileno()])
+                except OSError:  # the zygote died: start another once
+                    ours.close()
+                    self._close()
+                    if attempt == 2:
+                        raise
+                    continue
+                finally:
+                    theirs.close()
+                return Connection(ours.detach())
+        raise AssertionError("unreachable")
+
+    def _running(self) -> socket.socket:
+        if self._process is not None and self._process.poll() is None and self._control:
+            return self._control
+        self._close()
+        ours, theirs = socket.socketpair()
+        env = {name: os.environ[name] for name in _ENVIRONMENT if name in os.environ}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __package__ + ".extraction_child", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        theirs.close()
+        self._control = ours
+        return ours
+
+    def _close(self) -> None:
+        if self._control is not None:
+            self._control.close()  # the zygote ends when it reads the end of this socket
+            self._control = None
+        if self._process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(5)
+            self._process = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+ZYGOTE = Zygote()
+
+
+async def extract_chunks(
+    filename: str, data: bytes, max_tokens: int, overlap_tokens: int, limits: ExtractionLimits
+) -> list[tuple[str, int]]:
+    """The file's chunks as (text, tokens), extracted in a child process within `limits`.
+    Raises ExtractionError (the file fails with its code and message); cancelling the caller
+    kills the child. Plain text of at most IN_SERVER_TEXT_BYTES is chunked in a server thread
+    instead: no parser runs, its cost is bounded by its size, and the child would cost more
+    than the work (bench/RESULTS.md)."""
+    if len(data) <= IN_SERVER_TEXT_BYTES and is_plain_text(filename, data):
+        return await asyncio.to_thread(
+            _plain_text_chunks, filename, data, max_tokens, overlap_tokens
+        )
+    conn = await asyncio.to_thread(ZYGOTE.fork)
+    pid: list[int] = []  # the child's, once the zygote said it
+    request = (filename, max_tokens, overlap_tokens)
+    cpu = max(1, math.ceil(limits.seconds))
+    # The blocking exchange runs in a thread. Whatever ends the wait (the deadline, a cancel),
+    # the child is killed and the thread waited for (it ends when the zygote reports the
+    # child's exit) before the connection is closed.
+    exchange = asyncio.ensure_future(
+        asyncio.to_thread(_exchange, conn, pid, (limits.memory_mb * MIB, cpu), request, data)
+    )
+    try:
+        reply, exitcode = await asyncio.wait_for(asyncio.shield(exchange), limits.seconds)
+    except TimeoutError:
+        raise ExtractionError(
+            "invalid_file",
+            f"Extracting the file's text took longer than {limits.seconds:g} s "
+            "(INGEST_EXTRACTION_SECONDS).",
+        ) from None
+    except (EOFError, OSError):
+        raise ExtractionError(
+            "server_error", "The text extraction process stopped; add the file again."
+        ) from None
+    finally:
+        if not exchange.done():
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid[0], signal.SIGKILL)
+            else:  # no pid yet: end the conversation (wakes the thread, the child reads EOF)
+                with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as dup:
+                    dup.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(BaseException):
+                await exchange
+        conn.close()
+    return _result(reply, exitcode, limits)
+
+
+def _plain_text_chunks(
+    filename: str, data: bytes, max_tokens: int, overlap_tokens: int
+) -> list[tuple[str, int]]:
+    chunks = chunk_text(extract_text(filename, data), max_tokens, overlap_tokens)
+    return [(chunk.text, chunk.tokens) for chunk in chunks]
+
+
+def _exchange(
+    conn: Connection,
+    pid: list[int],
+    limits: tuple[int, int],
+    request: tuple[str, int, int],
+    data: bytes,
+) -> tuple[Any, int]:
+    """Talk to one child: (its answer or None, its exit code)."""
+    kind, child = conn.recv()
+    assert kind == "pid"
+    pid.append(child)
+    conn.send(limits)
+    conn.send(request)
+    conn.send_bytes(data)
+    reply = None
+    while True:
+        message = conn.recv()
+        if message[0] == "exit":
+            return reply, message[1]
+        reply = message
+
+
+def _result(reply: Any, exitcode: int, limits: ExtractionLimits) -> list[tuple[str, int]]:
+    if reply is None:
+        raise _died(exitcode, limits)
+    if reply[0] == "ok":
+        chunks: list[tuple[str, int]] = reply[1]
+        return chunks
+    raise ExtractionError(reply[1], reply[2])
+
+
+def _memory(limits: ExtractionLimits) -> ExtractionError:
+    return ExtractionError(
+        "invalid_file",
+        f"Extracting the file's text needs more than {limits.memory_mb} MiB of memory "
+        "(INGEST_EXTRACTION_MEMORY_MB).",
+    )
+
+
+def _died(exitcode: int, limits: ExtractionLimits) -> ExtractionError:
+    """Why a child ended without answering, as the file's error."""
+    if exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return ExtractionError(
+            "invalid_file",
+            f"Extracting the file's text took more than {math.ceil(limits.seconds)} s of CPU "
+            "(INGEST_EXTRACTION_SECONDS).",
+        )
+    if exitcode in (OUT_OF_MEMORY, -signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS):
+        return _memory(limits)  # a parser's C code failing an allocation under RLIMIT_AS
+    return ExtractionError(
+        "server_error", f"The text extraction process ended unexpectedly (exit code {exitcode})."
+    )
