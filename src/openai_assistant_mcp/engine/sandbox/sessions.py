@@ -59,6 +59,7 @@ class Session:
     cgroup: SessionCgroup | None = None  # the running interpreter's limits
     files: dict[bytes, tuple[int, int]] | None = None  # /mnt/data after the last execution
     contained: bool = True  # every interpreter ran in a cgroup, seen empty when it ended
+    files_lost: bool = False  # /mnt/data was emptied when the interpreter was stopped
 
     @property
     def alive(self) -> bool:
@@ -245,11 +246,12 @@ class SessionPool:
         session.files = None  # the code may change /mnt/data: whoever keeps a listing rescans
         note = None
         if session.ended:
+            files = "were deleted" if session.files_lost else "were kept"
             note = (
                 f"The interpreter was restarted ({session.ended}): variables from earlier "
-                "executions are gone; files in /mnt/data were kept"
+                f"executions are gone; files in /mnt/data {files}"
             )
-            session.ended = None
+            session.ended, session.files_lost = None, False
         if not session.alive:
             await self._start(session)
         s = self.settings
@@ -297,6 +299,7 @@ class SessionPool:
         if stop:
             await self._kill(session)
             session.ended = "the previous execution went over the session's limits"
+            session.files_lost = "the files in /mnt/data deleted" in (over or "")
         return result
 
     @staticmethod
