@@ -77,6 +77,7 @@ class SessionPool:
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
+        self._disposals: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -180,7 +181,10 @@ class SessionPool:
         """Stop the interpreter and delete the session's files (caller holds the guard); run
         to the end even if the caller is cancelled (a mount or a uid claim must not leak)."""
         self.sessions.pop(session.key, None)
-        await asyncio.shield(self._dispose(session))
+        disposal = asyncio.create_task(self._dispose(session))
+        self._disposals.add(disposal)
+        disposal.add_done_callback(self._disposals.discard)
+        await asyncio.shield(disposal)
 
     async def _dispose(self, session: Session) -> None:
         await self._kill(session)
@@ -201,6 +205,7 @@ class SessionPool:
         async with self._guard:
             for session in list(self.sessions.values()):
                 await self._end(session)
+        await asyncio.gather(*self._disposals)  # also those a cancelled caller left running
 
     async def _reap_idle(self) -> None:
         while self.sessions:
