@@ -79,7 +79,9 @@ async def test_idle_sessions_end(sandbox_settings: SandboxSettings, tmp_path: Pa
     try:
         await box.pool.execute("t1", "v = 1")
         data_dir = box.pool.sessions["t1"].spec.data_dir
-        for _ in range(50):  # the pool's own reaper ends it (it looks every 0.1 s here)
+        # The pool's own reaper ends it (it looks every 0.1 s here): waited for, up to a minute
+        # (ending a session kills its processes and removes its files: slow on a loaded box).
+        for _ in range(600):
             await asyncio.sleep(0.1)
             if "t1" not in box.pool.sessions and not data_dir.exists():
                 break

@@ -38,7 +38,8 @@ class Sandbox:
 
     async def unavailable(self) -> str | None:
         """Why code cannot run sandboxed here (naming what to install or run), else None."""
-        if reason := self.backend.unavailable():
+        # In a thread: the first call probes bwrap (namespaces.py), a subprocess.
+        if reason := await asyncio.to_thread(self.backend.unavailable):
             return reason
         if venv_missing(self.settings) is None:
             return None

@@ -164,7 +164,7 @@ async def write_pieces(
     buffer = bytearray()
     size = count = counted = 0
 
-    async def account(conn: Any, total: int) -> None:
+    async def account(conn: AsyncConnection, total: int) -> None:
         nonlocal counted
         if total <= counted:
             return
