@@ -207,9 +207,32 @@ def test_a_docx_expanding_out_of_proportion_is_refused_before_parsing() -> None:
     assert "-fold" in raised.value.message and "at most 100-fold" in raised.value.message
 
 
-async def test_ordinary_files_still_extract_in_children() -> None:
+async def test_ordinary_documents_extract_in_children() -> None:
     from openai_assistant_mcp.engine.vectors.extraction import ExtractionLimits, extract_chunks
 
-    text = "# Notes\nThe kettle whistles at dawn.\n"
-    chunks = await extract_chunks("notes.md", text.encode(), 800, 400, ExtractionLimits(512, 60))
+    page = b"<html><body><h1>Notes</h1><p>The kettle whistles at dawn.</p></body></html>"
+    chunks = await extract_chunks("notes.html", page, 800, 400, ExtractionLimits(512, 60))
+    text = "Notes\nThe kettle whistles at dawn."
     assert chunks == [(text, count_tokens(text))]
+
+
+async def test_plain_text_past_a_mebibyte_is_chunked_in_a_child_too() -> None:
+    """Small plain text is chunked in a server thread (no parser; a child would cost more);
+    past IN_SERVER_TEXT_BYTES it goes to a child, under the child's memory limit: 128 MiB is
+    below what the child already maps, so there it fails, naming the limit."""
+    from openai_assistant_mcp.engine.vectors.extraction import (
+        IN_SERVER_TEXT_BYTES,
+        ExtractionLimits,
+        extract_chunks,
+    )
+
+    line = b"The tide tables are pinned beside the barometer.\n"
+    small = line * (IN_SERVER_TEXT_BYTES // len(line))
+    big = small + line * 2
+    starved = ExtractionLimits(128, 60)
+    assert await extract_chunks("small.txt", small, 800, 400, starved)  # never in a child
+    with pytest.raises(ExtractionError) as raised:
+        await extract_chunks("big.txt", big, 800, 400, starved)
+    assert "128 MiB" in raised.value.message
+    chunks = await extract_chunks("big.txt", big, 800, 400, ExtractionLimits(1024, 60))
+    assert sum(tokens for _, tokens in chunks) >= count_tokens(big.decode())

@@ -240,7 +240,7 @@ class EngineSettings(BaseSettings):
     # Each file's text is extracted in a child process under these (vectors/extraction.py).
     ingest_extraction_memory_mb: int = Field(
         default=1024,
-        ge=128,
+        ge=256,  # the child maps ~130 MiB before reading the file
         alias="INGEST_EXTRACTION_MEMORY_MB",
         description="address space (MiB) of the child process that extracts one file's text; "
         "a file needing more fails",

@@ -57,7 +57,7 @@ async def test_files_in_and_out_of_mnt_data(sandbox: Sandbox) -> None:
     )
     assert (await sandbox.pool.execute("t1", code)).logs() == "6"
     files = await sandbox.pool.snapshot("t1")
-    assert set(files) == {"data.csv", "out.csv"}
+    assert set(files) == {b"data.csv", b"out.csv"}
     assert await sandbox.pool.read_file("t1", "out.csv", 1000) == b"a,b,c\n1,2,3\n3,4,7\n"
     assert await sandbox.pool.read_file("t1", "out.csv", 5) is None  # over the cap
     assert await sandbox.pool.read_file("t1", "missing.csv", 1000) is None

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from .backend import SandboxBackend
 from .bwrap import BwrapBackend
 from .environment import setup, venv_missing
-from .sessions import Execution, SessionPool
+from .execution import Execution
+from .sessions import SessionPool
 from .settings import SandboxSettings
 
 if TYPE_CHECKING:

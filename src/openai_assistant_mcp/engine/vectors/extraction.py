@@ -30,11 +30,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .text import ExtractionError
+from .text import ExtractionError, chunk_text, extract_text, is_plain_text
 
 OUT_OF_MEMORY = 3  # extraction_child.OUT_OF_MEMORY (that module is never imported here)
 
 MIB = 1024 * 1024
+# Plain text up to this size is chunked in a server thread: ~0.3 s of CPU and ~10 MB at most,
+# where a child costs ~5-20 ms per file on this 2-core machine, more than a small file's work.
+IN_SERVER_TEXT_BYTES = MIB
 _ENVIRONMENT = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "HOME")
 
 
@@ -109,7 +112,13 @@ async def extract_chunks(
 ) -> list[tuple[str, int]]:
     """The file's chunks as (text, tokens), extracted in a child process within `limits`.
     Raises ExtractionError (the file fails with its code and message); cancelling the caller
-    kills the child."""
+    kills the child. Plain text of at most IN_SERVER_TEXT_BYTES is chunked in a server thread
+    instead: no parser runs, its cost is bounded by its size, and the child would cost more
+    than the work (bench/RESULTS.md)."""
+    if len(data) <= IN_SERVER_TEXT_BYTES and is_plain_text(filename, data):
+        return await asyncio.to_thread(
+            _plain_text_chunks, filename, data, max_tokens, overlap_tokens
+        )
     conn = await asyncio.to_thread(ZYGOTE.fork)
     pid: list[int] = []  # the child's, once the zygote said it
     request = (filename, max_tokens, overlap_tokens)
@@ -137,12 +146,20 @@ async def extract_chunks(
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid[0], signal.SIGKILL)
-            else:
-                conn.close()  # not forked yet: the zygote's send fails and it kills the child
+            else:  # no pid yet: end the conversation (wakes the thread, the child reads EOF)
+                with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as dup:
+                    dup.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(BaseException):
                 await exchange
         conn.close()
     return _result(reply, exitcode, limits)
+
+
+def _plain_text_chunks(
+    filename: str, data: bytes, max_tokens: int, overlap_tokens: int
+) -> list[tuple[str, int]]:
+    chunks = chunk_text(extract_text(filename, data), max_tokens, overlap_tokens)
+    return [(chunk.text, chunk.tokens) for chunk in chunks]
 
 
 def _exchange(

@@ -90,8 +90,8 @@ def _fork(
             extract(conn)
         except MemoryError:  # said by the exit code: answering could need memory again
             code = OUT_OF_MEMORY
-        except BaseException:
-            code = 1
+        except BaseException:  # e.g. tiktoken's Rust code panicking on a refused allocation
+            code = OUT_OF_MEMORY if _near_memory_limit() else 1
         finally:
             os._exit(code)
     children[pid] = conn
@@ -99,6 +99,18 @@ def _fork(
         conn.send(("pid", pid))
     except OSError:  # the server gave up on it already
         os.kill(pid, signal.SIGKILL)
+
+
+def _near_memory_limit() -> bool:
+    """Whether this process's address space came within 10% of RLIMIT_AS (VmPeak)."""
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY:
+        return False
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(b"VmPeak:"):
+                return int(line.split()[1]) * 1024 >= limit * 0.9
+    return False
 
 
 def _reap(children: dict[int, Connection]) -> None:
