@@ -189,13 +189,23 @@ def main() -> None:
             for r in range(args.rounds):
                 for server in servers:
                     remote_env = clean_env(
-                        DATA_DIR=tempfile.mkdtemp(dir=tmp), ASSISTANTS_API_URL=base_url, OPENAI_API_KEY=KEY
+                        DATA_DIR=tempfile.mkdtemp(dir=tmp),
+                        ASSISTANTS_API_URL=base_url,
+                        OPENAI_API_KEY=KEY,
                     )
-                    note(server, "remote", anyio.run(stdio_run, server, remote_env, args.calls,
-                                                     assistant_id))
+                    note(
+                        server,
+                        "remote",
+                        anyio.run(stdio_run, server, remote_env, args.calls, assistant_id),
+                    )
                     embedded_env = clean_env(DATA_DIR=tempfile.mkdtemp(dir=tmp))
-                    note(server, "embedded", anyio.run(stdio_run, server, embedded_env,
-                                                       args.calls, None, args.long and r == 0))
+                    note(
+                        server,
+                        "embedded",
+                        anyio.run(
+                            stdio_run, server, embedded_env, args.calls, None, args.long and r == 0
+                        ),
+                    )
                 direct.append(anyio.run(direct_get, base_url, assistant_id, args.calls))
         if not args.no_http:
             upstream_port = free_port()
@@ -203,14 +213,19 @@ def main() -> None:
                 upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
                 for server in servers:
                     for transport in ("streamable-http", "sse"):
-                        note(server, transport, http_load(server, upstream_url, transport,
-                                                          args.rounds))
+                        note(
+                            server,
+                            transport,
+                            http_load(server, upstream_url, transport, args.rounds),
+                        )
 
     sdk_p50 = statistics.median(d["p50"] for d in direct)
     sdk_cpu = statistics.median(d["cpu"] for d in direct)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(f"\nload average {load}; {args.rounds} runs each, medians; SDK direct GET: "
-          f"{sdk_p50:.3f} ms wall, {sdk_cpu:.3f} ms CPU per call")
+    print(
+        f"\nload average {load}; {args.rounds} runs each, medians; SDK direct GET: "
+        f"{sdk_p50:.3f} ms wall, {sdk_cpu:.3f} ms CPU per call"
+    )
     for server in servers:
         got = results[server]
         print(f"\n{server}")
@@ -220,8 +235,10 @@ def main() -> None:
             def med(key: str, runs: list[dict[str, Any]] = runs) -> float:
                 return statistics.median(r[key] for r in runs)
 
-            rss = {m: statistics.median(r["rss"][m] for r in runs if m in r["rss"])
-                   for m in runs[0]["rss"]}
+            rss = {
+                m: statistics.median(r["rss"][m] for r in runs if m in r["rss"])
+                for m in runs[0]["rss"]
+            }
             print(
                 f"  stdio {mode:8}: initialize {med('initialize'):6.0f} ms, first call "
                 f"{med('first_call'):5.0f} ms, {med('calls_per_s'):6.0f} calls/s, p50 "
@@ -234,8 +251,10 @@ def main() -> None:
         for transport in ("streamable-http", "sse"):
             if transport in got:
                 walls = got[transport][0]
-                print(f"  20x20 {transport:15}: {statistics.median(walls):.2f} s "
-                      f"(min {min(walls):.2f}; ideal 1.0)")
+                print(
+                    f"  20x20 {transport:15}: {statistics.median(walls):.2f} s "
+                    f"(min {min(walls):.2f}; ideal 1.0)"
+                )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,12 @@ def page() -> str:
                 row = rows.setdefault(
                     env,
                     {
-                        "flag": f"`{flag_of(name, info)}`" if has_flags else "—",
+                        # A flag of a subcommand only (the MCP server's come first) with it.
+                        "flag": (
+                            f"`{'' if command == 'mcp' else command + ' '}{flag_of(name, info)}`"
+                            if has_flags
+                            else "—"
+                        ),
                         "default": _default(info),
                         "what": info.description or "",
                         "commands": [],

@@ -168,6 +168,13 @@ class Settings(LoggingSettings, MCPAccessSettings, HTTPLimitSettings, EngineSett
         alias="RUN_WAIT_TIMEOUT",
         description="default seconds a run tool waits for the run",
     )
+    result_images: bool = Field(
+        default=True,
+        alias="MCP_RESULT_IMAGES",
+        description="return charts and image files as MCP image content; off for text-only "
+        "clients (mcpo, so OpenWebUI through it), which would pass each image to the model as "
+        "base64 text (the result's summary names the file either way)",
+    )
     upload_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
         default=(),
         alias="MCP_UPLOAD_DIRS",

@@ -145,8 +145,47 @@ def test_mcpo_config_file(start_server: StartServer, tmp_path: Path) -> None:
             assert time.monotonic() < deadline, (tmp_path / "mcpo.log").read_text()
             time.sleep(0.3)
         assert {path.strip("/") for path in spec.json()["paths"]} == set(TOOL_NAMES)
-        made = httpx2.post(f"{base}/create_assistant", json={"model": "gpt-4o"}, timeout=30)
+        made = httpx2.post(f"{base}/create_assistant", json={"model": "gpt-4o"}, timeout=120)
         assert made.status_code == 200 and "asst_" in made.text, made.text
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _openwebui_allowed_hosts() -> str:
+    """MCP_ALLOWED_HOSTS as the page's OpenWebUI (native) command sets it."""
+    section = DOC.read_text().split("## OpenWebUI, natively", 1)[1].split("\n## ", 1)[0]
+    (hosts,) = re.findall(r"MCP_ALLOWED_HOSTS='([^']+)'", section)
+    return hosts
+
+
+async def test_openwebui_native_streamable_http(start_server: StartServer) -> None:
+    """As OpenWebUI's own MCP client connects: the SDK's streamable HTTP client in a session
+    (mcp 1.x, protocol 2025-06-18), one `Authorization: Bearer` header and the Host of
+    host.docker.internal; the single-user server with the page's settings."""
+    token = secrets.token_hex(16)
+    hosts = _openwebui_allowed_hosts()
+    assert "host.docker.internal:*" in hosts
+    server = start_server(
+        "openwebui-native", TRANSPORT="streamable-http", OPENAI_API_KEY="sk-openwebui",
+        MCP_AUTH_TOKEN=token, MCP_ALLOWED_HOSTS=hosts,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{server.port}/mcp"
+    host = {"Host": f"host.docker.internal:{server.port}"}
+    headers = {"Authorization": f"Bearer {token}", **host}
+    async with streamable_client(url, headers, mode="legacy") as client:
+        listed = await client.list_tools()
+        assert sorted(tool.name for tool in listed.tools) == sorted(TOOL_NAMES)
+        made = await call(client, "create_assistant", {"model": "m", "name": "from OpenWebUI"})
+        assert made["name"] == "from OpenWebUI"
+    # Without the token the door stays shut, as it is for a Host not listed (421).
+    assert httpx2.post(url, json={}, headers=host, timeout=60).status_code == 401
+    elsewhere = start_server(
+        "openwebui-native-hosts", TRANSPORT="streamable-http", OPENAI_API_KEY="sk-openwebui",
+        MCP_AUTH_TOKEN=token,
+    )  # fmt: skip
+    refused = httpx2.post(
+        f"http://127.0.0.1:{elsewhere.port}/mcp", json={}, timeout=60,
+        headers={"Authorization": f"Bearer {token}", "Host": "host.docker.internal:8662"},
+    )  # fmt: skip
+    assert refused.status_code == 421 and "MCP_ALLOWED_HOSTS" in refused.text

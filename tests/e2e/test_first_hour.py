@@ -94,7 +94,7 @@ def _stderr_of_stdio_on_a_terminal(env: dict[str, str]) -> str:
         time.sleep(1)
     finally:
         process.terminate()
-        process.wait(30)
+        process.wait(60)
         os.close(controller)
     return log.read_text()
 

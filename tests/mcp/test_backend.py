@@ -35,7 +35,7 @@ async def test_a_wanted_backend_opens_serves_and_closes() -> None:
         group.start_soon(backend.run)
         assert backend.phase is Phase.IDLE
         backend.want()
-        with anyio.fail_after(30):
+        with anyio.fail_after(120):
             assert await backend.ready()
         api = await backend.api()
         assert str(api.base_url).rstrip("/") == REMOTE

@@ -184,3 +184,33 @@ def test_undecided_until_the_first_key_says_otherwise() -> None:
     assert text_calls.undecided('{"name": "get_')
     assert not text_calls.undecided('{"city": ')
     assert not text_calls.undecided("It is")
+
+
+async def test_a_forced_file_search_the_model_ignored_is_made_by_the_engine(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider, tap: TapTransport
+) -> None:
+    """llama.cpp ignores a named tool_choice: the model answers instead of searching. The
+    engine then searches itself with the user's question; the answer it wrote is not shown."""
+    provider.script(Text("The office opens at 10 am."), Text("Nothing found."))
+    assistant = await oai.beta.assistants.create(model="qwen", tools=[{"type": "file_search"}])
+    thread = await oai.beta.threads.create(
+        messages=[{"role": "user", "content": "When does the office open?"}]
+    )
+    async with oai.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, tool_choice={"type": "file_search"}
+    ) as stream:
+        events = [event async for event in stream]
+    shown = "".join(
+        part.text.value or ""
+        for e in events
+        if e.event == "thread.message.delta"
+        for part in e.data.delta.content or []  # type: ignore[union-attr]
+    )
+    assert shown == "Nothing found."
+    first = provider.requests[0].body["tool_choice"]
+    assert first == {"type": "function", "function": {"name": "file_search"}}
+    steps = (await oai.beta.threads.runs.steps.list(events[-1].data.id, thread_id=thread.id)).data
+    assert sorted(s.step_details.type for s in steps) == ["message_creation", "tool_calls"]
+    turn = next(m for m in provider.requests[1].messages if m.get("tool_calls"))
+    call = turn["tool_calls"][0]["function"]
+    assert json.loads(call["arguments"]) == {"queries": ["When does the office open?"]}

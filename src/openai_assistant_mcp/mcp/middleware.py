@@ -92,10 +92,21 @@ def call_pipeline(settings: Settings, backend: Backend, limiter: CallerLimiter) 
     if settings.transport == "stdio":
         steps.append(local_files(settings.upload_dirs))
     steps += [map_errors, per_key_limit(limiter)]
+    if not settings.result_images:
+        steps.insert(0, without_images)
     return compose(steps, run_handler)
 
 
 # --- the steps -----------------------------------------------------------------------------------
+
+
+async def without_images(call: ToolCall, next: Next) -> Answer:
+    """The result without its images (MCP_RESULT_IMAGES=false): text-only clients such as mcpo
+    would hand each one to the model as a base64 string; the summary names the file anyway."""
+    answer = await next(call)
+    if isinstance(answer, types.CallToolResult):
+        answer.content = [c for c in answer.content if not isinstance(c, types.ImageContent)]
+    return answer
 
 
 def default_wait(seconds: float) -> Step:

@@ -76,7 +76,9 @@ class BuiltinTool(Protocol):
 
     # Optional, looked up with getattr: `partial(arguments) -> dict | None`, the call as it is
     # being written (for the stream); `async describe(ctx) -> str | None`, what the model is told
-    # of this run with the tool (added to its function's description, e.g. the files present).
+    # of this run with the tool (added to its function's description, e.g. the files present);
+    # `async forced_arguments(ctx) -> str | None`, the call's arguments when the run forces the
+    # tool and the model does not call it (file_search: the user's question as the query).
 
 
 _REGISTRY: dict[str, BuiltinTool] = {}

@@ -72,6 +72,19 @@ class FileSearch:
     async def unavailable(self, ctx: BuiltinContext) -> str | None:
         return None  # keyword search needs nothing; embeddings degrade to it when unavailable
 
+    async def forced_arguments(self, ctx: BuiltinContext) -> str | None:
+        """The search the run makes when it forces file_search and the model did not call it:
+        the newest user message's text as the query."""
+        for message in reversed(ctx.thread_messages):
+            if message.get("role") == "user":
+                text = " ".join(
+                    part["text"]["value"]
+                    for part in message.get("content") or []
+                    if part.get("type") == "text"
+                ).strip()
+                return json.dumps({"queries": [text[:MAX_QUERY_CHARS]]}) if text else None
+        return None
+
     async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
         options = _tool_options(ctx.run)
         ranking = {

@@ -121,9 +121,10 @@ class Held:
     """A streamed answer's text, held back while it may still be only tool calls of `offered`
     (nothing is held when that list is empty)."""
 
-    def __init__(self, offered: list[str]) -> None:
+    def __init__(self, offered: list[str], hold_all: bool = False) -> None:
         self.offered = offered
-        self.text: list[str] | None = [] if offered else None
+        self.hold_all = hold_all  # held to the end, whatever it is (see Turn._forced_call)
+        self.text: list[str] | None = [] if offered or hold_all else None
 
     def pass_on(self, text: str, has_calls: bool) -> str:
         """What of the answer to show now: `text`, or all held so far once it is decided it
@@ -132,7 +133,7 @@ class Held:
             return text
         self.text.append(text)
         whole = "".join(self.text)
-        if has_calls or not undecided(whole):
+        if has_calls or not (self.hold_all or undecided(whole)):
             self.text = None
             return whole
         return ""

@@ -260,7 +260,7 @@ class Turn:
             request = build_request(self.run, self.execution, self.history, images, notes)
             fitted = await self._fit(request)
             request = fitted.request if fitted else request
-            await self._stream(request)
+            await self._stream(request, await self._forced_call(request, offered, context))
             if not self.rec.answer.usage_given:  # llama-cpp-python streams none: count it
                 self.rec.answer.usage = estimated_usage(request, self.rec.answer)
             step_usage = add_usage(self.execution, self.rec.answer.usage)
@@ -326,11 +326,32 @@ class Turn:
 
     # -- streaming the provider's answer ---------------------------------------------------------
 
-    async def _stream(self, request: dict[str, Any]) -> None:
+    async def _forced_call(
+        self,
+        request: dict[str, Any],
+        offered: dict[str, BuiltinTool],
+        context: BuiltinContext | None,
+    ) -> text_calls.TextCall | None:
+        """The call the engine makes itself when the request forces a built-in tool that can
+        say how (file_search: the newest user message as the query) and the model does not
+        call it: small local servers ignore a named `tool_choice` (llama.cpp does)."""
+        choice = request.get("tool_choice")
+        name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        tool = offered.get(name or "")
+        forced_arguments = getattr(tool, "forced_arguments", None)
+        if name is None or context is None or forced_arguments is None:
+            return None
+        arguments = await forced_arguments(context)
+        return text_calls.TextCall(name, arguments) if arguments else None
+
+    async def _stream(
+        self, request: dict[str, Any], forced: text_calls.TextCall | None = None
+    ) -> None:
         cap = self.executor.settings.run_max_output_chars
         answer = self.rec.answer
         held = text_calls.Held(
-            text_calls.looked_for(request, self.executor.provider.text_tool_calls)
+            text_calls.looked_for(request, self.executor.provider.text_tool_calls),
+            hold_all=forced is not None,  # an answer instead of the call is not shown
         )
         limit, counted = over_limit(request), Counter()
         chunks = self.executor.provider.stream(request, self.api_key)
@@ -350,6 +371,8 @@ class Turn:
                     self.capped = True
                     break
         rest, found = held.finish(self.capped or bool(answer.calls))
+        if forced is not None and not (found or answer.calls or self.capped):
+            rest, found = "", [forced]
         for call, item in answer.adopt(found):  # calls written as text: the round's calls
             self.rec.on_tool_call(call, item)
         if rest:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from .backend import SandboxBackend
 from .bwrap import BwrapBackend
 from .environment import setup, venv_missing
-from .sessions import Execution, SessionPool
+from .execution import Execution
+from .sessions import SessionPool
 from .settings import SandboxSettings
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ class Sandbox:
 
     async def unavailable(self) -> str | None:
         """Why code cannot run sandboxed here (naming what to install or run), else None."""
-        if reason := self.backend.unavailable():
+        # In a thread: the first call probes bwrap (namespaces.py), a subprocess.
+        if reason := await asyncio.to_thread(self.backend.unavailable):
             return reason
         if venv_missing(self.settings) is None:
             return None

@@ -21,6 +21,7 @@ from .settings import SandboxSettings
 
 DRIVER = Path(__file__).with_name("driver.py")
 DRIVER_IN_SANDBOX = "/sandbox/driver.py"
+KERNEL = Path(__file__).with_name("kernel.py")  # imported by the driver from beside it
 # Large enough for an answer carrying a few PNG figures (each capped at 5 MiB by the driver).
 PROTOCOL_LINE_LIMIT = 64 << 20
 
@@ -94,7 +95,10 @@ class BwrapBackend:
         if os.getuid() == 0:
             # Privileged bwrap (no user namespace, so the kernel's process limit applies to the
             # session's own uid); the driver drops to that uid, keeping no capabilities.
+            # CAP_KILL: the driver's supervisor stays uid 0 (out of the code's reach) and stops
+            # or kills the session's processes between cells (only those: own PID namespace).
             argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            argv += ["--cap-add", "CAP_KILL"]
         else:
             argv += ["--unshare-user", "--disable-userns"]
         argv += ["--ro-bind", "/usr", "/usr"]
@@ -110,6 +114,7 @@ class BwrapBackend:
         for path in binds:
             argv += ["--ro-bind", path, path]
         argv += ["--ro-bind", str(DRIVER), DRIVER_IN_SANDBOX]
+        argv += ["--ro-bind", str(KERNEL), "/sandbox/kernel.py"]
         argv += ["--bind", str(spec.data_dir), "/mnt/data", "--chdir", "/mnt/data"]
         env = {
             "HOME": "/tmp",

@@ -17,15 +17,14 @@ from typing import Any
 from ..runs.builtin import BuiltinContext, BuiltinResult, register
 from ..store import repository
 from . import sandbox_for
-from .sessions import SandboxBusy, Session, SessionPool, _safe_name, busy
+from .mnt_data import display_name, safe_name
+from .sessions import SandboxBusy, Session, SessionPool, busy
 
 log = logging.getLogger(__name__)
 
 FUNCTION_NAME = "python"
 MAX_CODE_CHARS = 100_000
 MAX_INPUT_FILES = 20  # files placed in /mnt/data per thread
-MAX_OUTPUT_FILES = 10  # files written by one execution that become Files
-MAX_OUTPUT_FILE_BYTES = 50 << 20
 ATTACHMENT_MESSAGES = 1000  # newest messages whose attachments are looked at
 OUTPUT_PURPOSE = "assistants_output"
 
@@ -134,7 +133,7 @@ class CodeInterpreter:
                 body = await files_service.retrieve_file(ctx.services, ctx.tenant, file_id)
             except APIError:
                 continue
-            listed.append(f"/mnt/data/{_safe_name(body['filename'])} ({body['bytes']} bytes)")
+            listed.append(f"/mnt/data/{safe_name(body['filename'])} ({body['bytes']} bytes)")
         return "Files in /mnt/data: " + ", ".join(listed) + "." if listed else None
 
     async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
@@ -160,28 +159,43 @@ class CodeInterpreter:
         self, ctx: BuiltinContext, pool: SessionPool, session: Session, code: str, ids: list[str]
     ) -> BuiltinResult:
         notes = await self._place_files(ctx, pool, session, ids)
-        before = await pool.scan(session)
+        # Nothing runs in the sandbox between executions (the interpreter is stopped, other
+        # processes killed), so the files after the last one are the files before this one.
+        before = session.files if session.files is not None else await pool.scan(session)
         execution = await pool.run(session, code)
-        after = await pool.scan(session)
+        after = session.files = await pool.scan(session)
         outputs: list[dict[str, Any]] = []
         files: list[dict[str, Any]] = []
         logs = "\n".join([*notes, execution.logs()]).strip()
         if logs:
             outputs.append({"type": "logs", "logs": logs})
         told = [logs] if logs else []
+        s = pool.settings
+        budget = s.max_output_mb << 20  # bytes of images and files this execution may store
         for number, png in enumerate(execution.images, 1):
-            saved = await self._save(ctx, f"figure-{number}.png", png)
+            budget -= len(png)
+            saved = await self._save(ctx, f"figure-{number}.png", png) if budget >= 0 else None
             if saved:
                 outputs.append({"type": "image", "image": {"file_id": saved}})
                 files.append({"file_id": saved, "image": True})
                 told.append(f"[figure {number} shown to the user as image {saved}]")
-        changed = [name for name, seen in after.items() if before.get(name) != seen]
-        for name in sorted(changed)[:MAX_OUTPUT_FILES]:
-            data = await pool.read_from(session, name, MAX_OUTPUT_FILE_BYTES)
-            saved = await self._save(ctx, name, data) if data is not None else None
+        changed = sorted(name for name, seen in after.items() if before.get(name) != seen)
+        for raw in changed[: s.max_output_files]:
+            name = display_name(raw)  # valid UTF-8 whatever bytes the code named it with
+            data = await pool.read_from(session, raw, min(s.max_output_file_mb << 20, budget))
+            if data is None:
+                told.append(f"[file not saved: /mnt/data/{name} is over the output limits]")
+                continue
+            budget -= len(data)
+            saved = await self._save(ctx, name, data)
             if saved:
                 files.append({"file_id": saved, "path": f"/mnt/data/{name}"})
                 told.append(f"[file saved: sandbox:/mnt/data/{name}]")
+        if len(changed) > s.max_output_files:
+            told.append(
+                f"[{len(changed) - s.max_output_files} more changed files not saved: at most "
+                f"{s.max_output_files} per execution]"
+            )
         return self._result(code, "\n".join(told) or "(no output)", outputs, files)
 
     @staticmethod

@@ -1,232 +1,264 @@
 """The REPL driver that runs INSIDE the sandbox (stdlib only; never imported by the server).
 
-Speaks JSON lines: one request on the protocol input, one answer on the protocol output.
-Requests: {"op": "exec", "code": str, "timeout": s, "cpu": s, "max_output": n}, {"op": "ping"}.
-Answers to exec: {"output": str, "truncated": int, "error": str|None, "images": [base64 PNG]}.
-Variables live in one namespace for the life of the process, like a notebook kernel.
+Two processes. The supervisor (this script's first process) alone holds the protocol pipes to
+the server; it runs no user code, is not dumpable (so the user's processes can neither open its
+/proc/<pid>/fd nor ptrace it) and, under a root server, keeps uid 0 with only CAP_SETUID,
+CAP_SETGID and CAP_KILL, so the code cannot signal it either. The kernel, a child it forks,
+drops to the session's uid and runs the code; it has only its own two pipes to the supervisor.
+Whatever the code writes there is at most a reply for the current execution (each carries a
+fresh nonce; stale or forged lines are dropped), and the supervisor bounds and checks it before
+answering the server: the user's code can produce output, never reach the server's channel.
+
+Between executions the kernel is stopped (SIGSTOP: the threads a cell started do not run until
+the next cell, whose CPU time they then count in) and every other process is killed.
+
+Server protocol, JSON lines: {"op": "exec", "id", "code", "timeout", "cpu", "max_output",
+"max_images", "max_image_bytes"} -> {"id", "output", "truncated", "error", "images": [base64
+PNG], "full": [mount points with no room left], "died": null | why the kernel ended}.
 """
 
 from __future__ import annotations
 
-import ast
-import base64
-import io
+import binascii
+import ctypes
 import json
 import os
-import resource
+import select
 import signal
 import sys
 import time
-import traceback
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script dir out
+import kernel  # type: ignore[import-not-found]  # kernel.py, mounted beside this script
 
 FD_CAPTURE = "/tmp/.fd_output"  # where C-level writes to fds 1 and 2 land (read after each run)
-MAX_IMAGES = 8
-MAX_IMAGE_BYTES = 5 << 20
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+KERNEL_GRACE = 1.5  # seconds past the kernel's own alarm before the supervisor kills it
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 
 
-class ExecutionLimit(BaseException):
-    """Raised into user code when its wall-clock or CPU time is up (BaseException: not caught
-    by a bare `except Exception` in the user's code)."""
+# --- the supervisor ------------------------------------------------------------------------
 
 
-class CappedWriter(io.TextIOBase):
-    """stdout/stderr for user code: keeps the first `limit` characters, counts the rest."""
+class KernelProcess:
+    """The supervisor's handle on the kernel process: start, talk, stop between cells."""
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-        self.limit = 0
-        self.dropped = 0
+    def __init__(self, uid: int, gid: int, venv: str, capture: int) -> None:
+        self.uid, self.gid, self.venv, self.capture = uid, gid, venv, capture
+        self.pid = 0
+        self.exited: int | None = None  # the kernel's wait status, once reaped
+        self.commands = self.replies = -1
+        self.pending = b""
 
-    def reset(self, limit: int) -> None:
-        self.parts, self.size, self.limit, self.dropped = [], 0, limit, 0
+    def start(self) -> None:
+        commands_r, commands_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for fd in (0, 1, commands_w, replies_r):  # the server's pipes stay out of reach
+                    os.close(fd)
+                kernel.serve(self.uid, self.gid, self.venv, commands_r, replies_w, self.capture)
+            finally:
+                os._exit(1)
+        os.close(commands_r)
+        os.close(replies_w)
+        self.pid, self.commands, self.replies, self.pending = pid, commands_w, replies_r, b""
 
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        room = self.limit - self.size
-        if room > 0:
-            self.parts.append(text[:room])
-            self.size += min(len(text), room)
-        self.dropped += max(0, len(text) - max(room, 0))
-        return len(text)
-
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-def drop_privileges(uid: int, gid: int) -> None:
-    """Started as root (privileged bwrap): become the session's own unprivileged user."""
-    if os.getuid() == 0 and uid:
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-    if os.getuid() == 0 and uid:
-        raise SystemExit("sandbox driver: still root after dropping privileges")
-
-
-def seed_matplotlib_cache(venv: str) -> None:
-    """Copy the font list built at setup, so the first plot does not rebuild it (seconds)."""
-    source = os.path.join(venv, "share", "mplconfig")
-    target = os.environ.get("MPLCONFIGDIR", "/tmp/.mpl")
-    os.makedirs(target, exist_ok=True)
-    try:
-        names = os.listdir(source)
-    except OSError:
-        return
-    for name in names:
-        if name.endswith(".json"):
-            with open(os.path.join(source, name), "rb") as src:
-                data = src.read()
-            with open(os.path.join(target, name), "wb") as dst:
-                dst.write(data)
-
-
-def run_code(code: str, namespace: dict[str, Any]) -> str | None:
-    """Execute like a notebook cell: the last bare expression's repr is printed."""
-    try:
-        tree = ast.parse(code, "<code>", "exec")
-    except SyntaxError:
-        return traceback.format_exc(limit=0)
-    last = None
-    tail = tree.body[-1] if tree.body else None
-    if isinstance(tail, ast.Expr):
-        tree.body.pop()
-        last = ast.Expression(tail.value)
-    try:
-        exec(compile(tree, "<code>", "exec"), namespace)
-        if last is not None:
-            value = eval(compile(last, "<code>", "eval"), namespace)
-            if value is not None:
-                print(repr(value))
-        return None
-    except ExecutionLimit as limit:
-        return f"{type(limit).__name__}: {limit}"
-    except MemoryError:
-        return "MemoryError: the sandbox's memory limit was reached"
-    except (Exception, SystemExit, KeyboardInterrupt):
-        kind, value, tb = sys.exc_info()
-        # Drop the driver's own frame from the traceback: the user sees only their code.
-        return "".join(traceback.format_exception(kind, value, tb.tb_next if tb else None))
-
-
-def collect_figures() -> list[str]:
-    """Every open matplotlib figure as a base64 PNG (then closed), like plt.show() would."""
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is None:
-        return []
-    images = []
-    try:
-        for number in plt.get_fignums()[:MAX_IMAGES]:
-            buffer = io.BytesIO()
-            plt.figure(number).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-            if buffer.tell() <= MAX_IMAGE_BYTES:
-                images.append(base64.b64encode(buffer.getvalue()).decode())
-    except Exception:
-        pass
-    finally:
-        plt.close("all")
-    return images
-
-
-def stop_other_processes() -> None:
-    """Processes the cell started (background children, a fork bomb) end with the cell."""
-    me = os.getpid()
-    for _ in range(200):  # repeated: a fork bomb's children may fork while being killed
+    def stop(self) -> str | None:
+        """Kill the kernel; why it ended (its exit status)."""
+        if not self.pid:
+            return None
+        for fd in (self.commands, self.replies):
+            os.close(fd)
         try:
-            os.kill(-1, signal.SIGKILL)  # all this user may signal in the PID namespace but us
+            os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
+        status = self.exited
+        if status is None:
+            _, status = os.waitpid(self.pid, 0)
+        self.pid, self.exited = 0, None
+        if os.WIFSIGNALED(status):
+            return f"killed by signal {os.WTERMSIG(status)}"
+        return f"exit status {os.WEXITSTATUS(status)}"
+
+    def execute(
+        self, request: dict[str, Any], max_reply: int
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """Send the code; the kernel's reply (None: none came), and why the kernel ended."""
+        if not self.pid:
+            self.start()
+        os.kill(self.pid, signal.SIGCONT)
+        nonce = os.urandom(16).hex()  # (secrets would import OpenSSL: +30 ms a start)
+        command = json.dumps({**request, "nonce": nonce}).encode() + b"\n"
         try:
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
-        except ChildProcessError:
-            pass
-        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
-        if not others:
-            return
-        time.sleep(0.005)
+            os.write(self.commands, command)  # a pipe write blocks until all is written
+        except OSError:
+            return None, self.stop()
+        deadline = time.monotonic() + float(request["timeout"]) + KERNEL_GRACE
+        while True:
+            line = self._line(deadline, max_reply)
+            if line is None:  # timed out, ended, or a reply past any bound
+                timed_out = time.monotonic() >= deadline
+                ended = self.stop()
+                return None, "the execution timed out" if timed_out else ended
+            try:
+                reply = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(reply, dict) and reply.get("nonce") == nonce:
+                return reply, None  # any other line was not this execution's reply
+
+    def _line(self, deadline: float, max_reply: int) -> bytes | None:
+        while b"\n" not in self.pending:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or len(self.pending) > max_reply:
+                return None
+            if not select.select([self.replies], [], [], wait)[0]:
+                continue
+            chunk = os.read(self.replies, 1 << 20)
+            if not chunk:
+                return None
+            self.pending += chunk
+        line, _, self.pending = self.pending.partition(b"\n")
+        return line
+
+    def pause(self) -> None:
+        """Between cells: the kernel stopped (all its threads), every other process killed."""
+        me = os.getpid()
+        for _ in range(200):  # repeated: a fork bomb's children may fork while being killed
+            if self.pid and self.exited is None and state_of(self.pid) != b"T":
+                os.kill(self.pid, signal.SIGSTOP)
+                self.wait_stopped()
+            others = [p for p in live_pids() if p not in (1, me, self.pid)]
+            for pid in others:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.reap()
+            if not others and (not self.pid or self.exited or state_of(self.pid) == b"T"):
+                return  # (a process killed meanwhile may have continued the kernel: again)
+            time.sleep(0.002)
+
+    def wait_stopped(self) -> None:
+        """Until the kernel has stopped (reported to its parent, us) or ended."""
+        _, status = os.waitpid(self.pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            self.exited = status
+
+    def reap(self) -> None:
+        """Collect the supervisor's dead children: orphans of the code's processes (it is a
+        child subreaper, so they come here, holding pids till then) and a dead kernel."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.exited = status
 
 
-def read_fd_capture(limit: int) -> tuple[str, int]:
+def state_of(pid: int) -> bytes:
+    """A process's state letter (R, S, T, Z...), or b"" when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return b""
+
+
+def live_pids() -> list[int]:
+    """Processes of the sandbox that are not zombies."""
+    pids = (int(name) for name in os.listdir("/proc") if name.isdigit())
+    return [pid for pid in pids if state_of(pid) not in (b"Z", b"")]
+
+
+def read_fd_capture(capture: int, limit: int) -> tuple[str, int]:
     """What C code and subprocesses wrote to fds 1/2: the first `limit` bytes, the rest's size."""
     try:
-        with open(FD_CAPTURE, "rb") as captured:
-            size = os.fstat(captured.fileno()).st_size
-            data = captured.read(max(limit, 0))
-        os.truncate(FD_CAPTURE, 0)
+        size = os.fstat(capture).st_size
+        data = os.pread(capture, max(limit, 0), 0)
+        os.ftruncate(capture, 0)
     except OSError:
         return "", 0
     return data.decode("utf-8", "replace"), max(0, size - len(data))
 
 
+def checked_images(reply: dict[str, Any], max_images: int, max_bytes: int) -> list[str]:
+    """The reply's images that are PNGs within the size limit, at most `max_images`."""
+    images = reply.get("images")
+    kept = []
+    for item in images[:max_images] if isinstance(images, list) else []:
+        try:
+            data = binascii.a2b_base64(item, strict_mode=True)
+        except (ValueError, TypeError):
+            continue
+        if len(data) <= max_bytes and data.startswith(PNG_SIGNATURE):
+            kept.append(item)
+    return kept
+
+
+def full_mounts() -> list[str]:
+    """The writable mounts with no room left (bytes or files)."""
+    full = []
+    for path in ("/mnt/data", "/tmp", "/dev/shm"):
+        try:
+            info = os.statvfs(path)
+        except OSError:
+            continue
+        if info.f_bavail == 0 or (info.f_files and info.f_ffree == 0):
+            full.append(path)
+    return full
+
+
+def answer(request: dict[str, Any], interpreter: KernelProcess, capture: int) -> dict[str, Any]:
+    max_output = int(request["max_output"])
+    max_images, max_image_bytes = int(request["max_images"]), int(request["max_image_bytes"])
+    max_reply = 4 * max_output + max_images * (max_image_bytes * 4 // 3 + 16) + (64 << 10)
+    kernel_reply, died = interpreter.execute(request, max_reply)
+    interpreter.pause()
+    low_level, low_dropped = read_fd_capture(capture, max_output)
+    reply: dict[str, Any] = kernel_reply or {}
+    text, dropped, error = reply.get("output"), reply.get("dropped"), reply.get("error")
+    text = text if isinstance(text, str) else ""
+    dropped = dropped if isinstance(dropped, int) else 0
+    error = error if isinstance(error, str) else None
+    output = low_level + text[:max_output]
+    return {
+        "id": request["id"],
+        "output": output[:max_output],
+        "truncated": low_dropped + max(dropped, 0) + max(0, len(output) - max_output),
+        "error": error[:max_output] if error else None,
+        "images": checked_images(reply, max_images, max_image_bytes),
+        "full": full_mounts(),
+        "died": died,
+    }
+
+
 def main() -> None:
     uid, gid, venv = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    drop_privileges(uid, gid)
-    # The protocol gets private copies of fds 0/1; user code's fds 0/1/2 point elsewhere, so
-    # output from C extensions or subprocesses cannot corrupt the protocol stream.
-    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
-    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    capture = os.open(FD_CAPTURE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-    os.dup2(capture, 1)
-    os.dup2(capture, 2)
-    writer = CappedWriter()
-    sys.stdin = io.StringIO()
-    sys.stdout = sys.stderr = writer
-    seed_matplotlib_cache(venv)
-
-    def limit_reached(signum: int, _frame: FrameType | None) -> NoReturn:
-        kind = "wall-clock" if signum == signal.SIGALRM else "CPU"
-        raise ExecutionLimit(f"execution stopped: the {kind} time limit was reached")
-
-    signal.signal(signal.SIGALRM, limit_reached)
-    signal.signal(signal.SIGXCPU, limit_reached)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG instead
-    driver_pid = os.getpid()
-    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__}
-
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/<pid>/fd or ptrace for the user's code
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # the kernel's orphans are reaped here
+    capture = os.open(FD_CAPTURE, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    if os.getuid() != 0:
+        uid = gid = 0  # an unprivileged sandbox: the kernel keeps the one uid there is
+    requests = os.fdopen(0, "r", encoding="utf-8")
+    answers = os.fdopen(1, "w", encoding="utf-8")
+    interpreter = KernelProcess(uid, gid, venv, capture)
+    interpreter.start()
     for line in requests:
         request = json.loads(line)
         if request.get("op") == "ping":
             answers.write('{"pong": true}\n')
-            answers.flush()
-            continue
-        max_output = int(request.get("max_output", 20000))
-        writer.reset(max_output)
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        cpu_used = int(used.ru_utime + used.ru_stime) + 1
-        _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = cpu_used + int(request.get("cpu", 60))
-        if cpu_hard != resource.RLIM_INFINITY:
-            soft = min(soft, cpu_hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, cpu_hard))
-        signal.setitimer(signal.ITIMER_REAL, float(request.get("timeout", 60)))
-        try:
-            error = run_code(request["code"], namespace)
-        except ExecutionLimit as limit:  # arrived between the user's code and the cleanup
-            error = f"ExecutionLimit: {limit}"
-        finally:
-            if os.getpid() != driver_pid:
-                os._exit(0)  # a child the user's code forked must never answer the server
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        stop_other_processes()
-        images = collect_figures()
-        low_level, low_dropped = read_fd_capture(max_output)
-        output = low_level + writer.text()
-        answer = {
-            "output": output[:max_output],
-            "truncated": low_dropped + writer.dropped + max(0, len(output) - max_output),
-            "error": error,
-            "images": images,
-        }
-        answers.write(json.dumps(answer) + "\n")
+        else:
+            answers.write(json.dumps(answer(request, interpreter, capture)) + "\n")
         answers.flush()
 
 

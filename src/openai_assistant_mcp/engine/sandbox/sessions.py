@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import shutil
-import stat
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,13 +23,15 @@ from typing import Any
 from .backend import SandboxBackend, SessionSpec
 from .cgroups import SessionCgroup
 from .cgroups import detect as detect_cgroups
-from .disk import empty, mount_tmpfs, mounts_under, unmount, usage_of
+from .disk import mount_tmpfs, mounts_under, unmount
+from .execution import Execution, ended, over_limits, result_from, timed_out
+from .mnt_data import read_file, safe_name, scan_files, write_file
 from .settings import SandboxSettings
 from .uids import NoFreeUid, UidClaim, claim_uid, release_uid
 
 log = logging.getLogger(__name__)
 
-GRACE_SECONDS = 3.0  # beyond the driver's own alarm before the server kills the sandbox
+GRACE_SECONDS = 5.0  # beyond the driver's own deadline before the server kills the sandbox
 STDERR_TAIL = 2000
 
 
@@ -40,26 +41,6 @@ class SandboxBusy(Exception):
 
 def busy() -> Execution:
     return Execution("", error="All sandbox sessions are busy; try again shortly.")
-
-
-@dataclass
-class Execution:
-    output: str  # stdout/stderr as the code printed them (capped)
-    error: str | None = None  # traceback or limit message
-    truncated: int = 0  # characters of output left out
-    images: list[bytes] = field(default_factory=list)  # PNG figures
-    note: str | None = None  # e.g. "the interpreter was restarted"
-
-    def logs(self) -> str:
-        """The text the model and the run step see."""
-        parts = [f"[{self.note}]"] if self.note else []
-        if self.output:
-            parts.append(self.output.rstrip("\n"))
-        if self.truncated:
-            parts.append(f"[output truncated: {self.truncated} more characters not shown]")
-        if self.error:
-            parts.append(self.error.rstrip("\n"))
-        return "\n".join(parts)
 
 
 @dataclass
@@ -76,16 +57,12 @@ class Session:
     placed: dict[str, str] = field(default_factory=dict)  # file_id -> its path in /mnt/data
     uid_claim: UidClaim | None = None  # the host-wide claim on spec.uid (root server)
     cgroup: SessionCgroup | None = None  # the running interpreter's limits
+    files: dict[bytes, tuple[int, int]] | None = None  # /mnt/data after the last execution
+    contained: bool = True  # every interpreter ran in a cgroup, seen empty when it ended
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
-
-
-def _safe_name(name: str) -> str:
-    """A file name for /mnt/data: its last path component, never '.', '..' or empty."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].replace("\0", "")
-    return base if base not in ("", ".", "..") else "file"
 
 
 class SessionPool:
@@ -174,6 +151,8 @@ class SessionPool:
                 )
             except OSError as error:
                 log.warning("sandbox: no cgroup for this session: %s", error)
+        if session.cgroup is None:
+            session.contained = False
         join = session.cgroup.procs_files if session.cgroup is not None else []
         session.process = await self.backend.start(session.spec, join)
         session.stderr_tail = b""
@@ -194,17 +173,21 @@ class SessionPool:
         await process.wait()
         group, session.cgroup = session.cgroup, None
         if group is not None:  # every process of the session, and the group itself
-            await asyncio.to_thread(group.remove)
+            session.contained &= await asyncio.to_thread(group.remove)
 
     async def _end(self, session: Session) -> None:
-        """Stop the interpreter and delete the session's files (caller holds the guard)."""
+        """Stop the interpreter and delete the session's files (caller holds the guard); run
+        to the end even if the caller is cancelled (a mount or a uid claim must not leak)."""
         self.sessions.pop(session.key, None)
+        await asyncio.shield(self._dispose(session))
+
+    async def _dispose(self, session: Session) -> None:
         await self._kill(session)
         if session.spec.data_mounted:
             await asyncio.to_thread(unmount, session.spec.data_dir)
         await asyncio.to_thread(shutil.rmtree, session.spec.data_dir, True)
         if session.uid_claim is not None:  # only once none of its processes is left
-            await asyncio.to_thread(release_uid, session.uid_claim)
+            await asyncio.to_thread(release_uid, session.uid_claim, session.contained)
 
     async def end(self, key: str) -> None:
         async with self._guard:
@@ -259,22 +242,27 @@ class SessionPool:
 
     async def run(self, session: Session, code: str) -> Execution:
         """Run `code` in a held session, starting (or restarting) its interpreter."""
+        session.files = None  # the code may change /mnt/data: whoever keeps a listing rescans
         note = None
+        if session.ended:
+            note = (
+                f"The interpreter was restarted ({session.ended}): variables from earlier "
+                "executions are gone; files in /mnt/data were kept"
+            )
+            session.ended = None
         if not session.alive:
-            if session.ended:
-                note = (
-                    f"The interpreter was restarted ({session.ended}): variables from earlier "
-                    "executions are gone; files in /mnt/data were kept"
-                )
-                session.ended = None
             await self._start(session)
         s = self.settings
+        execution = secrets.token_hex(8)
         request = {
             "op": "exec",
+            "id": execution,
             "code": code,
             "timeout": s.exec_timeout,
             "cpu": s.cpu_seconds,
             "max_output": s.output_chars,
+            "max_images": s.max_images,
+            "max_image_bytes": s.max_image_mb << 20,
         }
         process = session.process
         assert process is not None and process.stdin is not None and process.stdout is not None
@@ -282,63 +270,47 @@ class SessionPool:
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
-            line = await asyncio.wait_for(process.stdout.readline(), s.exec_timeout + GRACE_SECONDS)
-            answer = json.loads(line) if line else None
+            answer = await asyncio.wait_for(
+                self._answer(process.stdout, execution), s.exec_timeout + GRACE_SECONDS
+            )
         except TimeoutError:
             await self._kill(session)
             session.ended = "the previous execution timed out"
-            return Execution(
-                "",
-                error=f"Execution timed out after {s.exec_timeout:g} s and the "
-                "interpreter was stopped; variables are gone",
-                note=note,
-            )
+            return Execution("", error=timed_out(self.settings), note=note)
         except (ValueError, ConnectionError, asyncio.LimitOverrunError):
             answer = None
-        over, stop = await asyncio.to_thread(self._over_limits, session, ooms)
-        if not isinstance(answer, dict):
+        over, stop = await asyncio.to_thread(
+            over_limits, self.settings, session.cgroup, session.spec, ooms, answer
+        )
+        if answer is None:
             return Execution("", error=await self._died(session, over), note=note)
-        result = self._result(answer, note)
-        if over:
+        result = result_from(self.settings, answer, note)
+        if died := answer.get("died"):  # the kernel ended; the sandbox starts a new one
+            session.ended = f"the previous interpreter ended: {died}"
+            result.error = (
+                timed_out(self.settings)
+                if "timed out" in str(died)
+                else ended(self.settings, died, over)
+            )
+        elif over:
             result.error = f"{result.error.rstrip()}\n{over}" if result.error else over
         if stop:
             await self._kill(session)
             session.ended = "the previous execution went over the session's limits"
         return result
 
-    def _over_limits(self, session: Session, ooms: int) -> tuple[str | None, bool]:
-        """What the session's limits stopped in this execution (said to the model and the run
-        step, naming the limit), and whether the interpreter must be stopped."""
-        s, group, spec = self.settings, session.cgroup, session.spec
-        said, stop = [], False
-        if group is not None and group.oom_kills() > ooms:
-            said.append(
-                f"A process of this execution was killed: the session's memory limit "
-                f"({s.memory_mb} MiB for all its processes, /tmp and /dev/shm together, "
-                "SANDBOX_MEMORY_MB) was reached"
-            )
-        used = group.cpu_seconds() if group is not None else None
-        if used is not None and used > s.session_cpu_seconds:
-            said.append(
-                f"The session's CPU time limit ({s.session_cpu_seconds} s, "
-                "SANDBOX_SESSION_CPU_SECONDS) was reached; the interpreter was stopped"
-            )
-            stop = True
-        with contextlib.suppress(OSError):
-            usage = usage_of(spec.data_dir, s.max_files, s.data_mb << 20, spec.data_mounted)
-            if usage.full:
-                said.append(
-                    f"/mnt/data is full: at most {s.data_mb} MiB (SANDBOX_DATA_MB) in at most "
-                    f"{s.max_files} files (SANDBOX_MAX_FILES)"
-                    + ("; writes beyond that failed" if spec.data_mounted else "")
-                )
-            if usage.full and not spec.data_mounted:  # measured only now: it must be emptied
-                empty(spec.data_dir)
-                said[-1] += "; the interpreter was stopped and the files in /mnt/data deleted"
-                stop = True
-        return ("\n".join(said) or None), stop
+    @staticmethod
+    async def _answer(stdout: asyncio.StreamReader, execution: str) -> dict[str, Any] | None:
+        """The driver's answer to this execution (a line for another one is dropped); None
+        when the sandbox ended."""
+        while line := await stdout.readline():
+            answer = json.loads(line)
+            if isinstance(answer, dict) and answer.get("id") == execution:
+                return answer
+        return None
 
     async def _died(self, session: Session, over: str | None) -> str:
+        """The sandbox itself ended (or answered nonsense): stopped, to start anew."""
         process = session.process
         await self._kill(session)
         code = process.returncode if process is not None else None
@@ -346,32 +318,7 @@ class SessionPool:
         session.ended = f"the previous interpreter ended: {reason}"
         if session.stderr_tail:
             log.info("sandbox interpreter ended (%s): %s", reason, session.stderr_tail[-500:])
-        cause = over or (
-            f"e.g. by exceeding the sandbox's memory ({self.settings.memory_mb} MiB) or "
-            "process limits"
-        )
-        return (
-            f"The interpreter ended while running this code ({reason}). {cause}. It will "
-            "restart on the next execution without earlier variables"
-        )
-
-    def _result(self, answer: dict[str, Any], note: str | None) -> Execution:
-        import base64
-
-        images = []
-        for item in answer.get("images") or []:
-            with contextlib.suppress(ValueError, TypeError):
-                images.append(base64.b64decode(item, validate=True))
-        limit = self.settings.output_chars
-        output = answer.get("output")
-        error = answer.get("error")
-        return Execution(
-            output=output[:limit] if isinstance(output, str) else "",
-            error=error[:limit] if isinstance(error, str) else None,
-            truncated=truncated if isinstance(truncated := answer.get("truncated"), int) else 0,
-            images=images,
-            note=note,
-        )
+        return ended(self.settings, reason, over)
 
     # --- files in /mnt/data (host side; never following the sandbox's symlinks) --------
 
@@ -379,65 +326,27 @@ class SessionPool:
         async with self.hold(key) as session:
             return await self.write_into(session, name, data)
 
-    async def snapshot(self, key: str) -> dict[str, tuple[int, int]]:
+    async def snapshot(self, key: str) -> dict[bytes, tuple[int, int]]:
         async with self.hold(key) as session:
             return await self.scan(session)
 
-    async def read_file(self, key: str, name: str, max_bytes: int) -> bytes | None:
+    async def read_file(self, key: str, name: str | bytes, max_bytes: int) -> bytes | None:
         async with self.hold(key) as session:
             return await self.read_from(session, name, max_bytes)
 
     async def write_into(self, session: Session, name: str, data: bytes) -> str:
         """Place a file in the held session's /mnt/data; returns its path there."""
-        name = _safe_name(name)
-        await asyncio.to_thread(self._write, session.spec, name, data)
+        name = safe_name(name)
+        await asyncio.to_thread(write_file, session.spec, name, data)
+        session.files = None  # scanned again before the next execution
         return f"/mnt/data/{name}"
 
-    @staticmethod
-    def _write(spec: SessionSpec, name: str, data: bytes) -> None:
-        directory = os.open(spec.data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name, dir_fd=directory)  # whatever the code left there, even a link
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-            fd = os.open(name, flags, 0o644, dir_fd=directory)
-            with os.fdopen(fd, "wb") as target:
-                target.write(data)
-                if os.getuid() == 0:
-                    os.fchown(target.fileno(), spec.uid, spec.gid)
-        finally:
-            os.close(directory)
+    async def scan(self, session: Session) -> dict[bytes, tuple[int, int]]:
+        """Regular files directly in the held session's /mnt/data: raw name -> (size,
+        mtime_ns); at most SANDBOX_MAX_FILES of them."""
+        return await asyncio.to_thread(scan_files, session.spec, self.settings.max_files)
 
-    async def scan(self, session: Session) -> dict[str, tuple[int, int]]:
-        """Regular files directly in the held session's /mnt/data: name -> (size, mtime_ns)."""
-        return await asyncio.to_thread(self._scan, session.spec)
-
-    @staticmethod
-    def _scan(spec: SessionSpec) -> dict[str, tuple[int, int]]:
-        found = {}
-        with os.scandir(spec.data_dir) as entries:
-            for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    info = entry.stat(follow_symlinks=False)
-                    found[entry.name] = (info.st_size, info.st_mtime_ns)
-        return found
-
-    async def read_from(self, session: Session, name: str, max_bytes: int) -> bytes | None:
+    async def read_from(self, session: Session, name: str | bytes, max_bytes: int) -> bytes | None:
         """A regular file's bytes from /mnt/data, or None (missing, not a file, too large)."""
-        return await asyncio.to_thread(self._read, session.spec, _safe_name(name), max_bytes)
-
-    @staticmethod
-    def _read(spec: SessionSpec, name: str, max_bytes: int) -> bytes | None:
-        directory = os.open(spec.data_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
-            fd = os.open(name, flags, dir_fd=directory)
-        except OSError:
-            return None
-        finally:
-            os.close(directory)
-        with os.fdopen(fd, "rb") as source:
-            info = os.fstat(source.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-                return None
-            return source.read(max_bytes + 1)[:max_bytes]
+        raw = name if isinstance(name, bytes) else os.fsencode(safe_name(name))
+        return await asyncio.to_thread(read_file, session.spec, raw, max_bytes)

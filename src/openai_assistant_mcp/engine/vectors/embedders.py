@@ -51,12 +51,16 @@ def local_available() -> bool:
     return local_models.available(LOCAL_MODEL)
 
 
-def _cores(settings: Any) -> int:
+def _cores(settings: EngineSettings) -> int:
     """Local passage batches embedded at once: LOCAL_EMBEDDING_THREADS, 0 = one per core."""
-    return settings.local_embedding_threads or os.cpu_count() or 1
+    if settings.local_embedding_threads:
+        return settings.local_embedding_threads
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may use, not the machine's
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
-def _model(name: str, settings: Any) -> local_models.LocalModel:
+def _model(name: str, settings: EngineSettings) -> local_models.LocalModel:
     try:
         # e5's own OpenMP threads (its calls are serialised): 1 unless set.
         return local_models.load(name, settings.local_embedding_threads or 1)
@@ -90,7 +94,7 @@ class _Serial:
                 cls._turn.notify_all()
 
 
-def _run(name: str, settings: Any, texts: list[str], is_query: bool) -> np.ndarray:
+def _run(name: str, settings: EngineSettings, texts: list[str], is_query: bool) -> np.ndarray:
     """One model call, in a worker thread (the model loads on first use)."""
     model = _model(name, settings)
     if model.serial:
@@ -104,7 +108,7 @@ class PassageBatcher:
     each; e5: one): the cores stay busy however the files are sized, and a small file's few
     chunks ride with others' rather than costing a model call of their own."""
 
-    def __init__(self, name: str, settings: Any) -> None:
+    def __init__(self, name: str, settings: EngineSettings) -> None:
         self.name = name
         self.settings = settings
         self.batch = LOCAL_BATCH.get(name, 4)
@@ -162,7 +166,7 @@ _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Passag
 )
 
 
-def batcher(name: str, settings: Any) -> PassageBatcher:
+def batcher(name: str, settings: EngineSettings) -> PassageBatcher:
     """This event loop's batcher for the model."""
     per_loop = _batchers.setdefault(asyncio.get_running_loop(), {})
     if name not in per_loop:

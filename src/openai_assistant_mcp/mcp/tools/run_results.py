@@ -5,6 +5,7 @@ or its pending tool calls."""
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -25,8 +26,50 @@ FINAL_READ_TIMEOUT = 5.0
 MAX_CITED_FILES = 20
 
 
-async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds: float) -> Any:
-    """Stream a run until it stops or `seconds` pass; returns the last run seen (or None)."""
+# Events that carry a message or a run step in its final state.
+MESSAGE_FINAL = {"thread.message.completed", "thread.message.incomplete"}
+STEP_FINAL = {
+    "thread.run.step.completed",
+    "thread.run.step.failed",
+    "thread.run.step.cancelled",
+    "thread.run.step.expired",
+}
+
+
+@dataclass
+class Followed:
+    """What a run's stream told: the last run seen and the messages and steps it made (by ID,
+    in order of creation; None until their final event arrived)."""
+
+    run: Any = None
+    from_start: bool = False  # the stream began with the run's creation: it saw all of them
+    messages: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, name: str, data: Any) -> None:
+        if name == "thread.run.created":
+            self.from_start = True
+        elif name == "thread.message.created":
+            self.messages.setdefault(data.id, None)
+        elif name in MESSAGE_FINAL:
+            self.messages[data.id] = data
+        elif name == "thread.run.step.created":
+            self.steps.setdefault(data.id, None)
+        elif name in STEP_FINAL:
+            self.steps[data.id] = data
+
+    def whole(self, found: dict[str, Any]) -> list[Any] | None:
+        """All of the run's messages (or steps) in their final state, if the stream saw them
+        all (else None: they must be read)."""
+        if not self.from_start or any(item is None for item in found.values()):
+            return None
+        return list(found.values())
+
+
+async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds: float) -> Followed:
+    """Stream a run until it stops or `seconds` pass; returns what the stream told (the last
+    run seen is None if none started)."""
+    seen = Followed()
     run: Any = None
     sent = 0  # progress must grow with every notification
     text = ""  # streamed text not sent yet
@@ -49,8 +92,9 @@ async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds:
         async with manager as events:
             async for event in events:
                 name: str = event.event
+                seen.note(name, event.data)
                 if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
-                    run = event.data
+                    run = seen.run = event.data
                     await flush()
                     if run.status in STOPPED:
                         break
@@ -66,7 +110,7 @@ async def follow(call: Call, manager: AbstractAsyncContextManager[Any], seconds:
                     if anyio.current_time() - last_sent >= PROGRESS_INTERVAL:
                         await flush()
     await flush()  # the wait ran out mid-answer
-    return run
+    return seen
 
 
 def _search_note(name: str, step: Any, noted: set[str]) -> str | None:
@@ -115,8 +159,11 @@ async def _citations(api: Any, messages: list[dict[str, Any]]) -> list[dict[str,
     ]
 
 
-async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
-    """The result of a run tool: the run, plus its new messages or its pending tool calls."""
+async def settle(
+    call: Call, run: Any, waited: float | None, seen: Followed | None = None
+) -> ToolResult:
+    """The result of a run tool: the run, plus its new messages or its pending tool calls.
+    What the stream already told (`seen`) is not read again."""
     api = call.api
     if waited is not None:
         # The caller's `timeout` is spent: reading the outcome must not take another 120 s
@@ -125,15 +172,19 @@ async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
     if waited is not None and run.status not in STOPPED:
         # The stream ended early or the wait ran out: report the run as it is now.
         run = await api.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id)
+        seen = None  # the run went on past what the stream told
     data: dict[str, Any] = {"run": as_dict(run)}
     status = run.status
     head = f"Run {run.id} on thread {run.thread_id}: {status}"
 
     if status in ("completed", "incomplete"):
-        page = await api.beta.threads.messages.list(
-            run.thread_id, run_id=run.id, order="asc", limit=100
-        )
-        data["messages"] = [as_dict(message) for message in page.data]
+        messages = seen.whole(seen.messages) if seen else None
+        if messages is None:
+            page = await api.beta.threads.messages.list(
+                run.thread_id, run_id=run.id, order="asc", limit=100
+            )
+            messages = page.data
+        data["messages"] = [as_dict(message) for message in messages[:100]]
         reason = (run.incomplete_details and run.incomplete_details.reason) or ""
         replies = [message_text(m) for m in data["messages"] if m["role"] == "assistant"]
         reply = f" Reply: {replies[-1]}" if replies else ""
@@ -145,7 +196,8 @@ async def settle(call: Call, run: Any, waited: float | None) -> ToolResult:
                 f"{marker} = {name} ({file_id})" for marker, name, file_id in sorted(sources)
             )
         text = head + (f" ({reason})" if reason else "") + "."
-        code = await code_results(api, run, data["messages"])
+        steps = seen.whole(seen.steps) if seen else None
+        code = await code_results(api, run, data["messages"], steps)
         if code is None:
             return ToolResult(data, text + reply)
         data["code_interpreter"] = {"calls": code.calls, "files": code.files}

@@ -102,12 +102,12 @@ class ModifyRun(RunId):
 async def _run_tool(call: Call, args: WaitArgs, manager: Any, start: Any) -> ToolResult:
     if not args.wait:
         return await settle(call, await start(), None)
-    run = await follow(call, manager(), args.timeout)
-    if run is None:
+    seen = await follow(call, manager(), args.timeout)
+    if seen.run is None:
         return ToolResult(
             {"run": None}, f"No run started within {args.timeout:g} s.", is_error=True
         )
-    return await settle(call, run, args.timeout)
+    return await settle(call, seen.run, args.timeout, seen)
 
 
 async def create_run(call: Call, args: CreateRun) -> ToolResult:

@@ -15,7 +15,7 @@ import asyncpg
 import httpx2
 import pytest
 
-from tests.hardening.test_round2_store import HEADERS, _api, _fill, _unavailable
+from tests.hardening.test_storage_exhaustion import HEADERS, _api, _fill, _unavailable
 from tests.support.postgres import PostgresServer
 
 

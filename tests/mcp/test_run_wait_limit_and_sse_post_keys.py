@@ -1,4 +1,4 @@
-"""Review findings: a run-wait setting the run tools cannot honour is refused at start;
+"""A run-wait setting the run tools cannot honour is refused at start;
 over SSE with passthrough a message POST runs with its own key, not the stream's."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.hardening.test_round2_bodies import LIMITS
+from tests.hardening.test_request_bodies import LIMITS
 from tests.mcp.fixtures import StartServer
 from tests.mcp.servers import INITIALIZE, ServerProcess, streamable_client
 from tests.mcp.workflow import call, call_error
