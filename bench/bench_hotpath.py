@@ -196,8 +196,9 @@ def main() -> None:
             direct = [anyio.run(direct_get, base_url, assistant_id, args.calls)]
             for r in range(args.rounds):
                 for server in servers:
+                    # A data dir per build, kept across runs as a user's is (handshake.py).
                     remote_env = clean_env(
-                        DATA_DIR=tempfile.mkdtemp(dir=tmp),
+                        DATA_DIR=f"{tmp}/remote-{servers.index(server)}",
                         ASSISTANTS_API_URL=base_url,
                         OPENAI_API_KEY=KEY,
                     )
@@ -206,7 +207,7 @@ def main() -> None:
                         "remote",
                         anyio.run(stdio_run, server, remote_env, args.calls, assistant_id),
                     )
-                    embedded_env = clean_env(DATA_DIR=tempfile.mkdtemp(dir=tmp))
+                    embedded_env = clean_env(DATA_DIR=f"{tmp}/embedded-{servers.index(server)}")
                     note(
                         server,
                         "embedded",
