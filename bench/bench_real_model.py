@@ -1,13 +1,17 @@
-"""Run overhead against a real model server, next to the scripted provider's, measured alike and
-in the same minutes: bench_runs.py's method (a streamed `create_and_run` until the run's end,
-minus the p50 of the same streamed completion sent to the provider directly), the engine
-in-process on SQLite. The real server is llama-cpp-python's with SmolLM2-135M-Instruct at
-temperature 0 (greedy: the same answer every time), prepared by scripts/real_model_env.sh:
+"""Against a real model server: the run overhead next to the scripted provider's (default), or
+the task suite of real_model_tasks.py (`--tasks`: what a small model manages through the tools,
+issue 23). The server is llama.cpp's (the prebuilt xllamacpp wheel, scripts/llama_server.py)
+with Qwen2.5-Coder-0.5B-Instruct and an 8,192-token window, prepared by
+scripts/real_model_env.sh:
 
     eval "$(bash scripts/real_model_env.sh)"
     uv run python bench/bench_real_model.py [--count N] [--write]
+    uv run python bench/bench_real_model.py --tasks 5 [--label after] [--write]
 
---write replaces the "Runs against a real model server (issue 16)" section of bench/RESULTS.md."""
+The overhead runs are at temperature 0 (greedy: the same answer every time), bench_runs.py's
+method (a streamed `create_and_run` until the run's end, minus the p50 of the same streamed
+completion sent to the provider directly), the engine in-process on SQLite. --write replaces
+the section of bench/RESULTS.md (the task suite's row set named by --label)."""
 
 from __future__ import annotations
 
@@ -34,35 +38,39 @@ from common import (
     stop_provider,
     write_section,
 )
+from real_model_tasks import Flow, run_suite
 
 from openai_assistant_mcp.engine.app import create_app
 from openai_assistant_mcp.engine.settings import EngineSettings
 
 HEADING = "## Runs against a real model server (issue 16)"
-MODEL = "smollm2-135m"
+TASKS_HEADING = "## A small local model's task suite (issue 23)"
+MODEL = "qwen2.5-coder-0.5b"
 
 
 def start_llama_server() -> tuple[subprocess.Popen[bytes], str]:
     python, gguf = os.environ.get("REAL_MODEL_PYTHON"), os.environ.get("REAL_MODEL_GGUF")
-    if not (python and gguf):
+    launcher = os.environ.get("REAL_MODEL_SERVER")
+    if not (python and gguf and launcher):
         sys.exit('no real model: run `eval "$(bash scripts/real_model_env.sh)"` first')
     port = free_port()
+    threads = os.environ.get("REAL_MODEL_THREADS", "1")
     child = subprocess.Popen(
-        [python, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", MODEL,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
+        [python, launcher, "--model", gguf, "--alias", MODEL, "--port", str(port),
+         "--ctx-size", "8192", "--threads", threads],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx2.get(f"{url}/models", timeout=2).status_code == 200:
-                return child, url
+            if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return child, f"http://127.0.0.1:{port}/v1"
         except httpx2.TransportError:
-            time.sleep(0.25)
+            pass
+        time.sleep(0.25)
     child.kill()
-    sys.exit("llama_cpp.server did not start within 120 s")
+    sys.exit("llama_server did not start within 120 s")
 
 
 async def direct_completion(provider: openai.AsyncOpenAI) -> float:
@@ -86,7 +94,6 @@ async def measure(provider_url: str, data_dir: Path, count: int) -> dict[str, li
             "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'assistants.db'}",
             "ENGINE_SECRET": "bench-secret",
             "OPENAI_BASE_URL": provider_url,
-            "PROVIDER_COMPAT": "max_tokens,tool_call_content",
         }
     )
     app = create_app(settings)
@@ -122,19 +129,72 @@ def rows(title: str, results: dict[str, list[float]]) -> list[str]:
     return out
 
 
+async def tasks(provider_url: str, data_dir: Path, attempts: int) -> list[Flow]:
+    settings = EngineSettings.model_validate(
+        {
+            "DATA_DIR": data_dir,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'assistants.db'}",
+            "ENGINE_SECRET": "bench-secret",
+            "OPENAI_BASE_URL": provider_url,
+            "PROVIDER_TIMEOUT": 600,
+        }
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        client = engine_client(app)
+        try:
+            return await run_suite(client, MODEL, attempts)
+        finally:
+            await client.close()
+
+
+def task_report(label: str, flows: list[Flow], attempts: int) -> str:
+    load = os.getloadavg()
+    lines = [
+        f"{TASKS_HEADING}: {label}",
+        "",
+        *machine_lines(),
+        f"- Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (2 cores "
+        "shared with other work: times are slow and noisy)",
+        '- Command: `eval "$(bash scripts/real_model_env.sh)"; '
+        f"uv run python bench/bench_real_model.py --tasks {attempts} --label {label} --write`",
+        "",
+        "| flow | succeeded | median s | what happened |",
+        "| --- | ---: | ---: | --- |",
+        *[flow.row() for flow in flows],
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=40, help="timed runs per provider")
+    parser.add_argument("--tasks", type=int, default=0, help="task suite: attempts per flow")
+    parser.add_argument("--label", default="after", help="the task suite's section name")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)
+    if args.tasks:
+        with tempfile.TemporaryDirectory(prefix="bench-tasks-") as tmp:
+            llama, llama_url = start_llama_server()
+            try:
+                flows = asyncio.run(tasks(llama_url, Path(tmp), args.tasks))
+            finally:
+                llama.terminate()
+                llama.wait(30)
+        text = task_report(args.label, flows, args.tasks)
+        print(text)
+        if args.write:
+            write_section(f"{TASKS_HEADING}: {args.label}", text)
+        return
     measured: list[tuple[str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="bench-real-") as tmp:
         llama, llama_url = start_llama_server()
         try:
             measured.append(
                 (
-                    "llama-cpp-python + SmolLM2-135M",
+                    "llama.cpp (xllamacpp) + Qwen2.5-Coder-0.5B",
                     asyncio.run(measure(llama_url, Path(tmp) / "real", args.count)),
                 )
             )

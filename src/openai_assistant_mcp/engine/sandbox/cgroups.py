@@ -148,8 +148,10 @@ class SessionCgroup:
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.002)
 
-    def remove(self) -> None:
+    def remove(self) -> bool:
+        """Kill every process in the group and remove it; True when it was seen empty."""
         self.kill()
+        empty = not self.pids()
         for directory in self.dirs:
             for _ in range(500):  # EBUSY while the last killed process is being torn down
                 try:
@@ -161,6 +163,7 @@ class SessionCgroup:
                     if error.errno != errno.EBUSY:
                         break
                     time.sleep(0.002)
+        return empty
 
 
 def _parent(mount_point: str, mount_root: str, own: str) -> Path:

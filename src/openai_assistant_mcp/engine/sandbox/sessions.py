@@ -58,6 +58,7 @@ class Session:
     uid_claim: UidClaim | None = None  # the host-wide claim on spec.uid (root server)
     cgroup: SessionCgroup | None = None  # the running interpreter's limits
     files: dict[bytes, tuple[int, int]] | None = None  # /mnt/data after the last execution
+    contained: bool = True  # every interpreter ran in a cgroup, seen empty when it ended
 
     @property
     def alive(self) -> bool:
@@ -150,6 +151,8 @@ class SessionPool:
                 )
             except OSError as error:
                 log.warning("sandbox: no cgroup for this session: %s", error)
+        if session.cgroup is None:
+            session.contained = False
         join = session.cgroup.procs_files if session.cgroup is not None else []
         session.process = await self.backend.start(session.spec, join)
         session.stderr_tail = b""
@@ -170,7 +173,7 @@ class SessionPool:
         await process.wait()
         group, session.cgroup = session.cgroup, None
         if group is not None:  # every process of the session, and the group itself
-            await asyncio.to_thread(group.remove)
+            session.contained &= await asyncio.to_thread(group.remove)
 
     async def _end(self, session: Session) -> None:
         """Stop the interpreter and delete the session's files (caller holds the guard); run
@@ -184,7 +187,7 @@ class SessionPool:
             await asyncio.to_thread(unmount, session.spec.data_dir)
         await asyncio.to_thread(shutil.rmtree, session.spec.data_dir, True)
         if session.uid_claim is not None:  # only once none of its processes is left
-            await asyncio.to_thread(release_uid, session.uid_claim)
+            await asyncio.to_thread(release_uid, session.uid_claim, session.contained)
 
     async def end(self, key: str) -> None:
         async with self._guard:
