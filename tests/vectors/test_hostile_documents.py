@@ -263,12 +263,14 @@ async def test_a_warm_child_takes_the_next_files_and_a_killed_one_is_replaced() 
         assert await extract_chunks("log.html", page, 800, 400, limits)
     assert len(extraction_children(os.getpid()) - before) <= 1  # one child took all five
 
-    already_busy = busy_children(os.getpid())
+    spent = {pid: cpu_seconds(pid) for pid in extraction_children(os.getpid())}
     slow = pdf_with_shared_stream()
-    task = asyncio.create_task(extract_chunks("slow.pdf", slow, 800, 400, ExtractionLimits(512, 3)))
+    task = asyncio.create_task(extract_chunks("slow.pdf", slow, 800, 400, ExtractionLimits(512, 5)))
     parsing: set[int] = set()
-    while not task.done() and not parsing:  # the child that parses it (for its pid)
-        parsing = busy_children(os.getpid()) - already_busy
+    while not task.done():  # the child that parses it: the one whose CPU time grows
+        for pid in extraction_children(os.getpid()):
+            if cpu_seconds(pid) - spent.get(pid, 0.0) > 0.1:
+                parsing.add(pid)
         await asyncio.sleep(0.05)
     with pytest.raises(ExtractionError) as raised:
         await task
