@@ -25,8 +25,9 @@ LOCAL_MODEL = local_models.MINILM  # the default for new stores (LOCAL_EMBEDDING
 LOCAL_DIMENSIONS = local_models.DIMENSIONS
 PROVIDER_BATCH = 64  # inputs per /v1/embeddings request
 # Passages per local model call, taken across the files in flight. MiniLM: 16 chunks, ~1.3
-# CPU-s, and a query never waits for it (it runs beside). e5: 4, as a query waits for one.
-LOCAL_BATCH = {local_models.MINILM: 16, local_models.E5: 4}
+# CPU-s, and a query never waits for it (it runs beside). e5: 1, as a query waits for the
+# call under way (~2 CPU-s per 800-token passage).
+LOCAL_BATCH = {local_models.MINILM: 16, local_models.E5: 1}
 
 
 class EmbeddingUnavailable(Exception):
@@ -111,7 +112,7 @@ class PassageBatcher:
     def __init__(self, name: str, settings: EngineSettings) -> None:
         self.name = name
         self.settings = settings
-        self.batch = LOCAL_BATCH.get(name, 4)
+        self.batch = LOCAL_BATCH.get(name, 1)
         self._queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
