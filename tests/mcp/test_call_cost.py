@@ -23,6 +23,7 @@ import pytest
 from openai_assistant_mcp.mcp.app import ToolServer
 from openai_assistant_mcp.mcp.client import call_api_key
 from openai_assistant_mcp.mcp.serve import serve_stdio_pipes
+from openai_assistant_mcp.mcp.stdio import StdinLines, StdoutText
 from openai_assistant_mcp.settings import Settings
 from tests.mcp.fixtures import StartServer
 
@@ -102,7 +103,12 @@ async def wire(
 
     async with anyio.create_task_group() as group:
         group.start_soon(tools.backend.run)
-        group.start_soon(serve_stdio_pipes, tools.lowlevel_server(), server_in, server_out)
+        group.start_soon(
+            serve_stdio_pipes,
+            tools.lowlevel_server(),
+            StdinLines(server_in),
+            StdoutText(server_out),
+        )
         await request(
             {
                 "method": "initialize",

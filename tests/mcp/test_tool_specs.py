@@ -10,7 +10,7 @@ from pydantic import Field
 
 from openai_assistant_mcp import settings
 from openai_assistant_mcp.mcp.tools.common import Args, Call, ToolResult
-from openai_assistant_mcp.mcp.tools.registry import TOOLSET_NAMES, TOOLSETS, all_tools
+from openai_assistant_mcp.mcp.tools.registry import TOOLSET_NAMES, all_tools, toolsets
 from openai_assistant_mcp.mcp.tools.spec import Toolset, ToolSpec
 from openai_assistant_mcp.settings import Settings
 
@@ -19,16 +19,17 @@ def test_toolset_names_live_in_the_registry_and_settings_use_them() -> None:
     assert settings.TOOLSETS is TOOLSET_NAMES
     assert Settings().toolsets == TOOLSET_NAMES
     assert len(set(TOOLSET_NAMES)) == len(TOOLSET_NAMES)
+    assert [toolset.name for toolset in toolsets()] == list(TOOLSET_NAMES)
     with pytest.raises(ValueError, match="unknown toolset 'nope'"):
         Settings(toolsets="runs,nope")
 
 
 def test_every_toolset_has_a_one_line_description_and_stamps_its_tools() -> None:
-    for toolset in TOOLSETS:
+    for toolset in toolsets():
         assert 20 < len(toolset.description) < 100 and "\n" not in toolset.description
         assert toolset.tools and {tool.toolset for tool in toolset.tools} == {toolset.name}
     assert [tool.toolset for tool in all_tools()] == [
-        toolset.name for toolset in TOOLSETS for _ in toolset.tools
+        toolset.name for toolset in toolsets() for _ in toolset.tools
     ]
 
 

@@ -239,3 +239,16 @@ async def test_abusive_code_is_contained_and_the_thread_goes_on(
     again, _ = await run_code(oai, provider, "print('alive')", thread_id, run.assistant_id)
     assert again.status == "completed", again.last_error
     assert (await answer(oai, thread_id)).content[0].text.value == "Result: alive"
+
+
+async def test_a_file_named_with_bytes_that_are_not_utf8_is_stored_under_a_valid_name(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    code = "open(b'/mnt/data/bad\\xff\\xfe.txt', 'wb').write(b'kept')"
+    run, _ = await run_code(oai, provider, code)
+    assert run.status == "completed", run.last_error
+    listed = await oai.files.list()  # the list answers (it answered 500 with such a name)
+    [made] = [f for f in listed.data if f.filename.startswith("bad")]
+    assert made.filename == "bad\ufffd\ufffd.txt"
+    assert (await oai.files.retrieve(made.id)).filename == made.filename
+    assert (await oai.files.content(made.id)).content == b"kept"

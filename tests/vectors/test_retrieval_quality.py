@@ -22,7 +22,7 @@ PAIRS = 120
 # Measured (see bench/RESULTS.md) minus a margin; a change that makes retrieval worse fails.
 # Measured 2026-12-01 with e5 (recall@5 / MRR, 120 pairs): keyword 0.875 / 0.736, vector
 # 0.842 / 0.728, hybrid 0.892 / 0.736. 2026-12-07 with MiniLM (issue 22) and the weighted
-# RRF: keyword 0.875 / 0.736, vector 0.900 / 0.749, hybrid 0.925 / 0.786.
+# RRF (k = 1): keyword 0.875 / 0.736, vector 0.900 / 0.749, hybrid 0.925 / 0.782.
 FLOORS = {
     "keyword": {"recall@5": 0.83, "mrr": 0.68},
     "vector": {"recall@5": 0.85, "mrr": 0.70},

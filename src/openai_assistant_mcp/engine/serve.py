@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 
 from ..http.access import exposure_refusal
+from ..http.asgi import ASGIApp, Message, Receive, Scope, Send
 from ..http.bodies import MIB, BodyRoute
 from ..http.guard import Door, Guard, openai_envelope
 from ..http.health import HealthCheck
@@ -66,18 +67,18 @@ class StartFailureInOneLine:
     use) logged as one line naming the fix rather than uvicorn's traceback; the traceback only
     at LOG_LEVEL=DEBUG."""
 
-    def __init__(self, app: Any, database_url: str) -> None:
+    def __init__(self, app: ASGIApp, database_url: str) -> None:
         self.app = app
         self.database_url = database_url
         self.failure: str | None = None
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
         started = False
 
-        async def send_quietly(message: Any) -> None:
+        async def send_quietly(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "lifespan.startup.complete"
             if message["type"] == "lifespan.startup.failed":

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Message", "Receive", "Scope", "Send", "header", "send_json"]
+__all__ = ["ASGIApp", "Message", "Receive", "Scope", "Send", "header", "send_json"]
 
 
 def header(scope: Scope, name: bytes) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .access import host_refusal, token_matches
-from .asgi import Message, Receive, Scope, Send, header, send_json
+from .asgi import ASGIApp, Message, Receive, Scope, Send, header, send_json
 from .bodies import (
     BodyRefused,
     BodyRoute,
@@ -114,7 +114,7 @@ class DoorSettings(Protocol):
 class Guard:
     """ASGI middleware in front of an HTTP app (see the module docstring)."""
 
-    def __init__(self, app: Any, door: Door) -> None:
+    def __init__(self, app: ASGIApp, door: Door) -> None:
         self.app = app
         self.door = door
         self.draining = False

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 
-from .asgi import send_json
+from .asgi import ASGIApp, Receive, Scope, Send, send_json
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +21,11 @@ CHECK_TIMEOUT = 5.0
 class HealthCheck:
     """ASGI middleware: answers GET/HEAD /healthz from `check`, passes everything else on."""
 
-    def __init__(self, app: Any, check: Callable[[], Awaitable[bool]]) -> None:
+    def __init__(self, app: ASGIApp, check: Callable[[], Awaitable[bool]]) -> None:
         self.app = app
         self.check = check
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != HEALTH_PATH:
             await self.app(scope, receive, send)
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -46,12 +47,12 @@ class GuardedServer(uvicorn.Server):
         self.drain = drain
         self._reaper: asyncio.Task[None] | None = None
 
-    async def startup(self, sockets: Any = None) -> None:
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             self._reaper = asyncio.create_task(self._close_stalled_connections())
 
-    async def shutdown(self, sockets: Any = None) -> None:
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
         for server in self.servers:  # stop accepting

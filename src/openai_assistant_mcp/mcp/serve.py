@@ -3,22 +3,24 @@ transports behind the HTTP guards, their SDK overrides in transports/."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
-from .app import ToolServer
 from .backend import Phase
 from .startup import check_start
+from .stdio import StdinLines, StdoutText
 from .transports.guarded import check_exposure, serve_guarded, streamable_http_options
 
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
 
     from ..settings import Settings
+    from .app import ToolServer
 
 log = logging.getLogger(__name__)
 
@@ -32,53 +34,92 @@ async def serve(settings: Settings) -> None:
         )
     check_exposure(settings)
     check_start(settings)
+    if settings.transport == "stdio":
+        await _serve_stdio(settings)
+        return
+    from .app import ToolServer
+
     tools = ToolServer(settings)
-    server = tools.lowlevel_server()
-    backend = tools.backend
     failed = False
-    async with anyio.create_task_group() as group:
-        group.start_soon(backend.run)
-        try:
-            if settings.transport == "stdio":
-                await _serve_stdio(server)
-            else:
-                backend.want()
-                if await backend.ready():
-                    await _serve_http(settings, server, tools)
-                else:
-                    failed = True  # said in one line by the backend
-        finally:
-            backend.close()
+    async with _backend_running(tools):
+        tools.backend.want()
+        if await tools.backend.ready():
+            await _serve_http(settings, tools.lowlevel_server(), tools)
+        else:
+            failed = True  # said in one line by the backend
     if failed:  # out here: raised in the task group, it would come with a traceback
         raise SystemExit(1)
 
 
-async def _serve_stdio(server: Server[Any]) -> None:
-    from .stdio import stdio_pipes
+@asynccontextmanager
+async def _backend_running(tools: ToolServer) -> AsyncIterator[None]:
+    async with anyio.create_task_group() as group:
+        group.start_soon(tools.backend.run)
+        try:
+            yield
+        finally:
+            tools.backend.close()
+
+
+async def _serve_stdio(settings: Settings) -> None:
+    """stdio: the first message is read (and a handshake answered, handshake.py) while the
+    MCP SDK is imported in a thread."""
+    from .handshake import Handshake, KeptAnswers
+    from .stdio import read_line, stdio_pipes
 
     async with stdio_pipes() as pipes:
         if pipes is None:  # not pipes: the SDK's own files (a worker thread per read, write)
             from mcp.server.stdio import stdio_server
 
-            async with stdio_server() as (read, write):
+            from .app import ToolServer
+
+            tools = ToolServer(settings)
+            async with _backend_running(tools), stdio_server() as (read, write):
+                server = tools.lowlevel_server()
                 await server.run(read, write, server.create_initialization_options())
-        else:
-            await serve_stdio_pipes(server, *pipes)
+            return
+        reader, writer = pipes
+        async with anyio.create_task_group() as group:
+            loaded = anyio.Event()
+
+            async def load() -> None:
+                await anyio.to_thread.run_sync(_import_sdk)
+                loaded.set()
+
+            group.start_soon(load)
+            first = await read_line(reader)
+            handshake = Handshake(first, KeptAnswers(settings.data_dir))
+            if handshake.early:
+                writer.write(handshake.early.encode() + b"\n")
+            await loaded.wait()
+        if first is None:
+            return
+        from .app import ToolServer
+
+        tools = ToolServer(settings)
+        async with _backend_running(tools):
+            await serve_stdio_pipes(
+                tools.lowlevel_server(),
+                StdinLines(reader, [first]),
+                StdoutText(writer, handshake.outgoing),
+            )
 
 
-async def serve_stdio_pipes(
-    server: Server[Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
+def _import_sdk() -> None:
+    """What serving stdio needs beyond the handshake: the MCP SDK and the tools."""
+    import mcp.server.stdio  # noqa: F401
+
+    from . import app  # noqa: F401
+
+
+async def serve_stdio_pipes(server: Server[Any], stdin: StdinLines, stdout: StdoutText) -> None:
     """MCP over a pipe pair read and written on the event loop (stdio.py)."""
     from mcp.server.stdio import stdio_server
 
-    from .stdio import StdinLines, StdoutText
-
     # The SDK reads `async for line in stdin` and calls `write`/`flush`: duck-typed files.
-    stdin = cast("anyio.AsyncFile[str]", StdinLines(reader))
-    stdout = cast("anyio.AsyncFile[str]", StdoutText(writer))
-    async with stdio_server(stdin=stdin, stdout=stdout) as streams:
-        await server.run(*streams, server.create_initialization_options())
+    files = cast("anyio.AsyncFile[str]", stdin), cast("anyio.AsyncFile[str]", stdout)
+    async with stdio_server(*files) as (read, write):
+        await server.run(read, write, server.create_initialization_options())
 
 
 async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer) -> None:

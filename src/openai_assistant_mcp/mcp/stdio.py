@@ -16,7 +16,7 @@ import contextlib
 import fcntl
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 # A message longer than this is dropped (the SDK answers the invalid line it gets instead).
 LINE_MAX = 64 * 1024 * 1024
@@ -64,12 +64,21 @@ async def read_line(reader: asyncio.StreamReader) -> str | None:
 
 
 class StdoutText:
-    """The SDK's stdout: each answer written to the pipe, flushed as the pipe drains."""
+    """The SDK's stdout: each answer written to the pipe, flushed as the pipe drains;
+    `outgoing` may change or hold back (None) a message first."""
 
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, outgoing: Callable[[str], str | None] | None = None
+    ) -> None:
         self._writer = writer
+        self._outgoing = outgoing
 
     async def write(self, text: str) -> None:
+        if self._outgoing is not None:
+            held = self._outgoing(text)
+            if held is None:
+                return
+            text = held
         self._writer.write(text.encode("utf-8"))
 
     async def flush(self) -> None:

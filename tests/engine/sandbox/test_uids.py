@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from openai_assistant_mcp.engine.sandbox import Sandbox, SandboxSettings
+from openai_assistant_mcp.engine.sandbox.uids import claim_uid
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="per-session uids need a root server")
 
@@ -54,12 +55,15 @@ def state_of(pid: int) -> str:
 async def test_a_reused_uid_has_no_process_left(
     sandbox_settings: SandboxSettings, tmp_path: Path
 ) -> None:
-    # A process of the uid an earlier session had (e.g. its engine was killed): it must be gone
-    # before the uid runs anyone else's code. A base of its own keeps other tests' uids apart.
+    # An engine whose session had this uid died (its claim dropped by the kernel, not
+    # released) and left a process of the uid: it must be gone before the uid runs anyone
+    # else's code. A base of its own keeps other tests' uids apart.
     uid = 260000 + os.getpid() % 10000 * 4
     settings = sandbox_settings.model_copy(update={"uid_base": uid, "max_sessions": 1})
-
+    crashed = claim_uid(uid)
+    assert crashed.uid == uid
     leftover = run_as(uid, ["sleep", "600"])
+    os.close(crashed.fd)  # what the kernel does when the engine dies
     box = Sandbox(settings, tmp_path)
     try:
         result = await box.pool.execute("t1", "import os\nos.getuid()")

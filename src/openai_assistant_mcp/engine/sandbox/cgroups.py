@@ -148,8 +148,10 @@ class SessionCgroup:
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.002)
 
-    def remove(self) -> None:
+    def remove(self) -> bool:
+        """Kill every process in the group and remove it; True when it was seen empty."""
         self.kill()
+        empty = not self.pids()
         for directory in self.dirs:
             for _ in range(500):  # EBUSY while the last killed process is being torn down
                 try:
@@ -161,11 +163,14 @@ class SessionCgroup:
                     if error.errno != errno.EBUSY:
                         break
                     time.sleep(0.002)
+        return empty
 
 
 def _parent(mount_point: str, mount_root: str, own: str) -> Path:
     parent = _under(mount_point, mount_root, own) / PARENT
     parent.mkdir(exist_ok=True)
+    if not os.access(parent, os.W_OK):  # e.g. made by a root server, and this one is not
+        raise PermissionError(errno.EACCES, "cgroup not writable", str(parent))
     for stale in parent.iterdir():  # groups of engine processes that are gone (empty ones)
         pid = stale.name.split("-", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():

@@ -10,7 +10,7 @@ one namespace for the life of the process, like a notebook kernel.
 from __future__ import annotations
 
 import ast
-import base64
+import binascii
 import io
 import json
 import os
@@ -122,7 +122,7 @@ def collect_figures(max_images: int, max_bytes: int) -> list[str]:
             buffer = io.BytesIO()
             plt.figure(number).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
             if buffer.tell() <= max_bytes:
-                images.append(base64.b64encode(buffer.getvalue()).decode())
+                images.append(binascii.b2a_base64(buffer.getvalue(), newline=False).decode())
     except Exception:
         pass
     finally:

@@ -58,6 +58,8 @@ class Session:
     uid_claim: UidClaim | None = None  # the host-wide claim on spec.uid (root server)
     cgroup: SessionCgroup | None = None  # the running interpreter's limits
     files: dict[bytes, tuple[int, int]] | None = None  # /mnt/data after the last execution
+    contained: bool = True  # every interpreter ran in a cgroup, seen empty when it ended
+    files_lost: bool = False  # /mnt/data was emptied when the interpreter was stopped
 
     @property
     def alive(self) -> bool:
@@ -75,6 +77,7 @@ class SessionPool:
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
+        self._disposals: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -150,6 +153,8 @@ class SessionPool:
                 )
             except OSError as error:
                 log.warning("sandbox: no cgroup for this session: %s", error)
+        if session.cgroup is None:
+            session.contained = False
         join = session.cgroup.procs_files if session.cgroup is not None else []
         session.process = await self.backend.start(session.spec, join)
         session.stderr_tail = b""
@@ -170,13 +175,16 @@ class SessionPool:
         await process.wait()
         group, session.cgroup = session.cgroup, None
         if group is not None:  # every process of the session, and the group itself
-            await asyncio.to_thread(group.remove)
+            session.contained &= await asyncio.to_thread(group.remove)
 
     async def _end(self, session: Session) -> None:
         """Stop the interpreter and delete the session's files (caller holds the guard); run
         to the end even if the caller is cancelled (a mount or a uid claim must not leak)."""
         self.sessions.pop(session.key, None)
-        await asyncio.shield(self._dispose(session))
+        disposal = asyncio.create_task(self._dispose(session))
+        self._disposals.add(disposal)
+        disposal.add_done_callback(self._disposals.discard)
+        await asyncio.shield(disposal)
 
     async def _dispose(self, session: Session) -> None:
         await self._kill(session)
@@ -184,7 +192,7 @@ class SessionPool:
             await asyncio.to_thread(unmount, session.spec.data_dir)
         await asyncio.to_thread(shutil.rmtree, session.spec.data_dir, True)
         if session.uid_claim is not None:  # only once none of its processes is left
-            await asyncio.to_thread(release_uid, session.uid_claim)
+            await asyncio.to_thread(release_uid, session.uid_claim, session.contained)
 
     async def end(self, key: str) -> None:
         async with self._guard:
@@ -197,6 +205,7 @@ class SessionPool:
         async with self._guard:
             for session in list(self.sessions.values()):
                 await self._end(session)
+        await asyncio.gather(*self._disposals)  # also those a cancelled caller left running
 
     async def _reap_idle(self) -> None:
         while self.sessions:
@@ -242,11 +251,12 @@ class SessionPool:
         session.files = None  # the code may change /mnt/data: whoever keeps a listing rescans
         note = None
         if session.ended:
+            files = "were deleted" if session.files_lost else "were kept"
             note = (
                 f"The interpreter was restarted ({session.ended}): variables from earlier "
-                "executions are gone; files in /mnt/data were kept"
+                f"executions are gone; files in /mnt/data {files}"
             )
-            session.ended = None
+            session.ended, session.files_lost = None, False
         if not session.alive:
             await self._start(session)
         s = self.settings
@@ -294,6 +304,7 @@ class SessionPool:
         if stop:
             await self._kill(session)
             session.ended = "the previous execution went over the session's limits"
+            session.files_lost = "the files in /mnt/data deleted" in (over or "")
         return result
 
     @staticmethod

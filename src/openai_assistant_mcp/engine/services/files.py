@@ -11,6 +11,7 @@ import base64
 import mimetypes
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -56,8 +57,32 @@ def check_purpose(purpose: str, allowed: tuple[str, ...] = PURPOSES) -> None:
         raise invalid("purpose", f"Invalid 'purpose': '{purpose}' is not one of {choices}.")
 
 
+def valid_utf8(text: str) -> str:
+    """`text` as valid UTF-8: lone surrogates (bytes of a name that were not UTF-8) become
+    U+FFFD, so no stored name can make an answer fail to encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode(
+            "utf-8", "surrogateescape" if _escaped(text) else "surrogatepass"
+        ).decode("utf-8", "replace")
+    return text
+
+
+def _escaped(text: str) -> bool:
+    return all(not "\ud800" <= c <= "\udfff" or "\udc80" <= c <= "\udcff" for c in text)
+
+
+def readable(body: dict[str, Any]) -> dict[str, Any]:
+    """A file's body as answered: a name stored before names were sanitised, made valid."""
+    name = body.get("filename")
+    if isinstance(name, str) and (fixed := valid_utf8(name)) != name:
+        return {**body, "filename": fixed}
+    return body
+
+
 def check_filename(filename: str | None, param: str = "file") -> str:
-    name = (filename or "").strip()
+    name = valid_utf8(filename or "").strip()
     if not name:
         raise invalid(param, f"Invalid '{param}': the file needs a name.")
     if len(name) > MAX_FILENAME or "\x00" in name:
@@ -139,7 +164,7 @@ async def write_pieces(
     buffer = bytearray()
     size = count = counted = 0
 
-    async def account(conn: Any, total: int) -> None:
+    async def account(conn: AsyncConnection, total: int) -> None:
         nonlocal counted
         if total <= counted:
             return
@@ -232,7 +257,7 @@ async def retrieve_file(state: EngineState, tenant: str, file_id: str) -> dict[s
         body = await file_store.get_file(conn, tenant, file_id, now())
     if body is None:
         raise no_such_file(file_id)
-    return body
+    return readable(body)
 
 
 async def list_files(
@@ -257,7 +282,8 @@ async def list_files(
         except repository.CursorNotFound as exc:
             message = f"Invalid '{exc.param}': no file with id '{query.after or query.before}'."
             raise invalid(exc.param, message) from None
-    return list_envelope(page)
+    # One row holding an odd name never fails the whole list.
+    return list_envelope(replace(page, data=[readable(body) for body in page.data]))
 
 
 async def iter_file_content(state: EngineState, tenant: str, file_id: str) -> AsyncIterator[bytes]:

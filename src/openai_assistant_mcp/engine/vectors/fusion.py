@@ -8,16 +8,17 @@ from dataclasses import dataclass
 
 # Reciprocal rank fusion (Cormack et al. 2009) is 1/(k + rank) summed over the rankings. The
 # usual k = 60 is flat at the top: first in one ranking and fifth in the other beat second in
-# both by a hair, so on the pages' own descriptions as queries the vector side's neighbours
-# came first (hybrid R@1 0.90 against keyword 0.94). k = 3 makes the top ranks count, and the
-# vector side weighs a little more, which settles ties (first in one ranking, second in the
-# other) its way. Measured on two corpora x two query kinds (docstrings, man pages; short
-# keyword-like queries and questions), hybrid R@1 and MRR >= the better side's everywhere
-# with k 2-3 and vector weight 1.1; k = 60 lost up to 0.019 MRR; k 10-60 with weight 1.5 up
-# to 0.008.
-RRF_K = 3
+# both by a hair, so one side's neighbours outranked the other side's clear first (man pages,
+# questions: hybrid MRR 0.840 under vector-only 0.858). k = 1 makes the top ranks count, and
+# the vector side weighs a little more, which settles ties (first in one ranking, second in
+# the other) its way. Tuned on two corpora x two query kinds (docstrings, man pages; short
+# keyword-like queries and questions) x both local models: with k = 1 and weight 1.2 hybrid
+# R@1 and MRR were >= the better side's in all 16 cells (k = 60 lost up to 0.025; k = 3 with
+# 1.1 lost 0.008 R@1 on e5's docstring short queries). bench/bench_retrieval.py re-fuses its
+# cached rankings to try others.
+RRF_K = 1
 KEYWORD_WEIGHT = 1.0
-VECTOR_WEIGHT = 1.1
+VECTOR_WEIGHT = 1.2
 
 
 @dataclass(frozen=True)

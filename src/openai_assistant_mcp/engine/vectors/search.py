@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..settings import EngineSettings
 from ..store import vector_chunks as repo
+from ..store.database import Database
 from .embedders import Embedder, EmbeddingUnavailable
 from .fusion import Hit, Rankings, by_similarity, fuse
 
@@ -274,7 +275,7 @@ async def _embed_queries(
 
 
 async def _keyword_rankings(
-    db: Any, stores: Sequence[StoreForSearch], queries: list[str], file_ids: set[str] | None
+    db: Database, stores: Sequence[StoreForSearch], queries: list[str], file_ids: set[str] | None
 ) -> list[list[int]]:
     async with db.read() as conn:
         return [await keyword_ranking(conn, stores, text, DEPTH, file_ids) for text in queries]
@@ -293,7 +294,7 @@ async def _exact_on_postgres(conn: AsyncConnection, group: list[StoreForSearch])
 
 
 async def _vector_rankings(
-    db: Any,
+    db: Database,
     settings: EngineSettings,
     groups: list[list[StoreForSearch]],
     queries: list[str],
@@ -330,7 +331,7 @@ FUSING_RANKERS = ("auto", "default-2024-11-15", "default_2024_08_21")
 
 
 async def rankings(
-    db: Any,
+    db: Database,
     settings: EngineSettings,
     stores: Sequence[StoreForSearch],
     queries: list[str],
@@ -364,7 +365,7 @@ async def rankings(
 
 
 async def hybrid(
-    db: Any,
+    db: Database,
     settings: EngineSettings,
     stores: Sequence[StoreForSearch],
     queries: list[str],

@@ -40,9 +40,11 @@ async def code_results(
         steps = page.data
     image_ids: list[str] = []
     for step in steps[:100]:
-        if step.step_details.type != "tool_calls":
+        # Read by their `type` tags (the SDK's unions also admit unknown members as Any).
+        details: Any = step.step_details
+        if details.type != "tool_calls":
             continue
-        for call in step.step_details.tool_calls:
+        for call in details.tool_calls:
             if call.type != "code_interpreter":
                 continue
             found.calls.append(as_dict(call))

@@ -23,6 +23,7 @@ from ...http.guard import Door, Guard, Refusal
 
 if TYPE_CHECKING:
     from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.types import ASGIApp
 
     from ...settings import MCPAccessSettings, Settings
 
@@ -81,7 +82,7 @@ def streamable_http_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def mcp_guard(app: Any, settings: Settings) -> Guard:
+def mcp_guard(app: ASGIApp, settings: Settings) -> Guard:
     """`app` behind the shared guard, refusing in JSON-RPC."""
     door = Door.from_settings(
         settings, "MCP", json_rpc_error, MAX_JSON_DEPTH, check_hosts=settings.checks_hosts
@@ -90,7 +91,7 @@ def mcp_guard(app: Any, settings: Settings) -> Guard:
 
 
 async def serve_guarded(
-    app: Any,
+    app: ASGIApp,
     settings: Settings,
     in_flight: Callable[[], int],
     log_config: Any = None,

@@ -17,7 +17,7 @@ from .guarded import transport_security
 if TYPE_CHECKING:
     from mcp.server.lowlevel import Server
     from starlette.applications import Starlette
-    from starlette.types import Message
+    from starlette.types import Message, Receive, Scope, Send
 
     from ...settings import Settings
 
@@ -44,7 +44,7 @@ def sse_app(server: Server[Any], settings: Settings) -> Starlette:
     class SseEndpoint:
         """GET /sse as a plain ASGI app: the stream's response is the SDK transport's own."""
 
-        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
             idle = anyio.CancelScope(deadline=anyio.current_time() + idle_timeout)
 
             def used() -> None:
@@ -77,7 +77,7 @@ def sse_app(server: Server[Any], settings: Settings) -> Starlette:
             finally:
                 streams.remove(key)
 
-    async def post_message(scope: Any, receive: Any, send: Any) -> None:
+    async def post_message(scope: Scope, receive: Receive, send: Send) -> None:
         """A request for a stream: counts as the stream's use (eviction order, idle time)."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         session_id = (query.get("session_id") or [""])[0]
