@@ -254,15 +254,22 @@ async def test_forced_function_call_then_outputs_complete_the_run(
             tool_outputs=[{"tool_call_id": c.id, "output": "sunny, 24 C"} for c in calls],
             poll_interval_ms=100,
         )
-    # Qwen2.5-0.5B writes the call out again and again after the outputs (as text, one JSON
-    # object a line: not taken as calls), so the budget may end the answer.
-    assert run.status in ("completed", "incomplete"), (run.status, run.last_error)
-    _assert_usage(run.usage)
-    tool_step, message_step = await _steps(oai, thread.id, run.id)
+    # Qwen2.5-0.5B may write the call out again after the outputs (as text, one JSON object a
+    # line: the engine takes it once, so the run asks for outputs again) or answer.
+    assert run.status in ("completed", "incomplete", "requires_action"), (
+        run.status,
+        run.last_error,
+    )
+    if run.status != "requires_action":
+        _assert_usage(run.usage)
+    tool_step, next_step = await _steps(oai, thread.id, run.id)
     assert (tool_step.type, tool_step.status) == ("tool_calls", "completed")
     outputs = [c.function.output for c in tool_step.step_details.tool_calls]
     assert outputs == ["sunny, 24 C"] * len(calls)
-    assert (message_step.type, message_step.status) == ("message_creation", "completed")
+    if run.status == "requires_action":
+        assert (next_step.type, next_step.status) == ("tool_calls", "in_progress")
+    else:
+        assert (next_step.type, next_step.status) == ("message_creation", "completed")
 
 
 async def test_the_mcp_tools_against_the_real_model(llama_server: str, tmp_path: Path) -> None:
@@ -324,13 +331,20 @@ async def test_the_mcp_tools_against_the_real_model(llama_server: str, tmp_path:
                     "timeout": 300,
                 },
             )
-            assert done["run"]["status"] in ("completed", "incomplete"), done["run"]
+            assert done["run"]["status"] in ("completed", "incomplete", "requires_action")
             steps = await call(
                 client,
                 "list_run_steps",
                 {"thread_id": thread["id"], "run_id": forced["run"]["id"], "order": "asc"},
             )
-            assert [s["type"] for s in steps["data"]] == ["tool_calls", "message_creation"]
+            kinds = [s["type"] for s in steps["data"]]
+            assert kinds in (["tool_calls", "message_creation"], ["tool_calls", "tool_calls"])
+            if done["run"]["status"] == "requires_action":  # leave the thread free to go on
+                await call(
+                    client,
+                    "cancel_run",
+                    {"thread_id": thread["id"], "run_id": forced["run"]["id"]},
+                )
             # After that exchange this model may repeat the call as text: bounded by a budget.
             plain = await run("Say hello.", tool_choice="none", max_completion_tokens=BUDGET)
             assert plain["run"]["status"] in ("completed", "incomplete"), plain["run"]
