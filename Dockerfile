@@ -5,6 +5,10 @@
 #       -v openai-assistant-data:/data openai-assistant-mcp          # http://localhost:8662/mcp
 # (HOST is 0.0.0.0 in the image, and HTTP beyond loopback needs MCP_AUTH_TOKEN: clients send
 # "Authorization: Bearer <MCP_AUTH_TOKEN>"; see docs/clients.md.)
+# code_interpreter's sandbox needs, from the clone: --security-opt
+# seccomp=deploy/seccomp-bubblewrap.json --security-opt apparmor=unconfined --security-opt
+# systempaths=unconfined (compose.yaml sets them; docs/hardening.md says why). Check it with
+#   docker run --rm <those options> openai-assistant-mcp sandbox check
 # Any base with python3 (>= 3.11, with venv) works: CI builds FROM a Debian bookworm base it
 # bootstraps itself (scripts/docker_ci.sh), as no container registry is reachable there.
 ARG BASE_IMAGE=python:3.12-slim

@@ -132,7 +132,10 @@ async def sessions(url: str, transport: str, count: int = 20, calls: int = 20) -
     return time.perf_counter() - started
 
 
-def http_load(command: str, upstream_url: str, transport: str, rounds: int) -> list[float]:
+def http_load(
+    command: str, upstream_url: str, transport: str, rounds: int
+) -> tuple[list[float], float]:
+    """Wall seconds of each 20 x 20 round, and the server's CPU seconds per round (median)."""
     port = free_port()
     env = clean_env(
         ASSISTANTS_API_URL=upstream_url,
@@ -142,10 +145,15 @@ def http_load(command: str, upstream_url: str, transport: str, rounds: int) -> l
         DATA_DIR=tempfile.mkdtemp(prefix="bench-hotpath-"),
     )
     path = "/sse" if transport == "sse" else "/mcp"
-    with Spawned_at(command, env, port):
+    with Spawned_at(command, env, port) as server:
         url = f"http://127.0.0.1:{port}{path}"
         anyio.run(sessions, url, transport, 5, 5)  # warm-up
-        return [anyio.run(sessions, url, transport) for _ in range(rounds)]
+        walls, cpus = [], []
+        for _ in range(rounds):
+            cpu = cpu_seconds(server.process.pid)
+            walls.append(anyio.run(sessions, url, transport))
+            cpus.append(cpu_seconds(server.process.pid) - cpu)
+        return walls, statistics.median(cpus)
 
 
 class Spawned_at(Spawned):
@@ -188,8 +196,9 @@ def main() -> None:
             direct = [anyio.run(direct_get, base_url, assistant_id, args.calls)]
             for r in range(args.rounds):
                 for server in servers:
+                    # A data dir per build, kept across runs as a user's is (handshake.py).
                     remote_env = clean_env(
-                        DATA_DIR=tempfile.mkdtemp(dir=tmp),
+                        DATA_DIR=f"{tmp}/remote-{servers.index(server)}",
                         ASSISTANTS_API_URL=base_url,
                         OPENAI_API_KEY=KEY,
                     )
@@ -198,7 +207,7 @@ def main() -> None:
                         "remote",
                         anyio.run(stdio_run, server, remote_env, args.calls, assistant_id),
                     )
-                    embedded_env = clean_env(DATA_DIR=tempfile.mkdtemp(dir=tmp))
+                    embedded_env = clean_env(DATA_DIR=f"{tmp}/embedded-{servers.index(server)}")
                     note(
                         server,
                         "embedded",
@@ -250,10 +259,10 @@ def main() -> None:
             )
         for transport in ("streamable-http", "sse"):
             if transport in got:
-                walls = got[transport][0]
+                walls, cpu = got[transport][0]
                 print(
                     f"  20x20 {transport:15}: {statistics.median(walls):.2f} s "
-                    f"(min {min(walls):.2f}; ideal 1.0)"
+                    f"(min {min(walls):.2f}; ideal 1.0), server CPU {cpu:.2f} s a round"
                 )
 
 

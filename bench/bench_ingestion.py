@@ -7,7 +7,8 @@ searches run on another store; file_counts read every second.
 
 Reports chunks/s, MB/s, CPU-seconds per chunk (the engine process, embedding threads
 included), the cores kept busy (CPU-s / wall s), search p50/p99 during the ingestion (hybrid,
-each query new, so each is embedded), and how file_counts.completed moved.
+each query new, so each is embedded) against the same searches for 15 s before it, and how
+file_counts.completed moved.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from openai_assistant_mcp.engine.vectors import local_models
 from tests.support.engine import engine_settings, openai_client, running_app
 
 PAGES = Path(tempfile.gettempdir()) / "bench_ingestion_pages"
+IDLE_SECONDS = 15.0
 
 
 def render(name: str) -> tuple[str, str]:
@@ -93,6 +95,12 @@ async def run(files: dict[str, bytes], model: str, every: float) -> dict[str, An
             store = await client.vector_stores.create(name="ingested")
             await asyncio.to_thread(local_models.load, model)  # loading is not ingestion
             stop = asyncio.Event()
+            # The same searches with no ingestion first: what the load alone costs them.
+            idle = asyncio.create_task(searcher(client, other.id, every, stop))
+            await asyncio.sleep(IDLE_SECONDS)
+            stop.set()
+            baseline = await idle
+            stop.clear()
             searches = asyncio.create_task(searcher(client, other.id, every, stop))
             cpu, started = time.process_time(), time.perf_counter()
             batch = await client.vector_stores.file_batches.create(store.id, file_ids=ids)
@@ -124,6 +132,7 @@ async def run(files: dict[str, bytes], model: str, every: float) -> dict[str, An
         "seconds": seconds,
         "cpu": cpu,
         "searches": latencies,
+        "baseline": baseline,
         "progress": progress,
     }
 
@@ -151,6 +160,11 @@ def main() -> None:
     print(
         f"searches during ingestion: {len(s)}, p50 {percentile(s, 50):.0f} ms, "
         f"p99 {percentile(s, 99):.0f} ms, max {max(s):.0f} ms"
+    )
+    b = r["baseline"]
+    print(
+        f"the same searches before it ({IDLE_SECONDS:.0f} s, no ingestion): {len(b)}, "
+        f"p50 {percentile(b, 50):.0f} ms, p99 {percentile(b, 99):.0f} ms"
     )
     print(f"file_counts.completed read {len(steps)} times, rose {moves} times: {steps[:12]}...")
 

@@ -3,8 +3,8 @@
 Runs `pass` (the code itself costs ~nothing) through the real session pool on bubblewrap:
 - new session: sandbox + interpreter start + first execution, on a fresh key each time;
 - warm: further executions in a live session;
-- idle memory: resident memory of a session's processes (bwrap, its init, the driver's supervisor and kernel),
-  bare and after `import numpy, pandas`;
+- idle memory: resident memory of a session's processes (bwrap, its init, the driver's
+  supervisor and kernel), bare and after `import numpy, pandas`;
 - 8 concurrent sessions: started together, then executing together.
 
     uv run python bench/bench_sandbox.py [--warm 500] [--new 30] [--write]
@@ -124,7 +124,8 @@ def main() -> None:
         f"| 8 sessions executing together (each execution) | {r['c_warm']} | "
         f"{r['c_rate']} executions/s in all |",
         "",
-        f"Idle session resident memory (bwrap, its init, the driver's supervisor and kernel): {r['idle']} MiB "
+        "Idle session resident memory (bwrap, its init, the driver's supervisor and kernel): "
+        f"{r['idle']} MiB "
         f"(≤ 40 MiB: {verdict(r['idle_raw'] <= 40)}); after `import numpy, pandas`: "
         f"{r['idle_pandas']} MiB.",
     ]

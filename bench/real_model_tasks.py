@@ -5,7 +5,7 @@ sampling (not temperature 0: attempts differ), reporting the success rate and me
 Flows and what counts as success:
 - plain question: the answer names the capital asked for;
 - function call, unforced / forced (tool_choice names it): the run stops at requires_action
-  calling get_weather with a city, and completes once the output is submitted;
+  calling get_weather with a city (what the run did after the output is noted);
 - file_search over 20 documents, one question per attempt: the answer cites (a file_citation
   annotation) the document that holds the fact;
 - code_interpreter, mean of a CSV column: the mean (to 2 decimals) is in the answer;
@@ -132,8 +132,8 @@ def _function(forced: bool) -> Callable[..., Awaitable[tuple[bool, str]]]:
             tool_outputs=[{"tool_call_id": c.id, "output": "sunny, 24 C"} for c in calls],
             poll_interval_ms=200,
         )
-        ok = run.status == "completed" and all(isinstance(c, str) and c for c in cities)
-        return ok, f"called, then {run.status}"
+        ok = all(isinstance(c, str) and c for c in cities)
+        return ok, f"called, after the output: {run.status}"
 
     return attempt
 

@@ -25,7 +25,8 @@ async def slow_sweeper(
     tmp_path_factory: pytest.TempPathFactory,
     spec_violations: SpecViolations,
 ) -> AsyncIterator[openai.AsyncOpenAI]:
-    """Runs expire after a second; the executor sweeps only every ten seconds."""
+    """Runs expire after ten seconds (room for a slow machine to reach requires_action first);
+    the executor sweeps only every two minutes, so the submit, not the sweep, meets the expiry."""
     directory = tmp_path_factory.mktemp("expired-submit")
     settings = engine_settings(
         f"sqlite+aiosqlite:///{directory / 'runs.db'}",
@@ -33,9 +34,9 @@ async def slow_sweeper(
         OPENAI_BASE_URL=provider_server.base_url,
         **{
             **RUN_SETTINGS,
-            "RUN_EXPIRES_AFTER": 1,
-            "RUN_POLL_INTERVAL": 10.0,
-            "RUN_LEASE_SECONDS": 30.0,
+            "RUN_EXPIRES_AFTER": 10,
+            "RUN_POLL_INTERVAL": 120.0,
+            "RUN_LEASE_SECONDS": 300.0,
         },
     )
     with serve_on_socket(create_app(settings)) as url:

@@ -214,3 +214,35 @@ async def test_a_forced_file_search_the_model_ignored_is_made_by_the_engine(
     turn = next(m for m in provider.requests[1].messages if m.get("tool_calls"))
     call = turn["tool_calls"][0]["function"]
     assert json.loads(call["arguments"]) == {"queries": ["When does the office open?"]}
+
+
+# Qwen2.5-0.5B after a tool's output, through llama.cpp: the call again, one a line, until the
+# token limit (cut mid-call).
+REPEATED = (
+    '{"name": "get_weather", "arguments": {"city": "Paris", "temperature": "24"}}\n' * 30
+    + '{"name": "get_weather", "arguments": {"city'
+)
+
+
+async def test_a_call_written_again_and_again_is_taken_once_and_the_stream_closed(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    provider.script(Text(REPEATED, finish_reason="length", chunk_delay=0.01))
+    thread_id, assistant_id = await _thread(oai)
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread_id, assistant_id=assistant_id
+    )
+    assert run.status == "requires_action", run.last_error
+    assert run.required_action is not None
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert json.loads(call.function.arguments) == {"city": "Paris", "temperature": "24"}
+    assert provider.requests[0].disconnected  # not read to the end
+
+
+def test_whole_repeated_calls_at_the_end_are_one_call() -> None:
+    written = '{"name": "get_weather", "arguments": {"city": "Paris"}}\n' * 3
+    assert text_calls.parse(written, ["get_weather"]) == [
+        text_calls.TextCall("get_weather", '{"city": "Paris"}')
+    ]
+    different = written + '{"name": "get_weather", "arguments": {"city": "Rome"}}'
+    assert text_calls.parse(different, ["get_weather"]) is None

@@ -3,8 +3,9 @@ mostly its pydantic models) would otherwise stand between a client's `initialize
 `server/discover`) and the answer.
 
 The answer is the SDK's own, recorded: the first time a client's handshake is seen, the SDK
-answers it and the answer is kept in DATA_DIR (keyed by the request, minus the client's name,
-and by this package's and the SDK's versions). On later starts the kept answer goes out at
+answers it and the answer is kept in DATA_DIR (remote mode, which keeps no data there: the
+user's cache dir), keyed by the request, minus the client's name, and by this package's and
+the SDK's versions. On later starts the kept answer goes out at
 once while the SDK loads; the request is then handed to the SDK all the same (its session
 learns the client's capabilities from it), and its answer, not sent again, replaces the kept
 one should it differ.

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
@@ -64,6 +65,8 @@ async def _backend_running(tools: ToolServer) -> AsyncIterator[None]:
 async def _serve_stdio(settings: Settings) -> None:
     """stdio: the first message is read (and a handshake answered, handshake.py) while the
     MCP SDK is imported in a thread."""
+    from platformdirs import user_cache_dir
+
     from .handshake import Handshake, KeptAnswers
     from .stdio import read_line, stdio_pipes
 
@@ -88,7 +91,13 @@ async def _serve_stdio(settings: Settings) -> None:
 
             group.start_soon(load)
             first = await read_line(reader)
-            handshake = Handshake(first, KeptAnswers(settings.data_dir))
+            # Remote mode keeps no data of its own in DATA_DIR: the answers go to the cache dir.
+            kept_in = (
+                settings.data_dir
+                if settings.embedded
+                else Path(user_cache_dir("openai-assistant-mcp", appauthor=False))
+            )
+            handshake = Handshake(first, KeptAnswers(kept_in))
             if handshake.early:
                 writer.write(handshake.early.encode() + b"\n")
             await loaded.wait()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from openai_assistant_mcp.engine.sandbox import SandboxSettings
+from openai_assistant_mcp.engine.sandbox.cgroups import detect as detect_cgroups
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,6 +33,11 @@ def test_check_runs_the_probes_and_says_what_is_isolated(sandbox_settings: Sandb
     assert "all probes held" in done.stdout and "FAIL" not in done.stdout
     for fact in ("own PID, network", "environment: cleared", "32 processes", "fork bomb"):
         assert fact in done.stdout
+    # How the session as a whole is bounded here: by which cgroup, or why by none.
+    host = detect_cgroups()
+    expected = "per session: none by cgroup" if isinstance(host, str) else host.describe()
+    assert expected in done.stdout
+    assert "keyrings and io_uring refused" in done.stdout and "/mnt/data: " in done.stdout
 
 
 def test_check_without_bwrap_fails_naming_the_package(tmp_path) -> None:

@@ -95,3 +95,35 @@ async def test_mnt_data_is_bounded_in_files(small_disk: Sandbox) -> None:
     assert "SANDBOX_MAX_FILES" in (result.error or ""), result.logs()
     assert len(os.listdir(small_disk.pool.sessions["t1"].spec.data_dir)) <= 50
     assert (await small_disk.pool.execute("t1", "print('alive')")).output.endswith("alive\n")
+
+
+SPIN_IN_TWO_CHILDREN = """
+import os, time
+children = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        while time.process_time() < 0.8:  # each child under the per-process limit
+            pass
+        os._exit(0)
+    children.append(pid)
+print([os.waitpid(pid, 0)[1] for pid in children])
+"""
+
+
+@needs_cgroup
+async def test_the_session_cpu_limit_counts_every_process(
+    sandbox_settings: SandboxSettings, tmp_path: Path
+) -> None:
+    settings = sandbox_settings.model_copy(
+        update={"session_cpu_seconds": 1, "exec_timeout": 120, "cpu_seconds": 120}
+    )
+    box = Sandbox(settings, tmp_path / "sessions")
+    try:
+        result = await box.pool.execute("t1", SPIN_IN_TWO_CHILDREN)
+        assert result.output == "[0, 0]\n"  # neither child was stopped by its own limit
+        assert "SANDBOX_SESSION_CPU_SECONDS" in (result.error or ""), result.logs()
+        after = await box.pool.execute("t1", "print('fresh')")
+        assert after.output == "fresh\n" and "restarted" in (after.note or "")
+    finally:
+        await box.close()

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from openai_assistant_mcp.engine.sandbox import Sandbox, SandboxSettings
+from openai_assistant_mcp.engine.sandbox.disk import mounts_under
 
 
 async def test_state_persists_and_last_expression_prints(sandbox: Sandbox) -> None:
@@ -88,6 +89,8 @@ async def test_idle_sessions_end(sandbox_settings: SandboxSettings, tmp_path: Pa
         assert "NameError" in (await box.pool.execute("t1", "v")).logs()
     finally:
         await box.close()
+    assert mounts_under(tmp_path) == []  # each session's /mnt/data unmounted, even one being
+    # ended by the idle reaper when close() cancelled it
 
 
 async def test_live_sessions_are_capped_oldest_idle_first(

@@ -61,7 +61,10 @@ def _calls_in(block: str, offered: Collection[str]) -> list[TextCall] | None:
         # strict=False: raw newlines inside strings, as grammar-constrained output has them.
         value = json.loads(block.strip(), strict=False)
     except ValueError:
-        return None
+        values = _values(block)  # one call a line, the same written again and again
+        if len(values) < 2 or any(v != values[0] for v in values):
+            return None
+        value = values[0]
     items = value if isinstance(value, list) else [value]
     calls = [_call(item, offered) for item in items]
     if not calls or any(call is None for call in calls):
@@ -89,6 +92,35 @@ def _call(item: Any, offered: Collection[str]) -> TextCall | None:
     if not isinstance(arguments, dict):
         return None
     return TextCall(name, json.dumps(arguments, ensure_ascii=False))
+
+
+def _values(text: str, most: int = 1000) -> list[Any]:
+    """The whole JSON values `text` holds one after another (whitespace between), up to the
+    first that is not whole yet; [] if anything else stands between them."""
+    decoder = json.JSONDecoder(strict=False)
+    values: list[Any] = []
+    position = 0
+    while len(values) < most:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position >= len(text):
+            break
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except ValueError:
+            break
+        values.append(value)
+    return values
+
+
+def repeated(text: str, offered: Collection[str]) -> list[TextCall] | None:
+    """The call a streamed answer is writing over again (small models loop so after a tool's
+    output: `{"name": ...}` one a line until the token limit), once it has written it twice."""
+    values = _values(text.strip(), most=2)
+    if len(values) < 2 or values[0] != values[1]:
+        return None
+    call = _call(values[0], offered)
+    return [call] if call is not None else None
 
 
 def undecided(text: str) -> bool:
@@ -125,6 +157,7 @@ class Held:
         self.offered = offered
         self.hold_all = hold_all  # held to the end, whatever it is (see Turn._forced_call)
         self.text: list[str] | None = [] if offered or hold_all else None
+        self.repeating: list[TextCall] | None = None  # the call being written over again
 
     def pass_on(self, text: str, has_calls: bool) -> str:
         """What of the answer to show now: `text`, or all held so far once it is decided it
@@ -136,11 +169,15 @@ class Held:
         if has_calls or not (self.hold_all or undecided(whole)):
             self.text = None
             return whole
+        if self.offered and "\n" in text:  # a line ended: a call written again?
+            self.repeating = repeated(whole, self.offered)
         return ""
 
     def finish(self, no_calls: bool) -> tuple[str, list[TextCall]]:
         """At the stream's end: the text still to show, or the calls the answer was."""
         whole = "".join(self.text or [])
         self.text = None
+        if self.repeating and not no_calls:
+            return "", self.repeating
         found = None if no_calls or not whole else parse(whole, self.offered)
         return ("", found) if found else (whole, [])

@@ -365,6 +365,8 @@ class Turn:
                 if answer.chars > cap:  # a provider that streams forever: stop here
                     self.capped = True
                     break
+                if held.repeating:  # the model writes the same call again and again: enough
+                    break
                 if limit and counted.add(piece.text, piece.arguments) > limit:
                     # The provider ignores the budget: stop here, and send it as it may know.
                     self.executor.provider.budget_ignored()

@@ -169,6 +169,8 @@ class SessionCgroup:
 def _parent(mount_point: str, mount_root: str, own: str) -> Path:
     parent = _under(mount_point, mount_root, own) / PARENT
     parent.mkdir(exist_ok=True)
+    if not os.access(parent, os.W_OK):  # e.g. made by a root server, and this one is not
+        raise PermissionError(errno.EACCES, "cgroup not writable", str(parent))
     for stale in parent.iterdir():  # groups of engine processes that are gone (empty ones)
         pid = stale.name.split("-", 1)[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():

@@ -59,6 +59,7 @@ class Session:
     cgroup: SessionCgroup | None = None  # the running interpreter's limits
     files: dict[bytes, tuple[int, int]] | None = None  # /mnt/data after the last execution
     contained: bool = True  # every interpreter ran in a cgroup, seen empty when it ended
+    files_lost: bool = False  # /mnt/data was emptied when the interpreter was stopped
 
     @property
     def alive(self) -> bool:
@@ -76,6 +77,7 @@ class SessionPool:
         self.sessions: dict[str, Session] = {}
         self._guard = asyncio.Lock()
         self._reaper: asyncio.Task[None] | None = None
+        self._disposals: set[asyncio.Task[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -179,7 +181,10 @@ class SessionPool:
         """Stop the interpreter and delete the session's files (caller holds the guard); run
         to the end even if the caller is cancelled (a mount or a uid claim must not leak)."""
         self.sessions.pop(session.key, None)
-        await asyncio.shield(self._dispose(session))
+        disposal = asyncio.create_task(self._dispose(session))
+        self._disposals.add(disposal)
+        disposal.add_done_callback(self._disposals.discard)
+        await asyncio.shield(disposal)
 
     async def _dispose(self, session: Session) -> None:
         await self._kill(session)
@@ -200,6 +205,7 @@ class SessionPool:
         async with self._guard:
             for session in list(self.sessions.values()):
                 await self._end(session)
+        await asyncio.gather(*self._disposals)  # also those a cancelled caller left running
 
     async def _reap_idle(self) -> None:
         while self.sessions:
@@ -245,11 +251,12 @@ class SessionPool:
         session.files = None  # the code may change /mnt/data: whoever keeps a listing rescans
         note = None
         if session.ended:
+            files = "were deleted" if session.files_lost else "were kept"
             note = (
                 f"The interpreter was restarted ({session.ended}): variables from earlier "
-                "executions are gone; files in /mnt/data were kept"
+                f"executions are gone; files in /mnt/data {files}"
             )
-            session.ended = None
+            session.ended, session.files_lost = None, False
         if not session.alive:
             await self._start(session)
         s = self.settings
@@ -297,6 +304,7 @@ class SessionPool:
         if stop:
             await self._kill(session)
             session.ended = "the previous execution went over the session's limits"
+            session.files_lost = "the files in /mnt/data deleted" in (over or "")
         return result
 
     @staticmethod

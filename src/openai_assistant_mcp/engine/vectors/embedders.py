@@ -5,10 +5,12 @@ e5), or none (keyword-only). Local passages go through a batcher shared by the f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from . import local_models
@@ -25,8 +27,10 @@ LOCAL_MODEL = local_models.MINILM  # the default for new stores (LOCAL_EMBEDDING
 LOCAL_DIMENSIONS = local_models.DIMENSIONS
 PROVIDER_BATCH = 64  # inputs per /v1/embeddings request
 # Passages per local model call, taken across the files in flight. MiniLM: 16 chunks, ~1.3
-# CPU-s, and a query never waits for it (it runs beside). e5: 4, as a query waits for one.
-LOCAL_BATCH = {local_models.MINILM: 16, local_models.E5: 4}
+# CPU-s, and a query never waits for it (it runs beside). e5: 1, as a query waits for the
+# call under way (~2 CPU-s per 800-token passage).
+LOCAL_BATCH = {local_models.MINILM: 16, local_models.E5: 1}
+PASSAGE_NICENESS = 10  # added to the passage threads' niceness (see _yield_to_requests)
 
 
 class EmbeddingUnavailable(Exception):
@@ -111,9 +115,10 @@ class PassageBatcher:
     def __init__(self, name: str, settings: EngineSettings) -> None:
         self.name = name
         self.settings = settings
-        self.batch = LOCAL_BATCH.get(name, 4)
+        self.batch = LOCAL_BATCH.get(name, 1)
         self._queue: asyncio.Queue[tuple[str, asyncio.Future[np.ndarray]]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._threads: ThreadPoolExecutor | None = None
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         import numpy as np
@@ -126,6 +131,9 @@ class PassageBatcher:
             self._queue.put_nowait((text, future))
         if not self._tasks:
             workers = 1 if self.name == local_models.E5 else _cores(self.settings)
+            self._threads = ThreadPoolExecutor(
+                workers, thread_name_prefix="embed", initializer=_yield_to_requests
+            )
             self._tasks = [
                 asyncio.create_task(self._work(), name=f"embed {self.name}") for _ in range(workers)
             ]
@@ -145,7 +153,9 @@ class PassageBatcher:
                 continue
             texts = [text for text, _ in items]
             try:
-                vectors = await asyncio.to_thread(_run, self.name, self.settings, texts, False)
+                vectors = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, _run, self.name, self.settings, texts, False
+                )
             except Exception as exc:  # each waiting file fails with it
                 for _, future in items:
                     if not future.done():
@@ -159,6 +169,17 @@ class PassageBatcher:
         for task in self._tasks:
             task.cancel()
         self._tasks = []
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
+
+
+def _yield_to_requests() -> None:
+    """A passage thread runs at a lower priority than the rest of the process (Linux applies
+    `setpriority` to one thread by its id): the event loop and the query embeddings of
+    searches get the cores first while a batch is embedded."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSAGE_NICENESS)
 
 
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, PassageBatcher]] = (

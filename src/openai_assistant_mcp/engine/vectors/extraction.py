@@ -1,19 +1,19 @@
 """Text extraction and chunking outside the server process, bounded and stoppable.
 
 A crafted file (a small DOCX holding 200 MB of XML, a PDF whose pages share one huge content
-stream, megabytes of HTML) can cost a parser gigabytes and minutes. So each file is extracted
-by a child process of its own, forked by a zygote process that has imported the parsers and
-loaded the tokenizer once (`extraction_child.py`): a fork costs milliseconds where a fresh
-interpreter would take ~1.5 s. The child runs under RLIMIT_AS (INGEST_EXTRACTION_MEMORY_MB)
-and RLIMIT_CPU; the server kills it at the wall-clock deadline (INGEST_EXTRACTION_SECONDS) or
-when the ingestion task is cancelled (its file or store was deleted, the server stops). A
-file over a limit fails alone, its `last_error` naming the limit.
+stream, megabytes of HTML) can cost a parser gigabytes and minutes. So files are extracted by
+child processes, forked by a zygote process that has imported the parsers and loaded the
+tokenizer once (`extraction_child.py`). A child extracts one file at a time, under RLIMIT_AS
+(INGEST_EXTRACTION_MEMORY_MB) and RLIMIT_CPU set anew for each file; the server kills it at
+the wall-clock deadline (INGEST_EXTRACTION_SECONDS) or when the ingestion task is cancelled
+(its file or store was deleted, the server stops). A file over a limit fails alone, its
+`last_error` naming the limit; a child that answered is kept warm for the next file.
 
-One child per file rather than a pool: killing a runaway worker of a `ProcessPoolExecutor`
-breaks the pool for every other file. Our own zygote rather than multiprocessing's forkserver:
-its children re-run the server's main script (`__main__`) before working, which costs ~1.3 s
-per file for the console script, and runs an unguarded script's server again. The zygote
-and its children get no secrets: their environment is reduced to what Python needs."""
+Our own children rather than a `ProcessPoolExecutor`: killing a runaway worker of that pool
+breaks it for every other file. Our own zygote rather than multiprocessing's forkserver: its
+children re-run the server's main script (`__main__`) before working, which costs ~1.3 s per
+child for the console script, and runs an unguarded script's server again. The zygote and
+its children get no secrets: their environment is reduced to what Python needs."""
 
 from __future__ import annotations
 
@@ -107,6 +107,54 @@ class Zygote:
 ZYGOTE = Zygote()
 
 
+@dataclass
+class Child:
+    """A warm extraction child: its connection and pid."""
+
+    conn: Connection
+    pid: int
+
+
+class Children:
+    """Idle children kept warm between files (at most MAX_IDLE): a fork costs ~10-25 ms on
+    this loaded 2-core machine, and a child's first file pays its copy-on-write faults; a
+    warm child answers a small file in about a millisecond. A child past a limit, killed or
+    retiring never comes back."""
+
+    MAX_IDLE = 4
+
+    def __init__(self) -> None:
+        self._idle: list[Child] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> Child:
+        """An idle child, or a new one (blocking: call it in a thread)."""
+        with self._lock:
+            while self._idle:
+                child = self._idle.pop()
+                if not child.conn.poll():  # anything waiting means it died while idle
+                    return child
+                child.conn.close()
+        conn = ZYGOTE.fork()
+        try:
+            kind, pid = conn.recv()
+        except BaseException:
+            conn.close()
+            raise
+        assert kind == "pid"
+        return Child(conn, pid)
+
+    def give_back(self, child: Child) -> None:
+        with self._lock:
+            if len(self._idle) < self.MAX_IDLE:
+                self._idle.append(child)
+                return
+        child.conn.close()  # the child reads the end and exits
+
+
+CHILDREN = Children()
+
+
 async def extract_chunks(
     filename: str, data: bytes, max_tokens: int, overlap_tokens: int, limits: ExtractionLimits
 ) -> list[tuple[str, int]]:
@@ -119,18 +167,19 @@ async def extract_chunks(
         return await asyncio.to_thread(
             _plain_text_chunks, filename, data, max_tokens, overlap_tokens
         )
-    conn = await asyncio.to_thread(ZYGOTE.fork)
-    pid: list[int] = []  # the child's, once the zygote said it
+    child = await asyncio.to_thread(CHILDREN.take)
     request = (filename, max_tokens, overlap_tokens)
     cpu = max(1, math.ceil(limits.seconds))
     # The blocking exchange runs in a thread. Whatever ends the wait (the deadline, a cancel),
     # the child is killed and the thread waited for (it ends when the zygote reports the
     # child's exit) before the connection is closed.
     exchange = asyncio.ensure_future(
-        asyncio.to_thread(_exchange, conn, pid, (limits.memory_mb * MIB, cpu), request, data)
+        asyncio.to_thread(_exchange, child.conn, (limits.memory_mb * MIB, cpu), request, data)
     )
+    reusable = False
     try:
         reply, exitcode = await asyncio.wait_for(asyncio.shield(exchange), limits.seconds)
+        reusable = reply is not None and not reply[2]
     except TimeoutError:
         raise ExtractionError(
             "invalid_file",
@@ -143,16 +192,17 @@ async def extract_chunks(
         ) from None
     finally:
         if not exchange.done():
-            if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid[0], signal.SIGKILL)
-            else:  # no pid yet: end the conversation (wakes the thread, the child reads EOF)
-                with socket.fromfd(conn.fileno(), socket.AF_UNIX, socket.SOCK_STREAM) as dup:
-                    dup.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
             with contextlib.suppress(BaseException):
                 await exchange
-        conn.close()
-    return _result(reply, exitcode, limits)
+        if reusable:
+            CHILDREN.give_back(child)
+        else:
+            child.conn.close()
+    if reply is None:
+        raise _died(exitcode, limits)
+    return _result(reply[1])
 
 
 def _plain_text_chunks(
@@ -163,34 +213,24 @@ def _plain_text_chunks(
 
 
 def _exchange(
-    conn: Connection,
-    pid: list[int],
-    limits: tuple[int, int],
-    request: tuple[str, int, int],
-    data: bytes,
-) -> tuple[Any, int]:
-    """Talk to one child: (its answer or None, its exit code)."""
-    kind, child = conn.recv()
-    assert kind == "pid"
-    pid.append(child)
+    conn: Connection, limits: tuple[int, int], request: tuple[str, int, int], data: bytes
+) -> tuple[Any, int | None]:
+    """One file with one child: (("reply", answer, retiring), None), or (None, the child's
+    exit code) when it ended without answering."""
     conn.send(limits)
     conn.send(request)
     conn.send_bytes(data)
-    reply = None
-    while True:
-        message = conn.recv()
-        if message[0] == "exit":
-            return reply, message[1]
-        reply = message
+    message = conn.recv()
+    if message[0] == "exit":
+        return None, message[1]
+    return message, None
 
 
-def _result(reply: Any, exitcode: int, limits: ExtractionLimits) -> list[tuple[str, int]]:
-    if reply is None:
-        raise _died(exitcode, limits)
-    if reply[0] == "ok":
-        chunks: list[tuple[str, int]] = reply[1]
+def _result(answer: Any) -> list[tuple[str, int]]:
+    if answer[0] == "ok":
+        chunks: list[tuple[str, int]] = answer[1]
         return chunks
-    raise ExtractionError(reply[1], reply[2])
+    raise ExtractionError(answer[1], answer[2])
 
 
 def _memory(limits: ExtractionLimits) -> ExtractionError:
@@ -201,9 +241,9 @@ def _memory(limits: ExtractionLimits) -> ExtractionError:
     )
 
 
-def _died(exitcode: int, limits: ExtractionLimits) -> ExtractionError:
+def _died(exitcode: int | None, limits: ExtractionLimits) -> ExtractionError:
     """Why a child ended without answering, as the file's error."""
-    if exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+    if exitcode == -signal.SIGXCPU:
         return ExtractionError(
             "invalid_file",
             f"Extracting the file's text took more than {math.ceil(limits.seconds)} s of CPU "

@@ -1,18 +1,21 @@
 """The extraction processes (never imported by the server): a zygote, and the children it
-forks, one per file.
+forks, each extracting files one at a time.
 
 `python -m openai_assistant_mcp.engine.vectors.extraction_child FD` is the zygote. It loads the
 parsers and the tokenizer once (importing them takes ~1.3 s, loading cl100k ~0.25 s), then
 waits on the control socket FD. For each socket the server passes it, it forks a child, says
 ("pid", pid) on that socket, and, once the child has ended and been reaped, ("exit", code):
 the server learns how a child it did not hear from ended (killed at the CPU limit, a crash
-under the memory limit). The child reads its limits and sets them, reads (filename,
-max_tokens, overlap_tokens) and the file's bytes, and answers ("ok", [(text, tokens), ...]) or
-("error", code, message), or exits with OUT_OF_MEMORY. The zygote ends when the server closes
-the control socket (the server stopped or died), killing any child still running."""
+under the memory limit). A child serves files one at a time, each as: its limits, (filename,
+max_tokens, overlap_tokens), the file's bytes; answered ("reply", ("ok", [(text, tokens),
+...]) or ("error", code, message), retiring), or the child exits (OUT_OF_MEMORY, SIGXCPU).
+The zygote ends when the server closes the control socket (the server stopped or died),
+killing any child still running."""
 
 from __future__ import annotations
 
+import gc
+import math
 import os
 import resource
 import select
@@ -27,25 +30,53 @@ Reply = tuple[object, ...]
 OUT_OF_MEMORY = 3  # a child's exit code when it ran out of memory (RLIMIT_AS)
 
 
+MAX_FILES = 200  # files one child extracts before it exits (a fresh heap now and then)
+RETIRE_AFTER_BYTES = 256 * 1024 * 1024  # peak RSS past which a child exits after its answer
+
+
 def extract(conn: Connection) -> None:
-    """One child's work: limits, then the file, then the answer."""
-    memory_bytes, cpu_seconds = conn.recv()
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    """One child's work: for each file the server sends, its limits (set anew from the CPU
+    time used so far), the file, the answer and whether this child retires after it; until
+    the server closes the connection or MAX_FILES. A file past a limit ends the child."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.nice(5)  # the server's own requests go first on a busy machine
-    filename, max_tokens, overlap_tokens = conn.recv()
-    data = conn.recv_bytes()
-    reply: Reply
-    try:
-        text = extract_text(filename, data)
-        del data
-        chunks = chunk_text(text, max_tokens, overlap_tokens)
-        del text
-        reply = ("ok", [(chunk.text, chunk.tokens) for chunk in chunks])
-    except ExtractionError as exc:
-        reply = ("error", exc.code, exc.message)
-    conn.send(reply)
+    for served in range(1, MAX_FILES + 1):
+        try:
+            memory_bytes, cpu_seconds = conn.recv()
+        except EOFError:
+            return  # the server keeps no more idle children
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = math.ceil(used.ru_utime + used.ru_stime) + cpu_seconds
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, _hard(resource.RLIMIT_AS)))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, _hard(resource.RLIMIT_CPU)))
+        filename, max_tokens, overlap_tokens = conn.recv()
+        data = conn.recv_bytes()
+        reply: Reply
+        try:
+            text = extract_text(filename, data)
+            del data
+            chunks = chunk_text(text, max_tokens, overlap_tokens)
+            del text
+            reply = ("ok", [(chunk.text, chunk.tokens) for chunk in chunks])
+        except ExtractionError as exc:
+            reply = ("error", exc.code, exc.message)
+        retire = served == MAX_FILES or _status_bytes(b"VmHWM:") > RETIRE_AFTER_BYTES
+        conn.send(("reply", reply, retire))
+        del reply
+        if retire:
+            return
+
+
+def _hard(limit: int) -> int:
+    return resource.getrlimit(limit)[1]
+
+
+def _status_bytes(field: bytes) -> int:
+    with open("/proc/self/status", "rb") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def serve(control: socket.socket) -> None:
@@ -106,11 +137,7 @@ def _near_memory_limit() -> bool:
     limit = resource.getrlimit(resource.RLIMIT_AS)[0]
     if limit == resource.RLIM_INFINITY:
         return False
-    with open("/proc/self/status", "rb") as status:
-        for line in status:
-            if line.startswith(b"VmPeak:"):
-                return int(line.split()[1]) * 1024 >= limit * 0.9
-    return False
+    return _status_bytes(b"VmPeak:") >= limit * 0.9
 
 
 def _reap(children: dict[int, Connection]) -> None:
@@ -134,6 +161,9 @@ def _reap(children: dict[int, Connection]) -> None:
 def main() -> None:
     preload_parsers()
     encoding()
+    # What is loaded now is never collected: without this, a child's first full collection
+    # writes to every object's header and so copies the zygote's whole heap (copy-on-write).
+    gc.freeze()
     serve(socket.socket(fileno=int(sys.argv[1])))
 
 
