@@ -36,6 +36,10 @@ async def serving(settings: Settings) -> AsyncIterator[Client]:
     async with anyio.create_task_group() as group:
         group.start_soon(tools.backend.run)
         tools.backend.want()
+        # Opened before the test ends: a close() while the engine is still starting is lost
+        # (backend.py enters READY after it), and the backend would never end.
+        with anyio.fail_after(120):
+            assert await tools.backend.ready()
         async with Client(tools.lowlevel_server()) as client:
             yield client
         tools.backend.close()
