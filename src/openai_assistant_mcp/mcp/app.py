@@ -14,7 +14,11 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 
 from .backend import Backend
+from .caller import CallerAPI
+from .completion import Completions
 from .middleware import Answer, ToolCall, call_pipeline, refusal
+from .prompts import Prompts
+from .resources import Resources
 from .tools.registry import select_tools
 
 if TYPE_CHECKING:
@@ -43,6 +47,12 @@ class ToolServer:
         self.backend = Backend(settings)
         self.limiter = settings.limiter("tool calls", line=settings.embedded)  # http/limits.py
         self._pipeline = call_pipeline(settings, self.backend, self.limiter)
+        # Resources, prompts, completion (resources.py, prompts.py, completion.py): beside the
+        # tools they stand for, through the same client and key rules (caller.py).
+        access = CallerAPI(settings, self.backend, self.limiter)
+        self.resources = Resources(access, set(self._by_name))
+        self.prompts = Prompts(set(self._by_name))
+        self.completions = Completions(access, self.prompts, self.resources)
 
     def _listed(self, spec: ToolSpec[Any]) -> types.Tool:
         listing = spec.listing()
@@ -60,10 +70,27 @@ class ToolServer:
             on_list_tools=self.list_tools,
             on_call_tool=self.call_tool,
             get_tool_input_schema=self.input_schema,
+            **self._resources_and_prompts(),
         )
         # The SDK's OpenTelemetry middleware costs ~0.2 ms a call even with no exporter set up.
         server.middleware[:] = [self._want_backend_after]
         return server
+
+    def _resources_and_prompts(self) -> dict[str, Any]:
+        """The handlers of what this configuration offers (the SDK announces a capability for
+        each handler given)."""
+        handlers: dict[str, Any] = {}
+        if self.resources:
+            handlers.update(
+                on_list_resources=self.resources.list,
+                on_list_resource_templates=self.resources.list_templates,
+                on_read_resource=self.resources.read,
+            )
+        if self.prompts:
+            handlers.update(on_list_prompts=self.prompts.list, on_get_prompt=self.prompts.get)
+        if self.resources or self.prompts:
+            handlers["on_completion"] = self.completions.complete
+        return handlers
 
     async def _want_backend_after(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
         """Starts the backend once the first message is answered (see backend.py)."""

@@ -83,6 +83,8 @@ class Backend:
             if self._closed():  # the client left while we were importing
                 return
             async with open_api(self.settings) as api:
+                if self._closed():  # closed while the engine started: READY would hide it
+                    return
                 self._api = api
                 self._enter(Phase.READY)
                 await self._until(Phase.CLOSED)
