@@ -12,6 +12,7 @@ import openai
 import pptx
 from pypdf import PdfReader, PdfWriter
 
+from tests.support.hostile_files import pdf_from_objects
 from tests.vectors.test_vector_stores_api import create_and_poll, upload
 
 DOCX_TEXT = "The lighthouse keeper polishes the great brass lens every dawn."
@@ -54,19 +55,7 @@ def pdf_bytes(text: str) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_from_objects(objects)
 
 
 def encrypted_pdf(text: str) -> bytes:
