@@ -217,9 +217,12 @@ def _exchange(
 ) -> tuple[Any, int | None]:
     """One file with one child: (("reply", answer, retiring), None), or (None, the child's
     exit code) when it ended without answering."""
-    conn.send(limits)
-    conn.send(request)
-    conn.send_bytes(data)
+    try:
+        conn.send(limits)
+        conn.send(request)
+        conn.send_bytes(data)
+    except OSError:  # the child ended while the file was sent (e.g. its memory limit): the
+        pass  # zygote's report of its exit, already written, is read below
     message = conn.recv()
     if message[0] == "exit":
         return None, message[1]
