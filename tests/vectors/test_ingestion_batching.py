@@ -3,6 +3,7 @@ gets back its own vector: the batcher in vectors/embedders.py, observed at the m
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from openai_assistant_mcp.engine.store import vector_tables as vt
-from openai_assistant_mcp.engine.vectors import local_models
+from openai_assistant_mcp.engine.vectors import embedders, local_models
 from tests.support.engine import (
     SpecViolations,
     engine_settings,
@@ -42,13 +43,28 @@ async def test_chunks_of_several_files_share_a_model_call(
     calls: list[list[str]] = []
     embed = model.embed
 
+    def passages_waiting() -> int:
+        batchers = [b for per_loop in embedders._batchers.values() for b in per_loop.values()]
+        return sum(b._queue.qsize() for b in batchers)
+
     def observed(texts: list[str], is_query: bool) -> np.ndarray:
         if not is_query:
+            if not calls:
+                # The first call (one passage thread) holds the model until other files'
+                # passages wait behind it, however fast or slow their extraction is here.
+                deadline = time.monotonic() + 300
+                while passages_waiting() < 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
             calls.append(list(texts))
         return embed(texts, is_query)
 
     monkeypatch.setattr(model, "embed", observed)
-    settings = engine_settings(await new_database_url("sqlite"), tmp_path, INGEST_CONCURRENCY=8)
+    settings = engine_settings(
+        await new_database_url("sqlite"),
+        tmp_path,
+        INGEST_CONCURRENCY=8,
+        LOCAL_EMBEDDING_THREADS=1,
+    )
     async with running_app(settings) as app:
         client = openai_client(app, "sk-batching", spec_violations)
         ids = [
