@@ -87,19 +87,25 @@ async def start_engine(
     )
     hasher = hasher_for(settings)
     server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
-    executor = RunExecutor(settings, db, provider, tools(settings), server_tenant=server_tenant)
-    state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
-    executor.services = state
-    await executor.start()
+    state = EngineState(
+        settings,
+        db,
+        hasher,
+        executor=lambda state: RunExecutor(
+            state, provider, tools(settings), server_tenant=server_tenant
+        ),
+        ingestion=lambda state: IngestionWorker(
+            settings, db, vector_store_files.file_reader(state)
+        ),
+    )
+    await state.executor.start()
     limit_blas_threads()
-    state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
     await state.ingestion.start()
     return state
 
 
 async def stop_engine(state: EngineState) -> None:
-    if state.ingestion is not None:
-        await state.ingestion.stop()
+    await state.ingestion.stop()
     await state.executor.stop()  # and the built-in tools it holds (the sandbox)
     await state.db.close()
 
