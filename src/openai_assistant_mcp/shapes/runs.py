@@ -26,18 +26,25 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "
 
 
 class RunSettings(BaseModel):
-    """The settings a run takes over its assistant's that both doors take in one shape. The
-    MCP tools (`mcp/tools/runs.py`, lenient, unknown arguments refused) and the REST API
-    (`engine/api/run_schemas.py`, strict) subclass it with their own base; each declares
-    itself only the settings it presents differently: the structured ones (tools, tool_choice,
-    response_format, truncation_strategy), strict models in REST and short loose objects in
-    the MCP tools' schemas, and the texts the MCP tools describe for the model."""
+    """The settings a run takes over its assistant's, in the order the doors list them: the
+    MCP run tools' arguments (`mcp/tools/runs.py`, lenient, unknown arguments refused) and the
+    REST API's create-run bodies (`engine/api/run_schemas.py`, strict) subclass it with their
+    own base. A field typed `Any` here is one each door presents in its own way, and declares
+    again in its subclass (same name, same place): strict models in REST, short loose objects
+    with a description for the model in the MCP tools' schemas."""
 
+    model: Any = None
+    instructions: Any = None
+    tools: Any = None
+    metadata: Any = None
     temperature: Temperature | None = None
     top_p: TopP | None = None
     max_prompt_tokens: TokenBudget | None = None
     max_completion_tokens: TokenBudget | None = None
+    truncation_strategy: Any = None
+    tool_choice: Any = None
     parallel_tool_calls: bool | None = None
+    response_format: Any = None
 
 
 @dataclass(frozen=True)
