@@ -6,21 +6,25 @@ restart mid-task; two processes on one PostgreSQL), the model being the scripted
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import mcp_types as types
 import pytest
-from mcp import Client
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from openai_assistant_mcp.mcp.app import ToolServer
 from openai_assistant_mcp.mcp.tasks import EXTENSION_ID, outputs_key
 from openai_assistant_mcp.settings import Settings
-from tests.mcp.servers import free_port, running_server, server_env
+from tests.mcp.fixtures import StartServer
+from tests.mcp.servers import COMMAND, free_port, running_server, server_env
 from tests.mcp.workflow import WEATHER_TOOL, call
 from tests.support.mcp_tasks import (
     RunTasksClient,
@@ -371,3 +375,74 @@ async def test_two_server_processes_on_one_postgresql_serve_the_same_task(
             done = await wait_for_status(a.session, created.task_id, "completed")
             assert done.result is not None
             assert "Other process: foggy" in done.result["content"][0]["text"]
+
+
+async def _input_required_round(client: Client, call_id: str, output: str) -> str:
+    """A run that asks for a function output, answered through the task; the final text."""
+    assistant_id, thread_id = await new_thread(client, tools=[WEATHER_TOOL])
+    created = await start_task(
+        client, "create_run", {"thread_id": thread_id, "assistant_id": assistant_id}
+    )
+    task = await wait_for_status(client.session, created.task_id, "input_required")
+    assert task.input_requests
+    [key] = task.input_requests
+    await update_task(client.session, created.task_id, key, {call_id: output})
+    done = await wait_for_status(client.session, created.task_id, "completed")
+    assert done.result is not None
+    return str(done.result["content"][0]["text"])
+
+
+async def test_tasks_over_stdio_in_remote_mode(
+    tmp_path: Path, start_server: StartServer, model_provider: ScriptedProvider
+) -> None:
+    """Over stdio, with every call proxied to a separate `openai-assistant-mcp api`
+    (ASSISTANTS_API_URL): the same tasks, the run living in the remote API's store."""
+    api = start_server("tasks-remote-api", "api")
+    model_provider.script(
+        ToolCalls(Call("get_weather", {"city": "Lima"}, id="call_x1")),
+        EchoToolResult("Remote:"),
+    )
+    env = server_env(tmp_path / "unused", ASSISTANTS_API_URL=api.url("/v1"), OPENAI_API_KEY=KEY)
+    params = StdioServerParameters(command=COMMAND, args=[], env=env)
+    async with Client(params, extensions=[RunTasksClient()]) as client:
+        assert client.protocol_version == "2026-07-28"
+        text = await _input_required_round(client, "call_x1", "dry")
+    assert "Remote: dry" in text
+    assert not (tmp_path / "unused").exists()
+
+
+def tasks_client(url: str, key: str) -> Client:
+    http = httpx2.AsyncClient(headers={"X-OpenAI-API-Key": key}, timeout=httpx2.Timeout(120.0))
+    return Client(streamable_http_client(url, http_client=http), extensions=[RunTasksClient()])
+
+
+async def test_a_task_is_its_callers_alone_in_multi_user_mode(
+    start_server: StartServer, model_provider: ScriptedProvider
+) -> None:
+    server = start_server(
+        "tasks-multi-user", TRANSPORT="streamable-http", MCP_CREDENTIALS_PASSTHROUGH="true"
+    )
+    alice, bob = (f"sk-{name}-{secrets.token_hex(8)}" for name in ("alice", "bob"))
+    model_provider.script(ToolCalls(Call("get_weather", {"city": "Bern"}, id="call_m1")))
+    async with tasks_client(server.url("/mcp"), alice) as client:
+        assistant_id, thread_id = await new_thread(client, tools=[WEATHER_TOOL])
+        created = await start_task(
+            client, "create_run", {"thread_id": thread_id, "assistant_id": assistant_id}
+        )
+        task = await wait_for_status(client.session, created.task_id, "input_required")
+        assert task.input_requests
+        [key] = task.input_requests
+    async with tasks_client(server.url("/mcp"), bob) as other:
+        for attempt in (
+            get_task(other.session, created.task_id),
+            update_task(other.session, created.task_id, key, {"call_m1": "x"}),
+            cancel_task(other.session, created.task_id),
+        ):
+            with pytest.raises(MCPError) as refused:
+                await attempt
+            assert refused.value.error.message == "Failed to retrieve task: Task not found"
+    async with tasks_client(server.url("/mcp"), alice) as client:
+        assert (await get_task(client.session, created.task_id)).status == "input_required"
+        await cancel_task(client.session, created.task_id)
+        await wait_for_status(client.session, created.task_id, "cancelled")
+    assert alice not in server.log() and bob not in server.log()
