@@ -52,6 +52,8 @@ def test_both_doors_take_every_run_setting(door: type[RunSettings]) -> None:
     for name, field in RunSettings.model_fields.items():
         if field.annotation is not Any:  # declared once: each door shows it the same way
             assert door.model_fields[name].annotation == field.annotation, name
+        else:  # presented by each door: never left open to any value
+            assert door.model_fields[name].annotation is not Any, name
 
 
 def test_a_new_run_is_built_from_the_declared_fields_in_order() -> None:
