@@ -109,9 +109,17 @@ class Console:
         self.wait(lambda d: not d.find_elements("css selector", "form.keyform"))
 
     def wait(self, condition: Callable[[Any], Any], timeout: float = WAIT_SECONDS) -> Any:
+        from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition)
+        try:
+            return WebDriverWait(self.driver, timeout).until(condition)
+        except TimeoutException as exc:  # say what the page showed instead
+            shown = self.driver.execute_script("return document.body.innerText")
+            raise AssertionError(
+                f"waited {timeout} s; the page shows:\n{shown}\n"
+                f"browser errors: {self.severe_console_messages()}"
+            ) from exc
 
     def find(self, css: str) -> Any:
         """The first element matching `css`, once it is there."""

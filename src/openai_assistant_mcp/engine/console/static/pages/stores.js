@@ -141,7 +141,7 @@ async function detail(root, ctx, id) {
       replace(results, h('ol', {class: 'chunks'}, page.data.map((hit) => h('li', {class: 'chunk', 'data-file': hit.file_id},
         h('div', {class: 'bar'}, h('span', {class: 'name'}, hit.filename || names.get(hit.file_id) || hit.file_id),
           h('span', {class: 'score'}, `score ${Number(hit.score).toFixed(3)}`)),
-        (hit.content || []).map((part) => h('pre', {}, part.text)))))));
+        (hit.content || []).map((part) => h('pre', {}, part.text))))));
     } catch (error) {
       replace(results, h('p', {class: 'error', role: 'alert'}, error.message));
     }
@@ -150,7 +150,7 @@ async function detail(root, ctx, id) {
 
   replace(root, header, summary,
     h('h2', {}, 'Files'), filesBox,
-    h('div', {class: 'card'}, h('h2', {}, 'Add files'), addBox, zone, uploads),
+    h('div', {class: 'card add-card'}, h('h2', {}, 'Add files'), addBox, zone, uploads),
     search);
   await refresh();
   return () => { left = true; clearTimeout(timer); };
