@@ -26,12 +26,6 @@ class EventBus(Protocol):
     def publish(self, run_id: str, event: str, data: Any) -> None: ...
 
 
-class SandboxHandle(Protocol):
-    """What the engine's lifetime needs of `sandbox.Sandbox` (a layer above this one)."""
-
-    async def close(self) -> None: ...
-
-
 class IngestionQueue(Protocol):
     """What the services need of `vectors.worker.IngestionWorker` (a layer above this one)."""
 
@@ -83,6 +77,5 @@ class EngineState:
     db: Database
     hasher: TenantHasher
     executor: Executor
-    sandbox: SandboxHandle | None = None  # sandbox.Sandbox, made on code_interpreter's first use
     # vectors.worker.IngestionWorker: vector store files in the background
     ingestion: IngestionQueue | None = None

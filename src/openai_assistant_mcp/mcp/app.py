@@ -19,6 +19,7 @@ from .completion import Completions
 from .middleware import Answer, ToolCall, call_pipeline, refusal
 from .prompts import Prompts
 from .resources import Resources
+from .tasks import RunTasks
 from .tools.registry import select_tools
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class ToolServer:
         self.resources = Resources(access, set(self._by_name))
         self.prompts = Prompts(set(self._by_name))
         self.completions = Completions(access, self.prompts, self.resources)
+        # Runs as MCP tasks for clients that declare the tasks extension (tasks.py).
+        self.tasks = RunTasks(access, self.call_tool, set(self._by_name))
 
     def _listed(self, spec: ToolSpec[Any]) -> types.Tool:
         listing = spec.listing()
@@ -72,6 +75,8 @@ class ToolServer:
             get_tool_input_schema=self.input_schema,
             **self._resources_and_prompts(),
         )
+        if self.tasks:
+            self.tasks.install(server)
         # The SDK's OpenTelemetry middleware costs ~0.2 ms a call even with no exporter set up.
         server.middleware[:] = [self._want_backend_after]
         return server

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from ...shapes.tools import ToolType
 from .schema_base import Metadata, Request
 from .schemas import (
     MAX_THREAD_MESSAGES,
@@ -40,7 +41,7 @@ class NamedFunction(Request):
 
 
 class NamedToolChoice(Request):
-    type: Literal["function", "code_interpreter", "file_search"]
+    type: ToolType
     function: NamedFunction | None = None
 
 

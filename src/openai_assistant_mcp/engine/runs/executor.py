@@ -32,6 +32,7 @@ from ..store import repository
 from ..store.database import Database, unavailable_reason
 from ..store.repository import Prepared, RunRow
 from ..tenancy import DEFAULT_TENANT
+from .builtin import BuiltinTools
 from .durable_end import DurableEnd, storage_error
 from .events import RunEvents, Subscription
 from .lifecycle import TERMINAL, RunStatus, run_event, step_event
@@ -49,12 +50,14 @@ class RunExecutor:
         settings: EngineSettings,
         db: Database,
         provider: ChatProvider,
+        tools: BuiltinTools,
         *,
         server_tenant: str | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.provider = provider
+        self.tools = tools  # the built-in tools its runs execute (engine/builtin_tools.py)
         # The tenant whose key is the server's own (OPENAI_API_KEY): its runs may use it.
         self.server_tenant = server_tenant
         self.services: EngineState  # for built-in tools: set by the app before start()
@@ -95,6 +98,7 @@ class RunExecutor:
         except Exception as exc:  # the database may already be gone; leases then just expire
             log.warning("could not release run leases: %s", type(exc).__name__)
         await self.provider.close()
+        await self.tools.close()
 
     @property
     def active(self) -> list[str]:

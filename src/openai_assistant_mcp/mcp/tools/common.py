@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from ...shapes.tools import ToolType
+
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
@@ -74,7 +76,7 @@ class FunctionDef(Args):
 
 
 class ToolDef(Args):
-    type: Literal["function", "code_interpreter", "file_search"]
+    type: ToolType
     function: FunctionDef | None = Field(None, description="Required when type is function.")
 
     @model_validator(mode="after")
