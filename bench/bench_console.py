@@ -112,7 +112,7 @@ def main() -> None:
             f"{statistics.median(run['load'] for run in runs):.0f} | "
             f"{max(run['bytes'] for run in runs) / 1024:.1f} |"
         )
-    worst = max(percentile([r["ready"] for r in runs], 50) for runs in samples.values())
+    worst = max(statistics.median(r["ready"] for r in runs) for runs in samples.values())
     cold_bytes = max(r["bytes"] for (s, c), runs in samples.items() if c == "cold" for r in runs)
     text = "\n".join(
         [
