@@ -84,7 +84,7 @@ class BwrapBackend:
             "filesystem: /, /usr, /dev, the sandbox venv and its Python read-only; private /tmp "
             f"({s.tmp_mb} MiB) and /mnt/data; no home, data dir, store, secret key or /etc",
             f"environment: cleared (no keys); {user}",
-            "syscalls: user namespaces, keyrings and io_uring refused (seccomp)",
+            "syscalls: user namespaces, keyrings, io_uring and netlink sockets refused (seccomp)",
             f"limits: {s.memory_mb} MiB address space, {s.cpu_seconds} s CPU and "
             f"{s.exec_timeout:g} s wall clock per execution, {s.max_processes} processes, "
             f"{s.file_size_mb} MiB per file, {s.open_files} open files, "
