@@ -12,24 +12,29 @@ export function useStyles() {
   }
 }
 
-// Object URLs of downloaded files (images, opened files), freed when the page is left.
+// Downloaded files (images, opened files) as Blobs with object URLs, freed when the page is
+// left. The Blob is kept: the CSP's connect-src does not allow fetching blob: URLs back.
 export class Blobs {
   constructor(api) {
     this.api = api;
-    this.urls = new Map();
+    this.files = new Map();
+  }
+
+  get(fileId) {
+    if (!this.files.has(fileId)) {
+      this.files.set(fileId, this.api.blob(`/files/${encodeURIComponent(fileId)}/content`)
+        .then((blob) => ({blob, url: URL.createObjectURL(blob)})));
+    }
+    return this.files.get(fileId);
   }
 
   async url(fileId) {
-    if (!this.urls.has(fileId)) {
-      this.urls.set(fileId, this.api.blob(`/files/${encodeURIComponent(fileId)}/content`)
-        .then((blob) => URL.createObjectURL(blob)));
-    }
-    return this.urls.get(fileId);
+    return (await this.get(fileId)).url;
   }
 
   free() {
-    for (const pending of this.urls.values()) pending.then((url) => URL.revokeObjectURL(url), () => {});
-    this.urls.clear();
+    for (const pending of this.files.values()) pending.then(({url}) => URL.revokeObjectURL(url), () => {});
+    this.files.clear();
   }
 }
 
@@ -260,8 +265,7 @@ export function mergeToolCalls(calls, deltas) {
 export async function fileView(api, blobs, fileId, quote) {
   const box = h('div', {class: 'file-view card', 'data-file-id': fileId}, h('p', {class: 'muted'}, 'Opening the file…'));
   try {
-    const [file, url] = await Promise.all([api.get(`/files/${encodeURIComponent(fileId)}`), blobs.url(fileId)]);
-    const blob = await (await fetch(url)).blob();
+    const [file, {blob, url}] = await Promise.all([api.get(`/files/${encodeURIComponent(fileId)}`), blobs.get(fileId)]);
     const name = file.filename || fileId;
     const parts = [
       h('div', {class: 'bar'}, h('strong', {class: 'name'}, name),
