@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 
 from tests.mcp.fixtures import model_provider, model_provider_server, start_server
@@ -38,3 +39,18 @@ def console(browser: Any, console_server: ServerProcess) -> Console:
 def key() -> str:
     """A fresh API key: a tenant of its own."""
     return f"sk-console-{secrets.token_hex(8)}"
+
+
+@pytest.fixture
+def rest(console_server: ServerProcess) -> Iterator[Any]:
+    """rest(key): the official SDK on the console's server, as that key's tenant."""
+    clients: list[openai.OpenAI] = []
+
+    def client(api_key: str) -> openai.OpenAI:
+        made = openai.OpenAI(api_key=api_key, base_url=console_server.url("/v1"), max_retries=0)
+        clients.append(made)
+        return made
+
+    yield client
+    for made in clients:
+        made.close()

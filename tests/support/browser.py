@@ -67,10 +67,17 @@ def chromium(size: tuple[int, int] = DESKTOP) -> Iterator[Any]:
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    downloads = Path(profile) / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     service = Service(executable_path=str(CHROMEDRIVER))
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(WAIT_SECONDS)
     driver.set_script_timeout(WAIT_SECONDS)
+    driver.download_dir = downloads
     try:
         yield driver
     finally:
@@ -102,9 +109,17 @@ class Console:
         self.wait(lambda d: not d.find_elements("css selector", "form.keyform"))
 
     def wait(self, condition: Callable[[Any], Any], timeout: float = WAIT_SECONDS) -> Any:
+        from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.driver, timeout).until(condition)
+        try:
+            return WebDriverWait(self.driver, timeout).until(condition)
+        except TimeoutException as exc:  # say what the page showed instead
+            shown = self.driver.execute_script("return document.body.innerText")
+            raise AssertionError(
+                f"waited {timeout} s; the page shows:\n{shown}\n"
+                f"browser errors: {self.severe_console_messages()}"
+            ) from exc
 
     def find(self, css: str) -> Any:
         """The first element matching `css`, once it is there."""
