@@ -253,6 +253,14 @@ class EngineSettings(DocumentedSettings):
         description="seconds (CPU and wall-clock) the text extraction of one file may take "
         "before it fails",
     )
+    # On by default: the console is static files speaking the same REST API with the caller's
+    # key (no identity of its own, no cookie); off for a server that must offer MCP/REST only.
+    console_enabled: bool = Field(
+        default=True,
+        alias="CONSOLE_ENABLED",
+        description="serve the web console at /ui (on the MCP server's HTTP port with the "
+        "embedded engine, which then also answers the REST API under /v1 there)",
+    )
 
     def provider_warning(self, who: str, key_setting: str) -> str | None:
         """Why `who` (e.g. "Runs") cannot work as configured: OpenAI's API needs a key and
