@@ -81,7 +81,7 @@ def test_sandbox_check_holds_without_root_and_says_what_is_weaker(
     assert done.returncode == 0, report + done.stderr
     assert "all probes held" in report and "FAIL" not in report
     assert "ok   read-only outside /mnt/data and /tmp" in report
-    # The degradations, stated: no session cgroup, /mnt/data measured after each execution.
+    # The degradations, stated: no session cgroup, /mnt/data measured, the shared uid.
     assert "per session: none by cgroup (" in report, report
     assert "/mnt/data: measured every 0.5 s while code runs" in report, report
     assert "no uid switching without root" in report, report
