@@ -298,3 +298,30 @@ def test_attachments_are_uploaded_and_sent_with_the_message(
     thread = client.beta.threads.retrieve(thread_id)
     assert thread.tool_resources and thread.tool_resources.file_search
     wait_until(lambda: len(model_provider.requests) == 1, "the model request")
+
+
+def test_the_playground_fits_a_phone_and_works_by_keyboard(
+    console: Console, console_server: ServerProcess, model_provider: ScriptedProvider, key: str
+) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.support.browser import DESKTOP, PHONE
+
+    model_provider.script(
+        Text("A reply on a small screen, with a rather long unbroken word: " + "x" * 80)
+    )
+    _assistant(console_server, key)
+    console.driver.set_window_size(*PHONE)
+    try:
+        open_playground(console, key)
+        box = console.find("textarea[name=message]")
+        box.send_keys("Hello from a phone")
+        box.send_keys(Keys.CONTROL, Keys.ENTER)  # Ctrl+Enter sends, as the button does
+        run_status(console, "completed")
+        console.wait_text(".msg[data-role=assistant] .body", "small screen")
+        overflow = console.driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, f"the page is {overflow} px wider than the phone"
+    finally:
+        console.driver.set_window_size(*DESKTOP)

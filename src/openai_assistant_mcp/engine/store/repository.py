@@ -411,9 +411,10 @@ async def thread_summaries(
         )
 
     def newest(table: Table) -> Any:
-        return select(newest_seq(table)).where(
-            threads.c.id.in_(thread_ids), threads.c.tenant == tenant
-        )
+        # By ID alone (the page's IDs are the tenant's; the rows read are checked for the
+        # tenant below): with the tenant here too, SQLite walked the tenant's whole
+        # (tenant, seq) index to find the page's threads (10,000 threads: 4x slower).
+        return select(newest_seq(table)).where(threads.c.id.in_(thread_ids))
 
     body = MESSAGES.c.body
     message_rows = await conn.execute(

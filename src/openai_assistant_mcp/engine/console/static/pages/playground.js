@@ -350,9 +350,18 @@ export async function render(root, ctx) {
     const run = state.run;
     if (!run) return;
     try {
-      const answer = await api.post(`/threads/${encodeURIComponent(run.thread_id)}/runs/${encodeURIComponent(run.id)}/cancel`);
-      if (!state.abort) showRun(answer); // no stream to report the end: say it now
+      const path = `/threads/${encodeURIComponent(run.thread_id)}/runs/${encodeURIComponent(run.id)}`;
       status('Cancelling the run…');
+      let answer = await api.post(`${path}/cancel`);
+      // A stream reports the end itself (and may have already: never show an older state).
+      // Without one (a reopened thread), the run is followed until it has ended.
+      for (let polls = 0; !state.abort && !state.left && state.run && state.run.id === answer.id
+        && ACTIVE.has(state.run.status); polls += 1) {
+        showRun(answer);
+        if (!ACTIVE.has(answer.status) || polls >= 120) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        answer = await api.get(path);
+      }
     } catch (error) {
       status(error.message, 'error');
     }
