@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..http.bodies import BodyRefused
-from .api import assistants, files, messages, runs, threads, vector_stores
+from .api import assistants, files, messages, runs, threads, vector_stores, x_threads
 from .api.deps import reject_unstorable_input
 from .builtin_tools import builtin_tools
 from .errors import APIError, StoreUnavailable
@@ -62,7 +62,7 @@ def create_app(
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, files, messages, runs, threads, vector_stores):
+    for module in (assistants, files, messages, runs, threads, vector_stores, x_threads):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app

@@ -174,6 +174,8 @@ async def _no_progress(amount: float, message: str) -> None:
     """tasks/get reads a run once: nothing to report."""
 
 
+# run_seen(key, run): told of every run tasks/get reads (resource_events.py).
+RunSeen = Callable[[str | None, Any], Awaitable[None]]
 ToolCaller = Callable[
     ["ServerRequestContext[Any]", types.CallToolRequestParams], Awaitable["Answer"]
 ]
@@ -184,8 +186,15 @@ class RunTasks(Extension):
 
     identifier = EXTENSION_ID
 
-    def __init__(self, access: CallerAPI, call_tool: ToolCaller, tools: set[str]) -> None:
+    def __init__(
+        self,
+        access: CallerAPI,
+        call_tool: ToolCaller,
+        tools: set[str],
+        run_seen: RunSeen | None = None,
+    ) -> None:
         self._access = access
+        self._run_seen = run_seen
         self._call_tool = call_tool
         self._tools = TASK_TOOLS & tools
 
@@ -255,6 +264,8 @@ class RunTasks(Extension):
                 await settle(Call(api=api, progress=_no_progress), run, None), self._access.key(ctx)
             )
         data = as_dict(run)
+        if self._run_seen is not None:
+            await self._run_seen(self._access.key(ctx), data)
         text = result.content[0].text if isinstance(result.content[0], types.TextContent) else None
         task = DetailedTask(**_task_fields(data, text))
         if task.status == "input_required":
