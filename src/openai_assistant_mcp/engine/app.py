@@ -27,7 +27,6 @@ from .state import EngineState
 from .store.database import Database, unavailable_reason
 from .store.files import private_dir
 from .tenancy import hasher_for
-from .vectors.search import limit_blas_threads
 from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,6 @@ async def start_engine(settings: EngineSettings) -> EngineState:
     state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
     executor.services = state
     await executor.start()
-    limit_blas_threads()
     state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
     await state.ingestion.start()
     return state
