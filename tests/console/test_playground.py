@@ -166,7 +166,7 @@ def test_a_code_interpreter_image_shows(
     assert "plt.plot([1, 4, 2])" in tool.find_element("css selector", "pre.code").text
     console.wait(lambda d: "plotted" in tool.text)
     image = console.find(".live-tools .tool-code_interpreter img.msg-image")
-    console.wait(lambda d: image.get_attribute("src").startswith("blob:"))
+    console.wait(lambda d: (image.get_attribute("src") or "").startswith("blob:"))
     console.wait(
         lambda d: d.execute_script(
             "return arguments[0].complete && arguments[0].naturalWidth", image

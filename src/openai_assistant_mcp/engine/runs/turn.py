@@ -30,12 +30,12 @@ from ..store.database import Database
 from ..store.repository import Prepared, RunRow
 from . import text_calls
 from .budget import Counter, add_usage, estimated_usage, over_limit, spent_budget
-from .builtin import BuiltinContext, BuiltinTool
+from .builtin import BuiltinContext, BuiltinTool, BuiltinTools
 from .citations import citations
 from .events import RunEvents
 from .fit import DoesNotFit, Fitted, fit, output_room
 from .lifecycle import STARTABLE, RunStatus, run_event
-from .prompt import build_request, image_file_ids, offered_builtins
+from .prompt import build_request, image_file_ids
 from .record import Record
 from .stream import Answer, ToolCall, function_call
 from .turn_tools import builtin_context
@@ -95,6 +95,7 @@ class Host(Protocol):
     provider: ChatProvider
     events: RunEvents
     services: EngineState
+    tools: BuiltinTools
 
     async def end_durably(self, run_id: str, status: str, **details: Any) -> None:
         """`end`, riding out storage failures."""
@@ -223,7 +224,7 @@ class Turn:
 
     async def _rounds(self) -> Ending | Waiting:
         """Ask the provider until it answers, wants function outputs, or a limit is hit."""
-        offered = offered_builtins(self.run.get("tools") or [])
+        offered = self.executor.tools.offered(self.run.get("tools") or [])
         self.rec.builtins.offered = offered
         context: BuiltinContext | None = None
         notes: dict[str, str] = {}
@@ -257,7 +258,7 @@ class Turn:
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
-            request = build_request(self.run, self.execution, self.history, images, notes)
+            request = build_request(self.run, self.execution, self.history, offered, images, notes)
             fitted = await self._fit(request)
             request = fitted.request if fitted else request
             await self._stream(request, await self._forced_call(request, offered, context))
