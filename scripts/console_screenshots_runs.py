@@ -1,5 +1,5 @@
 """Screenshots of the console's playground and run inspector for the docs
-(docs/console-playground.png, docs/console-inspector.png): a real `openai-assistant-mcp api`
+(docs/console/playground.png, docs/console/inspector.png): a real `openai-assistant-mcp api`
 with a scripted model, Debian's headless chromium, a file_search run that cites a file.
 
     uv run python scripts/console_screenshots_runs.py
@@ -65,12 +65,12 @@ def main() -> None:
                 console.find("button.send").click()
                 console.find(".run-status [data-status=requires_action]")
                 driver.set_window_size(1280, 1400)
-                driver.save_screenshot(str(ROOT / "docs" / "console-playground.png"))
+                driver.save_screenshot(str(ROOT / "docs" / "console" / "playground.png"))
                 run_link = console.find(".msg[data-role=assistant] a.run-link")
                 run_link.click()
                 console.find(".step-tool_calls .tool-file_search .chunk")
-                driver.save_screenshot(str(ROOT / "docs" / "console-inspector.png"))
-    print("wrote docs/console-playground.png, docs/console-inspector.png")
+                driver.save_screenshot(str(ROOT / "docs" / "console" / "inspector.png"))
+    print("wrote docs/console/playground.png, docs/console/inspector.png")
 
 
 if __name__ == "__main__":
