@@ -224,10 +224,14 @@ FLOWS: list[tuple[str, Callable[..., Awaitable[tuple[bool, str]]]]] = [
 ]
 
 
-async def run_suite(client: openai.AsyncOpenAI, model: str, attempts: int) -> list[Flow]:
+async def run_suite(
+    client: openai.AsyncOpenAI, model: str, attempts: int, only: str = ""
+) -> list[Flow]:
     state = await _setup(client, model)
     flows = []
     for name, attempt in FLOWS:
+        if only not in name:
+            continue
         flow = Flow(name)
         for i in range(attempts):
             start = time.perf_counter()
