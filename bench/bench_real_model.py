@@ -137,6 +137,7 @@ async def tasks(provider_url: str, data_dir: Path, attempts: int, only: str) -> 
             "ENGINE_SECRET": "bench-secret",
             "OPENAI_BASE_URL": provider_url,
             "PROVIDER_TIMEOUT": 600,
+            "RUN_EXPIRES_AFTER": 300,  # no attempt runs longer (real_model_tasks.py)
         }
     )
     app = create_app(settings)
