@@ -4,8 +4,9 @@ Text goes to the message being written and tool calls to the round's step as the
 except text that may still be a tool call written as text (held back until decided, see
 `text_calls`); the stream is cut at the engine's output cap, at a call written over and over,
 or past the completion budget a provider ignores (`budget`). When the request forces a named
-function (`tool_choice`) the whole answer is held: text instead of the call is not shown (the
-turn decides what happens then, see `loops`)."""
+function (`tool_choice`) on a provider whose models may miss it (text tool calls looked for), the
+whole answer is held: text instead of the call is not shown (the turn decides what happens
+then, see `loops`)."""
 
 from __future__ import annotations
 
@@ -64,11 +65,12 @@ async def stream_round(
     """Stream one answer into `rec` (see the module docstring); `engine_made` is the call
     taken when the model makes none (`engine_call`)."""
     answer = rec.answer
-    forced = forced_name(request)
+    looked_for = text_calls.looked_for(request, provider.text_tool_calls)
+    # A forced call's round is held whole where models miss it (not OpenAI, which obeys): an
+    # answer instead of the call is not shown.
+    forced = forced_name(request) if looked_for or engine_made else None
     held = text_calls.Held(
-        text_calls.looked_for(request, provider.text_tool_calls),
-        hold_all=forced is not None,  # an answer instead of the call is not shown
-        code_tool=text_calls.code_tool(request),
+        looked_for, hold_all=forced is not None, code_tool=text_calls.code_tool(request)
     )
     streamed = Streamed()
     limit, counted = over_limit(request), Counter()
