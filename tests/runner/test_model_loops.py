@@ -121,6 +121,7 @@ async def test_a_builtin_call_repeated_after_its_output_makes_the_model_answer(
     choices = [request.body["tool_choice"] for request in provider.requests]
     assert choices == ["auto", "auto", "none"]
     assert provider.requests[2].messages[-1]["content"] == ANSWER_NOW
+    assert "marker" not in ANSWER_NOW  # no file_search results: no example marker to copy
 
 
 async def test_a_forced_function_answered_with_text_is_asked_for_again(

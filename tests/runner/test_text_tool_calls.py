@@ -278,3 +278,18 @@ def test_the_code_tool_is_the_one_function_taking_only_code() -> None:
     assert text_calls.code_tool({"tools": [tool("python", "code"), WEATHER]}) == "python"
     assert text_calls.code_tool({"tools": [WEATHER]}) is None
     assert text_calls.code_tool({"tools": [tool("a", "code"), tool("b", "code")]}) is None
+
+
+def test_triple_quoted_code_is_read_as_its_dedented_text() -> None:
+    """As Qwen2.5-0.5B wrote a code_interpreter call in the task suite (a Python string)."""
+    written = (
+        '```json\n{\n  "name": "python",\n  "arguments": {\n    "code": """\n'
+        '    import pandas as pd\n    print(\'a "quoted" word\')\n    """\n  }\n}\n```'
+    )
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall(
+            "python", json.dumps({"code": "import pandas as pd\nprint('a \"quoted\" word')"})
+        )
+    ]
+    prose = 'Run this: """print(1)"""'
+    assert text_calls.parse(prose, ["python"]) is None

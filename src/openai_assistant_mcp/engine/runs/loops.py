@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .prompt import ANSWER_NOW
+from .prompt import answer_now_text
 from .stream import ToolCall
 
 CALL_NOW = (
@@ -60,9 +60,10 @@ def answer_now(request: dict[str, Any]) -> dict[str, Any]:
     """The request asking the model to answer from the outputs it has, calling nothing."""
     if not request.get("tools"):
         return request
-    if request["messages"] and request["messages"][-1].get("content") == ANSWER_NOW:
+    told = answer_now_text(request["messages"])
+    if request["messages"] and request["messages"][-1].get("content") == told:
         return {**request, "tool_choice": "none"}  # told already (after a forced built-in)
-    messages = [*request["messages"], {"role": "system", "content": ANSWER_NOW}]
+    messages = [*request["messages"], {"role": "system", "content": told}]
     return {**request, "messages": messages, "tool_choice": "none"}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ _OPENINGS = ("<tool_call>", "```", "{", "[")
 # Keys an object that is a call may begin with; any other first key decides: not a call.
 _CALL_KEYS = {"name", "arguments", "parameters", "function", "type", "id", "tool", "tool_name"}
 _FIRST_KEY = re.compile(r'^(?:\[\s*)?\{\s*"([^"\\]{0,40})"')
+_TRIPLE = re.compile(r'"""(.*?)"""', re.S)
 # Text held back while undecided is at most this long: a call is shorter.
 MAX_HELD_CHARS = 20_000
 
@@ -63,8 +65,7 @@ def _calls_in(
     block: str, offered: Collection[str], code_tool: str | None = None
 ) -> list[TextCall] | None:
     try:
-        # strict=False: raw newlines inside strings, as grammar-constrained output has them.
-        value = json.loads(block.strip(), strict=False)
+        value = _loads(block.strip())
     except ValueError:
         values = _values(block)  # one call a line, the same written again and again
         if len(values) < 2 or any(v != values[0] for v in values):
@@ -75,6 +76,20 @@ def _calls_in(
     if not calls or any(call is None for call in calls):
         return None
     return [call for call in calls if call is not None]
+
+
+def _loads(text: str) -> Any:
+    """JSON as small models write it: raw newlines inside strings (strict=False, as
+    grammar-constrained output has them); Python's triple-quoted strings for code (three
+    double quotes around indented lines, as Qwen2.5-0.5B wrote `code`), read as the dedented
+    text."""
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        if '"""' not in text:
+            raise
+    quoted = _TRIPLE.sub(lambda m: json.dumps(textwrap.dedent(m.group(1)).strip("\n")), text)
+    return json.loads(quoted, strict=False)
 
 
 def _call(item: Any, offered: Collection[str], code_tool: str | None = None) -> TextCall | None:
