@@ -222,8 +222,8 @@ class Turn:
                 if rounds > MAX_BUILTIN_ROUNDS:
                     raise TurnFailure(
                         "server_error",
-                        f"The model called built-in tools in more than {MAX_BUILTIN_ROUNDS} "
-                        "rounds of one run; the run was stopped.",
+                        "The model called built-in tools (or repeated its calls) in more than "
+                        f"{MAX_BUILTIN_ROUNDS} rounds of one run; the run was stopped.",
                     )
             if builtin:
                 assert context is not None
