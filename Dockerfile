@@ -23,10 +23,10 @@ WORKDIR /app
 # Dependencies first (a layer that survives source changes), then the project itself.
 COPY pyproject.toml uv.lock README.md LICENSE ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --locked --no-dev --no-editable --no-install-project
+    /opt/uv/bin/uv sync --locked --no-dev --extra all --no-editable --no-install-project
 COPY src ./src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    /opt/uv/bin/uv sync --locked --no-dev --no-editable
+    /opt/uv/bin/uv sync --locked --no-dev --extra all --no-editable
 
 FROM ${BASE_IMAGE}
 # bubblewrap: code_interpreter's sandbox (installed where the base is Debian-like).

@@ -44,9 +44,15 @@ def outside(path: Path, *allowed: str) -> set[str]:
 
 
 @pytest.mark.parametrize("path", sources(PACKAGE / "engine"), ids=lambda p: p.name)
-def test_the_engine_imports_only_itself_and_http(path: Path) -> None:
-    """The engine may use the shared HTTP layer, never the MCP side or the top level."""
-    found = outside(path, "openai_assistant_mcp.engine", "openai_assistant_mcp.http")
+def test_the_engine_imports_only_itself_http_and_shapes(path: Path) -> None:
+    """The engine may use the shared HTTP layer and the API's shapes, never the MCP side or the
+    top level."""
+    found = outside(
+        path,
+        "openai_assistant_mcp.engine",
+        "openai_assistant_mcp.http",
+        "openai_assistant_mcp.shapes",
+    )
     assert not found, f"{path} imports {sorted(found)}"
 
 
@@ -54,6 +60,13 @@ def test_the_engine_imports_only_itself_and_http(path: Path) -> None:
 def test_http_imports_neither_engine_nor_mcp(path: Path) -> None:
     """http/ is the bottom layer both halves import: it imports nothing else of the package."""
     found = outside(path, "openai_assistant_mcp.http")
+    assert not found, f"{path} imports {sorted(found)}"
+
+
+@pytest.mark.parametrize("path", sources(PACKAGE / "shapes"), ids=lambda p: p.name)
+def test_shapes_import_nothing_else_of_the_package(path: Path) -> None:
+    """shapes/ is the bottom layer the MCP tools and the engine both declare the API with."""
+    found = outside(path, "openai_assistant_mcp.shapes")
     assert not found, f"{path} imports {sorted(found)}"
 
 

@@ -1,6 +1,7 @@
 """The package as others install it: every third-party package the source imports is declared
-in pyproject.toml (not merely pulled in by another), the licence pyproject names is the one
-shipped, the package says it is typed, and `--version` gives the installed version."""
+in pyproject.toml, required or in an extra (not merely pulled in by another), the licence
+pyproject names is the one shipped, the package says it is typed, and `--version` gives the
+installed version."""
 
 from __future__ import annotations
 
@@ -41,9 +42,11 @@ def imported_top_level_modules() -> dict[str, str]:
 
 
 def test_every_imported_package_is_declared() -> None:
+    # A required dependency or an optional extra's (pyproject's optional-dependencies).
+    extras = PYPROJECT["project"]["optional-dependencies"].values()
     declared = {
         _normalized(re.split(r"[\[<>=!~;\s]", requirement)[0])
-        for requirement in PYPROJECT["project"]["dependencies"]
+        for requirement in [*PYPROJECT["project"]["dependencies"], *(r for e in extras for r in e)]
     }
     distributions = packages_distributions()
     modules = imported_top_level_modules()

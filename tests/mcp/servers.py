@@ -90,11 +90,13 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+def running_server(
+    args: list[str], env: dict[str, str], log_path: Path, command: str = COMMAND
+) -> Iterator[ServerProcess]:
     """Starts `openai-assistant-mcp <args>` with `env`; yields once its port accepts connections."""
     port = int(env.get("PORT") or args[args.index("--port") + 1])
     with log_path.open("wb") as log:
-        process = subprocess.Popen([COMMAND, *args], env=env, stdout=log, stderr=log)
+        process = subprocess.Popen([command, *args], env=env, stdout=log, stderr=log)
     server = ServerProcess(process, port, log_path)
     try:
         wait_for_port(server)

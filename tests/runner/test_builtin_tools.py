@@ -1,19 +1,26 @@
-"""The built-in tool seam (engine/runs/builtin.py) in a run: a test-only tool registered here
-is offered as a function, executed by the turn (recorded as its own step, streamed), and the
-provider asked again - without requires_action, mixed correctly with function tools."""
+"""The built-in tool seam (engine/runs/builtin.py) in a run: a test-only tool, the one built-in
+tool of the engine these tests start, is offered as a function, executed by the turn (recorded
+as its own step, streamed), and the provider asked again - without requires_action, mixed
+correctly with function tools."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-from openai_assistant_mcp.engine.runs import builtin
-from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, BuiltinResult
+from openai_assistant_mcp.engine.app import create_app
+from openai_assistant_mcp.engine.runs import prompt
+from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, BuiltinResult, BuiltinTools
 from openai_assistant_mcp.engine.runs.turn import MAX_BUILTIN_ROUNDS
+from tests.runner.conftest import RUN_SETTINGS, sdk_client
+from tests.runner.sse_tap import TapTransport
+from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
 from tests.support.scripted_provider import Call, ScriptedProvider, Text, ToolCalls
 
 WEATHER = {
@@ -55,10 +62,33 @@ class Calculator:
 
 
 @pytest.fixture
-def calculator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calculator]:
-    tool = Calculator()
-    monkeypatch.setitem(builtin._REGISTRY, tool.type, tool)
-    yield tool
+def calculator() -> Calculator:
+    return Calculator()
+
+
+@pytest.fixture
+async def oai(
+    calculator: Calculator,
+    backend: str,
+    new_database_url: Callable[[str], Awaitable[str]],
+    tmp_path: Path,
+    provider: ScriptedProvider,
+    spec_violations: SpecViolations,
+    tap: TapTransport,
+) -> AsyncIterator[openai.AsyncOpenAI]:
+    """An SDK client on an engine whose one built-in tool is the calculator (handed to the
+    executor as its list of built-in tools, as engine/builtin_tools.py hands the real ones)."""
+    settings = engine_settings(
+        await new_database_url(backend),
+        tmp_path,
+        OPENAI_BASE_URL=provider.base_url,
+        **RUN_SETTINGS,
+    )
+    app = create_app(settings, tools=lambda _: BuiltinTools([calculator]))
+    with serve_on_socket(app) as url:
+        client = sdk_client(url, "sk-runs-" + secrets.token_hex(8), spec_violations, tap)
+        yield client
+        await client.close()
 
 
 async def _setup(oai: openai.AsyncOpenAI, *tools: dict[str, Any]) -> tuple[str, str]:
@@ -240,3 +270,20 @@ async def test_after_a_forced_builtin_call_the_model_must_answer(
 
 def _function(name: str) -> dict[str, Any]:
     return {"type": "function", "function": {"name": name}}
+
+
+async def test_a_builtin_call_repeated_after_its_output_makes_the_model_answer(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider, calculator: Calculator
+) -> None:
+    """The CSV mean of the task suite: the same code again and again until the round limit."""
+    same = Call("evaluate", {"expression": "2+3"})
+    provider.script(ToolCalls(same), ToolCalls(same), Text("It is 5."))
+    thread_id, assistant_id = await _setup(oai)
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread_id, assistant_id=assistant_id
+    )
+    assert run.status == "completed", run.last_error
+    choices = [request.body["tool_choice"] for request in provider.requests]
+    assert choices == ["auto", "auto", "none"]
+    assert provider.requests[2].messages[-1]["content"] == prompt.ANSWER_NOW
+    assert "marker" not in prompt.ANSWER_NOW  # no file_search results: no example marker to copy

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,13 +14,13 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..http.bodies import BodyRefused
-from .api import assistants, files, messages, runs, threads, vector_stores
+from .api import assistants, files, messages, runs, threads, vector_stores, x_threads
 from .api.deps import reject_unstorable_input
+from .builtin_tools import builtin_tools
 from .errors import APIError, StoreUnavailable
 from .providers.chat import ChatProvider
-from .runs import file_search  # noqa: F401  (registers the built-in tool)
+from .runs.builtin import BuiltinTools
 from .runs.executor import RunExecutor
-from .sandbox import code_interpreter  # noqa: F401  (registers the built-in tool)
 from .services import vector_store_files
 from .settings import EngineSettings
 from .state import EngineState
@@ -35,13 +35,17 @@ log = logging.getLogger(__name__)
 STORE_RETRY_AFTER = 5
 
 
-def create_app(settings: EngineSettings | None = None) -> FastAPI:
-    """The REST app; its lifespan opens the store (migrating it) and starts the run executor."""
+def create_app(
+    settings: EngineSettings | None = None,
+    tools: Callable[[EngineSettings], BuiltinTools] = builtin_tools,
+) -> FastAPI:
+    """The REST app; its lifespan opens the store (migrating it) and starts the run executor
+    with the built-in tools `tools` lists (tests hand it their own)."""
     settings = settings or EngineSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await start_engine(settings)
+        state = await start_engine(settings, tools)
         app.state.engine = state
         try:
             yield
@@ -58,13 +62,15 @@ def create_app(settings: EngineSettings | None = None) -> FastAPI:
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, files, messages, runs, threads, vector_stores):
+    for module in (assistants, files, messages, runs, threads, vector_stores, x_threads):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
 
 
-async def start_engine(settings: EngineSettings) -> EngineState:
+async def start_engine(
+    settings: EngineSettings, tools: Callable[[EngineSettings], BuiltinTools] = builtin_tools
+) -> EngineState:
     if settings.data_dir.exists():
         private_dir(settings.data_dir)  # tighten one made by an older version
     db = Database(settings.resolved_database_url(), settings.database_lock_timeout)
@@ -81,22 +87,26 @@ async def start_engine(settings: EngineSettings) -> EngineState:
     )
     hasher = hasher_for(settings)
     server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
-    executor = RunExecutor(settings, db, provider, server_tenant=server_tenant)
-    state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
-    executor.services = state
-    await executor.start()
+    state = EngineState(
+        settings,
+        db,
+        hasher,
+        executor=lambda state: RunExecutor(
+            state, provider, tools(settings), server_tenant=server_tenant
+        ),
+        ingestion=lambda state: IngestionWorker(
+            settings, db, vector_store_files.file_reader(state)
+        ),
+    )
+    await state.executor.start()
     limit_blas_threads()
-    state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
     await state.ingestion.start()
     return state
 
 
 async def stop_engine(state: EngineState) -> None:
-    if state.ingestion is not None:
-        await state.ingestion.stop()
-    await state.executor.stop()
-    if state.sandbox is not None:
-        await state.sandbox.close()
+    await state.ingestion.stop()
+    await state.executor.stop()  # and the built-in tools it holds (the sandbox)
     await state.db.close()
 
 

@@ -7,17 +7,19 @@ import logging
 import re
 import socket
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
 from ..http.access import exposure_refusal
 from ..http.asgi import ASGIApp, Message, Receive, Scope, Send
 from ..http.bodies import MIB, BodyRoute
-from ..http.guard import Door, Guard, openai_envelope
+from ..http.guard import Door, DoorSettings, Guard, openai_envelope
 from ..http.health import HealthCheck
+from ..http.limits import CallerLimiter
 from ..http.server import GuardedServer, uvicorn_limits
 from .app import create_app
+from .console.assets import BesideConsole, console_guard
 from .ports import busy_port_refusal
 from .sandbox.namespaces import warn_at_start
 from .settings import APIGuardSettings, EngineSettings
@@ -41,21 +43,31 @@ LARGE_BODY_ROUTES: tuple[BodyRoute, ...] = (
 )
 
 
-def api_guard(app: Any, settings: APIGuardSettings) -> Guard:
+def api_guard(
+    app: Any, settings: APIGuardSettings | APIDoorSettings, prefix: str = "API", **options: Any
+) -> Guard:
     """The REST API behind the guard. With an access token, `Authorization: Bearer <token>`
     opens the door and the caller's own key comes in `X-OpenAI-API-Key`; the app then sees
-    that key as the bearer, as it would without a token. Requests are limited per key."""
+    that key as the bearer, as it would without a token. Requests are limited per key.
+    `prefix` names the settings in refusals (MCP when the MCP server's port answers the API)."""
     door = Door.from_settings(
         settings,
-        "API",
+        prefix,
         openai_envelope,
         MAX_JSON_DEPTH,
         key_as_bearer=True,
         limiter=settings.limiter("requests"),
         large_body_routes=LARGE_BODY_ROUTES,
         log_host_refusals=True,
+        **options,
     )
     return Guard(app, door)
+
+
+class APIDoorSettings(DoorSettings, Protocol):
+    """Door settings that also make a per-key request limiter (the MCP server's settings)."""
+
+    def limiter(self, what: str, *, line: bool = False) -> CallerLimiter: ...
 
 
 # What uvicorn says after a failed start, which the one line already said.
@@ -167,8 +179,11 @@ def serve_api(
     # log_config None: uvicorn's records go to the root logger's handler (cli.configure_logging,
     # which escapes control characters) rather than handlers of its own.
     engine_app = app.app
+    front: ASGIApp = guard
+    if settings.console_enabled:
+        front = BesideConsole(guard, console_guard(guard.door))
     config = uvicorn.Config(
-        HealthCheck(guard, lambda: store_reachable(engine_app)),
+        HealthCheck(front, lambda: store_reachable(engine_app)),
         host=host,
         port=port,
         log_config=None,

@@ -5,6 +5,7 @@ anything, and every server and command says a failure the same way."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,8 +23,9 @@ def _shown(text: str, limit: int = 60) -> str:
 
 
 def database_refusal(url: str | None) -> str | None:
-    """Why DATABASE_URL cannot work, read from the URL alone (never quoting its password);
-    None when it names a dialect the store speaks (or is unset: SQLite in DATA_DIR)."""
+    """Why DATABASE_URL cannot work, read from the URL alone and the drivers installed (never
+    quoting its password); None when it names a dialect the store speaks (or is unset: SQLite
+    in DATA_DIR)."""
     if not url:
         return None
     scheme, separator, _ = url.partition("://")
@@ -36,6 +38,11 @@ def database_refusal(url: str | None) -> str | None:
             urlsplit(url).port  # noqa: B018 - parsing it is the check
         except ValueError:
             return f"DATABASE_URL has a port that is not a number: {POSTGRES_EXAMPLE}"
+        if family == "postgresql" and importlib.util.find_spec("asyncpg") is None:
+            return (
+                "DATABASE_URL names PostgreSQL, whose driver (asyncpg) comes with the postgres "
+                "extra, not installed here: pip install 'openai-assistant-mcp[postgres]'"
+            )
         return None
     if family in ("postgresql", "postgres"):
         return (

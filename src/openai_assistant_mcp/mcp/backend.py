@@ -18,6 +18,7 @@ from ..http.credentials import redact
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+    from ..http.asgi import ASGIApp
     from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class Backend:
         self.phase = Phase.IDLE
         self._changed = anyio.Event()
         self._api: AsyncOpenAI | None = None
+        # The embedded engine's ASGI app while open (None in remote mode): the console's API.
+        self.engine_app: ASGIApp | None = None
         self._failure = ""
 
     def _enter(self, phase: Phase) -> None:
@@ -82,7 +85,7 @@ class Backend:
             await anyio.to_thread.run_sync(_preload, self.settings.embedded)
             if self._closed():  # the client left while we were importing
                 return
-            async with open_api(self.settings) as api:
+            async with open_api(self.settings, self._engine_opened) as api:
                 if self._closed():  # closed while the engine started: READY would hide it
                     return
                 self._api = api
@@ -103,7 +106,11 @@ class Backend:
             self._enter(Phase.FAILED)
         finally:
             self._api = None
+            self.engine_app = None
             self.close()
+
+    def _engine_opened(self, app: ASGIApp) -> None:
+        self.engine_app = app
 
     async def ready(self) -> bool:
         """Wait until the backend opened (True) or cannot open (False)."""

@@ -9,7 +9,7 @@ different keys share the client without sharing credentials.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ import httpx2
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+    from ..http.asgi import ASGIApp
     from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,11 @@ class CallKeyAuth(httpx2.Auth):
 
 
 @asynccontextmanager
-async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
-    """The shared API client; in embedded mode the engine runs (lifespan entered) meanwhile."""
+async def open_api(
+    settings: Settings, engine_opened: Callable[[ASGIApp], None] | None = None
+) -> AsyncIterator[AsyncOpenAI]:
+    """The shared API client; in embedded mode the engine runs (lifespan entered) meanwhile,
+    its app handed to `engine_opened` (the console's REST API on the MCP port)."""
     from openai import AsyncOpenAI
 
     async with AsyncExitStack() as stack:
@@ -83,6 +87,8 @@ async def open_api(settings: Settings) -> AsyncIterator[AsyncOpenAI]:
             await stack.enter_async_context(app.router.lifespan_context(app))
             database = describe_url(engine_settings.resolved_database_url())
             log.info("embedded engine ready (database %s)", database)
+            if engine_opened is not None:
+                engine_opened(app)
             if settings.provider_api_key and not settings.credentials_passthrough:
                 warning = await keyless_data_warning(app.state.engine.db)
                 if warning:

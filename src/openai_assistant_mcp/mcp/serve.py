@@ -148,7 +148,11 @@ async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("MCP over %s at http://%s:%d%s", settings.transport, host, settings.port, path)
     await serve_guarded(
-        app, settings, lambda: tools.limiter.in_flight, health=lambda: _healthy(tools, settings)
+        app,
+        settings,
+        lambda: tools.limiter.in_flight,
+        health=lambda: _healthy(tools, settings),
+        engine_app=tools.backend.engine_app,
     )
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from openai_assistant_mcp.engine.app import start_engine, stop_engine
-from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, builtin, by_function_name
+from openai_assistant_mcp.engine.builtin_tools import builtin_tools
+from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, BuiltinTool
 from openai_assistant_mcp.engine.sandbox import SandboxSettings
 from openai_assistant_mcp.engine.sandbox.code_interpreter import partial_code
 from openai_assistant_mcp.engine.services import files, messages, threads
@@ -48,16 +49,24 @@ def call_args(code: str) -> str:
     return json.dumps({"code": code})
 
 
-def test_registered_and_offered_as_one_function() -> None:
-    tool = builtin("code_interpreter")
-    assert tool is not None and by_function_name("python") is tool
+def code_interpreter(state: EngineState) -> BuiltinTool:
+    """The engine's code_interpreter, from the built-in tools its executor runs."""
+    tool = state.executor.tools.of_type("code_interpreter")
+    assert tool is not None
+    return tool
+
+
+def test_listed_and_offered_as_one_function(tmp_path: Path) -> None:
+    tools = builtin_tools(engine_settings(f"sqlite+aiosqlite:///{tmp_path / 'e.db'}", tmp_path))
+    tool = tools.of_type("code_interpreter")
+    assert tool is not None and tools.by_function_name("python") is tool
     offered = tool.function({"type": "code_interpreter"})
     assert offered["function"]["name"] == "python"
     assert offered["function"]["parameters"]["required"] == ["code"]
 
 
 async def test_arithmetic_and_state_across_calls(state: EngineState) -> None:
-    tool = builtin("code_interpreter")
+    tool = code_interpreter(state)
     ctx = await context(state)
     assert await tool.unavailable(ctx) is None
     first = await tool.call(ctx, call_args("total = sum(range(101))\nprint(total)"))
@@ -76,7 +85,7 @@ async def test_arithmetic_and_state_across_calls(state: EngineState) -> None:
 
 
 async def test_bad_code_and_bad_arguments_are_results(state: EngineState) -> None:
-    tool = builtin("code_interpreter")
+    tool = code_interpreter(state)
     ctx = await context(state)
     failed = await tool.call(ctx, call_args("raise ValueError('nope')"))
     assert "ValueError: nope" in failed.tool_call["code_interpreter"]["outputs"][0]["logs"]
@@ -88,7 +97,7 @@ async def test_bad_code_and_bad_arguments_are_results(state: EngineState) -> Non
 
 
 async def test_progress_publishes_the_code_before_it_runs(state: EngineState) -> None:
-    tool = builtin("code_interpreter")
+    tool = code_interpreter(state)
     ctx = await context(state)
     seen: list[dict[str, Any]] = []
     ctx.progress = seen.append
@@ -99,7 +108,7 @@ async def test_progress_publishes_the_code_before_it_runs(state: EngineState) ->
 async def test_unavailable_without_bwrap_names_the_package(
     state: EngineState, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tool = builtin("code_interpreter")
+    tool = code_interpreter(state)
     ctx = await context(state)
     monkeypatch.setenv("PATH", str(tmp_path))
     reason = await tool.unavailable(ctx)
@@ -116,7 +125,7 @@ async def upload(state: EngineState, name: str, data: bytes) -> str:
 
 
 async def test_csv_from_file_ids_and_attachments_is_in_mnt_data(state: EngineState) -> None:
-    tool = builtin("code_interpreter")
+    tool = code_interpreter(state)
     sales = await upload(state, "sales.csv", b"month,amount\n1,10\n2,30\n3,20\n")
     ctx = await context(state, tool_resources={"code_interpreter": {"file_ids": [sales]}})
     note = await upload(state, "note.txt", b"attached")
@@ -141,7 +150,7 @@ async def test_csv_from_file_ids_and_attachments_is_in_mnt_data(state: EngineSta
 
 
 async def test_chart_becomes_an_image_file(state: EngineState) -> None:
-    tool = builtin("code_interpreter")
+    tool = code_interpreter(state)
     ctx = await context(state)
     code = "import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\n_ = plt.title('trend')"
     result = await tool.call(ctx, call_args(code))
@@ -157,7 +166,7 @@ async def test_chart_becomes_an_image_file(state: EngineState) -> None:
 
 
 async def test_written_file_becomes_a_file_with_its_path(state: EngineState) -> None:
-    tool = builtin("code_interpreter")
+    tool = code_interpreter(state)
     ctx = await context(state)
     code = "open('/mnt/data/report.csv', 'w').write('a,b\\n1,2\\n')\nprint('written')"
     result = await tool.call(ctx, call_args(code))

@@ -10,9 +10,11 @@ model turn still stop the run at `requires_action` (the built-in calls are alrea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ...shapes.tools import BUILTIN_TOOL_TYPES
 
 if TYPE_CHECKING:
     from ..state import EngineState
@@ -78,22 +80,40 @@ class BuiltinTool(Protocol):
     # being written (for the stream); `async describe(ctx) -> str | None`, what the model is told
     # of this run with the tool (added to its function's description, e.g. the files present);
     # `async forced_arguments(ctx) -> str | None`, the call's arguments when the run forces the
-    # tool and the model does not call it (file_search: the user's question as the query).
+    # tool and the model does not call it (file_search: the user's question as the query);
+    # `async close()`, what the tool holds released when the engine stops.
 
 
-_REGISTRY: dict[str, BuiltinTool] = {}
+class BuiltinTools:
+    """The built-in tools an executor runs: the explicit list it is given
+    (engine/builtin_tools.py), looked up by tool type or by the function offered for it."""
 
+    def __init__(self, tools: Iterable[BuiltinTool]) -> None:
+        self._by_type: dict[str, BuiltinTool] = {}
+        self._by_function: dict[str, BuiltinTool] = {}
+        for tool in tools:
+            if tool.type not in BUILTIN_TOOL_TYPES:
+                raise ValueError(f"built-in tool type {tool.type!r} is not one the API knows")
+            if tool.type in self._by_type or tool.function_name in self._by_function:
+                raise ValueError(f"two built-in tools for {tool.type!r} / {tool.function_name!r}")
+            self._by_type[tool.type] = tool
+            self._by_function[tool.function_name] = tool
 
-def register(tool: BuiltinTool) -> BuiltinTool:
-    """Add a built-in tool type (called once at import by the tool's module)."""
-    _REGISTRY[tool.type] = tool
-    return tool
+    def of_type(self, tool_type: str) -> BuiltinTool | None:
+        """The built-in tool for an assistant tool `type`, if the engine executes it."""
+        return self._by_type.get(tool_type)
 
+    def by_function_name(self, name: str) -> BuiltinTool | None:
+        return self._by_function.get(name)
 
-def builtin(tool_type: str) -> BuiltinTool | None:
-    """The built-in tool for an assistant tool `type`, if the engine executes it."""
-    return _REGISTRY.get(tool_type)
+    def offered(self, tools: list[dict[str, Any]]) -> dict[str, BuiltinTool]:
+        """The built-in tools a run's `tools` offer the model, by their function name."""
+        found = (self.of_type(tool.get("type", "")) for tool in tools)
+        return {tool.function_name: tool for tool in found if tool is not None}
 
-
-def by_function_name(name: str) -> BuiltinTool | None:
-    return next((t for t in _REGISTRY.values() if t.function_name == name), None)
+    async def close(self) -> None:
+        """Release what the tools hold (e.g. code_interpreter's sandbox sessions)."""
+        for tool in self._by_type.values():
+            close = getattr(tool, "close", None)
+            if close is not None:
+                await close()

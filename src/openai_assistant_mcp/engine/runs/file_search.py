@@ -14,7 +14,7 @@ from ..services.common import now
 from ..store import file_store, repository
 from ..store import vector_repository as repo
 from ..vectors.text import encoding
-from .builtin import BuiltinContext, BuiltinResult, register
+from .builtin import BuiltinContext, BuiltinResult
 from .prompt import CHARS_PER_TOKEN
 
 FUNCTION_NAME = "file_search"
@@ -287,6 +287,3 @@ def _within_tokens(found: list[dict[str, Any]], room: int) -> list[dict[str, Any
         kept.append(hit)
         room -= len(tokens)
     return kept
-
-
-register(FileSearch())

@@ -14,6 +14,7 @@ from ..settings import EngineSettings
 from ..state import EngineState
 from ..store.database import Database
 from ..store.repository import RunRow
+from .builtin import BuiltinTools
 from .events import RunEvents
 from .lifecycle import RunStatus
 
@@ -66,6 +67,7 @@ class Host(Protocol):
     provider: ChatProvider
     events: RunEvents
     services: EngineState
+    tools: BuiltinTools
 
     async def end_durably(self, run_id: str, status: str, **details: Any) -> None:
         """`end`, riding out storage failures."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .builtin import BuiltinTool
 from .prompt import answer_now_text
 from .stream import ToolCall
 
@@ -56,11 +57,12 @@ def repeated_outputs(calls: list[ToolCall], transcript: list[dict[str, Any]]) ->
     return [output for output in outputs if output is not None]
 
 
-def answer_now(request: dict[str, Any]) -> dict[str, Any]:
-    """The request asking the model to answer from the outputs it has, calling nothing."""
+def answer_now(request: dict[str, Any], offered: dict[str, BuiltinTool]) -> dict[str, Any]:
+    """The request asking the model to answer from the outputs it has, calling nothing
+    (`offered`: the run's built-in tools by function name)."""
     if not request.get("tools"):
         return request
-    told = answer_now_text(request["messages"])
+    told = answer_now_text(request["messages"], offered)
     if request["messages"] and request["messages"][-1].get("content") == told:
         return {**request, "tool_choice": "none"}  # told already (after a forced built-in)
     messages = [*request["messages"], {"role": "system", "content": told}]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builtin import BuiltinTool, builtin, by_function_name
+from .builtin import BuiltinTool
 
 # After forced built-in calls, last in the conversation (see docs/runs.md); the clause on
 # source markers only after file_search results (Qwen2.5-0.5B copied the example marker into
@@ -31,10 +31,12 @@ def build_request(
     run: dict[str, Any],
     execution: dict[str, Any],
     history: list[dict[str, Any]],
+    offered: dict[str, BuiltinTool] | None = None,
     images: dict[str, str] | None = None,
     notes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of `chat.completions.create` for the run's next turn; `images`
+    """The keyword arguments of `chat.completions.create` for the run's next turn; `offered`
+    are the built-in tools the run's tools offer, by function name; `images`
     maps image_file IDs to data URLs (see `image_file_ids`); `notes` are added to the
     descriptions of the built-in tools' functions, by function name (e.g. the files in
     code_interpreter's /mnt/data)."""
@@ -55,19 +57,20 @@ def build_request(
     messages += transcript
 
     request: dict[str, Any] = {"model": run["model"], "messages": messages}
-    tools = function_tools(run.get("tools") or [], notes)
+    offered = offered or {}
+    tools = function_tools(run.get("tools") or [], offered, notes)
     if tools:
         request["tools"] = tools
-        choice = tool_choice(run.get("tool_choice"), run.get("tools") or [])
+        choice = tool_choice(run.get("tool_choice"), offered)
         if choice not in (None, "auto", "none") and transcript:
             # A forced call is forced once: after its outputs the model answers (or it loops).
             # After forced built-in calls the model must answer from their outputs ("none"): a
             # small model given "auto" writes the same call again (issue 23). After function
             # outputs it may call again ("auto"), as the caller's tools may chain.
-            answer_now = _after_builtin_calls(transcript, run.get("tools") or [])
+            answer_now = _after_builtin_calls(transcript, offered)
             choice = "none" if answer_now else "auto"
             if answer_now:  # small models write the call again even so; told plainly, they answer
-                messages.append({"role": "system", "content": answer_now_text(transcript)})
+                messages.append({"role": "system", "content": answer_now_text(transcript, offered)})
         if choice is not None:
             request["tool_choice"] = choice
         if run.get("parallel_tool_calls") is False:
@@ -85,22 +88,22 @@ def build_request(
     return request
 
 
-def answer_now_text(transcript: list[dict[str, Any]]) -> str:
-    """The closing instruction to answer, citing markers when file_search results are there."""
+def answer_now_text(transcript: list[dict[str, Any]], offered: dict[str, BuiltinTool]) -> str:
+    """The closing instruction to answer, citing markers when file_search results are there
+    (`offered`: the run's built-in tools by function name)."""
     searched = any(
-        (found := by_function_name(call["function"]["name"])) is not None
-        and found.type == "file_search"
+        (found := offered.get(call["function"]["name"])) is not None and found.type == "file_search"
         for message in transcript
         for call in message.get("tool_calls") or ()
     )
     return ANSWER_NOW_CITING if searched else ANSWER_NOW
 
 
-def _after_builtin_calls(transcript: list[dict[str, Any]], tools: list[dict[str, Any]]) -> bool:
+def _after_builtin_calls(transcript: list[dict[str, Any]], offered: dict[str, BuiltinTool]) -> bool:
     """Whether the conversation ends with the outputs of a round of built-in calls only."""
     if not transcript or transcript[-1].get("role") != "tool":
         return False
-    names = set(offered_builtins(tools))
+    names = set(offered)
     turn = next((m for m in reversed(transcript) if m.get("role") == "assistant"), None)
     calls = (turn or {}).get("tool_calls") or []
     return bool(calls) and all(call["function"]["name"] in names for call in calls)
@@ -180,38 +183,39 @@ def estimate_tokens(message: dict[str, Any]) -> int:
 
 
 def function_tools(
-    tools: list[dict[str, Any]], notes: dict[str, str] | None = None
+    tools: list[dict[str, Any]],
+    offered: dict[str, BuiltinTool],
+    notes: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
+    by_type = {tool.type: tool for tool in offered.values()}
     out = []
     for tool in tools:
         if tool.get("type") == "function":
             function = {k: v for k, v in tool["function"].items() if v is not None}
             out.append({"type": "function", "function": function})
-        elif (found := builtin(tool.get("type", ""))) is not None:
-            offered = found.function(tool)
+        elif (found := by_type.get(tool.get("type", ""))) is not None:
+            function_tool = found.function(tool)
             note = (notes or {}).get(found.function_name)
             if note:
-                function = offered["function"]
+                function = function_tool["function"]
                 described = f"{function.get('description', '')} {note}".strip()
-                offered = {**offered, "function": {**function, "description": described}}
-            out.append(offered)
+                function_tool = {
+                    **function_tool,
+                    "function": {**function, "description": described},
+                }
+            out.append(function_tool)
     return out
 
 
-def offered_builtins(tools: list[dict[str, Any]]) -> dict[str, BuiltinTool]:
-    """The built-in tools the run's `tools` offer the model, by their function name."""
-    found = (builtin(tool.get("type", "")) for tool in tools)
-    return {tool.function_name: tool for tool in found if tool is not None}
-
-
-def tool_choice(choice: Any, tools: list[dict[str, Any]] | None = None) -> Any:
+def tool_choice(choice: Any, offered: dict[str, BuiltinTool] | None = None) -> Any:
     """The run's tool_choice as Chat Completions takes it (None: leave the provider's default).
     Choosing a built-in tool type chooses the function it is offered as."""
     if isinstance(choice, str):
         return choice
     if isinstance(choice, dict) and choice.get("type") == "function":
         return {"type": "function", "function": {"name": choice["function"]["name"]}}
-    if isinstance(choice, dict) and (found := builtin(choice.get("type", ""))) is not None:
-        if any(tool.get("type") == found.type for tool in tools or []):
-            return {"type": "function", "function": {"name": found.function_name}}
+    if isinstance(choice, dict):
+        for found in (offered or {}).values():
+            if found.type == choice.get("type"):
+                return {"type": "function", "function": {"name": found.function_name}}
     return None

@@ -28,7 +28,7 @@ from .builtin import BuiltinContext, BuiltinTool
 from .fit import DoesNotFit, Fitted, fit, output_room
 from .host import KEY_GONE, Ending, Host, RunGone, TurnFailure, Waiting
 from .lifecycle import STARTABLE, RunStatus, run_event
-from .prompt import build_request, image_file_ids, offered_builtins
+from .prompt import build_request, image_file_ids
 from .record import Record
 from .round import engine_call, forced_name, stream_round
 from .stream import Answer, ToolCall, function_call
@@ -151,7 +151,7 @@ class Turn:
 
     async def _rounds(self) -> Ending | Waiting:
         """Ask the provider until it answers, wants function outputs, or a limit is hit."""
-        offered = offered_builtins(self.run.get("tools") or [])
+        offered = self.executor.tools.offered(self.run.get("tools") or [])
         self.rec.builtins.offered = offered
         context: BuiltinContext | None = None
         notes: dict[str, str] = {}
@@ -179,12 +179,12 @@ class Turn:
             if spent is not None:
                 return Ending(RunStatus.INCOMPLETE, {"reason": spent})
             self.rec.answer = Answer()
-            request = build_request(self.run, self.execution, self.history, images, notes)
+            request = build_request(self.run, self.execution, self.history, offered, images, notes)
             fitted = await self._fit(request)
             request = fitted.request if fitted else request
             forced = forced_name(request)
             if answer_now:
-                request = loops.answer_now(request)
+                request = loops.answer_now(request, offered)
             elif asked_again and forced:
                 request = loops.call_now(request, forced)
             streamed = await stream_round(

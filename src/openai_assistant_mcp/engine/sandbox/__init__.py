@@ -1,14 +1,13 @@
 """The code_interpreter sandbox: isolated, stateful Python sessions, one per thread.
 
 `Sandbox` ties the backend (bubblewrap), the sandbox's venv and the session pool together;
-`sandbox_for(state)` gives the one Sandbox of an engine.
+the code_interpreter tool (`code_interpreter.py`) holds the one Sandbox of an engine.
 """
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .backend import SandboxBackend
 from .bwrap import BwrapBackend
@@ -17,10 +16,7 @@ from .execution import Execution
 from .sessions import SessionPool
 from .settings import SandboxSettings
 
-if TYPE_CHECKING:
-    from ..state import EngineState
-
-__all__ = ["Execution", "Sandbox", "SandboxSettings", "sandbox_for"]
+__all__ = ["Execution", "Sandbox", "SandboxSettings"]
 
 
 def make_backend(settings: SandboxSettings) -> SandboxBackend:
@@ -55,11 +51,3 @@ class Sandbox:
 
     async def close(self) -> None:
         await self.pool.close()
-
-
-def sandbox_for(state: EngineState) -> Sandbox:
-    """The engine's Sandbox, made on first use (sessions live under the data dir)."""
-    if not isinstance(state.sandbox, Sandbox):  # None until the first use
-        settings = state.settings
-        state.sandbox = Sandbox(settings.sandbox, settings.data_dir / "sandbox-sessions")
-    return state.sandbox

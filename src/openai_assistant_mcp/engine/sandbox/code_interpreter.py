@@ -12,11 +12,12 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from ..runs.builtin import BuiltinContext, BuiltinResult, register
+from ..runs.builtin import BuiltinContext, BuiltinResult
 from ..store import repository
-from . import sandbox_for
+from . import Sandbox, SandboxSettings
 from .mnt_data import display_name, safe_name
 from .sessions import SandboxBusy, Session, SessionPool, busy
 
@@ -95,6 +96,21 @@ class CodeInterpreter:
     type = "code_interpreter"
     function_name = FUNCTION_NAME
 
+    def __init__(self, settings: SandboxSettings, sessions_root: Path) -> None:
+        self.settings = settings
+        self.sessions_root = sessions_root
+        self._sandbox: Sandbox | None = None
+
+    def sandbox(self) -> Sandbox:
+        """The engine's one Sandbox, made on first use (sessions live under `sessions_root`)."""
+        if self._sandbox is None:
+            self._sandbox = Sandbox(self.settings, self.sessions_root)
+        return self._sandbox
+
+    async def close(self) -> None:
+        if self._sandbox is not None:
+            await self._sandbox.close()
+
     def function(self, tool: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "function",
@@ -119,7 +135,7 @@ class CodeInterpreter:
         return {"type": "code_interpreter", "code_interpreter": {"input": code}}
 
     async def unavailable(self, ctx: BuiltinContext) -> str | None:
-        return await sandbox_for(ctx.services).unavailable()
+        return await self.sandbox().unavailable()
 
     async def describe(self, ctx: BuiltinContext) -> str | None:
         """The user's files the code will find in /mnt/data, names and sizes, told to the model
@@ -144,7 +160,7 @@ class CodeInterpreter:
         if len(code) > MAX_CODE_CHARS:
             return self._result(code[:200], f"Error: the code exceeds {MAX_CODE_CHARS} chars", [])
         ctx.progress({"type": "code_interpreter", "code_interpreter": {"input": code}})
-        sandbox = sandbox_for(ctx.services)
+        sandbox = self.sandbox()
         if reason := await sandbox.unavailable():  # checked again: never run unsandboxed
             return self._result(code, f"Error: code_interpreter is unavailable: {reason}", [])
         key = f"{ctx.tenant}:{ctx.run['thread_id']}"
@@ -271,6 +287,3 @@ class CodeInterpreter:
                 continue
             session.placed[file_id] = await pool.write_into(session, body["filename"], data)
         return notes
-
-
-code_interpreter = register(CodeInterpreter())

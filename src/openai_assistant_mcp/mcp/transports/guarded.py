@@ -96,21 +96,44 @@ async def serve_guarded(
     in_flight: Callable[[], int],
     log_config: Any = None,
     health: Callable[[], Awaitable[bool]] | None = None,
+    engine_app: ASGIApp | None = None,
 ) -> None:
     """Serve `app` behind the guard with uvicorn until SIGTERM/SIGINT, then drain; `health`
-    answers GET /healthz in front of the guard (no token needed; http/health.py)."""
+    answers GET /healthz in front of the guard (no token needed; http/health.py). With the
+    embedded engine's `engine_app` and CONSOLE_ENABLED, /ui and the REST API under /v1 are
+    served beside MCP (docs/console.md)."""
     import uvicorn
 
     from ...http.health import HealthCheck
     from ...http.server import GuardedServer, uvicorn_limits
 
     guard = mcp_guard(app, settings)
+    front: ASGIApp = guard
+    drains = [guard.drain]
+    if engine_app is not None and settings.console_enabled:
+        from ...engine.console.assets import BesideConsole, console_guard
+        from ...engine.serve import api_guard
+
+        # The embedded engine's REST API beside MCP, for the console: its own door (OpenAI's
+        # error envelope, requests limited per key) with the MCP server's hosts and token.
+        rest = api_guard(engine_app, settings, "MCP", check_hosts=settings.checks_hosts)
+        front = BesideConsole(guard, console_guard(rest.door), rest)
+        drains.append(rest.drain)
+        mcp_in_flight = in_flight
+
+        def in_flight() -> int:
+            return mcp_in_flight() + rest.in_flight
+
+    def drain() -> None:
+        for each in drains:
+            each()
+
     config = uvicorn.Config(
-        HealthCheck(guard, health) if health is not None else guard,
+        HealthCheck(front, health) if health is not None else front,
         host=settings.host,
         port=settings.port,
         log_config=log_config,
         access_log=settings.log_level == "DEBUG",
         **uvicorn_limits(settings),
     )
-    await GuardedServer(config, settings, in_flight, guard.drain).serve()
+    await GuardedServer(config, settings, in_flight, drain).serve()
