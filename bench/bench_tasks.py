@@ -2,8 +2,8 @@
 engine (SQLite), the official MCP client declaring the tasks extension (protocol 2026-07-28);
 side by side, interleaved: `tasks/get` on a finished run's task against the `get_run` tool call
 it stands for (both read the run and shape the same result), and a run started as a task
-against `create_run` with `wait: false`. The runs fail at once (no model provider: a closed
-port), so the figures are the MCP and API work, not a model's.
+against `create_run` with `wait: false`. The model is the tests' scripted provider answering
+"ok" at once, so the figures are the MCP and API work, not a model's.
 
     uv run python bench/bench_tasks.py [--calls 200] [--write]
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from common import free_port, machine_lines, percentile, write_section
+from common import machine_lines, percentile, write_section
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the repository root, for tests/
@@ -32,6 +32,7 @@ from tests.support.mcp_tasks import (
     start_task,
     wait_for_status,
 )
+from tests.support.scripted_provider import ScriptedProvider, Text
 
 HEADING = "## Runs as MCP tasks (issue 27)"
 
@@ -44,10 +45,10 @@ async def timed(fn: Callable[[], Awaitable[Any]]) -> float:
 
 async def measure(calls: int) -> dict[str, list[float]]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-tasks-"))
+    provider = ScriptedProvider().start()
+    provider.forever(Text("ok"))
     settings = Settings(
-        data_dir=data_dir,
-        provider_api_key="sk-bench",
-        provider_base_url=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens: runs fail
+        data_dir=data_dir, provider_api_key="sk-bench", provider_base_url=provider.base_url
     )
     server = ToolServer(settings)
     samples: dict[str, list[float]] = {k: [] for k in ("tasks/get", "get_run", "task", "no wait")}
@@ -55,7 +56,10 @@ async def measure(calls: int) -> dict[str, list[float]]:
         group.start_soon(server.backend.run)
         server.backend.want()
         await server.backend.ready()
-        async with Client(server.lowlevel_server(), extensions=[RunTasksClient()]) as client:
+        async with (
+            Client(server.lowlevel_server(), extensions=[RunTasksClient()]) as client,
+            Client(server.lowlevel_server()) as plain,  # not declaring the extension
+        ):
             made = await client.call_tool("create_assistant", {"model": "bench"})
             assistant_id = (made.structured_content or {})["id"]
             thread = await client.call_tool("create_thread", {})
@@ -73,13 +77,14 @@ async def measure(calls: int) -> dict[str, list[float]]:
                     await timed(lambda: get_task(client.session, created.task_id))
                 )
                 samples["get_run"].append(await timed(lambda: client.call_tool("get_run", ref)))
-            for _ in range(min(calls, 50)):  # a thread has one active run: each must end first
+            for _ in range(min(calls, 20)):  # a thread has one active run: each must end first
                 task_ms = await timed(lambda: _start(client, args))
                 samples["task"].append(task_ms)
                 samples["no wait"].append(
-                    await timed(lambda: _no_wait(client, {**args, "wait": False}))
+                    await timed(lambda: _no_wait(plain, {**args, "wait": False}))
                 )
         server.backend.close()
+    provider.stop()
     return samples
 
 
@@ -122,7 +127,7 @@ def main() -> None:
             "- In-process server, embedded engine on SQLite, the SDK client on 2026-07-28.",
             "  `tasks/get` and `get_run` interleaved on one finished run; `task` (create_run",
             "  answered as a task) and `no wait` (create_run wait=false) each include polling",
-            "  get_run until the run (failing at once: no provider) ended.",
+            "  get_run until the run (the scripted provider answering at once) ended.",
             "",
             "| call | n | p50 ms | p99 ms |",
             "| --- | ---: | ---: | ---: |",
