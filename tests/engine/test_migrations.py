@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
 
 from openai_assistant_mcp.engine.store.database import MIGRATIONS_DIR, Database, head_revision
 from openai_assistant_mcp.engine.store.tables import metadata
@@ -68,15 +70,20 @@ def test_the_head_read_from_the_files_is_alembics() -> None:
 async def test_a_database_one_revision_behind_is_still_upgraded(
     backend: str, new_database_url: Callable[[str], Awaitable[str]]
 ) -> None:
+    def one_back(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+
     db = Database(await new_database_url(backend))
     try:
         await db.migrate()
-        # Marked one revision back (as an older build left it): not at head, so Alembic runs
-        # and, finding 0005's work done, only moves the mark (its upgrade is idempotent) ...
-        async with db.write() as conn:
-            await conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        assert await db.at_head()
+        async with db.write() as conn:  # as an older build left it
+            await conn.run_sync(one_back)
         assert not await db.at_head()
-        await db.migrate()
+        await db.migrate()  # not at head: Alembic runs the newest migration again
         async with db.read() as conn:
             found = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         assert [row[0] for row in found] == [_head()]

