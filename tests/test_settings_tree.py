@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from openai_assistant_mcp.cli import COMMAND_SETTINGS, build_parser
+from openai_assistant_mcp.engine.sandbox.settings import SandboxSettings
 from openai_assistant_mcp.settings import APISettings, Settings, StoreSettings
 
 REPO = Path(__file__).parents[1]
@@ -105,3 +106,28 @@ def test_the_tenant_commands_take_the_store_flags(flag: str) -> None:
     args = build_parser().parse_args(["tenants", "list", flag, "value-given"])
     fields = {n for n, i in StoreSettings.model_fields.items() if i.alias} & set(vars(args))
     assert [vars(args)[name] for name in fields] == ["value-given"]
+
+
+SECTIONS: list[type[BaseSettings]] = [Settings, APISettings, StoreSettings, SandboxSettings]
+
+
+@pytest.mark.parametrize("section", SECTIONS, ids=lambda s: s.__name__)
+def test_settings_are_read_only_under_their_documented_names(
+    section: type[BaseSettings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: with `populate_by_name`, pydantic-settings also read each field's bare name
+    from the environment (an exported AUTH_TOKEN, ALLOWED_HOSTS, INSECURE_NO_AUTH or
+    UPLOAD_DIRS changed the MCP server as MCP_AUTH_TOKEN & co. would). Every bare name set
+    to a value that parses for most fields changes nothing; the documented name still does."""
+    for name in env_names(section):
+        monkeypatch.delenv(name, raising=False)
+    default = section().model_dump()
+    bare = [n for n, f in section.model_fields.items() if (f.alias or "").upper() != n.upper()]
+    assert bare, "no field of this section has a name of its own to leak"
+    for name in bare:
+        monkeypatch.setenv(name.upper(), "1")
+    assert section().model_dump() == default
+    documented = section.model_fields[bare[0]].alias
+    assert documented is not None
+    monkeypatch.setenv(documented, "1")
+    assert section().model_dump() != default  # the documented name is read

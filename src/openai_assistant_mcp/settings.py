@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from .engine.settings import APIGuardSettings, EngineSettings
 from .http.access import LOOPBACK_HOSTS, LOOPBACK_ORIGINS, split_list
+from .http.env_names import DocumentedSettings
 from .http.limits import HTTPLimitSettings
 from .mcp.tools.registry import TOOLSET_NAMES as TOOLSETS
 
@@ -28,7 +29,7 @@ Transport = Literal["stdio", "sse", "streamable-http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class LoggingSettings(BaseSettings):
+class LoggingSettings(DocumentedSettings):
     """Logging, shared by every command."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -46,7 +47,7 @@ class LoggingSettings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
 
-class MCPAccessSettings(BaseSettings):
+class MCPAccessSettings(DocumentedSettings):
     """The MCP HTTP transports' door and sessions (the limits are HTTPLimitSettings')."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

@@ -47,7 +47,7 @@ MOUNT_AND_PIVOT = {"x86_64": (165, 155), "aarch64": (40, 41)}  # mount, pivot_ro
 
 def docker_default_for_bubblewrap() -> bytes:
     """A seccomp filter refusing what Docker's default profile refuses bubblewrap."""
-    audit_arch, unshare, clone, clone3 = ARCHES[platform.machine()]
+    audit_arch, unshare, clone, clone3, _socket = ARCHES[platform.machine()]
     mount, pivot_root = MOUNT_AND_PIVOT[platform.machine()]
     program = [_op(LD_ABS, 4), _op(JEQ, audit_arch, 1, 0), _op(RET, ALLOW), _op(LD_ABS, NR)]
     for nr in (unshare, mount, pivot_root):

@@ -145,3 +145,26 @@ async def test_code_interpreter_outputs_count_against_the_quota(quota_app: FastA
         )
     assert refused.value.code == "storage_quota_exceeded"
     assert await stored_bytes(quota_app) == (3 * MIB, 3 * MIB)
+
+
+async def test_tenants_move_respects_the_new_keys_quota(quota_app: FastAPI, tmp_path: Path) -> None:
+    """`tenants move` onto a key whose files and the moved ones together pass the quota moves
+    nothing and says why (the quota and the setting); with room, it moves."""
+    from openai_assistant_mcp.engine.admin import move_tenant
+
+    old, new = openai_client(quota_app, "sk-move-old"), openai_client(quota_app, "sk-move-new")
+    moving = await old.files.create(file=("a.bin", b"a" * (3 * MIB)), purpose="assistants")
+    kept = await new.files.create(file=("b.bin", b"b" * (2 * MIB)), purpose="assistants")
+    settings = engine_state(quota_app).settings
+    with pytest.raises(ValueError) as refused:
+        await move_tenant(settings, "sk-move-old", "sk-move-new")
+    message = str(refused.value)
+    assert f"would take {5 * MIB} bytes" in message
+    assert f"storage quota of {QUOTA} bytes (FILE_STORAGE_QUOTA_BYTES)" in message
+    assert [f.id for f in (await old.files.list()).data] == [moving.id]  # nothing moved
+    assert [f.id for f in (await new.files.list()).data] == [kept.id]
+
+    roomy = settings.model_copy(update={"file_storage_quota_bytes": 8 * MIB})
+    await move_tenant(roomy, "sk-move-old", "sk-move-new")
+    assert {f.id for f in (await new.files.list()).data} == {moving.id, kept.id}
+    assert (await old.files.list()).data == []

@@ -93,6 +93,24 @@ def test_tools_list_on_the_wire(tmp_path: Path) -> None:
             )
 
 
+def test_tools_list_on_the_2026_wire_stays_lean(tmp_path: Path) -> None:
+    """Protocol 2026-07-28 (one self-contained request): every toolset's tools, and nothing
+    from resources, prompts, completion or the tasks extension, within the same 40 KB."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {
+            "extensions": {"io.modelcontextprotocol/tasks": {}}
+        },
+        "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "0"},
+    }
+    [answer] = raw_stdio_exchange(
+        server_env(tmp_path),
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}},
+    )
+    assert len(answer) <= 40_000, f"tools/list is {len(answer)} bytes"
+    assert [tool["name"] for tool in json.loads(answer)["result"]["tools"]] == TOOL_NAMES
+
+
 def test_parameters_follow_the_assistants_api() -> None:
     schemas = {spec.name: spec.input_schema for spec in all_tools()}
     for name in ("list_assistants", "list_messages", "list_runs", "list_run_steps"):

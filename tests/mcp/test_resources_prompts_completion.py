@@ -16,12 +16,18 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.sse import sse_client
 from mcp.shared.exceptions import MCPError
 
 from openai_assistant_mcp.mcp.app import ToolServer
 from openai_assistant_mcp.settings import Settings
 from tests.mcp.fixtures import StartServer
-from tests.mcp.servers import ServerProcess, streamable_client
+from tests.mcp.servers import (
+    ServerProcess,
+    server_env,
+    stdio_client,
+    streamable_client,
+)
 from tests.mcp.workflow import call
 
 PNG = base64.b64decode(
@@ -305,3 +311,37 @@ async def test_another_tenant_cannot_read_list_or_complete_your_objects(
     async with streamable_client(url) as client:  # no key: refused, as a tool call is
         with pytest.raises(MCPError, match=r"^No API key: send it in the X-OpenAI-API-Key"):
             await client.read_resource(f"assistant://{made['id']}")
+
+
+# --- the other transports -----------------------------------------------------------------------
+
+
+async def _resources_prompts_and_completion(client: Client) -> None:
+    """One of each over a real transport: read, list, a prompt, a completion."""
+    made = await call(client, "create_assistant", {"model": "model-t", "name": "Wired"})
+    read = await client.read_resource(f"assistant://{made['id']}")
+    assert json.loads(_text(read))["name"] == "Wired"
+    assert f"assistant://{made['id']}" in [r.uri for r in (await client.list_resources()).resources]
+    got = await client.get_prompt("ask-assistant", {"assistant_id": made["id"], "question": "Hi"})
+    assert made["id"] in got.messages[0].content.text  # type: ignore[union-attr]
+    ask = types.PromptReference(name="ask-assistant")
+    assert made["id"] in (await _complete(client, ask, "assistant_id", "")).values
+
+
+async def test_resources_prompts_and_completion_over_stdio(tmp_path: Path) -> None:
+    env = server_env(tmp_path / "data", OPENAI_API_KEY="sk-stdio-" + secrets.token_hex(6))
+    with anyio.fail_after(120):
+        async with stdio_client(env) as client:
+            assert client.protocol_version == "2026-07-28"
+            await _resources_prompts_and_completion(client)
+
+
+async def test_resources_prompts_and_completion_over_sse(start_server: StartServer) -> None:
+    server = start_server("resources-sse", TRANSPORT="sse")
+    with anyio.fail_after(120):
+        # The handshake generation here (stdio above speaks 2026-07-28), as mcpo and older
+        # clients open an SSE session.
+        transport = sse_client(server.url("/sse"), sse_read_timeout=120.0)
+        async with Client(transport, mode="legacy") as client:
+            assert client.protocol_version != "2026-07-28"
+            await _resources_prompts_and_completion(client)

@@ -42,11 +42,70 @@ KNOWN_EXTENSIONS: dict[str, frozenset[str]] = {
 }
 
 
+# The project's own routes beside OpenAI's, each under an `x-` name so that no client takes it
+# for part of OpenAI's API. Their answers are checked as strictly as OpenAI's, against the
+# schemas below (added to the loaded spec by `_with_extensions`, never to spec_facts.json);
+# tests/engine/test_routes_match_the_spec.py checks that every route of the app is one or the
+# other.
+EXTENSION_PATHS = frozenset({"/x-threads"})
+
+
+def _with_extensions(spec: dict[str, Any]) -> dict[str, Any]:
+    schemas = spec["components"]["schemas"]
+    nullable_string = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    last_message = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "role": {"enum": ["user", "assistant"], "type": "string"},
+            "created_at": {"type": "integer"},
+            "preview": nullable_string,
+        },
+        "required": ["id", "role", "created_at", "preview"],
+        "additionalProperties": False,
+    }
+    last_run = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "assistant_id": {"type": "string"},
+            "status": copy.deepcopy(schemas["RunObject"]["properties"]["status"]),
+            "created_at": {"type": "integer"},
+        },
+        "required": ["id", "assistant_id", "status", "created_at"],
+        "additionalProperties": False,
+    }
+    item = copy.deepcopy(schemas["ThreadObject"])
+    item["properties"]["last_message"] = {"anyOf": [last_message, {"type": "null"}]}
+    item["properties"]["last_run"] = {"anyOf": [last_run, {"type": "null"}]}
+    item["required"] = [*item["required"], "last_message", "last_run"]
+    schemas["XThreadListItem"] = item
+    nullable_id = {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    schemas["XListThreadsResponse"] = {
+        "type": "object",
+        "properties": {
+            "object": {"enum": ["list"], "type": "string"},
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/XThreadListItem"}},
+            "first_id": nullable_id,
+            "last_id": nullable_id,
+            "has_more": {"type": "boolean"},
+        },
+        "required": ["object", "data", "first_id", "last_id", "has_more"],
+    }
+    ok = {
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/XListThreadsResponse"}}
+        }
+    }
+    spec["paths"]["/x-threads"] = {"get": {"operationId": "xListThreads", "responses": {"200": ok}}}
+    return spec
+
+
 @cache
 def load_spec() -> dict[str, Any]:
     """The spec's facts (tests/support/spec_facts.json, made by scripts/gen_spec_facts.py from
     OpenAI's spec: names, types, enums, required lists, limits, no prose) with the errata."""
-    return _with_errata(json.loads(FACTS_PATH.read_text(encoding="utf-8")))
+    return _with_extensions(_with_errata(json.loads(FACTS_PATH.read_text(encoding="utf-8"))))
 
 
 def _with_errata(spec: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -277,3 +278,25 @@ async def test_a_warm_child_takes_the_next_files_and_a_killed_one_is_replaced() 
     assert "INGEST_EXTRACTION_SECONDS" in raised.value.message
     assert parsing and not parsing & extraction_children(os.getpid())  # killed, not kept
     assert await extract_chunks("log.html", b"<p>Still working.</p>", 800, 400, limits)
+
+
+async def test_a_warm_child_dead_while_idle_costs_the_next_file_nothing() -> None:
+    """A warm child killed while idle (here by us; in life the OOM killer's pick or an
+    operator) is taken before the zygote reports its exit: the next file is tried once more
+    in a fresh child instead of failing with server_error."""
+    from openai_assistant_mcp.engine.vectors.extraction import (
+        CHILDREN,
+        ExtractionLimits,
+        extract_chunks,
+    )
+
+    limits = ExtractionLimits(512, 60)
+    for index in range(3):
+        assert await extract_chunks("warm.html", b"<p>Warm up.</p>", 800, 400, limits)
+        idle = [child.pid for child in CHILDREN._idle]
+        assert idle  # kept warm
+        for pid in idle:
+            os.kill(pid, signal.SIGKILL)
+        page = f"<p>Entry {index}: the barometer fell overnight.</p>".encode()
+        chunks = await extract_chunks("next.html", page, 800, 400, limits)
+        assert chunks[0][0] == f"Entry {index}: the barometer fell overnight."

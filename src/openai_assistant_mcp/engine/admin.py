@@ -55,14 +55,23 @@ async def move_tenant(
     settings: EngineSettings, old_key: str | None, new_key: str
 ) -> tuple[Tenant, Tenant]:
     """Move everything of `old_key`'s tenant (None: data stored without a key) to `new_key`'s,
-    in one transaction. Raises NothingToMove, changing nothing, when the old tenant is empty."""
+    in one transaction. Raises NothingToMove, changing nothing, when the old tenant is empty,
+    and ValueError, changing nothing, when both tenants' files together pass the new key's
+    storage quota (FILE_STORAGE_QUOTA_BYTES)."""
     db, hasher = await _open(settings)
     old, new = hasher.tenant_for(old_key), hasher.tenant_for(new_key)
     if old == new:
         await db.close()
         raise ValueError("the old and the new key are the same")
+    quota = settings.file_storage_quota_bytes
     try:
-        moved = await tenant_sql.move_tenant(db, old, new)
+        moved = await tenant_sql.move_tenant(db, old, new, quota)
+    except tenant_sql.OverQuota as over:
+        raise ValueError(
+            f"the new key's files would take {over.total} bytes, over the storage quota of "
+            f"{quota} bytes (FILE_STORAGE_QUOTA_BYTES); delete files first, or move (and "
+            "serve) with a larger --file-storage-quota-bytes"
+        ) from None
     finally:
         await db.close()
     if not any(moved.values()):

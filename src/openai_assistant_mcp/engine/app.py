@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..http.bodies import BodyRefused
-from .api import assistants, files, messages, runs, threads, vector_stores
+from .api import assistants, files, messages, runs, threads, vector_stores, x_threads
 from .api.deps import reject_unstorable_input
 from .builtin_tools import builtin_tools
 from .errors import APIError, StoreUnavailable
@@ -27,7 +27,6 @@ from .state import EngineState
 from .store.database import Database, unavailable_reason
 from .store.files import private_dir
 from .tenancy import hasher_for
-from .vectors.search import limit_blas_threads
 from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ def create_app(
     )
     # Order matters: a router with literal paths under /threads (e.g. POST /threads/runs) must
     # come before `threads`, whose /threads/{thread_id} would otherwise match them.
-    for module in (assistants, files, messages, runs, threads, vector_stores):
+    for module in (assistants, files, messages, runs, threads, vector_stores, x_threads):
         app.include_router(module.router, prefix="/v1")
     _install_error_handlers(app)
     return app
@@ -87,19 +86,24 @@ async def start_engine(
     )
     hasher = hasher_for(settings)
     server_tenant = hasher.tenant_for(provider.server_key) if provider.server_key else None
-    executor = RunExecutor(settings, db, provider, tools(settings), server_tenant=server_tenant)
-    state = EngineState(settings=settings, db=db, hasher=hasher, executor=executor)
-    executor.services = state
-    await executor.start()
-    limit_blas_threads()
-    state.ingestion = IngestionWorker(settings, db, vector_store_files.file_reader(state))
+    state = EngineState(
+        settings,
+        db,
+        hasher,
+        executor=lambda state: RunExecutor(
+            state, provider, tools(settings), server_tenant=server_tenant
+        ),
+        ingestion=lambda state: IngestionWorker(
+            settings, db, vector_store_files.file_reader(state)
+        ),
+    )
+    await state.executor.start()
     await state.ingestion.start()
     return state
 
 
 async def stop_engine(state: EngineState) -> None:
-    if state.ingestion is not None:
-        await state.ingestion.stop()
+    await state.ingestion.stop()
     await state.executor.stop()  # and the built-in tools it holds (the sandbox)
     await state.db.close()
 

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from ..http.access import LOOPBACK_HOSTS, LOOPBACK_ORIGINS, split_list
+from ..http.env_names import DocumentedSettings
 from ..http.limits import HTTPLimitSettings
 from .providers.compat import parse_names
 from .sandbox.settings import SandboxSettings
@@ -25,7 +26,7 @@ def default_data_dir() -> Path:
     return Path(user_data_dir("openai-assistant-mcp", appauthor=False))
 
 
-class EngineSettings(BaseSettings):
+class EngineSettings(DocumentedSettings):
     """Everything the embedded engine needs; env names are the documented ones."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -300,7 +301,7 @@ class EngineSettings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.data_dir / 'assistants.db'}"
 
 
-class APIAccessSettings(BaseSettings):
+class APIAccessSettings(DocumentedSettings):
     """The REST API's door (`openai-assistant-mcp api`): allowed hosts/origins and a token."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

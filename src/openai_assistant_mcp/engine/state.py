@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from .settings import EngineSettings
@@ -68,14 +67,28 @@ class Executor(Protocol):
         """Stop the local task of a run."""
         ...
 
+    async def start(self) -> None: ...
+
     async def stop(self) -> None: ...
 
 
-@dataclass
 class EngineState:
-    settings: EngineSettings
-    db: Database
-    hasher: TenantHasher
-    executor: Executor
-    # vectors.worker.IngestionWorker: vector store files in the background
-    ingestion: IngestionQueue | None = None
+    """The engine's long-lived parts, built whole, once (`app.start_engine`), never filled in
+    later. The run executor and the ingestion worker work on the engine itself (built-in tools
+    call the services, ingestion reads files through them), so each is made from the state
+    being built: `executor(state)` and `ingestion(state)` keep it and use it once started."""
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        db: Database,
+        hasher: TenantHasher,
+        *,
+        executor: Callable[[EngineState], Executor],
+        ingestion: Callable[[EngineState], IngestionQueue],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.hasher = hasher
+        self.executor = executor(self)  # runs.executor.RunExecutor
+        self.ingestion = ingestion(self)  # vectors.worker.IngestionWorker

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from .env_names import DocumentedSettings
 
 
-class HTTPLimitSettings(BaseSettings):
+class HTTPLimitSettings(DocumentedSettings):
     """Limits shared by the MCP HTTP transports and the REST API (env names are the same)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

@@ -18,6 +18,7 @@ from .caller import CallerAPI
 from .completion import Completions
 from .middleware import Answer, ToolCall, call_pipeline, refusal
 from .prompts import Prompts
+from .resource_events import ResourceEvents
 from .resources import Resources
 from .tasks import RunTasks
 from .tools.registry import select_tools
@@ -54,8 +55,15 @@ class ToolServer:
         self.resources = Resources(access, set(self._by_name))
         self.prompts = Prompts(set(self._by_name))
         self.completions = Completions(access, self.prompts, self.resources)
+        # Change notifications for the thread resources, where they are offered.
+        self.events = ResourceEvents(access) if "list_messages" in self._by_name else None
         # Runs as MCP tasks for clients that declare the tasks extension (tasks.py).
-        self.tasks = RunTasks(access, self.call_tool, set(self._by_name))
+        self.tasks = RunTasks(
+            access,
+            self.call_tool,
+            set(self._by_name),
+            self.events.run_seen if self.events else None,
+        )
 
     def _listed(self, spec: ToolSpec[Any]) -> types.Tool:
         listing = spec.listing()
@@ -95,6 +103,8 @@ class ToolServer:
             handlers.update(on_list_prompts=self.prompts.list, on_get_prompt=self.prompts.get)
         if self.resources or self.prompts:
             handlers["on_completion"] = self.completions.complete
+        if self.events:
+            handlers["on_subscriptions_listen"] = self.events.listen
         return handlers
 
     async def _want_backend_after(self, ctx: ServerRequestContext[Any], call_next: Any) -> Any:
@@ -124,4 +134,7 @@ class ToolServer:
         spec = self._by_name.get(params.name)
         if spec is None:
             return refusal(f"Unknown tool '{params.name}'.")
-        return await self._pipeline(ToolCall(spec, params.arguments or {}, ctx, params))
+        answer = await self._pipeline(ToolCall(spec, params.arguments or {}, ctx, params))
+        if self.events and isinstance(answer, types.CallToolResult):
+            await self.events.after_tool(ctx, spec.name, params.arguments or {}, answer)
+        return answer

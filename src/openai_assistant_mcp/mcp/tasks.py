@@ -174,6 +174,8 @@ async def _no_progress(amount: float, message: str) -> None:
     """tasks/get reads a run once: nothing to report."""
 
 
+# run_seen(key, run): told of every run tasks/get reads (resource_events.py).
+RunSeen = Callable[[str | None, Any], Awaitable[None]]
 ToolCaller = Callable[
     ["ServerRequestContext[Any]", types.CallToolRequestParams], Awaitable["Answer"]
 ]
@@ -184,8 +186,15 @@ class RunTasks(Extension):
 
     identifier = EXTENSION_ID
 
-    def __init__(self, access: CallerAPI, call_tool: ToolCaller, tools: set[str]) -> None:
+    def __init__(
+        self,
+        access: CallerAPI,
+        call_tool: ToolCaller,
+        tools: set[str],
+        run_seen: RunSeen | None = None,
+    ) -> None:
         self._access = access
+        self._run_seen = run_seen
         self._call_tool = call_tool
         self._tools = TASK_TOOLS & tools
 
@@ -244,7 +253,7 @@ class RunTasks(Extension):
         run = (answer.structured_content or {}).get("run")
         if not isinstance(run, dict):
             return answer
-        text = answer.content[0].text if isinstance(answer.content[0], types.TextContent) else None
+        text = _summary(answer)
         return CreateTaskResult(**_task_fields(run, text))
 
     async def get(self, ctx: ServerRequestContext[Any], params: TaskParams) -> DetailedTask:
@@ -255,7 +264,9 @@ class RunTasks(Extension):
                 await settle(Call(api=api, progress=_no_progress), run, None), self._access.key(ctx)
             )
         data = as_dict(run)
-        text = result.content[0].text if isinstance(result.content[0], types.TextContent) else None
+        if self._run_seen is not None:
+            await self._run_seen(self._access.key(ctx), data)
+        text = _summary(result)
         task = DetailedTask(**_task_fields(data, text))
         if task.status == "input_required":
             calls = (result.structured_content or {}).get("tool_calls") or []
@@ -301,6 +312,12 @@ class RunTasks(Extension):
         except openai.NotFoundError:
             # Another tenant's run is not found either: the same answer, nothing told.
             raise MCPError(INVALID_PARAMS, "Failed to retrieve task: Task not found") from None
+
+
+def _summary(result: types.CallToolResult) -> str | None:
+    """A tool result's first line (its summary), the task's status message."""
+    first = result.content[0] if result.content else None
+    return first.text if isinstance(first, types.TextContent) else None
 
 
 def _declared(ctx: ServerRequestContext[Any]) -> bool:

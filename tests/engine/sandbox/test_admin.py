@@ -37,7 +37,10 @@ def test_check_runs_the_probes_and_says_what_is_isolated(sandbox_settings: Sandb
     host = detect_cgroups()
     expected = "per session: none by cgroup" if isinstance(host, str) else host.describe()
     assert expected in done.stdout
-    assert "keyrings and io_uring refused" in done.stdout and "/mnt/data: " in done.stdout
+    assert (
+        "keyrings, io_uring and netlink sockets refused" in done.stdout
+        and "/mnt/data: " in done.stdout
+    )
 
 
 def test_check_without_bwrap_fails_naming_the_package(tmp_path) -> None:

@@ -245,3 +245,36 @@ async def test_keyrings_and_io_uring_are_refused(sandbox: Sandbox) -> None:
         "io_uring_setup -1 38",  # ENOSYS: libraries fall back to ordinary syscalls
     ]
     await works_after(sandbox)
+
+
+NETLINK = """
+import socket
+found = []
+for protocol in (0, 4, 9, 15, 16):  # route, sock_diag, audit, kobject_uevent, generic
+    try:
+        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol).close()
+        found.append("open")
+    except OSError as error:
+        found.append(error.errno)
+print(found)
+# What ordinary code uses still works without netlink.
+print(socket.getaddrinfo("127.0.0.1", 80, flags=socket.AI_ADDRCONFIG)[0][4])
+left, right = socket.socketpair()
+left.send(b"x")
+with socket.socket() as server:
+    server.bind(("127.0.0.1", 0))
+    print(right.recv(1), server.getsockname()[0])
+"""
+
+
+async def test_netlink_sockets_are_refused(sandbox: Sandbox) -> None:
+    """They showed only the session's own loopback (its network namespace), but are kernel
+    surface nothing the code needs: refused with EAFNOSUPPORT (97)."""
+    result = await sandbox.pool.execute("t1", NETLINK)
+    assert result.error is None, result.logs()
+    assert result.output.splitlines() == [
+        "[97, 97, 97, 97, 97]",
+        "('127.0.0.1', 80)",
+        "b'x' 127.0.0.1",
+    ]
+    await works_after(sandbox)

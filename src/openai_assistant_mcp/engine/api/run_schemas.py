@@ -6,27 +6,21 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from ...shapes.runs import MAX_INT, ReasoningEffort, RunSettings
 from ...shapes.tools import ToolType
 from .schema_base import Metadata, Request
 from .schemas import (
     MAX_THREAD_MESSAGES,
     CreateMessage,
     CreateThread,
-    ReasoningEffort,
     ResponseFormat,
-    Temperature,
     Tool,
     ToolResources,
-    TopP,
 )
 
 RunTools = Annotated[list[Tool], Field(max_length=20)]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Instructions = Annotated[str, StringConstraints(max_length=256_000)]
-# The spec's minimum: a run needs room for at least a short answer. The spec gives no maximum;
-# 2^31-1 is beyond any model's context and within every SQL integer and provider.
-MAX_INT = 2**31 - 1
-TokenBudget = Annotated[int, Field(ge=256, le=MAX_INT)]
 # As many messages as a thread create takes (OpenAI's limit).
 AdditionalMessages = Annotated[list[CreateMessage], Field(max_length=MAX_THREAD_MESSAGES)]
 
@@ -48,21 +42,17 @@ class NamedToolChoice(Request):
 ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 
 
-class RunOptions(Request):
-    """Fields a run takes on top of (or instead of) its assistant's settings."""
+class RunOptions(RunSettings, Request):
+    """Fields a run takes on top of (or instead of) its assistant's settings
+    (`shapes.runs.RunSettings`, those typed `Any` there as the REST API presents them)."""
 
     model: ModelName | None = None
     instructions: Instructions | None = None
     tools: RunTools | None = None
     metadata: Metadata | None = None
-    temperature: Temperature | None = None
-    top_p: TopP | None = None
     stream: bool | None = None
-    max_prompt_tokens: TokenBudget | None = None
-    max_completion_tokens: TokenBudget | None = None
     truncation_strategy: TruncationStrategy | None = None
     tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
 
 

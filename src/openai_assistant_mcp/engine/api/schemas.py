@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
+from ...shapes.runs import ReasoningEffort, Temperature, TopP
 from .schema_base import Loose, Metadata, Request
 from .vector_store_schemas import ChunkingStrategy
 
@@ -108,10 +109,6 @@ ResponseFormat = (
         Field(discriminator="type"),
     ]
 )
-
-ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
-Temperature = Annotated[float, Field(ge=0, le=2)]
-TopP = Annotated[float, Field(ge=0, le=1)]
 
 
 # --- assistants ---------------------------------------------------------------------------------

@@ -26,17 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..providers.chat import ChatProvider, ProviderFailure
 from ..services import run_steps
 from ..services.run_end import Unsaved, finish
-from ..settings import EngineSettings
 from ..state import EngineState
 from ..store import repository
-from ..store.database import Database, unavailable_reason
+from ..store.database import unavailable_reason
 from ..store.repository import Prepared, RunRow
 from ..tenancy import DEFAULT_TENANT
 from .builtin import BuiltinTools
 from .durable_end import DurableEnd, storage_error
 from .events import RunEvents, Subscription
+from .host import KEY_GONE, CancelRequested, RunGone, TurnFailure
 from .lifecycle import TERMINAL, RunStatus, run_event, step_event
-from .turn import KEY_GONE, CancelRequested, RunGone, Turn, TurnFailure
+from .turn import Turn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,20 +47,19 @@ class RunExecutor:
 
     def __init__(
         self,
-        settings: EngineSettings,
-        db: Database,
+        services: EngineState,
         provider: ChatProvider,
         tools: BuiltinTools,
         *,
         server_tenant: str | None = None,
     ) -> None:
-        self.settings = settings
-        self.db = db
+        self.services = services  # the engine it executes runs for (built-in tools use it)
+        self.settings = services.settings
+        self.db = services.db
         self.provider = provider
         self.tools = tools  # the built-in tools its runs execute (engine/builtin_tools.py)
         # The tenant whose key is the server's own (OPENAI_API_KEY): its runs may use it.
         self.server_tenant = server_tenant
-        self.services: EngineState  # for built-in tools: set by the app before start()
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
         self.events = RunEvents()
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -70,7 +69,7 @@ class RunExecutor:
         # way out: the heartbeat must not take the missing lease for a lost run.
         self._released: set[str] = set()
         # Ends stored in spite of passing storage failures (see durable_end.py).
-        self.end_durably = DurableEnd(self.end, settings.run_end_retry_seconds)
+        self.end_durably = DurableEnd(self.end, self.settings.run_end_retry_seconds)
         self._poller: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def _probes(
         ),
         (
             "read-only outside /mnt/data and /tmp",
-            "bad = []\nfor p in ('/x', '/usr/x', '/sandbox/x'):\n    try:\n"
+            "bad = []\nfor p in ('/x', '/usr/x', '/sandbox/x', '/dev/x', '/mnt/x'):\n    try:\n"
             "        open(p, 'w'); bad.append(p)\n    except OSError:\n        pass\nprint(bad)",
             lambda out: out.strip() == "[]",
         ),

@@ -66,17 +66,25 @@ class BwrapBackend:
             session = f"per session: none by cgroup ({host}); per process instead"
         else:
             session = f"per session, by {host.describe()}: {together}"
+        root = os.getuid() == 0
         data = (
             f"tmpfs of {s.data_mb} MiB and {s.max_files} files"
-            if os.getuid() == 0
-            else f"measured after each execution (≤ {s.data_mb} MiB, {s.max_files} files)"
+            if root
+            else f"measured every 0.5 s while code runs and after each execution "
+            f"(≤ {s.data_mb} MiB, {s.max_files} files; no tmpfs without root)"
+        )
+        user = (
+            "runs as a uid of its own per session, with no capabilities"
+            if root
+            else "runs as the server's own uid in a user namespace, the same for every "
+            "session (no uid switching without root), with no capabilities"
         )
         return [
             "namespaces: own PID, network (loopback only, no route out), IPC, UTS, mounts",
-            "filesystem: /usr, the sandbox venv and its Python read-only; private /tmp "
+            "filesystem: /, /usr, /dev, the sandbox venv and its Python read-only; private /tmp "
             f"({s.tmp_mb} MiB) and /mnt/data; no home, data dir, store, secret key or /etc",
-            "environment: cleared (no keys); runs as an unprivileged uid with no capabilities",
-            "syscalls: user namespaces, keyrings and io_uring refused (seccomp)",
+            f"environment: cleared (no keys); {user}",
+            "syscalls: user namespaces, keyrings, io_uring and netlink sockets refused (seccomp)",
             f"limits: {s.memory_mb} MiB address space, {s.cpu_seconds} s CPU and "
             f"{s.exec_timeout:g} s wall clock per execution, {s.max_processes} processes, "
             f"{s.file_size_mb} MiB per file, {s.open_files} open files, "
@@ -116,6 +124,11 @@ class BwrapBackend:
         argv += ["--ro-bind", str(DRIVER), DRIVER_IN_SANDBOX]
         argv += ["--ro-bind", str(KERNEL), "/sandbox/kernel.py"]
         argv += ["--bind", str(spec.data_dir), "/mnt/data", "--chdir", "/mnt/data"]
+        # The root and /dev are tmpfs mounts bwrap made. Without root the code runs as their
+        # owner (the uid bwrap maps in its user namespace), so read-only is what keeps it from
+        # writing there, past every size limit (/tmp, /dev/shm and /mnt/data stay writable:
+        # mounts of their own). Device files still open for writing (/dev/null).
+        argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
         env = {
             "HOME": "/tmp",
             "TMPDIR": "/tmp",

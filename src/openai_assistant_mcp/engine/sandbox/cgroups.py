@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PARENT = "openai-assistant-mcp-sandbox"
+# (mount root, mount point, fstype, super options) of a cgroup mount.
+Mount = tuple[str, str, str, set[str]]
 OVERHEAD_TASKS = 4  # bwrap, its init and the driver's supervisor: not the code's own
 
 
-def _mounts() -> list[tuple[str, str, str, set[str]]]:
+def _mounts() -> list[Mount]:
     """(mount root, mount point, fstype, super options) of each cgroup mount."""
     found = []
     with open("/proc/self/mountinfo") as mountinfo:
@@ -179,7 +181,7 @@ def _parent(mount_point: str, mount_root: str, own: str) -> Path:
     return parent
 
 
-def _v2(mount: tuple[str, str, str, set[str]], own: str) -> CgroupHost | None:
+def _v2(mount: Mount, own: str) -> CgroupHost | None:
     root, point, _, _ = mount
     group = _under(point, root, own)
     if not {"memory", "pids"} <= set((group / "cgroup.controllers").read_text().split()):
@@ -194,7 +196,7 @@ def _v2(mount: tuple[str, str, str, set[str]], own: str) -> CgroupHost | None:
     return CgroupHost(2, parent, parent, parent)
 
 
-def _v1(mounts: list[tuple[str, str, str, set[str]]], groups: dict[str, str]) -> CgroupHost:
+def _v1(mounts: list[Mount], groups: dict[str, str]) -> CgroupHost:
     found = {}
     for root, point, fstype, options in mounts:
         for controller in ("memory", "pids", "cpuacct"):
@@ -209,18 +211,24 @@ def _v1(mounts: list[tuple[str, str, str, set[str]]], groups: dict[str, str]) ->
 def detect() -> CgroupHost | str:
     """The host's cgroup setup for sessions, or why there is none (said by `sandbox check`)."""
     try:
-        mounts, groups = _mounts(), _own_groups()
-        reason = "no cgroup v2 hierarchy with the memory and pids controllers"
-        for mount in mounts:
-            if mount[2] == "cgroup2" and "" in groups:
-                try:
-                    if (host := _v2(mount, groups[""])) is not None:
-                        return host
-                except OSError as error:
-                    reason = f"cgroup v2 not delegated to the server ({error.strerror})"
-        try:
-            return _v1(mounts, groups)
-        except OSError as error:
-            return f"{reason}; {error.strerror or error}"
+        return choose(_mounts(), _own_groups())
     except OSError as error:
         return f"cgroups unreadable: {error}"
+
+
+def choose(mounts: list[Mount], groups: dict[str, str]) -> CgroupHost | str:
+    """v2 where its hierarchy has memory and pids and the server may delegate them, else v1,
+    else why neither. `mounts` as in /proc/self/mountinfo, `groups` as in /proc/self/cgroup
+    (tests lay out a directory like a cgroup2 mount and pass it here)."""
+    reason = "no cgroup v2 hierarchy with the memory and pids controllers"
+    for mount in mounts:
+        if mount[2] == "cgroup2" and "" in groups:
+            try:
+                if (host := _v2(mount, groups[""])) is not None:
+                    return host
+            except OSError as error:
+                reason = f"cgroup v2 not delegated to the server ({error.strerror})"
+    try:
+        return _v1(mounts, groups)
+    except OSError as error:
+        return f"{reason}; {error.strerror or error}"

@@ -23,7 +23,7 @@ from typing import Any
 from .backend import SandboxBackend, SessionSpec
 from .cgroups import SessionCgroup
 from .cgroups import detect as detect_cgroups
-from .disk import mount_tmpfs, mounts_under, unmount
+from .disk import mount_tmpfs, mounts_under, unmount, usage_of
 from .execution import Execution, ended, over_limits, result_from, timed_out
 from .mnt_data import read_file, safe_name, scan_files, write_file
 from .settings import SandboxSettings
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 5.0  # beyond the driver's own deadline before the server kills the sandbox
 STDERR_TAIL = 2000
+# Without root /mnt/data is no tmpfs of its own: it is measured this often while code runs, so
+# a session filling it is stopped within about this long of going over (plus one walk).
+DATA_WATCH_SECONDS = 0.5
 
 
 class SandboxBusy(Exception):
@@ -274,6 +277,9 @@ class SessionPool:
         process = session.process
         assert process is not None and process.stdin is not None and process.stdout is not None
         ooms = session.cgroup.oom_kills() if session.cgroup is not None else 0
+        watch = None
+        if not session.spec.data_mounted:
+            watch = asyncio.create_task(self._watch_data(session.spec, process))
         try:
             process.stdin.write(json.dumps(request).encode() + b"\n")
             await process.stdin.drain()
@@ -286,6 +292,9 @@ class SessionPool:
             return Execution("", error=timed_out(self.settings), note=note)
         except (ValueError, ConnectionError, asyncio.LimitOverrunError):
             answer = None
+        finally:
+            if watch is not None:
+                watch.cancel()
         over, stop = await asyncio.to_thread(
             over_limits, self.settings, session.cgroup, session.spec, ooms, answer
         )
@@ -306,6 +315,20 @@ class SessionPool:
             session.ended = "the previous execution went over the session's limits"
             session.files_lost = "the files in /mnt/data deleted" in (over or "")
         return result
+
+    async def _watch_data(self, spec: SessionSpec, process: asyncio.subprocess.Process) -> None:
+        """Kill the sandbox once /mnt/data (not a tmpfs: a non-root server) goes over its size
+        or file count while code runs; the execution then ends as over its limits."""
+        s = self.settings
+        while process.returncode is None:
+            await asyncio.sleep(DATA_WATCH_SECONDS)
+            usage = await asyncio.to_thread(
+                usage_of, spec.data_dir, s.max_files, s.data_mb << 20, False
+            )
+            if usage.full:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()  # bwrap dies, and with it (--die-with-parent) the session
+                return
 
     @staticmethod
     async def _answer(stdout: asyncio.StreamReader, execution: str) -> dict[str, Any] | None:

@@ -8,12 +8,9 @@ from typing import ClassVar
 
 from platformdirs import user_cache_dir
 from pydantic import Field
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic_settings import SettingsConfigDict
+
+from ...http.env_names import DocumentedSettings
 
 
 def default_venv() -> Path:
@@ -25,18 +22,7 @@ def default_base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-class DocumentedNamesOnly(EnvSettingsSource):
-    """The environment, read only under each setting's documented name (its alias). With
-    `populate_by_name` (so code may write `SandboxSettings(memory_mb=512)`), pydantic-settings
-    also reads the bare field name from the environment: an exported VENV or MEMORY_MB changed
-    the sandbox. Names given in code are the init source's, which this leaves alone."""
-
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls)
-        self.config = {**self.config, "populate_by_name": False, "validate_by_name": False}
-
-
-class SandboxSettings(BaseSettings):
+class SandboxSettings(DocumentedSettings):
     """Where the sandbox's Python lives and how much one session may use."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -44,17 +30,6 @@ class SandboxSettings(BaseSettings):
         "code_interpreter sandbox (environment only; `sandbox setup --help`, "
         "docs/code-interpreter.md)"
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, DocumentedNamesOnly(settings_cls), file_secret_settings
 
     backend: str = Field(
         default="bwrap",

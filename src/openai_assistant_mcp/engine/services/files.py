@@ -253,7 +253,7 @@ async def create_file(
 
 
 async def retrieve_file(state: EngineState, tenant: str, file_id: str) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         body = await file_store.get_file(conn, tenant, file_id, now())
     if body is None:
         raise no_such_file(file_id)
@@ -267,7 +267,7 @@ async def list_files(
     conditions = [file_store.live_file(tenant, now())]
     if purpose is not None:
         conditions.append(file_store.FILES.c.purpose == purpose)
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         try:
             page = await repository.list_page(
                 conn,
@@ -366,8 +366,7 @@ async def delete_file(state: EngineState, tenant: str, file_id: str) -> dict[str
             raise no_such_file(file_id)
         await file_store.delete_file_row(conn, tenant, file_id)
         await detach_file(conn, tenant, file_id)
-    if state.ingestion is not None:
-        state.ingestion.cancel(file_id=file_id)
+    state.ingestion.cancel(file_id=file_id)
     return {"id": file_id, "object": "file", "deleted": True}
 
 
@@ -408,5 +407,4 @@ async def sweep(state: EngineState, *, force: bool = False) -> None:
             await file_store.drop_parts(conn, upload["id"])
             await file_store.save_upload(conn, {**upload, "status": "expired"})
     for file_id, _ in stale:  # expired files being ingested here: their children are killed
-        if state.ingestion is not None:
-            state.ingestion.cancel(file_id=file_id)
+        state.ingestion.cancel(file_id=file_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ...shapes.runs import RUN_FIELDS, Setting
 from ..errors import APIError, conflict, invalid, not_found
 from ..ids import new_id
 from ..runs import lifecycle
@@ -24,9 +25,10 @@ from .common import ListQuery, list_objects, now, require_thread
 from .run_end import finish
 
 TERMINAL = lifecycle.TERMINAL
-DEFAULT_TRUNCATION = {"type": "auto", "last_messages": None}
 # How many of a thread's newest messages a turn considers at most (`auto` truncation).
 HISTORY_LIMIT = 1000
+# Not a Run field: kept in the run's execution document, for the provider.
+REASONING_EFFORT = Setting(from_assistant=True)
 
 
 def history_limit(run: dict[str, Any]) -> int:
@@ -46,49 +48,27 @@ def build(
     """A queued run from the assistant overridden by the request `fields`, and its execution
     document. `additional_instructions` are appended to the instructions the run shows."""
     created_at = now()
-
-    def pick(name: str, default: Any = None) -> Any:
-        value = fields.get(name)
-        if value is None:
-            value = assistant.get(name)
-        return default if value is None else value
-
-    instructions = pick("instructions", "")
-    extra = fields.get("additional_instructions")
-    if extra:
-        instructions = f"{instructions}\n\n{extra}" if instructions else extra
-    body = {
+    # What the run's lifecycle writes on a new run; every other field is a setting.
+    lifecycle = {
         "id": new_id("run"),
         "object": "thread.run",
         "created_at": created_at,
         "thread_id": thread_id,
         "assistant_id": assistant["id"],
         "status": RunStatus.QUEUED,
-        "required_action": None,
-        "last_error": None,
         "expires_at": created_at + expires_after,
-        "started_at": None,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": None,
-        "incomplete_details": None,
-        "model": pick("model"),
-        "instructions": instructions,
-        "tools": pick("tools", []),
-        "metadata": fields.get("metadata") or {},
-        "usage": None,
-        "temperature": pick("temperature", 1.0),
-        "top_p": pick("top_p", 1.0),
-        "max_prompt_tokens": fields.get("max_prompt_tokens"),
-        "max_completion_tokens": fields.get("max_completion_tokens"),
-        "truncation_strategy": fields.get("truncation_strategy") or dict(DEFAULT_TRUNCATION),
-        "tool_choice": fields.get("tool_choice") or "auto",
-        "parallel_tool_calls": fields.get("parallel_tool_calls", True) is not False,
-        "response_format": pick("response_format", "auto"),
     }
+    body = {
+        name: lifecycle.get(name) if setting is None else setting.value(name, fields, assistant)
+        for name, setting in RUN_FIELDS.items()
+    }
+    extra = fields.get("additional_instructions")
+    if extra:
+        instructions = body["instructions"]
+        body["instructions"] = f"{instructions}\n\n{extra}" if instructions else extra
     _check(body)
     execution = {
-        "reasoning_effort": pick("reasoning_effort"),
+        "reasoning_effort": REASONING_EFFORT.value("reasoning_effort", fields, assistant),
         "include": list(fields.get("include") or []),
         "transcript": [],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
@@ -245,14 +225,14 @@ async def _require_run(
 
 
 async def retrieve(state: EngineState, tenant: str, thread_id: str, run_id: str) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         return (await _require_run(conn, tenant, thread_id, run_id)).body
 
 
 async def list_(
     state: EngineState, tenant: str, thread_id: str, query: ListQuery
 ) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         await require_thread(conn, tenant, thread_id)
         return await list_objects(conn, repository.RUNS, tenant, query, thread_id=thread_id)
 

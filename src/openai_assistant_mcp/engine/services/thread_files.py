@@ -90,7 +90,7 @@ async def attach_to_thread_in(
 
 def queue_ingestion(state: EngineState, queued: list[tuple[str, str]], api_key: str | None) -> None:
     """Wake the ingestion worker for files queued in a transaction just committed."""
-    if queued and state.ingestion is not None:
+    if queued:
         state.ingestion.queued(queued, api_key)
 
 

@@ -13,7 +13,7 @@ from ..state import EngineState
 from ..store import repository
 from ..store.database import Database
 from . import file_refs, messages, thread_files
-from .common import now, require_thread
+from .common import ListQuery, list_objects, now, require_thread
 
 DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
 
@@ -58,7 +58,7 @@ async def create(
 
 
 async def retrieve(db: Database, tenant: str, thread_id: str) -> dict[str, Any]:
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         return await require_thread(conn, tenant, thread_id)
 
 
@@ -83,3 +83,15 @@ async def delete(db: Database, tenant: str, thread_id: str) -> dict[str, Any]:
     if not deleted:
         raise not_found("thread", thread_id)
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
+
+
+async def list_with_summaries(db: Database, tenant: str, query: ListQuery) -> dict[str, Any]:
+    """The caller's threads, one page (newest created first by default), each thread object
+    with its `last_message` and `last_run` (or null): the extension `GET /v1/x-threads`,
+    which the console's thread list reads (docs/console.md)."""
+    async with db.read() as conn:
+        page = await list_objects(conn, repository.THREADS, tenant, query)
+        ids = [thread["id"] for thread in page["data"]]
+        summaries = await repository.thread_summaries(conn, tenant, ids)
+    page["data"] = [{**thread, **summaries[thread["id"]]} for thread in page["data"]]
+    return page

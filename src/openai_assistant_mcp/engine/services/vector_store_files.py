@@ -110,7 +110,7 @@ def file_reader(state: EngineState) -> Any:
 
 
 async def _store_exists(state: EngineState, tenant: str, store_id: str) -> None:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         if await repository.get_object(conn, repo.STORES, tenant, store_id) is None:
             raise not_found("vector store", store_id)
 
@@ -149,7 +149,7 @@ async def _attach(
             )
         rows = [build_file_row(tenant, store_id, f, s, a, batch_id) for f, s, a in new]
         await repo.insert_files(conn, rows)
-    if new and state.ingestion is not None:
+    if new:
         state.ingestion.queued([(store_id, e[0]) for e in new], api_key)
     return [e[0] for e in new]
 
@@ -173,7 +173,7 @@ async def add_file_to_store(
 
 
 async def retrieve(state: EngineState, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         if await repository.get_object(conn, repo.STORES, tenant, store_id) is None:
             raise not_found("vector store", store_id)
         found = await repo.get_file(conn, store_id, file_id)
@@ -203,8 +203,7 @@ async def delete(state: EngineState, tenant: str, store_id: str, file_id: str) -
             raise not_found("vector store file", file_id)
         await repo.delete_file_chunks(conn, store_id, file_id)
         await repo.bump_generation(conn, store_id)
-    if state.ingestion is not None:
-        state.ingestion.cancel(store_id=store_id, file_id=file_id)
+    state.ingestion.cancel(store_id=store_id, file_id=file_id)
     return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
 

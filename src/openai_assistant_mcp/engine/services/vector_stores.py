@@ -88,7 +88,7 @@ async def create(
             conn, repo.STORES, body, tenant, embedding=choose_mode(state.settings), generation=0
         )
         await repo.insert_files(conn, rows)
-    if rows and state.ingestion is not None:
+    if rows:
         state.ingestion.queued([(body["id"], fid) for fid in file_ids], api_key)
     return shape(body, {"in_progress": len(rows)})
 
@@ -128,8 +128,7 @@ async def delete(state: EngineState, tenant: str, store_id: str) -> dict[str, An
             for body in await file_store.bodies_mentioning(conn, table, tenant, store_id):
                 if _detach_store(body, store_id):
                     await repository.replace_body(conn, table, body["id"], body)
-    if state.ingestion is not None:
-        state.ingestion.cancel(store_id=store_id)
+    state.ingestion.cancel(store_id=store_id)
     return {"id": store_id, "object": "vector_store.deleted", "deleted": True}
 
 
@@ -221,7 +220,7 @@ async def search(
         allowed = {file_id for _, file_id, attrs in every if matches(filters, attrs)}
         if not allowed:
             return []
-    pgvector = state.ingestion.pgvector if state.ingestion is not None else False
+    pgvector = state.ingestion.pgvector
     hits = await hybrid(
         state.db,
         state.settings,

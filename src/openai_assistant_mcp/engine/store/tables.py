@@ -48,7 +48,8 @@ threads = Table(
     Column("tenant", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("body", Body, nullable=False),
-    Index("ix_threads_tenant", "tenant"),
+    # (tenant, seq): the thread list extension pages a tenant's threads in order (0006).
+    Index("ix_threads_tenant_seq", "tenant", "seq"),
 )
 
 messages = Table(

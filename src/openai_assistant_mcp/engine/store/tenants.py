@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Table, func, select, update
 
-from . import tables, vector_tables  # noqa: F401 - registers the vector stores' tables
+from . import file_store, tables, vector_tables  # noqa: F401 - registers the vector tables
 from .database import Database
 
 
@@ -25,10 +25,30 @@ async def count_by_tenant(db: Database) -> dict[str, dict[str, int]]:
     return counts
 
 
-async def move_tenant(db: Database, old: str, new: str) -> dict[str, int]:
-    """Give every row of tenant `old` to `new`, in one transaction; rows moved per table."""
+class OverQuota(Exception):
+    """The new tenant would store `total` bytes, past the quota: nothing was moved."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(total)
+        self.total = total
+
+
+async def move_tenant(
+    db: Database, old: str, new: str, max_bytes: int | None = None
+) -> dict[str, int]:
+    """Give every row of tenant `old` to `new`, in one transaction; rows moved per table.
+    With `max_bytes`, raises OverQuota (moving nothing) when the stored bytes of both together
+    would pass it, checked under both tenants' storage locks (as uploads take them)."""
     moved: dict[str, int] = {}
     async with db.write() as conn:
+        if max_bytes is not None:
+            for tenant in sorted((old, new)):  # one order for every taker: no deadlock
+                await file_store.lock_tenant_storage(conn, tenant)
+            total = await file_store.tenant_bytes(conn, old) + await file_store.tenant_bytes(
+                conn, new
+            )
+            if total > max_bytes:
+                raise OverQuota(total)
         for table in tenant_tables():
             changed = update(table).where(table.c.tenant == old).values(tenant=new)
             moved[table.name] = (await conn.execute(changed)).rowcount

@@ -113,6 +113,7 @@ class Child:
 
     conn: Connection
     pid: int
+    warm: bool = False  # it has answered before and waited idle since
 
 
 class Children:
@@ -127,10 +128,10 @@ class Children:
         self._idle: list[Child] = []
         self._lock = threading.Lock()
 
-    def take(self) -> Child:
-        """An idle child, or a new one (blocking: call it in a thread)."""
+    def take(self, fresh: bool = False) -> Child:
+        """An idle child, or a new one (`fresh`: always; blocking: call it in a thread)."""
         with self._lock:
-            while self._idle:
+            while self._idle and not fresh:
                 child = self._idle.pop()
                 if not child.conn.poll():  # anything waiting means it died while idle
                     return child
@@ -145,6 +146,7 @@ class Children:
         return Child(conn, pid)
 
     def give_back(self, child: Child) -> None:
+        child.warm = True
         with self._lock:
             if len(self._idle) < self.MAX_IDLE:
                 self._idle.append(child)
@@ -167,8 +169,23 @@ async def extract_chunks(
         return await asyncio.to_thread(
             _plain_text_chunks, filename, data, max_tokens, overlap_tokens
         )
-    child = await asyncio.to_thread(CHILDREN.take)
     request = (filename, max_tokens, overlap_tokens)
+    child = await asyncio.to_thread(CHILDREN.take)
+    try:
+        return await _extract_in(child, request, data, limits)
+    except ExtractionError as error:
+        # A warm child can die while idle (killed, or the OOM killer's pick) just before it is
+        # taken, its exit not yet reported: the file never reached it. One more try, in a
+        # fresh child; a fresh child's failure is the file's.
+        if error.code != "server_error" or not child.warm:
+            raise
+    return await _extract_in(await asyncio.to_thread(CHILDREN.take, True), request, data, limits)
+
+
+async def _extract_in(
+    child: Child, request: tuple[str, int, int], data: bytes, limits: ExtractionLimits
+) -> list[tuple[str, int]]:
+    """The file's chunks from `child` (given back when it can take another file)."""
     cpu = max(1, math.ceil(limits.seconds))
     # The blocking exchange runs in a thread. Whatever ends the wait (the deadline, a cancel),
     # the child is killed and the thread waited for (it ends when the zygote reports the

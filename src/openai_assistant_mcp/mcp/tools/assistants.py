@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ...shapes.runs import ReasoningEffort, Temperature, TopP
 from .common import (
     AnyObject,
     Args,
@@ -13,12 +14,9 @@ from .common import (
     ListArgs,
     Metadata,
     ObjectId,
-    ReasoningEffort,
     ResponseFormat,
-    Temperature,
     ToolResult,
     Tools,
-    TopP,
     as_dict,
     page_result,
     quoted,

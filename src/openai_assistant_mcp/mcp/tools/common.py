@@ -115,10 +115,6 @@ ToolChoice = Annotated[
     Literal["none", "auto", "required"] | AnyObject,
     Field(description='"none", "auto", "required", or {"type": "function", "function": {name}}.'),
 ]
-Temperature = Annotated[float, Field(ge=0, le=2)]
-TopP = Annotated[float, Field(ge=0, le=1)]
-# As the spec's ReasoningEffort (the engine accepts the same values).
-ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class ListArgs(Args):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ...shapes.runs import ReasoningEffort, RunSettings
 from .common import (
     AnyObject,
     Args,
@@ -21,13 +22,10 @@ from .common import (
     NewMessage,
     NewThread,
     ObjectId,
-    ReasoningEffort,
     ResponseFormat,
-    Temperature,
     ToolChoice,
     ToolDef,
     ToolResult,
-    TopP,
     Truncation,
     as_dict,
     page_result,
@@ -41,21 +39,20 @@ class WaitArgs(Args):
     timeout: float = Field(50, gt=0, le=600, description="Seconds to wait at most.")
 
 
-class RunOptions(WaitArgs):
-    """Per-run overrides of the assistant's settings."""
-
+class AssistantRun(WaitArgs):
     assistant_id: ObjectId
+
+
+class RunOptions(RunSettings, AssistantRun):
+    """Per-run overrides of the assistant's settings (`shapes.runs.RunSettings`), those typed
+    `Any` there as the MCP tools present them (structured ones as short loose objects)."""
+
     model: str | None = None
     instructions: str | None = Field(None, description="Replaces the assistant's instructions.")
     tools: list[ToolDef] | None = Field(None, max_length=20)
     metadata: Metadata | None = None
-    temperature: Temperature | None = None
-    top_p: TopP | None = None
-    max_prompt_tokens: int | None = Field(None, ge=256, le=2**31 - 1)
-    max_completion_tokens: int | None = Field(None, ge=256, le=2**31 - 1)
     truncation_strategy: Truncation | None = None
     tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
 
 
