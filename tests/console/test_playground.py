@@ -58,10 +58,15 @@ def test_a_reply_streams_into_the_page_as_it_arrives(
     send(console, "Say something slowly")
 
     console.wait_text(".msg[data-role=user] .body", "Say something slowly")
+
     # Part of the answer is on the page while the rest is still being written.
-    partial = console.find(".msg[data-role=assistant] .streaming")
-    console.wait(lambda d: partial.text and partial.text != answer)
-    assert answer.startswith(partial.text)
+    def part_shown(driver: Any) -> str | None:
+        shown = driver.find_elements("css selector", ".msg[data-role=assistant] .streaming")
+        text = shown[0].text if shown else ""
+        return text if text and text != answer else None
+
+    partial = console.wait(part_shown)
+    assert answer.startswith(partial)
     run_status(console, "completed")
     console.wait_text(".msg[data-role=assistant] .body .md", answer)
     assert console.find(".run-head .usage").text.endswith("tokens")
