@@ -129,7 +129,7 @@ def rows(title: str, results: dict[str, list[float]]) -> list[str]:
     return out
 
 
-async def tasks(provider_url: str, data_dir: Path, attempts: int) -> list[Flow]:
+async def tasks(provider_url: str, data_dir: Path, attempts: int, only: str) -> list[Flow]:
     settings = EngineSettings.model_validate(
         {
             "DATA_DIR": data_dir,
@@ -137,13 +137,14 @@ async def tasks(provider_url: str, data_dir: Path, attempts: int) -> list[Flow]:
             "ENGINE_SECRET": "bench-secret",
             "OPENAI_BASE_URL": provider_url,
             "PROVIDER_TIMEOUT": 600,
+            "RUN_EXPIRES_AFTER": 300,  # no attempt runs longer (real_model_tasks.py)
         }
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         client = engine_client(app)
         try:
-            return await run_suite(client, MODEL, attempts)
+            return await run_suite(client, MODEL, attempts, only)
         finally:
             await client.close()
 
@@ -171,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=40, help="timed runs per provider")
     parser.add_argument("--tasks", type=int, default=0, help="task suite: attempts per flow")
+    parser.add_argument("--only", default="", help="the flows whose names contain this")
     parser.add_argument("--label", default="after", help="the task suite's section name")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
@@ -179,7 +181,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-tasks-") as tmp:
             llama, llama_url = start_llama_server()
             try:
-                flows = asyncio.run(tasks(llama_url, Path(tmp), args.tasks))
+                flows = asyncio.run(tasks(llama_url, Path(tmp), args.tasks, args.only))
             finally:
                 llama.terminate()
                 llama.wait(30)

@@ -9,7 +9,11 @@ Flows and what counts as success:
 - file_search over 20 documents, one question per attempt: the answer cites (a file_citation
   annotation) the document that holds the fact;
 - code_interpreter, mean of a CSV column: the mean (to 2 decimals) is in the answer;
-- code_interpreter, a chart: the run produced an image (a step's image output)."""
+- code_interpreter, a chart: the run produced an image (a step's image output).
+
+No attempt can hang: each run has a completion budget (MAX_COMPLETION_TOKENS) and expires
+(RUN_EXPIRES_AFTER in bench_real_model.py); an attempt that hits either counts as failed, its
+status noted."""
 
 from __future__ import annotations
 
@@ -92,9 +96,19 @@ async def _text(client: openai.AsyncOpenAI, thread_id: str) -> tuple[str, list[A
     return parts[0].text.value, list(parts[0].text.annotations)
 
 
+# Every attempt is bounded by the run's own limits: this completion budget (a small model that
+# repeats itself until the 8,192-token window is full takes minutes on a loaded core) and the
+# run's expiry (bench_real_model.py sets RUN_EXPIRES_AFTER).
+MAX_COMPLETION_TOKENS = 1024
+
+
 async def _run(client: openai.AsyncOpenAI, thread_id: str, assistant_id: str, **extra: Any) -> Any:
     return await client.beta.threads.runs.create_and_poll(
-        thread_id=thread_id, assistant_id=assistant_id, poll_interval_ms=200, **extra
+        thread_id=thread_id,
+        assistant_id=assistant_id,
+        poll_interval_ms=200,
+        max_completion_tokens=MAX_COMPLETION_TOKENS,
+        **extra,
     )
 
 
@@ -224,10 +238,14 @@ FLOWS: list[tuple[str, Callable[..., Awaitable[tuple[bool, str]]]]] = [
 ]
 
 
-async def run_suite(client: openai.AsyncOpenAI, model: str, attempts: int) -> list[Flow]:
+async def run_suite(
+    client: openai.AsyncOpenAI, model: str, attempts: int, only: str = ""
+) -> list[Flow]:
     state = await _setup(client, model)
     flows = []
     for name, attempt in FLOWS:
+        if only not in name:
+            continue
         flow = Flow(name)
         for i in range(attempts):
             start = time.perf_counter()

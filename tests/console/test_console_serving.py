@@ -104,3 +104,27 @@ def test_the_mcp_port_without_the_console_answers_neither(start_server: Any, pat
     )
     with httpx2.Client(base_url=server.url("")) as http:
         assert http.get(path).status_code == 404
+
+
+def test_the_mcp_ports_api_is_behind_mcp_auth_token_with_the_key_as_identity(
+    start_server: Any, key: str
+) -> None:
+    server: ServerProcess = start_server(
+        "console-mcp-token", TRANSPORT="streamable-http", MCP_AUTH_TOKEN=TOKEN
+    )
+    door = {"authorization": f"Bearer {TOKEN}"}
+    with httpx2.Client(base_url=server.url("")) as http:
+        assert http.get("/ui/").status_code == 200  # public files: no token
+        refused = http.get("/v1/assistants", headers={"authorization": f"Bearer {key}"})
+        assert refused.status_code == 401
+        assert "MCP_AUTH_TOKEN" in refused.json()["error"]["message"]
+        made = http.post(
+            "/v1/assistants",
+            json={"model": "scripted-model", "name": "behind the token"},
+            headers={**door, "x-openai-api-key": key},
+        )
+        assert made.status_code == 200, made.text
+        mine = http.get("/v1/assistants", headers={**door, "x-openai-api-key": key}).json()
+        assert [a["name"] for a in mine["data"]] == ["behind the token"]
+        other = {**door, "x-openai-api-key": f"{key}-other"}
+        assert http.get("/v1/assistants", headers=other).json()["data"] == []

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from openai_assistant_mcp.engine.store.database import MIGRATIONS_DIR
+from openai_assistant_mcp.engine.store.database import MIGRATIONS_DIR, Database, head_revision
 from openai_assistant_mcp.engine.store.tables import metadata
 from tests.support.engine import (
     SpecViolations,
@@ -57,3 +57,29 @@ async def test_restart_keeps_data_at_head(
         assert [m.content[0].text.value for m in listed.data] == ["keep"]  # type: ignore[union-attr]
         await client.close()
         assert await dump_tables(app) == first
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    # A database at this revision starts without loading Alembic (Database.migrate).
+    assert head_revision() == _head()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_a_database_one_revision_behind_is_still_upgraded(
+    backend: str, new_database_url: Callable[[str], Awaitable[str]]
+) -> None:
+    db = Database(await new_database_url(backend))
+    try:
+        await db.migrate()
+        # Marked one revision back (as an older build left it): not at head, so Alembic runs
+        # and, finding 0005's work done, only moves the mark (its upgrade is idempotent) ...
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        assert not await db.at_head()
+        await db.migrate()
+        async with db.read() as conn:
+            found = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert [row[0] for row in found] == [_head()]
+        assert await db.at_head()
+    finally:
+        await db.close()

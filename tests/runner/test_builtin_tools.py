@@ -15,6 +15,7 @@ import openai
 import pytest
 
 from openai_assistant_mcp.engine.app import create_app
+from openai_assistant_mcp.engine.runs import prompt
 from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, BuiltinResult, BuiltinTools
 from openai_assistant_mcp.engine.runs.turn import MAX_BUILTIN_ROUNDS
 from tests.runner.conftest import RUN_SETTINGS, sdk_client
@@ -269,3 +270,20 @@ async def test_after_a_forced_builtin_call_the_model_must_answer(
 
 def _function(name: str) -> dict[str, Any]:
     return {"type": "function", "function": {"name": name}}
+
+
+async def test_a_builtin_call_repeated_after_its_output_makes_the_model_answer(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider, calculator: Calculator
+) -> None:
+    """The CSV mean of the task suite: the same code again and again until the round limit."""
+    same = Call("evaluate", {"expression": "2+3"})
+    provider.script(ToolCalls(same), ToolCalls(same), Text("It is 5."))
+    thread_id, assistant_id = await _setup(oai)
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread_id, assistant_id=assistant_id
+    )
+    assert run.status == "completed", run.last_error
+    choices = [request.body["tool_choice"] for request in provider.requests]
+    assert choices == ["auto", "auto", "none"]
+    assert provider.requests[2].messages[-1]["content"] == prompt.ANSWER_NOW
+    assert "marker" not in prompt.ANSWER_NOW  # no file_search results: no example marker to copy

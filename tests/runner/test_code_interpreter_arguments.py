@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -14,7 +15,13 @@ import pytest
 from openai_assistant_mcp.engine.sandbox import SandboxSettings
 from openai_assistant_mcp.engine.sandbox.code_interpreter import _code_from
 from tests.support.sandbox import sandbox_settings
-from tests.support.scripted_provider import Call, EchoToolResult, ScriptedProvider, ToolCalls
+from tests.support.scripted_provider import (
+    Call,
+    EchoToolResult,
+    ScriptedProvider,
+    Text,
+    ToolCalls,
+)
 
 __all__ = ["sandbox_settings"]
 
@@ -74,5 +81,33 @@ async def test_raw_newline_arguments_run_and_the_files_are_named(
     assert tool["function"]["description"].endswith(
         f"Files in /mnt/data: /mnt/data/prices.csv ({len(data)} bytes)."
     )
+    answer = (await oai.beta.threads.messages.list(thread.id, limit=1)).data[0]
+    assert answer.content[0].text.value == "Result: 22.0"  # type: ignore[union-attr]
+
+
+@pytest.mark.usefixtures("_sandbox_ready")
+async def test_code_written_as_a_call_of_another_name_runs(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    """As Qwen2.5-0.5B wrote it in the task suite: its own name for the call, the code right."""
+    data = b"day,price\n1,10\n2,20\n3,36\n"
+    upload = await oai.files.create(file=("prices.csv", data), purpose="assistants")
+    assistant = await oai.beta.assistants.create(
+        model="qwen",
+        tools=[{"type": "code_interpreter"}],
+        tool_resources={"code_interpreter": {"file_ids": [upload.id]}},
+    )
+    thread = await oai.beta.threads.create(
+        messages=[{"role": "user", "content": "Mean of the price column?"}]
+    )
+    written = {"name": "computeMeanPrice", "arguments": {"code": CODE}}
+    provider.script(Text(f"```json\n{json.dumps(written)}\n```"), EchoToolResult("Result:"))
+    run = await oai.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
+    )
+    assert run.status == "completed", run.last_error
+    steps = (await oai.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc")).data
+    call: Any = steps[0].step_details.tool_calls[0]  # type: ignore[union-attr]
+    assert call.type == "code_interpreter" and call.code_interpreter.input == CODE
     answer = (await oai.beta.threads.messages.list(thread.id, limit=1)).data[0]
     assert answer.content[0].text.value == "Result: 22.0"  # type: ignore[union-attr]

@@ -246,3 +246,50 @@ def test_whole_repeated_calls_at_the_end_are_one_call() -> None:
     ]
     different = written + '{"name": "get_weather", "arguments": {"city": "Rome"}}'
     assert text_calls.parse(different, ["get_weather"]) is None
+
+
+# Qwen2.5-0.5B's code_interpreter calls in the task suite, under names of its own (issue 23).
+MISNAMED = [
+    '```json\n{"name": "computeMeanPrice", "arguments": {"code": "print(1)"}}\n```',
+    '{\n"name": "mean_price",\n"arguments": {\n  "code": "print(1)"\n}\n}',
+]
+
+
+@pytest.mark.parametrize("written", MISNAMED)
+def test_a_call_of_another_name_with_only_code_is_a_call_of_the_code_tool(written: str) -> None:
+    assert text_calls.parse(written, ["python", "get_weather"], code_tool="python") == [
+        text_calls.TextCall("python", '{"code": "print(1)"}')
+    ]
+    assert text_calls.parse(written, ["python", "get_weather"]) is None  # no code tool offered
+
+
+def test_only_a_call_with_code_alone_is_taken_for_the_code_tool() -> None:
+    other = '{"name": "compute", "arguments": {"code": "print(1)", "timeout": 5}}'
+    assert text_calls.parse(other, ["python"], code_tool="python") is None
+    data = '{"name": "snippet", "code": "print(1)"}'
+    assert text_calls.parse(data, ["python"], code_tool="python") is None
+
+
+def test_the_code_tool_is_the_one_function_taking_only_code() -> None:
+    def tool(name: str, *properties: str) -> dict[str, Any]:
+        schema = {"type": "object", "properties": {p: {"type": "string"} for p in properties}}
+        return {"type": "function", "function": {"name": name, "parameters": schema}}
+
+    assert text_calls.code_tool({"tools": [tool("python", "code"), WEATHER]}) == "python"
+    assert text_calls.code_tool({"tools": [WEATHER]}) is None
+    assert text_calls.code_tool({"tools": [tool("a", "code"), tool("b", "code")]}) is None
+
+
+def test_triple_quoted_code_is_read_as_its_dedented_text() -> None:
+    """As Qwen2.5-0.5B wrote a code_interpreter call in the task suite (a Python string)."""
+    written = (
+        '```json\n{\n  "name": "python",\n  "arguments": {\n    "code": """\n'
+        '    import pandas as pd\n    print(\'a "quoted" word\')\n    """\n  }\n}\n```'
+    )
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall(
+            "python", json.dumps({"code": "import pandas as pd\nprint('a \"quoted\" word')"})
+        )
+    ]
+    prose = 'Run this: """print(1)"""'
+    assert text_calls.parse(prose, ["python"]) is None

@@ -27,7 +27,6 @@ from .state import EngineState
 from .store.database import Database, unavailable_reason
 from .store.files import private_dir
 from .tenancy import hasher_for
-from .vectors.search import limit_blas_threads
 from .vectors.worker import IngestionWorker
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,6 @@ async def start_engine(
         ),
     )
     await state.executor.start()
-    limit_blas_threads()
     await state.ingestion.start()
     return state
 

@@ -253,7 +253,7 @@ class RunTasks(Extension):
         run = (answer.structured_content or {}).get("run")
         if not isinstance(run, dict):
             return answer
-        text = answer.content[0].text if isinstance(answer.content[0], types.TextContent) else None
+        text = _summary(answer)
         return CreateTaskResult(**_task_fields(run, text))
 
     async def get(self, ctx: ServerRequestContext[Any], params: TaskParams) -> DetailedTask:
@@ -266,7 +266,7 @@ class RunTasks(Extension):
         data = as_dict(run)
         if self._run_seen is not None:
             await self._run_seen(self._access.key(ctx), data)
-        text = result.content[0].text if isinstance(result.content[0], types.TextContent) else None
+        text = _summary(result)
         task = DetailedTask(**_task_fields(data, text))
         if task.status == "input_required":
             calls = (result.structured_content or {}).get("tool_calls") or []
@@ -312,6 +312,12 @@ class RunTasks(Extension):
         except openai.NotFoundError:
             # Another tenant's run is not found either: the same answer, nothing told.
             raise MCPError(INVALID_PARAMS, "Failed to retrieve task: Task not found") from None
+
+
+def _summary(result: types.CallToolResult) -> str | None:
+    """A tool result's first line (its summary), the task's status message."""
+    first = result.content[0] if result.content else None
+    return first.text if isinstance(first, types.TextContent) else None
 
 
 def _declared(ctx: ServerRequestContext[Any]) -> bool:

@@ -7,8 +7,11 @@ base URL and model and kept:
 
 - llama.cpp's `llama-server`: `GET /props` -> `default_generation_settings.n_ctx` (or `n_ctx`);
 - llama-cpp-python's server and llama.cpp: `GET /v1/models` -> the model's `meta.n_ctx`;
-- Ollama: `POST /api/show {"model"}` -> `num_ctx` in its `parameters` (the window it runs
-  with; without one Ollama runs its default, which it does not report).
+- Ollama: `POST /api/show {"model"}` -> `num_ctx` in its `parameters` (the Modelfile's
+  window); else `GET /api/ps` -> the loaded model's `context_length` (the window it runs with,
+  its default or `OLLAMA_CONTEXT_LENGTH`; known once the model is loaded, so a model not loaded
+  yet is asked again after RETRY_AFTER). `model_info`'s `<arch>.context_length` is the
+  window the model was trained for, not the one Ollama runs: not used.
 
 OpenAI is never asked (it has no such routes). A server that says nothing is asked again
 after RETRY_AFTER seconds (it may have been starting)."""
@@ -66,7 +69,7 @@ class ContextWindows:
         root = re.sub(r"/v1$", "", self.base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         async with httpx2.AsyncClient(timeout=ASK_TIMEOUT, headers=headers) as client:
-            for ask in (self._props, self._models, self._ollama):
+            for ask in (self._props, self._models, self._ollama, self._ollama_ps):
                 self.asks += 1
                 try:
                     found = await ask(client, root, model)
@@ -100,6 +103,15 @@ class ContextWindows:
             return None
         found = _NUM_CTX.search(str(answer.json().get("parameters") or ""))
         return _positive(found.group(1)) if found else None
+
+    async def _ollama_ps(self, client: httpx2.AsyncClient, root: str, model: str) -> int | None:
+        answer = await client.get(f"{root}/api/ps")
+        if answer.status_code != 200:
+            return None
+        loaded = [m for m in answer.json().get("models") or [] if isinstance(m, dict)]
+        names = {model, f"{model}:latest"}  # Ollama lists `qwen2.5` as `qwen2.5:latest`
+        chosen = next((m for m in loaded if {m.get("model"), m.get("name")} & names), None)
+        return _positive((chosen or {}).get("context_length"))
 
 
 def _positive(value: Any) -> int | None:

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..store.database import unavailable_reason
+from .host import RunGone
 from .lifecycle import RunStatus
-from .turn import RunGone
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,9 @@ from ..tenancy import DEFAULT_TENANT
 from .builtin import BuiltinTools
 from .durable_end import DurableEnd, storage_error
 from .events import RunEvents, Subscription
+from .host import KEY_GONE, CancelRequested, RunGone, TurnFailure
 from .lifecycle import TERMINAL, RunStatus, run_event, step_event
-from .turn import KEY_GONE, CancelRequested, RunGone, Turn, TurnFailure
+from .turn import Turn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

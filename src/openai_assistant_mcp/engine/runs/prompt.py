@@ -12,8 +12,13 @@ from typing import Any
 
 from .builtin import BuiltinTool
 
-# After forced built-in calls, last in the conversation (see docs/runs.md).
+# After forced built-in calls, last in the conversation (see docs/runs.md); the clause on
+# source markers only after file_search results (Qwen2.5-0.5B copied the example marker into
+# answers about its code's output otherwise).
 ANSWER_NOW = (
+    "Answer the user's question now from the tool results above, in plain text. Do not call a tool."
+)
+ANSWER_NOW_CITING = (
     "Answer the user's question now from the tool results above, in plain text, citing any "
     "source marker such as 【0:0†name】 exactly as given. Do not call a tool."
 )
@@ -65,7 +70,7 @@ def build_request(
             answer_now = _after_builtin_calls(transcript, offered)
             choice = "none" if answer_now else "auto"
             if answer_now:  # small models write the call again even so; told plainly, they answer
-                messages.append({"role": "system", "content": ANSWER_NOW})
+                messages.append({"role": "system", "content": answer_now_text(transcript, offered)})
         if choice is not None:
             request["tool_choice"] = choice
         if run.get("parallel_tool_calls") is False:
@@ -81,6 +86,17 @@ def build_request(
     if execution.get("reasoning_effort"):
         request["reasoning_effort"] = execution["reasoning_effort"]
     return request
+
+
+def answer_now_text(transcript: list[dict[str, Any]], offered: dict[str, BuiltinTool]) -> str:
+    """The closing instruction to answer, citing markers when file_search results are there
+    (`offered`: the run's built-in tools by function name)."""
+    searched = any(
+        (found := offered.get(call["function"]["name"])) is not None and found.type == "file_search"
+        for message in transcript
+        for call in message.get("tool_calls") or ()
+    )
+    return ANSWER_NOW_CITING if searched else ANSWER_NOW
 
 
 def _after_builtin_calls(transcript: list[dict[str, Any]], offered: dict[str, BuiltinTool]) -> bool:

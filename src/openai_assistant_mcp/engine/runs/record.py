@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..services import messages, run_steps
+from ..services import generated_files, messages, run_steps
 from ..services.common import now
 from ..services.run_end import Unsaved, text_part
+from .citations import citations
 from .lifecycle import StepStatus, step_event
 from .stream import Answer, ToolCall, function_call
 from .turn_tools import BuiltinRound
@@ -34,6 +35,8 @@ class Record:
         self.message_step: dict[str, Any] | None = None
         self.text: list[str] = []
         self.tool_step: dict[str, Any] | None = None
+        # Outputs the engine gave function calls itself (a call repeated: see loops.py).
+        self.given_outputs: dict[str, str] = {}
         self.answer = Answer()  # the current round's
         self.builtins = BuiltinRound(self.publish_step_delta, execution)
 
@@ -70,10 +73,24 @@ class Record:
     def _tool_step_now(self) -> dict[str, Any]:
         assert self.tool_step is not None
         calls = [
-            self.builtins.step_call(call) or function_call(call, with_output=True)
+            self.builtins.step_call(call) or self._function_call(call)
             for call in self.answer.ordered_calls()
         ]
         return {**self.tool_step, "step_details": {"type": "tool_calls", "tool_calls": calls}}
+
+    def _function_call(self, call: ToolCall) -> dict[str, Any]:
+        shown = function_call(call, with_output=True)
+        if call.id in self.given_outputs:
+            shown["function"]["output"] = self.given_outputs[call.id]
+        return shown
+
+    def give_output(self, call: ToolCall, output: str) -> None:
+        """A function call the engine answers itself, with `output` (published as a delta)."""
+        self.given_outputs[call.id] = output
+        function = {"name": call.name, "arguments": "", "output": output}
+        self.publish_step_delta(
+            {"index": call.index, "id": call.id, "type": "function", "function": function}
+        )
 
     def on_text(self, text: str) -> None:
         if self.message is None:
@@ -129,6 +146,22 @@ class Record:
         self.done_messages.append(message)
         self.done_steps.append(step)
         self.message = self.message_step = None
+
+    def close_answer(
+        self, finish_reason: str, usage: dict[str, int], execution: dict[str, Any]
+    ) -> None:
+        """The turn's final message, closed: its citations of file_search sources, links to
+        and images of the files the run's code made (from the run's `execution`)."""
+        if self.message is None:  # the model said nothing: still record an (empty) answer
+            self.open_message()
+        reason = {"length": "max_tokens", "content_filter": "content_filter"}
+        said = self.said
+        made = execution.get("generated_files") or []
+        cited = citations(said, execution.get("sources") or [])
+        cited += generated_files.file_path_annotations(said, made)
+        cited.sort(key=lambda annotation: annotation["start_index"])
+        images = generated_files.image_parts(made)
+        self.close_message(reason.get(finish_reason), usage, cited, images)
 
     def on_tool_call(self, call: ToolCall, item: dict[str, Any]) -> None:
         if self.tool_step is None:

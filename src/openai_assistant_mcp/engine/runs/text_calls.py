@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ _OPENINGS = ("<tool_call>", "```", "{", "[")
 # Keys an object that is a call may begin with; any other first key decides: not a call.
 _CALL_KEYS = {"name", "arguments", "parameters", "function", "type", "id", "tool", "tool_name"}
 _FIRST_KEY = re.compile(r'^(?:\[\s*)?\{\s*"([^"\\]{0,40})"')
+_TRIPLE = re.compile(r'"""(.*?)"""', re.S)
 # Text held back while undecided is at most this long: a call is shorter.
 MAX_HELD_CHARS = 20_000
 
@@ -37,8 +39,11 @@ class TextCall:
     arguments: str  # JSON text of an object
 
 
-def parse(text: str, offered: Collection[str]) -> list[TextCall] | None:
-    """The calls `text` consists of, or None when it is not only calls of `offered` tools."""
+def parse(
+    text: str, offered: Collection[str], code_tool: str | None = None
+) -> list[TextCall] | None:
+    """The calls `text` consists of, or None when it is not only calls of `offered` tools
+    (with `code_tool`, see `_call`)."""
     body = text.strip()
     if not body or len(body) > MAX_HELD_CHARS:
         return None
@@ -48,36 +53,58 @@ def parse(text: str, offered: Collection[str]) -> list[TextCall] | None:
                 return None
             found: list[TextCall] = []
             for block in pattern.findall(body):
-                calls = _calls_in(block, offered)
+                calls = _calls_in(block, offered, code_tool)
                 if calls is None:
                     return None
                 found += calls
             return found or None
-    return _calls_in(body, offered)
+    return _calls_in(body, offered, code_tool)
 
 
-def _calls_in(block: str, offered: Collection[str]) -> list[TextCall] | None:
+def _calls_in(
+    block: str, offered: Collection[str], code_tool: str | None = None
+) -> list[TextCall] | None:
     try:
-        # strict=False: raw newlines inside strings, as grammar-constrained output has them.
-        value = json.loads(block.strip(), strict=False)
+        value = _loads(block.strip())
     except ValueError:
         values = _values(block)  # one call a line, the same written again and again
         if len(values) < 2 or any(v != values[0] for v in values):
             return None
         value = values[0]
     items = value if isinstance(value, list) else [value]
-    calls = [_call(item, offered) for item in items]
+    calls = [_call(item, offered, code_tool) for item in items]
     if not calls or any(call is None for call in calls):
         return None
     return [call for call in calls if call is not None]
 
 
-def _call(item: Any, offered: Collection[str]) -> TextCall | None:
+def _loads(text: str) -> Any:
+    """JSON as small models write it: raw newlines inside strings (strict=False, as
+    grammar-constrained output has them); Python's triple-quoted strings for code (three
+    double quotes around indented lines, as Qwen2.5-0.5B wrote `code`), read as the dedented
+    text."""
+    try:
+        return json.loads(text, strict=False)
+    except ValueError:
+        if '"""' not in text:
+            raise
+    quoted = _TRIPLE.sub(lambda m: json.dumps(textwrap.dedent(m.group(1)).strip("\n")), text)
+    return json.loads(quoted, strict=False)
+
+
+def _call(item: Any, offered: Collection[str], code_tool: str | None = None) -> TextCall | None:
+    """`item` as a call of an offered tool; a call of another name whose only argument is
+    `code` is one of `code_tool` (Qwen2.5-0.5B named its code_interpreter calls
+    `compute_mean_price`, `meanPriceColumn`: the code is what it meant to run)."""
     if not isinstance(item, dict):
         return None
     if isinstance(item.get("function"), dict):  # {"type": "function", "function": {...}}
         item = item["function"]
     name = item.get("name")
+    if isinstance(name, str) and name not in offered and code_tool:
+        arguments = item.get("arguments")
+        if isinstance(arguments, dict) and set(arguments) == {"code"}:
+            name = code_tool
     if not isinstance(name, str) or name not in offered:
         return None
     extra = set(item) - {"name", "arguments", "parameters", "type", "id"}
@@ -113,13 +140,15 @@ def _values(text: str, most: int = 1000) -> list[Any]:
     return values
 
 
-def repeated(text: str, offered: Collection[str]) -> list[TextCall] | None:
+def repeated(
+    text: str, offered: Collection[str], code_tool: str | None = None
+) -> list[TextCall] | None:
     """The call a streamed answer is writing over again (small models loop so after a tool's
     output: `{"name": ...}` one a line until the token limit), once it has written it twice."""
     values = _values(text.strip(), most=2)
     if len(values) < 2 or values[0] != values[1]:
         return None
-    call = _call(values[0], offered)
+    call = _call(values[0], offered, code_tool)
     return [call] if call is not None else None
 
 
@@ -149,12 +178,25 @@ def looked_for(request: dict[str, Any], enabled: bool) -> list[str]:
     return [tool["function"]["name"] for tool in request.get("tools") or ()]
 
 
+def code_tool(request: dict[str, Any]) -> str | None:
+    """The one offered function whose only parameter is `code` (code_interpreter's), if any."""
+    found = [
+        tool["function"]["name"]
+        for tool in request.get("tools") or ()
+        if set((tool["function"].get("parameters") or {}).get("properties") or {}) == {"code"}
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 class Held:
     """A streamed answer's text, held back while it may still be only tool calls of `offered`
     (nothing is held when that list is empty)."""
 
-    def __init__(self, offered: list[str], hold_all: bool = False) -> None:
+    def __init__(
+        self, offered: list[str], hold_all: bool = False, code_tool: str | None = None
+    ) -> None:
         self.offered = offered
+        self.code_tool = code_tool if offered else None
         self.hold_all = hold_all  # held to the end, whatever it is (see Turn._forced_call)
         self.text: list[str] | None = [] if offered or hold_all else None
         self.repeating: list[TextCall] | None = None  # the call being written over again
@@ -170,7 +212,7 @@ class Held:
             self.text = None
             return whole
         if self.offered and "\n" in text:  # a line ended: a call written again?
-            self.repeating = repeated(whole, self.offered)
+            self.repeating = repeated(whole, self.offered, self.code_tool)
         return ""
 
     def finish(self, no_calls: bool) -> tuple[str, list[TextCall]]:
@@ -179,5 +221,5 @@ class Held:
         self.text = None
         if self.repeating and not no_calls:
             return "", self.repeating
-        found = None if no_calls or not whole else parse(whole, self.offered)
+        found = None if no_calls or not whole else parse(whole, self.offered, self.code_tool)
         return ("", found) if found else (whole, [])

@@ -10,108 +10,35 @@ simply done again)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..providers.chat import ChatProvider, ProviderFailure, too_long_message
-from ..services import files, generated_files, messages, run_steps
+from ..providers.chat import ProviderFailure, too_long_message
+from ..services import files, messages, run_steps
 from ..services.common import now
 from ..services.run_end import Unsaved
 from ..services.runs import history_limit
-from ..settings import EngineSettings
-from ..state import EngineState
 from ..store import repository
-from ..store.database import Database
-from ..store.repository import Prepared, RunRow
-from . import text_calls
-from .budget import Counter, add_usage, estimated_usage, over_limit, spent_budget
-from .builtin import BuiltinContext, BuiltinTool, BuiltinTools
-from .citations import citations
-from .events import RunEvents
+from ..store.repository import Prepared
+from . import loops
+from .budget import add_usage, estimated_usage, spent_budget
+from .builtin import BuiltinContext, BuiltinTool
 from .fit import DoesNotFit, Fitted, fit, output_room
+from .host import KEY_GONE, Ending, Host, RunGone, TurnFailure, Waiting
 from .lifecycle import STARTABLE, RunStatus, run_event
 from .prompt import build_request, image_file_ids
 from .record import Record
+from .round import engine_call, forced_name, stream_round
 from .stream import Answer, ToolCall, function_call
-from .turn_tools import builtin_context
-
-T = TypeVar("T")
+from .turn_tools import builtin_context, described, unavailable
 
 # A turn still going after this long is stored `in_progress` (quicker ones end in one write).
 MARK_IN_PROGRESS_AFTER = 0.1
-# Provider rounds that end in built-in tool calls, per turn: a model that keeps calling them
-# would otherwise loop until the run expires.
+# Provider rounds that end in calls the engine answers itself (built-in calls, repeated calls),
+# per turn: a model that keeps calling them would otherwise loop until the run expires.
 MAX_BUILTIN_ROUNDS = 8
-
-KEY_GONE = (
-    "The engine stopped while this run was executing and it cannot resume it: the run used "
-    "the caller's API key, which is never stored, and the server may not use its own key "
-    "(OPENAI_API_KEY) for another tenant's run. Create a new run."
-)
-
-
-class RunGone(Exception):
-    """The run was deleted, ended, or taken over by another process: stop quietly."""
-
-
-class CancelRequested(Exception):
-    """The run was set `cancelling` (seen at a write): end it cancelled."""
-
-
-class TurnFailure(Exception):
-    """The turn cannot go on; the run ends `failed` with this `last_error`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class Ending:
-    """The turn's outcome when the run ends: a terminal status and its details."""
-
-    status: RunStatus
-    incomplete_details: dict[str, Any] | None = None
-
-
-@dataclass
-class Waiting:
-    """The turn's outcome when the run waits for the outputs of these function calls."""
-
-    wanted: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Host(Protocol):
-    """What a turn needs of the executor that runs it (`executor.RunExecutor`)."""
-
-    settings: EngineSettings
-    db: Database
-    provider: ChatProvider
-    events: RunEvents
-    services: EngineState
-    tools: BuiltinTools
-
-    async def end_durably(self, run_id: str, status: str, **details: Any) -> None:
-        """`end`, riding out storage failures."""
-        ...
-
-    def key_for(self, tenant: str, caller_key: str | None) -> str | None: ...
-    def keyless_allowed(self, tenant: str) -> bool: ...
-    def check_held(self, run_id: str, row: RunRow | None) -> RunRow: ...
-    async def own(self, conn: AsyncConnection, run_id: str) -> RunRow: ...
-    def released(self, run_id: str) -> None: ...
-
-    async def write(
-        self,
-        work: Callable[[AsyncConnection], Awaitable[T]],
-        committed: Callable[[T], None] | None = None,
-    ) -> T: ...
 
 
 class Turn:
@@ -238,21 +165,15 @@ class Turn:
                 self.executor.services,
                 self.history,
             )
-            for tool in offered.values():
-                reason = await tool.unavailable(context)
-                if reason:
-                    raise TurnFailure(
-                        "server_error", f"The {tool.type} tool is unavailable: {reason}"
-                    )
-            for tool in offered.values():
-                describe = getattr(tool, "describe", None)  # what the tool says of this run
-                note = await describe(context) if describe is not None else None
-                if note:
-                    notes[tool.function_name] = note
+            reason = await unavailable(offered, context)
+            if reason:
+                raise TurnFailure("server_error", reason)
+            notes = await described(offered, context)
         images = await files.image_data_urls(
             self.executor.db, self.tenant, image_file_ids(self.history)
         )
         rounds = 0
+        answer_now = asked_again = False  # see loops.py
         while True:
             spent = spent_budget(self.run, self.execution)
             if spent is not None:
@@ -261,13 +182,31 @@ class Turn:
             request = build_request(self.run, self.execution, self.history, offered, images, notes)
             fitted = await self._fit(request)
             request = fitted.request if fitted else request
-            await self._stream(request, await self._forced_call(request, offered, context))
+            forced = forced_name(request)
+            if answer_now:
+                request = loops.answer_now(request, offered)
+            elif asked_again and forced:
+                request = loops.call_now(request, forced)
+            streamed = await stream_round(
+                self.executor.provider,
+                self.api_key,
+                self.executor.settings.run_max_output_chars,
+                self.rec,
+                request,
+                await engine_call(request, offered, context),
+            )
+            self.capped = streamed.capped
             if not self.rec.answer.usage_given:  # llama-cpp-python streams none: count it
                 self.rec.answer.usage = estimated_usage(request, self.rec.answer)
             step_usage = add_usage(self.execution, self.rec.answer.usage)
             calls = self.rec.answer.ordered_calls()
             if self.capped:
                 return self._cut_off(step_usage)
+            if streamed.instead is not None and forced:  # text instead of the forced call
+                if asked_again:
+                    raise TurnFailure("server_error", loops.not_called(forced))
+                asked_again = True
+                continue
             if not calls:
                 return self._answered(step_usage)
             if any(not call.name for call in calls):
@@ -277,19 +216,30 @@ class Turn:
             found = [(call, offered.get(call.name)) for call in calls]
             builtin: list[tuple[ToolCall, BuiltinTool]] = [(c, t) for c, t in found if t]
             functions = [c for c, t in found if t is None]
-            if builtin:
+            repeats = self._repeats(calls)
+            if builtin or repeats:
                 rounds += 1
                 if rounds > MAX_BUILTIN_ROUNDS:
                     raise TurnFailure(
                         "server_error",
-                        f"The model called built-in tools in more than {MAX_BUILTIN_ROUNDS} "
-                        "rounds of one run; the run was stopped.",
+                        "The model called built-in tools (or repeated its calls) in more than "
+                        f"{MAX_BUILTIN_ROUNDS} rounds of one run; the run was stopped.",
                     )
+            if builtin:
                 assert context is not None
                 context.output_tokens = output_room(fitted, [c for c, _ in builtin])
                 await self.rec.builtins.execute(context, builtin)
             self._extend_transcript(calls)
-            if functions:
+            if repeats:  # the model goes round in circles: answered here, then it must answer
+                answered = [(c, repeats[calls.index(c)]) for c in functions]
+                for call, output in answered:
+                    self.rec.give_output(call, output)
+                self.execution["transcript"] += [
+                    {"role": "tool", "tool_call_id": call.id, "content": output}
+                    for call, output in answered
+                ]
+                answer_now = True
+            elif functions:
                 assert self.rec.tool_step is not None
                 self.rec.tool_step = {**self.rec.tool_step, "usage": step_usage}
                 spent = spent_budget(self.run, self.execution)
@@ -297,6 +247,12 @@ class Turn:
                     return Ending(RunStatus.INCOMPLETE, {"reason": spent})
                 return Waiting([function_call(c, with_output=False) for c in functions])
             self.rec.close_tool_step(step_usage)
+
+    def _repeats(self, calls: list[ToolCall]) -> list[str] | None:
+        """The earlier outputs of this round's calls if all repeat answered ones (loops.py)."""
+        if not self.executor.provider.text_tool_calls:
+            return None
+        return loops.repeated_outputs(calls, self.execution.get("transcript", []))
 
     async def _fit(self, request: dict[str, Any]) -> Fitted | None:
         """The request fitted into the model's context window, when it is known."""
@@ -325,76 +281,11 @@ class Turn:
             *self.rec.builtins.transcript(),
         ]
 
-    # -- streaming the provider's answer ---------------------------------------------------------
-
-    async def _forced_call(
-        self,
-        request: dict[str, Any],
-        offered: dict[str, BuiltinTool],
-        context: BuiltinContext | None,
-    ) -> text_calls.TextCall | None:
-        """The call the engine makes itself when the request forces a built-in tool that can
-        say how (file_search: the newest user message as the query) and the model does not
-        call it: small local servers ignore a named `tool_choice` (llama.cpp does)."""
-        choice = request.get("tool_choice")
-        name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
-        tool = offered.get(name or "")
-        forced_arguments = getattr(tool, "forced_arguments", None)
-        if name is None or context is None or forced_arguments is None:
-            return None
-        arguments = await forced_arguments(context)
-        return text_calls.TextCall(name, arguments) if arguments else None
-
-    async def _stream(
-        self, request: dict[str, Any], forced: text_calls.TextCall | None = None
-    ) -> None:
-        cap = self.executor.settings.run_max_output_chars
-        answer = self.rec.answer
-        held = text_calls.Held(
-            text_calls.looked_for(request, self.executor.provider.text_tool_calls),
-            hold_all=forced is not None,  # an answer instead of the call is not shown
-        )
-        limit, counted = over_limit(request), Counter()
-        chunks = self.executor.provider.stream(request, self.api_key)
-        async with contextlib.aclosing(chunks):
-            async for chunk in chunks:
-                piece = answer.feed(chunk)
-                if piece.text and (shown := held.pass_on(piece.text, bool(answer.calls))):
-                    self.rec.on_text(shown)
-                for call, item in piece.calls:
-                    self.rec.on_tool_call(call, item)
-                if answer.chars > cap:  # a provider that streams forever: stop here
-                    self.capped = True
-                    break
-                if held.repeating:  # the model writes the same call again and again: enough
-                    break
-                if limit and counted.add(piece.text, piece.arguments) > limit:
-                    # The provider ignores the budget: stop here, and send it as it may know.
-                    self.executor.provider.budget_ignored()
-                    self.capped = True
-                    break
-        rest, found = held.finish(self.capped or bool(answer.calls))
-        if forced is not None and not (found or answer.calls or self.capped):
-            rest, found = "", [forced]
-        for call, item in answer.adopt(found):  # calls written as text: the round's calls
-            self.rec.on_tool_call(call, item)
-        if rest:
-            self.rec.on_text(rest)
-
     # -- the turn's outcome ----------------------------------------------------------------------
 
     def _answered(self, step_usage: dict[str, int]) -> Ending:
-        if self.rec.message is None:  # the model said nothing: still record an (empty) answer
-            self.rec.open_message()
         finish = self.rec.answer.finish_reason or ""
-        reason = {"length": "max_tokens", "content_filter": "content_filter"}
-        said = self.rec.said
-        made = self.execution.get("generated_files") or []
-        cited = citations(said, self.execution.get("sources") or [])
-        cited += generated_files.file_path_annotations(said, made)
-        cited.sort(key=lambda annotation: annotation["start_index"])
-        images = generated_files.image_parts(made)
-        self.rec.close_message(reason.get(finish), step_usage, cited, images)
+        self.rec.close_answer(finish, step_usage, self.execution)
         if finish == "length" and self.run.get("max_completion_tokens"):
             return Ending(RunStatus.INCOMPLETE, {"reason": "max_completion_tokens"})
         return Ending(RunStatus.COMPLETED)

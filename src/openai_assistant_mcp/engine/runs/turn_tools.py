@@ -44,6 +44,27 @@ async def builtin_context(
     )
 
 
+async def unavailable(offered: dict[str, BuiltinTool], context: BuiltinContext) -> str | None:
+    """Why one of the offered built-in tools cannot run (the run fails saying so), else None."""
+    for tool in offered.values():
+        reason = await tool.unavailable(context)
+        if reason:
+            return f"The {tool.type} tool is unavailable: {reason}"
+    return None
+
+
+async def described(offered: dict[str, BuiltinTool], context: BuiltinContext) -> dict[str, str]:
+    """What each offered tool says of this run, by function name (added to its description,
+    e.g. code_interpreter's files in /mnt/data)."""
+    notes: dict[str, str] = {}
+    for tool in offered.values():
+        describe = getattr(tool, "describe", None)
+        note = await describe(context) if describe is not None else None
+        if note:
+            notes[tool.function_name] = note
+    return notes
+
+
 def merge_resources(*sources: dict[str, Any] | None) -> dict[str, Any]:
     merged: dict[str, dict[str, Any]] = {}
     for source in sources:

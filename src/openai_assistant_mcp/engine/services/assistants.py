@@ -36,7 +36,7 @@ async def create(db: Database, tenant: str, fields: dict[str, Any]) -> dict[str,
 
 
 async def retrieve(db: Database, tenant: str, assistant_id: str) -> dict[str, Any]:
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         body = await repository.get_object(conn, repository.ASSISTANTS, tenant, assistant_id)
     if body is None:
         raise not_found("assistant", assistant_id)
@@ -69,5 +69,5 @@ async def delete(db: Database, tenant: str, assistant_id: str) -> dict[str, Any]
 
 
 async def list_(db: Database, tenant: str, query: ListQuery) -> dict[str, Any]:
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         return await list_objects(conn, repository.ASSISTANTS, tenant, query)

@@ -253,7 +253,7 @@ async def create_file(
 
 
 async def retrieve_file(state: EngineState, tenant: str, file_id: str) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         body = await file_store.get_file(conn, tenant, file_id, now())
     if body is None:
         raise no_such_file(file_id)
@@ -267,7 +267,7 @@ async def list_files(
     conditions = [file_store.live_file(tenant, now())]
     if purpose is not None:
         conditions.append(file_store.FILES.c.purpose == purpose)
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         try:
             page = await repository.list_page(
                 conn,

@@ -144,7 +144,7 @@ async def _missing(conn: AsyncConnection, tenant: str, thread_id: str, message_i
 
 
 async def retrieve(db: Database, tenant: str, thread_id: str, message_id: str) -> dict[str, Any]:
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         body = await repository.get_object(
             conn, repository.MESSAGES, tenant, message_id, thread_id=thread_id
         )
@@ -185,7 +185,7 @@ async def list_(
     scope: dict[str, Any] = {"thread_id": thread_id}
     if run_id is not None:
         scope["run_id"] = run_id
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         try:
             page = await list_objects(conn, repository.MESSAGES, tenant, query, **scope)
         except APIError:  # e.g. an unknown cursor: an unknown thread is the better answer

@@ -114,7 +114,7 @@ async def list_(
     include: list[str] | None = None,
 ) -> dict[str, Any]:
     check_include(include)
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         await _require_run(conn, tenant, thread_id, run_id)
         page = await list_objects(conn, repository.RUN_STEPS, tenant, query, run_id=run_id)
     return {**page, "data": [visible(step, include) for step in page["data"]]}
@@ -129,7 +129,7 @@ async def retrieve(
     include: list[str] | None = None,
 ) -> dict[str, Any]:
     check_include(include)
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         await _require_run(conn, tenant, thread_id, run_id)
         body = await repository.get_object(
             conn, repository.RUN_STEPS, tenant, step_id, run_id=run_id

@@ -225,14 +225,14 @@ async def _require_run(
 
 
 async def retrieve(state: EngineState, tenant: str, thread_id: str, run_id: str) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         return (await _require_run(conn, tenant, thread_id, run_id)).body
 
 
 async def list_(
     state: EngineState, tenant: str, thread_id: str, query: ListQuery
 ) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         await require_thread(conn, tenant, thread_id)
         return await list_objects(conn, repository.RUNS, tenant, query, thread_id=thread_id)
 

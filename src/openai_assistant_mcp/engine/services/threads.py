@@ -58,7 +58,7 @@ async def create(
 
 
 async def retrieve(db: Database, tenant: str, thread_id: str) -> dict[str, Any]:
-    async with db.read() as conn:
+    async with db.read_keyed() as conn:
         return await require_thread(conn, tenant, thread_id)
 
 

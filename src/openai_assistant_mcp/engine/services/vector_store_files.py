@@ -110,7 +110,7 @@ def file_reader(state: EngineState) -> Any:
 
 
 async def _store_exists(state: EngineState, tenant: str, store_id: str) -> None:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         if await repository.get_object(conn, repo.STORES, tenant, store_id) is None:
             raise not_found("vector store", store_id)
 
@@ -173,7 +173,7 @@ async def add_file_to_store(
 
 
 async def retrieve(state: EngineState, tenant: str, store_id: str, file_id: str) -> dict[str, Any]:
-    async with state.db.read() as conn:
+    async with state.db.read_keyed() as conn:
         if await repository.get_object(conn, repo.STORES, tenant, store_id) is None:
             raise not_found("vector store", store_id)
         found = await repo.get_file(conn, store_id, file_id)

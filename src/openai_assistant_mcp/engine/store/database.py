@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -13,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .files import private_sqlite_files
@@ -79,6 +78,30 @@ class _InlineConnection(aiosqlite.Connection):
         return fn(*args, **kwargs)
 
 
+# Seconds an inline read waits for SQLite's read lock on the loop's thread. In WAL mode a reader
+# never waits for a writer; only WAL recovery after a crash (rare, short) holds readers back.
+_INLINE_READ_BUSY = 0.05
+
+
+def _sqlite_inline_reader(url: str) -> AsyncEngine:
+    """Readers for keyed reads (one object by ID, one bounded page), statements run inline
+    (see _InlineConnection): each statement through aiosqlite's thread costs a wake-up of that
+    thread and a turn of the loop, several times the microseconds SQLite takes to find a row by
+    its key (bench/RESULTS.md, issue 25). Scans (search, ingestion) keep the threaded reader."""
+    path = make_url(url).database or ""
+
+    async def connect() -> aiosqlite.Connection:
+        return await _InlineConnection(
+            lambda: sqlite3.connect(path, timeout=_INLINE_READ_BUSY, check_same_thread=False),
+            64,
+        )
+
+    engine = create_async_engine(url, async_creator=connect, pool_reset_on_return=None)
+    busy_ms = int(_INLINE_READ_BUSY * 1000)
+    _sqlite_pragmas(engine, immediate=False, busy_ms=busy_ms, wal_pages=1000)
+    return engine
+
+
 def _sqlite_writer(url: str) -> AsyncEngine:
     """The one writer connection, statements run inline (see _InlineConnection)."""
     path = make_url(url).database or ""
@@ -109,9 +132,10 @@ class Database:
         if self.is_sqlite:
             ensure_sqlite_dir(url)
             self._reader = _sqlite_reader(url, lock_timeout)
+            self._keyed_reader = _sqlite_inline_reader(url)
             self._writer = _sqlite_writer(url)
         else:
-            self._reader = self._writer = create_async_engine(
+            self._reader = self._keyed_reader = self._writer = create_async_engine(
                 url,
                 pool_size=10,
                 max_overflow=20,
@@ -133,6 +157,15 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with self._reader.connect() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def read_keyed(self) -> AsyncIterator[AsyncConnection]:
+        """A read transaction for reads that find their rows by key or index and return a
+        bounded number of them (an object by ID, a page of a list): on SQLite its statements
+        run on the loop's thread, cheaper than a round trip to a reader thread. Anything that
+        may scan (search, ingestion, whole files) uses `read()`."""
+        async with self._keyed_reader.connect() as conn, conn.begin():
             yield conn
 
     @asynccontextmanager
@@ -181,7 +214,11 @@ class Database:
             log.warning("WAL checkpoint failed: %s", type(exc).__name__)
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (keeps existing data)."""
+        """Bring the schema to the newest Alembic revision (keeps existing data). A database
+        already there is left alone without loading Alembic (~10 % of an embedded start's
+        imports, bench/RESULTS.md issue 25)."""
+        if await self.at_head():
+            return
         async with self._writer.begin() as conn:
             if self.is_postgres:
                 # Engine processes starting together on one database migrate one at a time
@@ -190,6 +227,18 @@ class Database:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
                 )
             await conn.run_sync(_upgrade)
+
+    async def at_head(self) -> bool:
+        """Whether the schema is at the newest revision (read without Alembic)."""
+        head = head_revision()
+        if head is None:
+            return False
+        try:
+            async with self.read_keyed() as conn:
+                found = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        except DBAPIError:  # no alembic_version table yet: a new database
+            return False
+        return [row[0] for row in found] == [head]
 
     async def close(self) -> None:
         # Bounded: a checkpoint is an optimisation, never a reason for shutdown to hang.
@@ -201,6 +250,7 @@ class Database:
                     await self._checkpoint()
         await self._reader.dispose()
         if self._writer is not self._reader:
+            await self._keyed_reader.dispose()
             await self._writer.dispose()
 
     def describe(self) -> str:
@@ -259,7 +309,29 @@ def ensure_sqlite_dir(url: str) -> None:
         private_sqlite_files(Path(database))
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(None|['\"][^'\"]+['\"])\s*$", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest revision of MIGRATIONS_DIR, read from the files' `revision` and
+    `down_revision` lines; None when it is not one plain chain's end (Alembic decides then)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        fields = {m[1]: m[2] for m in _REVISION.finditer(path.read_text())}
+        if "revision" not in fields or "down_revision" not in fields:
+            return None
+        revisions.add(fields["revision"].strip("'\""))
+        if fields["down_revision"] != "None":
+            parents.add(fields["down_revision"].strip("'\""))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection

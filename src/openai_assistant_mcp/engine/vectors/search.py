@@ -115,6 +115,11 @@ def limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+# Applied when the first search loads this module (and numpy with it), not at the engine's
+# start: numpy stays off the start path of a server that never searches.
+limit_blas_threads()
+
+
 def _top(ids: np.ndarray, scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
     if len(scores) == 0:
         return []
