@@ -127,10 +127,12 @@ class _AnnouncingServer(GuardedServer):
         guard: Guard,
         warning: str | None,
         start_failure: StartFailureInOneLine,
+        console: bool = False,
     ) -> None:
         super().__init__(config, settings, lambda: guard.in_flight, guard.drain)
         self.start_failure = start_failure
         self.database = database
+        self.console = console
         self.warning = warning
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -145,6 +147,8 @@ class _AnnouncingServer(GuardedServer):
             shown = f"[{host}]" if ":" in host else host
             print(f"Assistants API listening on http://{shown}:{port}/v1", file=sys.stderr)
             print(f"Database: {self.database}", file=sys.stderr, flush=True)
+            if self.console:
+                print(f"Console: http://{shown}:{port}/ui/", file=sys.stderr, flush=True)
             if self.warning:  # after the announcement, which scripts read first
                 log.warning(self.warning)
 
@@ -191,7 +195,9 @@ def serve_api(
         **uvicorn_limits(guards),
     )
     database = describe_url(database_url)
-    server = _AnnouncingServer(config, guards, database, guard, warning, app)
+    server = _AnnouncingServer(
+        config, guards, database, guard, warning, app, console=settings.console_enabled
+    )
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for

@@ -147,6 +147,8 @@ async def _serve_http(settings: Settings, server: Server[Any], tools: ToolServer
     gc.freeze()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     log.info("MCP over %s at http://%s:%d%s", settings.transport, host, settings.port, path)
+    if tools.backend.engine_app is not None and settings.console_enabled:
+        log.info("web console at http://%s:%d/ui/ (REST API under /v1)", host, settings.port)
     await serve_guarded(
         app,
         settings,
