@@ -58,10 +58,15 @@ def test_a_reply_streams_into_the_page_as_it_arrives(
     send(console, "Say something slowly")
 
     console.wait_text(".msg[data-role=user] .body", "Say something slowly")
+
     # Part of the answer is on the page while the rest is still being written.
-    partial = console.find(".msg[data-role=assistant] .streaming")
-    console.wait(lambda d: partial.text and partial.text != answer)
-    assert answer.startswith(partial.text)
+    def part_shown(driver: Any) -> str | None:
+        shown = driver.find_elements("css selector", ".msg[data-role=assistant] .streaming")
+        text = shown[0].text if shown else ""
+        return text if text and text != answer else None
+
+    partial = console.wait(part_shown)
+    assert answer.startswith(partial)
     run_status(console, "completed")
     console.wait_text(".msg[data-role=assistant] .body .md", answer)
     assert console.find(".run-head .usage").text.endswith("tokens")
@@ -325,3 +330,23 @@ def test_the_playground_fits_a_phone_and_works_by_keyboard(
         assert overflow <= 0, f"the page is {overflow} px wider than the phone"
     finally:
         console.driver.set_window_size(*DESKTOP)
+
+
+def test_a_run_started_elsewhere_is_followed_and_can_be_cancelled(
+    console: Console, console_server: ServerProcess, model_provider: ScriptedProvider, key: str
+) -> None:
+    client = rest(console_server, key)
+    assistant_id = _assistant(console_server, key)
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Go on forever"}])
+    model_provider.script(Endless(word="more ", chunk_delay=0.2))
+    run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant_id)
+    wait_until(lambda: model_provider.requests, "the model request")
+
+    open_playground(console, key, thread.id)
+    run_status(console, "in_progress")
+    assert run.id in console.find(".run-head .run-id").text
+    console.find("button.cancel-run").click()
+    run_status(console, "cancelled")  # followed by polling: this page has no stream of it
+    assert client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "cancelled"
+    # The run's partial message was read again once it had ended.
+    console.wait_text(".msg[data-role=assistant] .body", "more")

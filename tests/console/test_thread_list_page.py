@@ -76,3 +76,18 @@ def test_no_threads_and_no_assistants_say_what_to_do(
     console.wait_text(".threads", "No threads yet")
     console.wait_text(".messages .empty", "Create an assistant first")
     assert console.find(".messages .empty a").get_attribute("href").endswith("#/assistants")
+
+
+def test_another_tenants_thread_cannot_be_opened_by_its_id(
+    console: Console, console_server: ServerProcess, key: str
+) -> None:
+    rest(console_server, key).beta.assistants.create(model="gpt-test")
+    theirs = rest(console_server, key + "-owner").beta.threads.create(
+        messages=[{"role": "user", "content": "Only the owner reads this"}]
+    )
+    open_playground(console, key, theirs.id)
+    error = console.find(".messages .error")
+    assert error.text == f"No thread found with id '{theirs.id}'."
+    assert "Only the owner" not in console.find("[data-page=playground]").text
+    assert console.find_all(".msg") == []
+    assert theirs.id not in console.find(".thread-head").text  # a message starts a new thread

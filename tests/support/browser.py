@@ -112,11 +112,13 @@ class Console:
         self.wait(staleness_of(form))
 
     def wait(self, condition: Callable[[Any], Any], timeout: float = WAIT_SECONDS) -> Any:
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
 
         try:
-            return WebDriverWait(self.driver, timeout).until(condition)
+            # A page that re-renders between finding an element and reading it: look again.
+            stale = (StaleElementReferenceException,)
+            return WebDriverWait(self.driver, timeout, ignored_exceptions=stale).until(condition)
         except TimeoutException as exc:  # say what the page showed instead
             shown = self.driver.execute_script("return document.body.innerText")
             raise AssertionError(

@@ -367,6 +367,24 @@ export async function render(root, ctx) {
     }
   }
 
+  // A run this page did not start (another tab, another client) is followed by polling until
+  // it has ended or waits for outputs; then the thread's messages are read again.
+  async function follow(run) {
+    const path = `/threads/${encodeURIComponent(run.thread_id)}/runs/${encodeURIComponent(run.id)}`;
+    let current = run;
+    while (!state.left && !state.abort && state.run && state.run.id === run.id && ACTIVE.has(current.status)
+      && current.status !== 'requires_action') {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      try { current = await api.get(path); } catch { return; }
+      if (state.left || state.abort || !state.run || state.run.id !== run.id) return;
+      showRun(current);
+    }
+    if (!state.left && !ACTIVE.has(current.status)) {
+      await loadMessages().catch(() => {});
+      showRun(current);
+    }
+  }
+
   async function uploadAttachments() {
     const chosen = Array.from(files.files || []);
     if (chosen.length > MAX_ATTACHMENTS) throw new Error(`Attach at most ${MAX_ATTACHMENTS} files to one message.`);
@@ -432,10 +450,12 @@ export async function render(root, ctx) {
           assistantSelect.value = run.assistant_id;
         }
         if (ACTIVE.has(run.status) || runOutcome(run)) showRun(run);
+        if (run.status === 'queued' || run.status === 'in_progress' || run.status === 'cancelling') follow(run);
       }
     } catch (error) {
-      replace(messageList, h('p', {class: 'error', role: 'alert'}, error.message));
       state.threadId = null;
+      showThread();
+      replace(messageList, h('p', {class: 'error', role: 'alert'}, error.message));
     }
   }
   rememberRoute();

@@ -15,11 +15,13 @@ branch_labels = None
 depends_on = None
 
 
+# Idempotent, as 0005 is: a database whose mark is behind its schema (an older build's mark
+# on a newer schema) is upgraded again without failing.
 def upgrade() -> None:
-    op.create_index("ix_threads_tenant_seq", "threads", ["tenant", "seq"])
-    op.drop_index("ix_threads_tenant", table_name="threads")
+    op.create_index("ix_threads_tenant_seq", "threads", ["tenant", "seq"], if_not_exists=True)
+    op.drop_index("ix_threads_tenant", table_name="threads", if_exists=True)
 
 
 def downgrade() -> None:
-    op.create_index("ix_threads_tenant", "threads", ["tenant"])
-    op.drop_index("ix_threads_tenant_seq", table_name="threads")
+    op.create_index("ix_threads_tenant", "threads", ["tenant"], if_not_exists=True)
+    op.drop_index("ix_threads_tenant_seq", table_name="threads", if_exists=True)
