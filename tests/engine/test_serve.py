@@ -35,8 +35,14 @@ def _launch(data_dir: Path, database_url: str) -> subprocess.Popen[str]:
 
 
 def _announcement(process: subprocess.Popen[str]) -> list[str]:
+    """The "listening" line and the one after it; start-up warnings before them (e.g. a
+    PostgreSQL without pgvector) are passed over."""
     assert process.stderr is not None
-    return [process.stderr.readline(), process.stderr.readline()]
+    for _ in range(20):
+        line = process.stderr.readline()
+        if line.startswith("Assistants API listening") or not line:
+            return [line, process.stderr.readline()]
+    raise AssertionError("no 'Assistants API listening' line among the first 20")
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
