@@ -77,11 +77,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def _fill(disk: Path) -> Path:
     """Take every free byte of `disk`; remove the returned file to give them back."""
     filler = disk / "filler"
-    with filler.open("wb") as out:
+    # Unbuffered: a buffered file's close would write the refused bytes again (ENOSPC).
+    with filler.open("wb", buffering=0) as out:
+        chunk = b"\0" * 65536
         try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
+            while out.write(chunk):  # partial writes, then ENOSPC (or 0) once full
+                pass
         except OSError:
             pass
     return filler
