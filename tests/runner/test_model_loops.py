@@ -16,16 +16,9 @@ import pytest
 
 from openai_assistant_mcp.engine.runs import loops
 from openai_assistant_mcp.engine.runs.stream import ToolCall
+from tests.runner.test_text_tool_calls import WEATHER
 from tests.support.scripted_provider import Call, ScriptedProvider, Text, ToolCalls
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather for a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
 # Qwen's call as text, first and again after the output (the second with other spacing).
 AS_TEXT = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
 AGAIN = '```json\n{"name":"get_weather","arguments":{"city":"Paris"}}\n```'

@@ -71,6 +71,27 @@ export function empty(text, ...actions) {
   return h('div', {class: 'empty'}, h('p', {}, text), actions);
 }
 
+// A delete button that asks once more ("Confirm delete") before it runs `remove`; a failure
+// re-enables it and shows the API's message.
+export function deleteButton(ctx, label, action, remove) {
+  const button = h('button', {type: 'button', class: 'danger', 'data-action': action}, label);
+  button.addEventListener('click', async () => {
+    if (button.dataset.armed !== 'yes') {
+      button.dataset.armed = 'yes';
+      button.textContent = 'Confirm delete';
+      return;
+    }
+    button.disabled = true;
+    try {
+      await remove();
+    } catch (error) {
+      button.disabled = false;
+      ctx.status(error.message, 'error');
+    }
+  });
+  return button;
+}
+
 export function field(label, input, hint) {
   const id = input.id || `f-${Math.random().toString(36).slice(2, 10)}`;
   input.id = id;

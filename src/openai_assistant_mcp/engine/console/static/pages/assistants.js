@@ -1,5 +1,5 @@
 // Assistants: list, create, edit, delete. #/assistants, #/assistants/new, #/assistants/<id>
-import {empty, field, h, replace, when} from '../dom.js';
+import {deleteButton, empty, field, h, replace, when} from '../dom.js';
 
 const FORMATS = [
   ['auto', 'auto'],
@@ -32,22 +32,10 @@ async function list(root, ctx) {
     return;
   }
   const rows = assistants.map((assistant) => {
-    const remove = h('button', {type: 'button', class: 'danger', 'data-action': 'delete'}, 'Delete');
-    remove.addEventListener('click', async () => {
-      if (remove.dataset.armed !== 'yes') {
-        remove.dataset.armed = 'yes';
-        remove.textContent = 'Confirm delete';
-        return;
-      }
-      remove.disabled = true;
-      try {
-        await ctx.api.delete(`/assistants/${encodeURIComponent(assistant.id)}`);
-        ctx.status(`Deleted ${assistant.name || assistant.id}.`);
-        ctx.refresh();
-      } catch (error) {
-        remove.disabled = false;
-        ctx.status(error.message, 'error');
-      }
+    const remove = deleteButton(ctx, 'Delete', 'delete', async () => {
+      await ctx.api.delete(`/assistants/${encodeURIComponent(assistant.id)}`);
+      ctx.status(`Deleted ${assistant.name || assistant.id}.`);
+      ctx.refresh();
     });
     return h('tr', {'data-id': assistant.id},
       h('td', {'data-label': 'Name'},

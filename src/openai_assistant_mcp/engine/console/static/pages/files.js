@@ -1,5 +1,5 @@
 // Files: upload (drag and drop, several at once, progress), list, download, delete. #/files
-import {bytes, empty, field, h, replace, when} from '../dom.js';
+import {bytes, deleteButton, empty, field, h, replace, when} from '../dom.js';
 
 const PURPOSES = ['assistants', 'user_data', 'vision', 'batch', 'fine-tune'];
 const AT_ONCE = 3; // uploads in flight at the same time
@@ -81,22 +81,10 @@ export async function render(root, ctx) {
   };
 
   const row = (file) => {
-    const remove = h('button', {type: 'button', class: 'danger', 'data-action': 'delete'}, 'Delete');
-    remove.addEventListener('click', async () => {
-      if (remove.dataset.armed !== 'yes') {
-        remove.dataset.armed = 'yes';
-        remove.textContent = 'Confirm delete';
-        return;
-      }
-      remove.disabled = true;
-      try {
-        await ctx.api.delete(`/files/${encodeURIComponent(file.id)}`);
-        ctx.status(`Deleted ${file.filename}.`);
-        await load();
-      } catch (error) {
-        remove.disabled = false;
-        ctx.status(error.message, 'error');
-      }
+    const remove = deleteButton(ctx, 'Delete', 'delete', async () => {
+      await ctx.api.delete(`/files/${encodeURIComponent(file.id)}`);
+      ctx.status(`Deleted ${file.filename}.`);
+      await load();
     });
     const get = h('button', {type: 'button', 'data-action': 'download'}, 'Download');
     get.addEventListener('click', async () => {

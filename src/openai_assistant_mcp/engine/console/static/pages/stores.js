@@ -1,6 +1,6 @@
 // Vector stores: create, add files, ingestion status per file (polled), search with ranked
 // chunks and scores. #/stores, #/stores/<id>
-import {bytes, empty, field, h, replace, when} from '../dom.js';
+import {bytes, deleteButton, empty, field, h, replace, when} from '../dom.js';
 import {dropZone, uploadFiles} from './files.js';
 
 const POLL_MS = 1000;
@@ -64,10 +64,10 @@ async function detail(root, ctx, id) {
     ]);
     if (left) return;
     names = new Map(files.map((file) => [file.id, file.filename]));
-    const remove = h('button', {type: 'button', class: 'danger', 'data-action': 'delete-store'}, 'Delete store');
-    remove.addEventListener('click', async () => {
-      if (remove.dataset.armed !== 'yes') { remove.dataset.armed = 'yes'; remove.textContent = 'Confirm delete'; return; }
-      try { await ctx.api.delete(path); ctx.status(`Deleted ${store.name || store.id}.`); ctx.navigate('#/stores'); } catch (error) { ctx.status(error.message, 'error'); }
+    const remove = deleteButton(ctx, 'Delete store', 'delete-store', async () => {
+      await ctx.api.delete(path);
+      ctx.status(`Deleted ${store.name || store.id}.`);
+      ctx.navigate('#/stores');
     });
     replace(header, h('h1', {}, store.name || '(unnamed store)'), h('span', {class: 'id'}, store.id), remove);
     replace(summary, `${store.status} · ${counts(store)} · ${bytes(store.usage_bytes)}`);
