@@ -68,6 +68,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = xdist_group_of(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            if getattr(config.option, "loadgroup", False):  # an xdist worker, --dist loadgroup
+                _suffix_node_id(item, group)
+
+
+def _suffix_node_id(item: pytest.Item, group: str) -> None:
+    """The group suffix xdist's scheduler reads (`id@group`), set on pytest's structured node
+    ID: xdist 3.8 sets the old `_nodeid` field, which pytest 9.2 no longer reads, so its groups
+    silently stop holding (pytest-xdist issue #1386, fix pending in PR #1388)."""
+    structured = getattr(item, "_id", None)
+    if structured is None or "@" in str(structured):
+        return  # older pytest: xdist's own hook adds it
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{structured}@{group}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
