@@ -5,15 +5,18 @@ The harness: spawn the server over stdio with the MCP SDK's client, time the han
 (spawn to the initialize answer) and the first tool call, then 200 sequential get_assistant
 calls (remote mode against an `openai-assistant-mcp api` upstream, and the embedded engine);
 then 20 sessions x 20 calls over streamable HTTP and SSE against an upstream answering after
-50 ms. Each figure that can be is also given as a ratio to the direct SDK GET of this run, and
-per-call CPU (the server's, from /proc) next to the SDK's own CPU per GET, since CPU time moves
-much less with the machine's load than wall time.
+50 ms, driven by lean clients (lean_mcp.py: the SDK client's requests, written by hand, so the
+load generator's CPU stays small beside the server's) of both protocols in use. Each figure
+that can be is also given as a ratio to the direct SDK GET of this run, and per-call CPU (the
+server's, from /proc) next to the SDK's own CPU per GET, since CPU time moves much less with
+the machine's load than wall time.
 
     uv run python bench/bench_hotpath.py [--server PATH ...] [--calls 200] [--long]
 
 --server names an `openai-assistant-mcp` executable (repeatable; default this venv's), e.g. a
 baseline worktree's `.venv/bin/openai-assistant-mcp`; builds are measured interleaved.
---long runs 10,000 embedded calls and prints RSS along the way (flatness).
+--long runs 10,000 embedded calls and prints RSS along the way (flatness). --sdk-load drives
+the 20x20 with the MCP SDK's own clients too; --no-stdio / --no-http leave a part out.
 """
 
 from __future__ import annotations
