@@ -16,6 +16,7 @@ from openai_assistant_mcp.engine.api import vector_store_schemas as store_schema
 from openai_assistant_mcp.engine.builtin_tools import builtin_tools
 from openai_assistant_mcp.engine.runs.builtin import BuiltinContext, BuiltinResult, BuiltinTools
 from openai_assistant_mcp.engine.services import messages as message_service
+from openai_assistant_mcp.engine.services import run_steps as step_service
 from openai_assistant_mcp.engine.services import runs as run_service
 from openai_assistant_mcp.engine.services.vector_store_files import store_body
 from openai_assistant_mcp.mcp.tools import assistants as assistant_tools
@@ -27,6 +28,7 @@ from openai_assistant_mcp.mcp.tools import vector_stores as store_tools
 from openai_assistant_mcp.shapes.assistants import ASSISTANT_FIELDS, AssistantSettings
 from openai_assistant_mcp.shapes.messages import MESSAGE_FIELDS, MessageSettings
 from openai_assistant_mcp.shapes.objects import Fields, modified, new_object
+from openai_assistant_mcp.shapes.run_steps import RUN_STEP_FIELDS
 from openai_assistant_mcp.shapes.runs import RUN_FIELDS, RunSettings
 from openai_assistant_mcp.shapes.threads import THREAD_FIELDS, NewThreadSettings, ThreadSettings
 from openai_assistant_mcp.shapes.tools import BUILTIN_TOOL_TYPES, ToolType
@@ -49,6 +51,7 @@ OBJECTS = {
     "AssistantObject": set(ASSISTANT_FIELDS),
     "ThreadObject": set(THREAD_FIELDS),
     "MessageObject": set(MESSAGE_FIELDS),
+    "RunStepObject": set(RUN_STEP_FIELDS),
     "VectorStoreObject": set(VECTOR_STORE_FIELDS) - HIDDEN | set(READ_FIELDS),
 }
 
@@ -279,3 +282,11 @@ def test_a_new_vector_store_is_built_from_the_declared_fields_in_order() -> None
     assert body["name"] == "" and body["metadata"] == {} and body["description"] is None
     assert body["expires_at"] == 5 + 2 * 86400 and body["last_active_at"] == 5
     assert modified(VECTOR_STORE_FIELDS, body, {"name": None, "metadata": None})["name"] == ""
+
+
+def test_a_new_run_step_is_built_from_the_declared_fields_in_order() -> None:
+    run = {"id": "run_1", "thread_id": "thread_1", "assistant_id": "asst_1"}
+    step = step_service.message_creation(run, "msg_1")
+    assert list(step) == list(RUN_STEP_FIELDS)
+    assert step["type"] == "message_creation" and step["status"] == "in_progress"
+    assert step["metadata"] == {} and step["usage"] is None and step["completed_at"] is None
