@@ -106,7 +106,7 @@ def test_docker_config_keeps_data_and_stays_attached() -> None:
 
 async def test_streamable_http_config(start_server: StartServer) -> None:
     server = start_server(
-        "doc-http", TRANSPORT="streamable-http", MCP_CREDENTIALS_PASSTHROUGH="true"
+        "multi-user-http", TRANSPORT="streamable-http", MCP_CREDENTIALS_PASSTHROUGH="true"
     )
     config = next(s for s in doc_servers() if s.get("url", "").endswith("/mcp"))
     config = fill(config, "sk-doc-http", server.port)
@@ -121,7 +121,7 @@ def test_mcpo_config_file(start_server: StartServer, tmp_path: Path) -> None:
     uvx = shutil.which("uvx")
     if uvx is None:
         pytest.skip("uvx is not installed: cannot run mcpo in its own tool environment")
-    server = start_server("passthrough-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
+    server = start_server("multi-user-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
     config = next(s for s in doc_servers() if s.get("type") == "sse")
     (tmp_path / "mcpo.json").write_text(
         json.dumps({"mcpServers": {"openai-assistant": fill(config, "sk-doc-mcpo", server.port)}})

@@ -62,12 +62,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return Store(env, tmp_path)
 
 
-async def _stdio(store: Store, key: str | None, tool: str, args: dict[str, Any]) -> Any:
-    """One tool call through a stdio server started with OPENAI_API_KEY=key (or none)."""
+async def _stdio(store: Store, key: str | None, *calls: tuple[str, dict[str, Any]]) -> list[Any]:
+    """Tool calls, in one session, through a stdio server started with OPENAI_API_KEY=key (or
+    none); their results."""
     with (store.root / "stdio.log").open("a") as errlog:
         async with stdio_client(store.with_key(key), errlog=errlog) as client:
-            result = await client.call_tool(tool, args)
-    return result
+            return [await client.call_tool(tool, args) for tool, args in calls]
 
 
 async def _make_data(store: Store, key: str | None, name: str) -> dict[str, str]:
@@ -142,15 +142,17 @@ async def test_tenants_list_and_move_to_a_new_key(store: Store) -> None:
         )
         assert KEY not in moved.stdout + moved.stderr and NEW_KEY not in moved.stdout
 
-        gone = await _stdio(store, KEY, "get_assistant", {"assistant_id": mine["assistant_id"]})
+        [gone] = await _stdio(store, KEY, ("get_assistant", {"assistant_id": mine["assistant_id"]}))
         assert gone.is_error
-        got = await _stdio(store, NEW_KEY, "get_assistant", {"assistant_id": mine["assistant_id"]})
-        assert not got.is_error and got.structured_content["name"] == "Rotated"
-        vectors = await _stdio(
-            store, NEW_KEY, "get_vector_store", {"vector_store_id": mine["store_id"]}
+        got, vectors, page = await _stdio(
+            store,
+            NEW_KEY,
+            ("get_assistant", {"assistant_id": mine["assistant_id"]}),
+            ("get_vector_store", {"vector_store_id": mine["store_id"]}),
+            ("list_messages", {"thread_id": mine["thread_id"]}),
         )
+        assert not got.is_error and got.structured_content["name"] == "Rotated"
         assert not vectors.is_error and vectors.structured_content["name"] == "Rotated"
-        page = await _stdio(store, NEW_KEY, "list_messages", {"thread_id": mine["thread_id"]})
         assert page.structured_content["data"][0]["content"][0]["text"]["value"] == "Rotated"
 
         # Keyless data: the single user with a key is told at start, and can move it.
@@ -160,7 +162,7 @@ async def test_tenants_list_and_move_to_a_new_key(store: Store) -> None:
         assert keyless.returncode == 0, keyless.stderr
         assert "from default (no key) to " in keyless.stdout
         legacy_id = legacy["assistant_id"]
-        got = await _stdio(store, NEW_KEY, "get_assistant", {"assistant_id": legacy_id})
+        [got] = await _stdio(store, NEW_KEY, ("get_assistant", {"assistant_id": legacy_id}))
         assert got.structured_content["name"] == "Stored without a key"
         after = store.admin("list")
         assert after.stdout.count(

@@ -39,6 +39,8 @@ KEY = "sk-mcpo-" + secrets.token_hex(8)
 
 
 ENDPOINTS = {"sse": "/sse", "streamable-http": "/mcp"}
+# The session's multi-user servers of each transport (tests/mcp/fixtures.py: start_server).
+SERVER_NAMES = {"sse": "multi-user-sse", "streamable-http": "multi-user-http"}
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Target:
 def target(request: pytest.FixtureRequest, start_server: StartServer) -> Target:
     transport = request.param
     server = start_server(
-        f"mcpo-{transport}", TRANSPORT=transport, MCP_CREDENTIALS_PASSTHROUGH="true"
+        SERVER_NAMES[transport], TRANSPORT=transport, MCP_CREDENTIALS_PASSTHROUGH="true"
     )
     return Target(server, transport)
 

@@ -40,7 +40,7 @@ async def test_workflow_over_sse_with_the_callers_key(
     start_server: StartServer, model_provider: ScriptedProvider
 ) -> None:
     """Multi-user SSE: the X-OpenAI-API-Key header is the caller's identity and provider key."""
-    server = start_server("passthrough-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
+    server = start_server("multi-user-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
     key = "sk-sse-" + secrets.token_hex(8)
     with anyio.fail_after(60):
         async with sse_client_for(server.url("/sse"), {"X-OpenAI-API-Key": key}) as client:
@@ -53,7 +53,7 @@ async def test_workflow_in_remote_mode(
     tmp_path: Path, start_server: StartServer, model_provider: ScriptedProvider
 ) -> None:
     """ASSISTANTS_API_URL sends every call to a separately started `openai-assistant-mcp api`."""
-    api = start_server("remote-api", "api")
+    api = start_server("api", "api")
     base_url = api.url("/v1")
     key = "sk-remote-" + secrets.token_hex(8)
     # This MCP server has no engine data of its own: everything it shows lives in the api's.

@@ -94,9 +94,7 @@ class _KeyOnTheStreamOnly(httpx2.Auth):
 async def test_sse_a_key_sent_only_with_the_stream_is_not_used(start_server: StartServer) -> None:
     """Issue 11 item 11: the stream's key is no fallback for its POSTs (a leaked session ID
     would otherwise run as the stream's owner); docs/clients.md says the key goes on every POST."""
-    server = start_server(
-        "probe-passthrough-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true"
-    )
+    server = start_server("multi-user-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
     auth = _KeyOnTheStreamOnly("sk-stream-only-" + secrets.token_hex(8))
     async with Client(sse_client(server.url("/sse"), auth=auth)) as client:
         error = await call_error(client, "list_assistants", {})

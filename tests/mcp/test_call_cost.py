@@ -165,7 +165,7 @@ async def test_a_tool_call_costs_at_most_a_few_times_the_get_itself(
     mode: str, start_server: StartServer, tmp_path: Path
 ) -> None:
     if mode == "remote":
-        url = start_server("call-cost-api", "api").url("/v1")
+        url = start_server("api", "api").url("/v1")
         settings = Settings(assistants_api_url=url, provider_api_key=KEY, data_dir=tmp_path)
     else:
         settings = Settings(provider_api_key=KEY, data_dir=tmp_path)

@@ -17,7 +17,6 @@ from openai_assistant_mcp.mcp.tools.registry import all_tools
 from openai_assistant_mcp.settings import Settings
 from tests.mcp.servers import (
     COMMAND,
-    INITIALIZE,
     raw_stdio_exchange,
     server_env,
     stdio_client,
@@ -66,14 +65,9 @@ READ_ONLY = {name for name in TOOL_NAMES if name.startswith(("get_", "list_", "s
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_tools_list_on_the_wire(tmp_path: Path) -> None:
+def test_tools_list_on_the_wire(default_stdio_surface: dict[str, bytes]) -> None:
     """The whole tools/list answer, as bytes on stdout: small, inlined, annotated."""
-    lines = raw_stdio_exchange(
-        server_env(tmp_path),
-        INITIALIZE,
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    )
+    lines = [default_stdio_surface["initialize"], default_stdio_surface["tools/list"]]
     assert json.loads(lines[0])["result"]["serverInfo"]["name"] == "openai-assistant-mcp"
     answer = lines[1]
     assert len(answer) <= 40_000, f"tools/list is {len(answer)} bytes"

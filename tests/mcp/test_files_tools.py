@@ -111,7 +111,7 @@ async def test_upload_dirs_setting_without_roots(tmp_path: Path) -> None:
 
 
 async def test_upload_by_content_over_http(start_server: StartServer, tmp_path: Path) -> None:
-    server = start_server("files-http", TRANSPORT="streamable-http")
+    server = start_server("single-user-http", TRANSPORT="streamable-http")
     (tmp_path / "local.txt").write_text("local")
     with anyio.fail_after(60):
         async with streamable_client(server.url("/mcp")) as client:

@@ -78,7 +78,7 @@ def keyed_client(url: str, key: str) -> Client:
 
 async def test_a_listener_hears_only_its_own_keys_threads(start_server: StartServer) -> None:
     server = start_server(
-        "events-multi-user", TRANSPORT="streamable-http", MCP_CREDENTIALS_PASSTHROUGH="true"
+        "multi-user-http", TRANSPORT="streamable-http", MCP_CREDENTIALS_PASSTHROUGH="true"
     )
     url = server.url("/mcp")
     alice, bob = (f"sk-{name}-{secrets.token_hex(8)}" for name in ("alice", "bob"))

@@ -282,7 +282,7 @@ async def test_completion_of_ids_by_prefix_and_of_models(settings: Settings) -> 
 @pytest.fixture(scope="module")
 def multi_user_server(start_server: StartServer) -> ServerProcess:
     return start_server(
-        "resources-multi-user-http",
+        "multi-user-http",
         TRANSPORT="streamable-http",
         MCP_CREDENTIALS_PASSTHROUGH="true",
     )
@@ -337,7 +337,7 @@ async def test_resources_prompts_and_completion_over_stdio(tmp_path: Path) -> No
 
 
 async def test_resources_prompts_and_completion_over_sse(start_server: StartServer) -> None:
-    server = start_server("resources-sse", TRANSPORT="sse")
+    server = start_server("single-user-sse", TRANSPORT="sse")
     with anyio.fail_after(120):
         # The handshake generation here (stdio above speaks 2026-07-28), as mcpo and older
         # clients open an SSE session.

@@ -397,7 +397,7 @@ async def test_tasks_over_stdio_in_remote_mode(
 ) -> None:
     """Over stdio, with every call proxied to a separate `openai-assistant-mcp api`
     (ASSISTANTS_API_URL): the same tasks, the run living in the remote API's store."""
-    api = start_server("tasks-remote-api", "api")
+    api = start_server("api", "api")
     model_provider.script(
         ToolCalls(Call("get_weather", {"city": "Lima"}, id="call_x1")),
         EchoToolResult("Remote:"),
@@ -420,7 +420,7 @@ async def test_a_task_is_its_callers_alone_in_multi_user_mode(
     start_server: StartServer, model_provider: ScriptedProvider
 ) -> None:
     server = start_server(
-        "tasks-multi-user", TRANSPORT="streamable-http", MCP_CREDENTIALS_PASSTHROUGH="true"
+        "multi-user-http", TRANSPORT="streamable-http", MCP_CREDENTIALS_PASSTHROUGH="true"
     )
     alice, bob = (f"sk-{name}-{secrets.token_hex(8)}" for name in ("alice", "bob"))
     model_provider.script(ToolCalls(Call("get_weather", {"city": "Bern"}, id="call_m1")))

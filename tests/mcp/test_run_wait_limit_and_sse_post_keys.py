@@ -39,9 +39,7 @@ class _KeyPerMethod(httpx2.Auth):
 async def test_sse_a_message_post_runs_with_its_own_key_not_the_streams(
     start_server: StartServer,
 ) -> None:
-    server = start_server(
-        "probe-passthrough-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true"
-    )
+    server = start_server("multi-user-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
     stream_key, post_key = (f"sk-sse-{n}-{secrets.token_hex(8)}" for n in "ab")
     auth = _KeyPerMethod(stream_key, post_key)
     async with Client(sse_client(server.url("/sse"), auth=auth)) as client:

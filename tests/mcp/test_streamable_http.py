@@ -23,7 +23,7 @@ PROTOCOL = INITIALIZE["params"]["protocolVersion"]
 
 @pytest.fixture(scope="module")
 def server(start_server: StartServer) -> ServerProcess:
-    return start_server("sessions-http", TRANSPORT="streamable-http")
+    return start_server("single-user-http", TRANSPORT="streamable-http")
 
 
 class Session:

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import pytest
 
-from tests.mcp.servers import INITIALIZE, raw_stdio_exchange, server_env, stdio_client
+from tests.mcp.servers import server_env, stdio_client
 
 SNAPS = Path(__file__).parent / "surfacesnaps"
 UPDATE = os.environ.get("UPDATE_TOOLSNAPS") == "1"
@@ -26,14 +26,13 @@ HOW_TO_UPDATE = "UPDATE_TOOLSNAPS=1 uv run --locked pytest tests/mcp/test_surfac
 
 
 @pytest.fixture(scope="module")
-def surface(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    lines = raw_stdio_exchange(
-        server_env(tmp_path_factory.mktemp("surfacesnaps")),
-        INITIALIZE,
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "prompts/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "resources/templates/list"},
-    )
+def surface(
+    default_stdio_surface: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    lines = [
+        default_stdio_surface[method]
+        for method in ("initialize", "prompts/list", "resources/templates/list")
+    ]
     answers = [json.loads(line)["result"] for line in lines]
 
     async def discovered() -> dict[str, Any]:

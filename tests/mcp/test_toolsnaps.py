@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.mcp.servers import INITIALIZE, raw_stdio_exchange, server_env
-
 SNAPS = Path(__file__).parent / "toolsnaps"
 UPDATE = os.environ.get("UPDATE_TOOLSNAPS") == "1"
 HOW_TO_UPDATE = "UPDATE_TOOLSNAPS=1 uv run --locked pytest tests/mcp/test_toolsnaps.py"
@@ -30,14 +28,9 @@ def snapshot_text(tool: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="module")
-def listed_tools(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+def listed_tools(default_stdio_surface: dict[str, bytes]) -> list[dict[str, Any]]:
     """The default configuration's tools/list answer, read off the wire."""
-    lines = raw_stdio_exchange(
-        server_env(tmp_path_factory.mktemp("toolsnaps")),
-        INITIALIZE,
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-    )
+    lines = [default_stdio_surface["initialize"], default_stdio_surface["tools/list"]]
     tools: list[dict[str, Any]] = json.loads(lines[1])["result"]["tools"]
     assert tools, "tools/list answered no tools"
     return tools
