@@ -25,6 +25,7 @@ from ..store.repository import Prepared
 from . import loops
 from .budget import add_usage, estimated_usage, spent_budget
 from .builtin import BuiltinContext, BuiltinTool
+from .file_search import newest_question
 from .fit import DoesNotFit, Fitted, fit, output_room
 from .host import KEY_GONE, Ending, Host, RunGone, TurnFailure, Waiting
 from .lifecycle import STARTABLE, RunStatus, run_event
@@ -130,7 +131,13 @@ class Turn:
             raise RunGone(self.run_id)
         self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
         self.history = history
-        self.record = Record(self.run, self.execution, self.publish)
+        self.record = Record(
+            self.run,
+            self.execution,
+            self.publish,
+            engine_citations=self.executor.provider.engine_citations,
+            question=newest_question(history),
+        )
         self.api_key = self.executor.key_for(self.tenant, self.caller_key)
         if self.api_key is None and not self.executor.keyless_allowed(self.tenant):
             raise TurnFailure("server_error", KEY_GONE)
