@@ -213,3 +213,10 @@ def test_code_and_decimals_are_not_cut_or_cited() -> None:
     assert (
         _cite("- Gustav\n- 14 March") == "- Gustav【0:1†robot.txt】\n- 14 March【0:0†aurora.txt】"
     )
+
+
+def test_words_every_result_has_or_the_question_brought_cite_nothing() -> None:
+    # "notes" is in every file: it tells none apart; "robot" came from the question.
+    assert _cite("Robot notes.") == "Robot notes."
+    assert _cite("Here are my notes.") == "Here are my notes."
+    assert _cite("Robot notes: Gustav.") == "Robot notes: Gustav【0:1†robot.txt】."

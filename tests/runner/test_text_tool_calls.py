@@ -293,3 +293,37 @@ def test_triple_quoted_code_is_read_as_its_dedented_text() -> None:
     ]
     prose = 'Run this: """print(1)"""'
     assert text_calls.parse(prose, ["python"]) is None
+
+
+# Qwen2.5-0.5B's calls in the task suite's CSV mean that were left open (bench transcripts,
+# issue 23): the code string's closing quote missing before the braces; a fenced call one brace
+# short (with raw newlines in the string).
+LEFT_OPEN = [
+    (
+        '{"name": "python", "arguments": {"code": "mean_price = df[\'price\'].mean()\\n'
+        "print(mean_price)}}",
+        "mean_price = df['price'].mean()\nprint(mean_price)",
+    ),
+    (
+        '```json\n{\n  "name": "python",\n  "arguments": {\n    "code": "from numpy import '
+        "load_csv\nprices = load_csv('/mnt/data/prices.csv')\nmean_price = "
+        "prices['price'].mean()\nreturn mean_price, prices\"\n}\n```",
+        "from numpy import load_csv\nprices = load_csv('/mnt/data/prices.csv')\n"
+        "mean_price = prices['price'].mean()\nreturn mean_price, prices",
+    ),
+]
+
+
+@pytest.mark.parametrize(("written", "code"), LEFT_OPEN)
+def test_a_call_left_open_is_closed(written: str, code: str) -> None:
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall("python", json.dumps({"code": code}))
+    ]
+
+
+def test_only_what_was_left_open_is_closed() -> None:
+    # Closed out of order, or open on a backslash: not a call; nor data of another shape.
+    assert text_calls.parse('{"name": "python", "arguments": {"code": "x"]}', ["python"]) is None
+    assert text_calls.parse('{"name": "python", "arguments": {"code": "x\\', ["python"]) is None
+    assert text_calls.parse('{"answer": "the mean is 16.17', ["python"]) is None
+    assert text_calls.parse('{"name": "other", "arguments": {"x": 1', ["python"]) is None

@@ -25,7 +25,7 @@ _STOPWORDS = frozenset(
     would shall should may might must also just only very more most some any all each both
     such other same own too up down out off again further once according file files document
     documents source sources based information mentioned says said states stated answer
-    question note notes""".split()
+    question""".split()
 )
 _WORD = re.compile(r"\w+")
 # Where a sentence ends: . ! ? (a closing quote or bracket after them) before white space, or
@@ -63,24 +63,27 @@ def supporting(
     sentence: str, sources: list[dict[str, Any]], question: frozenset[str]
 ) -> dict[str, Any] | None:
     """The source (`{"marker", "file_id", "terms"}`) that best supports `sentence`, or None:
-    it must share a word with the sentence that the question did not have, and hold at least
+    it must share a word with the sentence that the question did not have and that not every
+    source has (a word of every result tells none of them apart), and hold at least
     MIN_COVERAGE of the sentence's words, each weighted by how rare it is among the sources."""
     said = set(terms(sentence))
     if not said or not sources:
         return None
     held = [set(source.get("terms") or ()) for source in sources]
     count = len(held)
+    present = {word: sum(1 for words in held if word in words) for word in said}
+    # With one source every word is in all of them, and still tells it from no source.
+    common = {word for word, n in present.items() if n == count} if count > 1 else set()
 
     def weight(word: str) -> float:
-        present = sum(1 for words in held if word in words)
-        return math.log(1 + count / present) if present else math.log(1 + count)
+        return math.log(1 + count / present[word]) if present[word] else math.log(1 + count)
 
     weights = {word: weight(word) for word in said}
     total = sum(weights.values())
     best: tuple[float, int] | None = None
     for index, words in enumerate(held):
         shared = said & words
-        if not shared - question:
+        if not shared - question - common:
             continue
         coverage = sum(weights[word] for word in shared) / total
         if coverage >= MIN_COVERAGE and (best is None or coverage > best[0]):

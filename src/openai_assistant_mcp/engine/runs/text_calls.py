@@ -86,10 +86,46 @@ def _loads(text: str) -> Any:
     try:
         return json.loads(text, strict=False)
     except ValueError:
-        if '"""' not in text:
+        if '"""' in text:
+            quoted = _TRIPLE.sub(
+                lambda m: json.dumps(textwrap.dedent(m.group(1)).strip("\n")), text
+            )
+            return json.loads(quoted, strict=False)
+        closed = _closed(text)
+        if closed is None:
             raise
-    quoted = _TRIPLE.sub(lambda m: json.dumps(textwrap.dedent(m.group(1)).strip("\n")), text)
-    return json.loads(quoted, strict=False)
+    return json.loads(closed, strict=False)
+
+
+def _closed(text: str) -> str | None:
+    """`text` with what it left open closed, as Qwen2.5-0.5B left its calls: a string whose
+    closing quote is missing before the final braces (`{"code": "print(x)}}`), braces never
+    closed (a fenced call one `}` short). None when that cannot be it (a bracket closed out of
+    order, a string left open on a backslash)."""
+    expected, in_string, escaped = [], False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            expected.append("}" if char == "{" else "]")
+        elif char in "}]":
+            if not expected or expected.pop() != char:
+                return None
+    if in_string:
+        body = text.rstrip()
+        cut = len(body.rstrip("}] \n\t"))  # the closers the string swallowed go after it
+        if escaped or body[:cut].endswith("\\"):
+            return None
+        repaired = body[:cut] + '"' + body[cut:]
+        return None if '"' in text[-1:] else _closed(repaired)
+    return text + "".join(reversed(expected))
 
 
 def _call(item: Any, offered: Collection[str], code_tool: str | None = None) -> TextCall | None:
