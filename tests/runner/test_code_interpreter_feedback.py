@@ -112,6 +112,18 @@ async def test_a_missing_file_is_told_with_the_files_there(
     assert len(told.splitlines()) < 12  # pandas' own frames counted, not listed
 
 
+async def test_a_usual_name_used_without_its_import_is_told(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    code = "import pandas as pd\nplt.plot(pd.read_csv('/mnt/data/prices.csv')['price'])"
+    provider.script(ToolCalls(Call("python", {"code": code})), Text("No chart."))
+    _, run = await _code_run(oai)
+    assert run.status == "completed", run.last_error
+    told = provider.requests[1].messages[-1]["content"]
+    assert "NameError: name 'plt' is not defined" in told
+    assert told.endswith("[plt is not imported: import matplotlib.pyplot as plt]")
+
+
 async def test_code_that_prints_nothing_is_told_to_print(
     oai: openai.AsyncOpenAI, provider: ScriptedProvider
 ) -> None:

@@ -47,6 +47,13 @@ NO_OUTPUT = (
 # that helps their next try; told to the model after the traceback (the step shows the code's
 # own output only).
 RETURN_OUTSIDE = "'return' outside function"
+# Names used without their import (`plt.plot(...)` after importing only pandas).
+_NOT_DEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+_IMPORTS = {
+    "plt": "import matplotlib.pyplot as plt",
+    "pd": "import pandas as pd",
+    "np": "import numpy as np",
+}
 
 
 _FENCED = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.S)
@@ -101,8 +108,12 @@ def partial_code(arguments: str) -> str | None:
 
 def _hints(error: str, files: dict[bytes, Any]) -> list[str]:
     """Lines for the model after its code's traceback, for errors small models repeat: a
-    `return` at the top level of a cell; a file that is not there (the files that are)."""
+    `return` at the top level of a cell; a file that is not there (the files that are); a
+    usual short name not imported."""
     hints = []
+    missing = _NOT_DEFINED.search(error)
+    if missing and missing.group(1) in _IMPORTS:
+        hints.append(f"[{missing.group(1)} is not imported: {_IMPORTS[missing.group(1)]}]")
     if RETURN_OUTSIDE in error:
         hints.append(
             "[the code runs at the top level, like a notebook cell: print() a value rather "
