@@ -314,6 +314,26 @@ LEFT_OPEN = [
 ]
 
 
+# A fence closed that was never opened, after a call that fixed its error (task suite).
+STRAY_FENCE = (
+    '{"name": "python", "arguments": {"code": "import pandas as pd; df = pd.read_csv('
+    "'/mnt/data/prices.csv'); print(df['price'].mean())\"}}\n```"
+)
+
+
+@pytest.mark.parametrize(
+    "written", [STRAY_FENCE, "```json\n" + STRAY_FENCE[: -len("\n```")]], ids=["end", "start"]
+)
+def test_a_fence_without_its_partner_is_left_out(written: str) -> None:
+    code = (
+        "import pandas as pd; df = pd.read_csv('/mnt/data/prices.csv'); print(df['price'].mean())"
+    )
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall("python", json.dumps({"code": code}))
+    ]
+    assert text_calls.parse("The mean is 16.17.\n```", ["python"]) is None
+
+
 @pytest.mark.parametrize(("written", "code"), LEFT_OPEN)
 def test_a_call_left_open_is_closed(written: str, code: str) -> None:
     assert text_calls.parse(written, ["python"]) == [

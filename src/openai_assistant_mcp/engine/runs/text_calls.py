@@ -44,7 +44,7 @@ def parse(
 ) -> list[TextCall] | None:
     """The calls `text` consists of, or None when it is not only calls of `offered` tools
     (with `code_tool`, see `_call`)."""
-    body = text.strip()
+    body = _without_stray_fence(text.strip())
     if not body or len(body) > MAX_HELD_CHARS:
         return None
     for pattern in (_TAGS, _FENCE):
@@ -59,6 +59,19 @@ def parse(
                 found += calls
             return found or None
     return _calls_in(body, offered, code_tool)
+
+
+_STRAY_OPENING = re.compile(r"^```[\w-]*[ \t]*\n?")
+
+
+def _without_stray_fence(body: str) -> str:
+    """`body` without a fence that has no partner, at its start or its end (Qwen2.5-0.5B closed
+    a call with a fence it never opened)."""
+    if body.count("```") != 1:
+        return body
+    if body.endswith("```"):
+        return body[:-3].rstrip()
+    return _STRAY_OPENING.sub("", body) if body.startswith("```") else body
 
 
 def _calls_in(
