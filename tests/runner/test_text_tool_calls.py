@@ -347,3 +347,14 @@ def test_only_what_was_left_open_is_closed() -> None:
     assert text_calls.parse('{"name": "python", "arguments": {"code": "x\\', ["python"]) is None
     assert text_calls.parse('{"answer": "the mean is 16.17', ["python"]) is None
     assert text_calls.parse('{"name": "other", "arguments": {"x": 1', ["python"]) is None
+
+
+@pytest.mark.parametrize("tag", ["json", "tools"])
+def test_calls_in_json_or_tools_tags(tag: str) -> None:
+    """As Qwen2.5-0.5B wrote them in the task suite, besides <tool_call>."""
+    written = f'<{tag}>\n{{"name": "calculateMean", "arguments": {{"code": "print(1)"}}}}\n</{tag}>'
+    assert text_calls.parse(written, ["python"], code_tool="python") == [
+        text_calls.TextCall("python", '{"code": "print(1)"}')
+    ]
+    assert text_calls.undecided(f"<{tag}>")
+    assert text_calls.parse(f"See <{tag}>{{}}</{tag}> above.", ["python"]) is None

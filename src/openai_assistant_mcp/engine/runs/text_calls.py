@@ -20,11 +20,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-# A fenced block (```json, ```tool_call, or bare), or <tool_call> … </tool_call> tags.
+# A fenced block (```json, ```tool_call, or bare), or <tool_call> … </tool_call> tags (also
+# <json> and <tools>, as Qwen2.5-0.5B wrote them in the task suite).
 _FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
-_TAGS = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+_TAGS = re.compile(r"<(?:tool_call|tools|json)>(.*?)</(?:tool_call|tools|json)>", re.S)
 # The openings a call may start with, as written by the models seen (tags, fences, JSON).
-_OPENINGS = ("<tool_call>", "```", "{", "[")
+_OPENINGS = ("<tool_call>", "<tools>", "<json>", "```", "{", "[")
 # Keys an object that is a call may begin with; any other first key decides: not a call.
 _CALL_KEYS = {"name", "arguments", "parameters", "function", "type", "id", "tool", "tool_name"}
 _FIRST_KEY = re.compile(r'^(?:\[\s*)?\{\s*"([^"\\]{0,40})"')
