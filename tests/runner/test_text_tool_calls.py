@@ -245,7 +245,24 @@ def test_whole_repeated_calls_at_the_end_are_one_call() -> None:
         text_calls.TextCall("get_weather", '{"city": "Paris"}')
     ]
     different = written + '{"name": "get_weather", "arguments": {"city": "Rome"}}'
-    assert text_calls.parse(different, ["get_weather"]) is None
+    assert text_calls.parse(different, ["get_weather"]) == [
+        text_calls.TextCall("get_weather", '{"city": "Paris"}'),
+        text_calls.TextCall("get_weather", '{"city": "Rome"}'),
+    ]
+    assert text_calls.parse(different + "\nThat is all.", ["get_weather"]) is None
+    assert text_calls.parse(written + '{"city": "Rome"}', ["get_weather"]) is None
+
+
+def test_several_calls_one_a_line_are_those_calls() -> None:
+    """As Qwen2.5-0.5B answered "(no output …)" in the task suite: two calls, one a line."""
+    first = "import pandas as pd; df = pd.read_csv('/mnt/data/prices.csv'); print(df['price'])"
+    second = "print(df['price'].mean())"
+    written = "\n".join(
+        json.dumps({"name": "python", "arguments": {"code": code}}) for code in (first, second)
+    )
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall("python", json.dumps({"code": code})) for code in (first, second)
+    ]
 
 
 # Qwen2.5-0.5B's code_interpreter calls in the task suite, under names of its own (issue 23).

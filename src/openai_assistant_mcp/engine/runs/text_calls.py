@@ -81,10 +81,11 @@ def _calls_in(
     try:
         value = _loads(block.strip())
     except ValueError:
-        values = _values(block)  # one call a line, the same written again and again
-        if len(values) < 2 or any(v != values[0] for v in values):
+        # One call a line: the same written again and again (taken once), or several calls.
+        values = _values(block)
+        if len(values) < 2 or _values_end(block) < len(block.rstrip()):
             return None
-        value = values[0]
+        value = [v for i, v in enumerate(values) if v not in values[:i]]
     items = value if isinstance(value, list) else [value]
     calls = [_call(item, offered, code_tool) for item in items]
     if not calls or any(call is None for call in calls):
@@ -188,6 +189,20 @@ def _values(text: str, most: int = 1000) -> list[Any]:
             break
         values.append(value)
     return values
+
+
+def _values_end(text: str) -> int:
+    """Where the whole JSON values at the start of `text` end (`_values`)."""
+    decoder = json.JSONDecoder(strict=False)
+    position = end = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        try:
+            _, position = decoder.raw_decode(text, position)
+        except ValueError:
+            return end
+        end = position
 
 
 def repeated(
