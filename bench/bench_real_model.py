@@ -129,7 +129,9 @@ def rows(title: str, results: dict[str, list[float]]) -> list[str]:
     return out
 
 
-async def tasks(provider_url: str, data_dir: Path, attempts: int, only: str) -> list[Flow]:
+async def tasks(
+    provider_url: str, data_dir: Path, attempts: int, only: str, transcripts: Path | None
+) -> list[Flow]:
     settings = EngineSettings.model_validate(
         {
             "DATA_DIR": data_dir,
@@ -144,7 +146,7 @@ async def tasks(provider_url: str, data_dir: Path, attempts: int, only: str) -> 
     async with app.router.lifespan_context(app):
         client = engine_client(app)
         try:
-            return await run_suite(client, MODEL, attempts, only)
+            return await run_suite(client, MODEL, attempts, only, transcripts)
         finally:
             await client.close()
 
@@ -177,13 +179,20 @@ def main() -> None:
     parser.add_argument("--only", default="", help="the flows whose names contain this")
     parser.add_argument("--label", default="after", help="the task suite's section name")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument(
+        "--transcripts", type=Path, help="save each attempt's runs, steps and messages here"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)
     if args.tasks:
         with tempfile.TemporaryDirectory(prefix="bench-tasks-") as tmp:
             llama, llama_url = start_llama_server()
             try:
-                flows = asyncio.run(tasks(llama_url, Path(tmp), args.tasks, args.only))
+                if args.transcripts:
+                    args.transcripts.mkdir(parents=True, exist_ok=True)
+                flows = asyncio.run(
+                    tasks(llama_url, Path(tmp), args.tasks, args.only, args.transcripts)
+                )
             finally:
                 llama.terminate()
                 llama.wait(30)

@@ -23,6 +23,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -100,9 +101,12 @@ async def _text(client: openai.AsyncOpenAI, thread_id: str) -> tuple[str, list[A
 # repeats itself until the 8,192-token window is full takes minutes on a loaded core) and the
 # run's expiry (bench_real_model.py sets RUN_EXPIRES_AFTER).
 MAX_COMPLETION_TOKENS = 1024
+# The threads the current attempt ran on, for its transcript (run_suite's `transcripts`).
+_THREADS: list[str] = []
 
 
 async def _run(client: openai.AsyncOpenAI, thread_id: str, assistant_id: str, **extra: Any) -> Any:
+    _THREADS.append(thread_id)
     return await client.beta.threads.runs.create_and_poll(
         thread_id=thread_id,
         assistant_id=assistant_id,
@@ -238,8 +242,49 @@ FLOWS: list[tuple[str, Callable[..., Awaitable[tuple[bool, str]]]]] = [
 ]
 
 
+async def _save_transcript(client: openai.AsyncOpenAI, path: Path, note: str) -> None:
+    """The attempt's threads as JSON: every run (status, last_error, usage), its steps (calls and
+    their outputs) and the messages, oldest first: what the model wrote and what it got back."""
+    threads = []
+    for thread_id in dict.fromkeys(_THREADS):
+        runs = (await client.beta.threads.runs.list(thread_id, order="asc")).data
+        threads.append(
+            {
+                "thread_id": thread_id,
+                "runs": [
+                    {
+                        **run.model_dump(include={"id", "status", "last_error", "usage"}),
+                        "steps": [
+                            step.model_dump(
+                                include={"type", "status", "step_details", "last_error"}
+                            )
+                            for step in (
+                                await client.beta.threads.runs.steps.list(
+                                    run.id, thread_id=thread_id, order="asc"
+                                )
+                            ).data
+                        ],
+                    }
+                    for run in runs
+                ],
+                "messages": [
+                    message.model_dump(include={"role", "content", "run_id"})
+                    for message in (
+                        await client.beta.threads.messages.list(thread_id, order="asc")
+                    ).data
+                ],
+            }
+        )
+    text = json.dumps({"note": note, "threads": threads}, indent=1, default=str)
+    await asyncio.to_thread(path.write_text, text)
+
+
 async def run_suite(
-    client: openai.AsyncOpenAI, model: str, attempts: int, only: str = ""
+    client: openai.AsyncOpenAI,
+    model: str,
+    attempts: int,
+    only: str = "",
+    transcripts: Path | None = None,
 ) -> list[Flow]:
     state = await _setup(client, model)
     flows = []
@@ -249,6 +294,7 @@ async def run_suite(
         flow = Flow(name)
         for i in range(attempts):
             start = time.perf_counter()
+            _THREADS.clear()
             try:
                 ok, note = await attempt(client, state, i)
             except openai.APIError as error:
@@ -257,5 +303,9 @@ async def run_suite(
             flow.outcomes.append(ok)
             flow.notes.append(note)
             print(f"{name} #{i + 1}: {'ok' if ok else 'no'} ({note})", flush=True)
+            if transcripts is not None:
+                slug = "".join(c if c.isalnum() else "-" for c in name)
+                path = transcripts / f"{slug}-{i + 1}-{'ok' if ok else 'no'}.json"
+                await _save_transcript(client, path, note)
         flows.append(flow)
     return flows

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from openai_assistant_mcp.engine.runs.loops import ANSWER_IF_DONE
 from openai_assistant_mcp.engine.sandbox import SandboxSettings
 from tests.runner.sse_tap import TapTransport, parse_sse
 from tests.support.sandbox import sandbox_settings
@@ -76,11 +77,11 @@ async def test_arithmetic_with_printed_output(
     [call] = await code_calls(oai, thread_id, run.id)
     assert call.code_interpreter.input == "print(6 * 7)\n"
     assert [(o.type, o.logs) for o in call.code_interpreter.outputs] == [("logs", "42")]
-    assert provider.requests[1].messages[-1] == {
-        "role": "tool",
-        "tool_call_id": call.id,
-        "content": "42",
-    }
+    # The output, then (a provider small models run on: not OpenAI) the reminder to answer.
+    assert provider.requests[1].messages[-2:] == [
+        {"role": "tool", "tool_call_id": call.id, "content": "42"},
+        {"role": "system", "content": ANSWER_IF_DONE},
+    ]
     message = await answer(oai, thread_id)
     assert message.role == "assistant" and message.content[0].text.value == "Result: 42"
 

@@ -149,3 +149,34 @@ def test_a_repeat_is_the_same_name_and_equal_arguments() -> None:
         loops.repeated_outputs([ToolCall(0, "c", "get_weather", '{"city": "Paris"}')], unanswered)
         is None
     )
+
+
+async def test_required_answered_with_text_is_asked_for_again(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    """tool_choice "required" (any tool), which llama.cpp ignores too: asked again, plainly."""
+    provider.script(Text("It is probably sunny."), Text(AS_TEXT))
+    thread_id, run = await _weather_run(oai, tool_choice="required")
+    assert run.status == "requires_action", run.last_error
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    second = provider.requests[1]
+    assert second.body["tool_choice"] == "required"
+    assert second.messages[-1]["role"] == "system"
+    assert "Call one of the functions now (get_weather)" in second.messages[-1]["content"]
+    listed = await oai.beta.threads.messages.list(thread_id)
+    assert [m.role for m in listed.data] == ["user"]  # the text answer was never a message
+
+
+async def test_required_answered_with_text_twice_fails_the_run_saying_so(
+    oai: openai.AsyncOpenAI, provider: ScriptedProvider
+) -> None:
+    provider.script(Text("It is probably sunny."), Text("Sunny, I think."))
+    thread_id, run = await _weather_run(oai, tool_choice="required")
+    assert run.status == "failed"
+    assert run.last_error is not None and run.last_error.code == "server_error"
+    assert "instead of calling a tool" in run.last_error.message
+    assert '"required"' in run.last_error.message
+    assert len(provider.requests) == 2
+    listed = await oai.beta.threads.messages.list(thread_id)
+    assert [m.role for m in listed.data] == ["user"]

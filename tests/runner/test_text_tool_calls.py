@@ -245,7 +245,24 @@ def test_whole_repeated_calls_at_the_end_are_one_call() -> None:
         text_calls.TextCall("get_weather", '{"city": "Paris"}')
     ]
     different = written + '{"name": "get_weather", "arguments": {"city": "Rome"}}'
-    assert text_calls.parse(different, ["get_weather"]) is None
+    assert text_calls.parse(different, ["get_weather"]) == [
+        text_calls.TextCall("get_weather", '{"city": "Paris"}'),
+        text_calls.TextCall("get_weather", '{"city": "Rome"}'),
+    ]
+    assert text_calls.parse(different + "\nThat is all.", ["get_weather"]) is None
+    assert text_calls.parse(written + '{"city": "Rome"}', ["get_weather"]) is None
+
+
+def test_several_calls_one_a_line_are_those_calls() -> None:
+    """As Qwen2.5-0.5B answered "(no output …)" in the task suite: two calls, one a line."""
+    first = "import pandas as pd; df = pd.read_csv('/mnt/data/prices.csv'); print(df['price'])"
+    second = "print(df['price'].mean())"
+    written = "\n".join(
+        json.dumps({"name": "python", "arguments": {"code": code}}) for code in (first, second)
+    )
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall("python", json.dumps({"code": code})) for code in (first, second)
+    ]
 
 
 # Qwen2.5-0.5B's code_interpreter calls in the task suite, under names of its own (issue 23).
@@ -293,3 +310,68 @@ def test_triple_quoted_code_is_read_as_its_dedented_text() -> None:
     ]
     prose = 'Run this: """print(1)"""'
     assert text_calls.parse(prose, ["python"]) is None
+
+
+# Qwen2.5-0.5B's calls in the task suite's CSV mean that were left open (bench transcripts,
+# issue 23): the code string's closing quote missing before the braces; a fenced call one brace
+# short (with raw newlines in the string).
+LEFT_OPEN = [
+    (
+        '{"name": "python", "arguments": {"code": "mean_price = df[\'price\'].mean()\\n'
+        "print(mean_price)}}",
+        "mean_price = df['price'].mean()\nprint(mean_price)",
+    ),
+    (
+        '```json\n{\n  "name": "python",\n  "arguments": {\n    "code": "from numpy import '
+        "load_csv\nprices = load_csv('/mnt/data/prices.csv')\nmean_price = "
+        "prices['price'].mean()\nreturn mean_price, prices\"\n}\n```",
+        "from numpy import load_csv\nprices = load_csv('/mnt/data/prices.csv')\n"
+        "mean_price = prices['price'].mean()\nreturn mean_price, prices",
+    ),
+]
+
+
+# A fence closed that was never opened, after a call that fixed its error (task suite).
+STRAY_FENCE = (
+    '{"name": "python", "arguments": {"code": "import pandas as pd; df = pd.read_csv('
+    "'/mnt/data/prices.csv'); print(df['price'].mean())\"}}\n```"
+)
+
+
+@pytest.mark.parametrize(
+    "written", [STRAY_FENCE, "```json\n" + STRAY_FENCE[: -len("\n```")]], ids=["end", "start"]
+)
+def test_a_fence_without_its_partner_is_left_out(written: str) -> None:
+    code = (
+        "import pandas as pd; df = pd.read_csv('/mnt/data/prices.csv'); print(df['price'].mean())"
+    )
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall("python", json.dumps({"code": code}))
+    ]
+    assert text_calls.parse("The mean is 16.17.\n```", ["python"]) is None
+
+
+@pytest.mark.parametrize(("written", "code"), LEFT_OPEN)
+def test_a_call_left_open_is_closed(written: str, code: str) -> None:
+    assert text_calls.parse(written, ["python"]) == [
+        text_calls.TextCall("python", json.dumps({"code": code}))
+    ]
+
+
+def test_only_what_was_left_open_is_closed() -> None:
+    # Closed out of order, or open on a backslash: not a call; nor data of another shape.
+    assert text_calls.parse('{"name": "python", "arguments": {"code": "x"]}', ["python"]) is None
+    assert text_calls.parse('{"name": "python", "arguments": {"code": "x\\', ["python"]) is None
+    assert text_calls.parse('{"answer": "the mean is 16.17', ["python"]) is None
+    assert text_calls.parse('{"name": "other", "arguments": {"x": 1', ["python"]) is None
+
+
+@pytest.mark.parametrize("tag", ["json", "tools"])
+def test_calls_in_json_or_tools_tags(tag: str) -> None:
+    """As Qwen2.5-0.5B wrote them in the task suite, besides <tool_call>."""
+    written = f'<{tag}>\n{{"name": "calculateMean", "arguments": {{"code": "print(1)"}}}}\n</{tag}>'
+    assert text_calls.parse(written, ["python"], code_tool="python") == [
+        text_calls.TextCall("python", '{"code": "print(1)"}')
+    ]
+    assert text_calls.undecided(f"<{tag}>")
+    assert text_calls.parse(f"See <{tag}>{{}}</{tag}> above.", ["python"]) is None

@@ -92,6 +92,7 @@ async def start_engine(
         max_retries=settings.provider_max_retries,
         compat=settings.provider_compat,
         text_tool_calls=settings.provider_text_tool_calls,
+        engine_citations=settings.file_search_engine_citations,
         context_tokens=settings.provider_context_tokens,
     )
     hasher = hasher_for(settings)

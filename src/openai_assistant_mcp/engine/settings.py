@@ -105,6 +105,13 @@ class EngineSettings(DocumentedSettings):
         description="take an answer that is only a tool call written as text (JSON, a fenced "
         "block, <tool_call> tags) as that call: auto = for providers other than OpenAI",
     )
+    # Citations of file_search results written by the engine (runs/engine_citations.py).
+    file_search_engine_citations: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        alias="FILE_SEARCH_ENGINE_CITATIONS",
+        description="cite the file_search result a sentence of the answer repeats, when the "
+        "model wrote no source marker there: auto = for providers other than OpenAI",
+    )
     # The model's context window, when the provider does not say it (providers/context.py).
     provider_context_tokens: int | None = Field(
         default=None,

@@ -27,6 +27,24 @@ async def test_exception_is_a_traceback_and_the_session_goes_on(sandbox: Sandbox
     assert (await sandbox.pool.execute("t1", "keep")).logs() == "'kept'"
 
 
+async def test_tracebacks_are_short_and_show_the_code_s_lines(sandbox: Sandbox) -> None:
+    """What a model reads to fix its code (issue 23): each line of its code that failed, the
+    library's frames counted in one line (the one that raised kept), no chained exceptions."""
+    setup = "import pandas as pd\ndf = pd.DataFrame({'cost': [1, 2]})\n"
+    failed = (await sandbox.pool.execute("t1", setup + "df['price'].mean()")).logs()
+    lines = failed.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1:3] == ['  File "<code>", line 3, in <module>', "    df['price'].mean()"]
+    assert any(line.startswith("  [") and "frame" in line for line in lines)
+    assert lines[-1] == "KeyError: 'price'"
+    assert "During handling" not in failed and "direct cause" not in failed
+    assert len(lines) < 12
+    # A syntax error the compiler finds (not the parser) shows its line too.
+    returned = (await sandbox.pool.execute("t1", "mean = 3\nreturn mean")).logs()
+    assert returned.splitlines()[:2] == ['  File "<code>", line 2', "    return mean"]
+    assert returned.splitlines()[-1] == "SyntaxError: 'return' outside function"
+
+
 async def test_output_is_capped(sandbox: Sandbox, sandbox_settings: SandboxSettings) -> None:
     result = await sandbox.pool.execute("t1", "for i in range(100000):\n    print(i)")
     assert len(result.output) == sandbox_settings.output_chars

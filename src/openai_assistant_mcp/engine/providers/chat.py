@@ -51,6 +51,7 @@ class ChatProvider:
         max_retries: int,
         compat: str = "",
         text_tool_calls: str = "auto",
+        engine_citations: str = "auto",
         context_tokens: int | None = None,
     ) -> None:
         self.server_key = server_key
@@ -65,8 +66,15 @@ class ChatProvider:
         # Tool calls written as text are taken as calls (runs/text_calls.py): by default for
         # every provider but OpenAI, whose API returns calls as calls (a JSON answer there is
         # an answer).
+        openai_itself = self._client.base_url.host == "api.openai.com"
         self.text_tool_calls = text_tool_calls == "on" or (
-            text_tool_calls == "auto" and self._client.base_url.host != "api.openai.com"
+            text_tool_calls == "auto" and not openai_itself
+        )
+        # The engine cites file_search results the answer uses when the model writes no
+        # marker (runs/engine_citations.py): by default for every provider but OpenAI, whose
+        # models write the markers themselves.
+        self.engine_citations = engine_citations == "on" or (
+            engine_citations == "auto" and not openai_itself
         )
         self.windows = ContextWindows(str(self._client.base_url), context_tokens)
 

@@ -56,6 +56,9 @@ class BuiltinResult:
     # ({"file_id": ..., "path": "/mnt/data/x.csv"} / {"file_id": ..., "image": True}).
     sources: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
+    # The call ran without an error and gave output (code_interpreter): the model may well
+    # answer from it now (small models are told so: loops.answer_if_done).
+    ran_cleanly: bool = False
 
 
 class BuiltinTool(Protocol):

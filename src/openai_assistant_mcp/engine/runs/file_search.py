@@ -15,6 +15,7 @@ from ..store import file_store, repository
 from ..store import vector_repository as repo
 from ..vectors.text import encoding
 from .builtin import BuiltinContext, BuiltinResult
+from .engine_citations import terms
 from .prompt import CHARS_PER_TOKEN
 
 FUNCTION_NAME = "file_search"
@@ -38,6 +39,18 @@ _DESCRIPTION = (
     "Search the user's files. Give one or more short queries; returns matching excerpts, each "
     "under a source marker like 【0:1†name】. Cite a source by copying its marker exactly."
 )
+
+
+def newest_question(thread_messages: list[dict[str, Any]]) -> str:
+    """The text of the thread's newest user message ("" when there is none)."""
+    for message in reversed(thread_messages):
+        if message.get("role") == "user":
+            return " ".join(
+                part["text"]["value"]
+                for part in message.get("content") or []
+                if part.get("type") == "text"
+            ).strip()
+    return ""
 
 
 def marker(call_index: int, result_index: int, filename: str) -> str:
@@ -75,15 +88,8 @@ class FileSearch:
     async def forced_arguments(self, ctx: BuiltinContext) -> str | None:
         """The search the run makes when it forces file_search and the model did not call it:
         the newest user message's text as the query."""
-        for message in reversed(ctx.thread_messages):
-            if message.get("role") == "user":
-                text = " ".join(
-                    part["text"]["value"]
-                    for part in message.get("content") or []
-                    if part.get("type") == "text"
-                ).strip()
-                return json.dumps({"queries": [text[:MAX_QUERY_CHARS]]}) if text else None
-        return None
+        text = newest_question(ctx.thread_messages)
+        return json.dumps({"queries": [text[:MAX_QUERY_CHARS]]}) if text else None
 
     async def call(self, ctx: BuiltinContext, arguments: str) -> BuiltinResult:
         options = _tool_options(ctx.run)
@@ -163,7 +169,9 @@ class FileSearch:
                     "content": [{"type": "text", "text": text}],
                 }
             )
-            sources.append({"marker": mark, "file_id": hit["file_id"], "filename": name})
+            sources.append(
+                {"marker": mark, "file_id": hit["file_id"], "filename": name, "terms": terms(text)}
+            )
             blocks.append(f"{mark}\n{text}")
         if not blocks:
             output = "No results found for: " + "; ".join(queries)

@@ -8,9 +8,14 @@
   its built-in calls run again, and the next round is asked with `tool_choice: "none"` and an
   instruction to answer (`answer_now`). Only where text tool calls are recognised (not on
   OpenAI's own API, which sends every call on).
-- **A forced function not called.** When `tool_choice` names a function and the model answers
-  with text (llama.cpp ignores a named tool_choice), the round is asked once more with an
-  instruction to write the call (`call_now`); a second text answer fails the run, saying so."""
+- **No answer after a clean output.** After code that ran without an error and printed its
+  result, Qwen2.5-0.5B wrote yet another call (rewriting the same computation) instead of
+  answering. The next round gets a system message last saying the output is above and to
+  answer from it if it answers the question (`answer_if_done`); tools stay offered, so a model
+  that needs more code still calls it. Only where text tool calls are recognised.
+- **A forced function not called.** When `tool_choice` names a function, or is `"required"`,
+  and the model answers with text (llama.cpp ignores both), the round is asked once more with
+  an instruction to write the call (`call_now`); a second text answer fails the run, saying so."""
 
 from __future__ import annotations
 
@@ -19,11 +24,20 @@ from typing import Any
 
 from .builtin import BuiltinTool
 from .prompt import answer_now_text
+from .round import Forced
 from .stream import ToolCall
 
+ANSWER_IF_DONE = (
+    "The tool ran; its output is above. If it answers the user's question, answer now in plain "
+    "text, giving the result. Call a tool again only if more is needed."
+)
 CALL_NOW = (
     "Call the function {name} now. Reply with only the call, as JSON: "
     '{{"name": "{name}", "arguments": {{...}}}}'
+)
+CALL_ANY_NOW = (
+    "Call one of the functions now ({names}). Reply with only the call, as JSON: "
+    '{{"name": "<function>", "arguments": {{...}}}}'
 )
 
 
@@ -69,15 +83,33 @@ def answer_now(request: dict[str, Any], offered: dict[str, BuiltinTool]) -> dict
     return {**request, "messages": messages, "tool_choice": "none"}
 
 
-def call_now(request: dict[str, Any], name: str) -> dict[str, Any]:
-    """The request asking again for the call `tool_choice` forces, told plainly."""
-    told = {"role": "system", "content": CALL_NOW.format(name=name)}
+def answer_if_done(request: dict[str, Any]) -> dict[str, Any]:
+    """The request after built-in calls that ran cleanly (code that printed its result), with
+    the model reminded that it may answer now; tools stay offered (`tool_choice` unchanged)."""
+    told = {"role": "system", "content": ANSWER_IF_DONE}
     return {**request, "messages": [*request["messages"], told]}
 
 
-def not_called(name: str) -> str:
+def call_now(request: dict[str, Any], forced: Forced) -> dict[str, Any]:
+    """The request asking again for the call `tool_choice` forces, told plainly."""
+    if forced.name is not None:
+        text = CALL_NOW.format(name=forced.name)
+    else:
+        names = [tool["function"]["name"] for tool in request.get("tools") or ()]
+        text = CALL_ANY_NOW.format(names=", ".join(names))
+    told = {"role": "system", "content": text}
+    return {**request, "messages": [*request["messages"], told]}
+
+
+def not_called(forced: Forced) -> str:
+    if forced.name is None:
+        return (
+            "The model answered with text instead of calling a tool, which the run's tool_choice "
+            '"required" requires, even when asked again; the provider may ignore tool_choice '
+            '(llama.cpp does). Use tool_choice "auto" or a model that follows it.'
+        )
     return (
-        f"The model answered with text instead of calling {name}, which the run's tool_choice "
-        "requires, even when asked again; the provider may ignore a named tool_choice "
-        '(llama.cpp does). Use tool_choice "auto" or a model that follows it.'
+        f"The model answered with text instead of calling {forced.name}, which the run's "
+        "tool_choice requires, even when asked again; the provider may ignore a named "
+        'tool_choice (llama.cpp does). Use tool_choice "auto" or a model that follows it.'
     )

@@ -10,6 +10,7 @@ from ..services import generated_files, messages, run_steps
 from ..services.common import now
 from ..services.run_end import Unsaved, text_part
 from .citations import citations
+from .engine_citations import Citer, terms
 from .lifecycle import StepStatus, step_event
 from .stream import Answer, ToolCall, function_call
 from .turn_tools import BuiltinRound
@@ -24,8 +25,11 @@ class Record:
         run: dict[str, Any],
         execution: dict[str, Any],
         publish: Callable[[str, Any], None],
+        engine_citations: bool = False,
+        question: str = "",
     ) -> None:
         self.run = run
+        self.execution = execution
         self.run_id = run["id"]
         self.publish = publish
         self.include = tuple(execution.get("include") or ())
@@ -35,6 +39,11 @@ class Record:
         self.message_step: dict[str, Any] | None = None
         self.text: list[str] = []
         self.tool_step: dict[str, Any] | None = None
+        # Sentences of the message cited by the engine (FILE_SEARCH_ENGINE_CITATIONS): when on,
+        # each message written after file_search results streams through a Citer.
+        self.engine_citations = engine_citations
+        self.question = frozenset(terms(question))
+        self.citer: Citer | None = None
         # Outputs the engine gave function calls itself (a call repeated: see loops.py).
         self.given_outputs: dict[str, str] = {}
         self.answer = Answer()  # the current round's
@@ -57,7 +66,8 @@ class Record:
         extra_parts: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         assert self.message is not None
-        part = text_part("".join(self.text))
+        pending = self.citer.pending if self.citer is not None else ""  # not yet published
+        part = text_part("".join(self.text) + pending)
         if annotations:
             part["text"]["annotations"] = annotations
         return {**self.message, "content": [part, *(extra_parts or [])]}
@@ -95,6 +105,12 @@ class Record:
     def on_text(self, text: str) -> None:
         if self.message is None:
             self.open_message()
+        if self.citer is not None:
+            text = self.citer.feed(text)
+        if text:
+            self._publish_text(text)
+
+    def _publish_text(self, text: str) -> None:
         assert self.message is not None
         self.text.append(text)
         part = {"index": 0, "type": "text", "text": {"value": text, "annotations": []}}
@@ -114,6 +130,8 @@ class Record:
         message.update(status="in_progress", completed_at=None)
         step = run_steps.message_creation(self.run, message["id"])
         self.message, self.message_step, self.text = message, step, []
+        sources = self.execution.get("sources") or []
+        self.citer = Citer(sources, self.question) if self.engine_citations and sources else None
         self.publish_step("thread.run.step.created", step)
         self.publish_step(step_event(StepStatus.IN_PROGRESS), step)
         self.publish("thread.message.created", message)
@@ -127,8 +145,12 @@ class Record:
         extra_parts: list[dict[str, Any]] | None = None,
     ) -> None:
         """The message is whole (or cut: `incomplete` says why); so is its step. `extra_parts`
-        follow the text (e.g. image_file parts of charts the run's code made)."""
+        follow the text (e.g. image_file parts of charts the run's code made); without
+        `annotations`, the citations of file_search sources in its text."""
         assert self.message is not None and self.message_step is not None
+        self._flush_citer()
+        if annotations is None:
+            annotations = citations(self.said, self.execution.get("sources") or [])
         stamp = now()
         message = self._message_now(annotations, extra_parts)
         if incomplete is None:
@@ -146,6 +168,12 @@ class Record:
         self.done_messages.append(message)
         self.done_steps.append(step)
         self.message = self.message_step = None
+        self.citer = None
+
+    def _flush_citer(self) -> None:
+        """The message's last sentence, held back by the Citer, published (cited if supported)."""
+        if self.citer is not None and (rest := self.citer.flush()):
+            self._publish_text(rest)
 
     def close_answer(
         self, finish_reason: str, usage: dict[str, int], execution: dict[str, Any]
@@ -154,6 +182,7 @@ class Record:
         and images of the files the run's code made (from the run's `execution`)."""
         if self.message is None:  # the model said nothing: still record an (empty) answer
             self.open_message()
+        self._flush_citer()
         reason = {"length": "max_tokens", "content_filter": "content_filter"}
         said = self.said
         made = execution.get("generated_files") or []

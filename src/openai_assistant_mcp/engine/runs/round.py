@@ -4,9 +4,9 @@ Text goes to the message being written and tool calls to the round's step as the
 except text that may still be a tool call written as text (held back until decided, see
 `text_calls`); the stream is cut at the engine's output cap, at a call written over and over,
 or past the completion budget a provider ignores (`budget`). When the request forces a named
-function (`tool_choice`) on a provider whose models may miss it (text tool calls looked for), the
-whole answer is held: text instead of the call is not shown (the turn decides what happens
-then, see `loops`)."""
+function or any call (`tool_choice`) on a provider whose models may miss it (text tool calls
+looked for), the whole answer is held: text instead of the call is not shown (the turn decides
+what happens then, see `loops`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Streamed:
     """How the round's stream ended."""
 
     capped: bool = False  # cut at the output cap or the completion budget
-    # The text the model answered instead of the function the request forced (not shown).
+    # The text the model answered instead of the call the request forced (not shown).
     instead: str | None = None
 
 
@@ -35,6 +35,22 @@ def forced_name(request: dict[str, Any]) -> str | None:
     choice = request.get("tool_choice")
     name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
     return name if isinstance(name, str) else None
+
+
+@dataclass(frozen=True)
+class Forced:
+    """A call the request's tool_choice requires: of the function `name`, or (None) of any
+    offered tool (`"required"`)."""
+
+    name: str | None
+
+
+def forced_call(request: dict[str, Any]) -> Forced | None:
+    """The call the request's tool_choice requires, if any."""
+    if request.get("tool_choice") == "required" and request.get("tools"):
+        return Forced(None)
+    name = forced_name(request)
+    return None if name is None else Forced(name)
 
 
 async def engine_call(
@@ -68,7 +84,7 @@ async def stream_round(
     looked_for = text_calls.looked_for(request, provider.text_tool_calls)
     # A forced call's round is held whole where models miss it (not OpenAI, which obeys): an
     # answer instead of the call is not shown.
-    forced = forced_name(request) if looked_for or engine_made else None
+    forced = forced_call(request) if looked_for or engine_made else None
     held = text_calls.Held(
         looked_for, hold_all=forced is not None, code_tool=text_calls.code_tool(request)
     )

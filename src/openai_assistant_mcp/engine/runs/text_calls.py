@@ -20,11 +20,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-# A fenced block (```json, ```tool_call, or bare), or <tool_call> … </tool_call> tags.
+# A fenced block (```json, ```tool_call, or bare), or <tool_call> … </tool_call> tags (also
+# <json> and <tools>, as Qwen2.5-0.5B wrote them in the task suite).
 _FENCE = re.compile(r"```[\w-]*[ \t]*\n?(.*?)```", re.S)
-_TAGS = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+_TAGS = re.compile(r"<(?:tool_call|tools|json)>(.*?)</(?:tool_call|tools|json)>", re.S)
 # The openings a call may start with, as written by the models seen (tags, fences, JSON).
-_OPENINGS = ("<tool_call>", "```", "{", "[")
+_OPENINGS = ("<tool_call>", "<tools>", "<json>", "```", "{", "[")
 # Keys an object that is a call may begin with; any other first key decides: not a call.
 _CALL_KEYS = {"name", "arguments", "parameters", "function", "type", "id", "tool", "tool_name"}
 _FIRST_KEY = re.compile(r'^(?:\[\s*)?\{\s*"([^"\\]{0,40})"')
@@ -44,7 +45,7 @@ def parse(
 ) -> list[TextCall] | None:
     """The calls `text` consists of, or None when it is not only calls of `offered` tools
     (with `code_tool`, see `_call`)."""
-    body = text.strip()
+    body = _without_stray_fence(text.strip())
     if not body or len(body) > MAX_HELD_CHARS:
         return None
     for pattern in (_TAGS, _FENCE):
@@ -61,16 +62,30 @@ def parse(
     return _calls_in(body, offered, code_tool)
 
 
+_STRAY_OPENING = re.compile(r"^```[\w-]*[ \t]*\n?")
+
+
+def _without_stray_fence(body: str) -> str:
+    """`body` without a fence that has no partner, at its start or its end (Qwen2.5-0.5B closed
+    a call with a fence it never opened)."""
+    if body.count("```") != 1:
+        return body
+    if body.endswith("```"):
+        return body[:-3].rstrip()
+    return _STRAY_OPENING.sub("", body) if body.startswith("```") else body
+
+
 def _calls_in(
     block: str, offered: Collection[str], code_tool: str | None = None
 ) -> list[TextCall] | None:
     try:
         value = _loads(block.strip())
     except ValueError:
-        values = _values(block)  # one call a line, the same written again and again
-        if len(values) < 2 or any(v != values[0] for v in values):
+        # One call a line: the same written again and again (taken once), or several calls.
+        values = _values(block)
+        if len(values) < 2 or _values_end(block) < len(block.rstrip()):
             return None
-        value = values[0]
+        value = [v for i, v in enumerate(values) if v not in values[:i]]
     items = value if isinstance(value, list) else [value]
     calls = [_call(item, offered, code_tool) for item in items]
     if not calls or any(call is None for call in calls):
@@ -86,10 +101,46 @@ def _loads(text: str) -> Any:
     try:
         return json.loads(text, strict=False)
     except ValueError:
-        if '"""' not in text:
+        if '"""' in text:
+            quoted = _TRIPLE.sub(
+                lambda m: json.dumps(textwrap.dedent(m.group(1)).strip("\n")), text
+            )
+            return json.loads(quoted, strict=False)
+        closed = _closed(text)
+        if closed is None:
             raise
-    quoted = _TRIPLE.sub(lambda m: json.dumps(textwrap.dedent(m.group(1)).strip("\n")), text)
-    return json.loads(quoted, strict=False)
+    return json.loads(closed, strict=False)
+
+
+def _closed(text: str) -> str | None:
+    """`text` with what it left open closed, as Qwen2.5-0.5B left its calls: a string whose
+    closing quote is missing before the final braces (`{"code": "print(x)}}`), braces never
+    closed (a fenced call one `}` short). None when that cannot be it (a bracket closed out of
+    order, a string left open on a backslash)."""
+    expected, in_string, escaped = [], False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            expected.append("}" if char == "{" else "]")
+        elif char in "}]":
+            if not expected or expected.pop() != char:
+                return None
+    if in_string:
+        body = text.rstrip()
+        cut = len(body.rstrip("}] \n\t"))  # the closers the string swallowed go after it
+        if escaped or body[:cut].endswith("\\"):
+            return None
+        repaired = body[:cut] + '"' + body[cut:]
+        return None if '"' in text[-1:] else _closed(repaired)
+    return text + "".join(reversed(expected))
 
 
 def _call(item: Any, offered: Collection[str], code_tool: str | None = None) -> TextCall | None:
@@ -138,6 +189,20 @@ def _values(text: str, most: int = 1000) -> list[Any]:
             break
         values.append(value)
     return values
+
+
+def _values_end(text: str) -> int:
+    """Where the whole JSON values at the start of `text` end (`_values`)."""
+    decoder = json.JSONDecoder(strict=False)
+    position = end = 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        try:
+            _, position = decoder.raw_decode(text, position)
+        except ValueError:
+            return end
+        end = position
 
 
 def repeated(

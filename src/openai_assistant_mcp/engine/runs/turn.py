@@ -25,12 +25,13 @@ from ..store.repository import Prepared
 from . import loops
 from .budget import add_usage, estimated_usage, spent_budget
 from .builtin import BuiltinContext, BuiltinTool
+from .file_search import newest_question
 from .fit import DoesNotFit, Fitted, fit, output_room
 from .host import KEY_GONE, Ending, Host, RunGone, TurnFailure, Waiting
 from .lifecycle import STARTABLE, RunStatus, run_event
 from .prompt import build_request, image_file_ids
 from .record import Record
-from .round import engine_call, forced_name, stream_round
+from .round import engine_call, forced_call, stream_round
 from .stream import Answer, ToolCall, function_call
 from .turn_tools import builtin_context, described, unavailable
 
@@ -130,7 +131,13 @@ class Turn:
             raise RunGone(self.run_id)
         self.run, self.tenant, self.execution = row.body, row.tenant, dict(row.execution)
         self.history = history
-        self.record = Record(self.run, self.execution, self.publish)
+        self.record = Record(
+            self.run,
+            self.execution,
+            self.publish,
+            engine_citations=self.executor.provider.engine_citations,
+            question=newest_question(history),
+        )
         self.api_key = self.executor.key_for(self.tenant, self.caller_key)
         if self.api_key is None and not self.executor.keyless_allowed(self.tenant):
             raise TurnFailure("server_error", KEY_GONE)
@@ -173,7 +180,7 @@ class Turn:
             self.executor.db, self.tenant, image_file_ids(self.history)
         )
         rounds = 0
-        answer_now = asked_again = False  # see loops.py
+        answer_now = asked_again = clean_output = False  # see loops.py
         while True:
             spent = spent_budget(self.run, self.execution)
             if spent is not None:
@@ -182,11 +189,14 @@ class Turn:
             request = build_request(self.run, self.execution, self.history, offered, images, notes)
             fitted = await self._fit(request)
             request = fitted.request if fitted else request
-            forced = forced_name(request)
+            forced = forced_call(request)
             if answer_now:
                 request = loops.answer_now(request, offered)
             elif asked_again and forced:
                 request = loops.call_now(request, forced)
+            elif clean_output:
+                request = loops.answer_if_done(request)
+            clean_output = False
             streamed = await stream_round(
                 self.executor.provider,
                 self.api_key,
@@ -229,6 +239,7 @@ class Turn:
                 assert context is not None
                 context.output_tokens = output_room(fitted, [c for c, _ in builtin])
                 await self.rec.builtins.execute(context, builtin)
+                clean_output = self.rec.builtins.ran_cleanly and self._small_models
             self._extend_transcript(calls)
             if repeats:  # the model goes round in circles: answered here, then it must answer
                 answered = [(c, repeats[calls.index(c)]) for c in functions]
@@ -248,9 +259,15 @@ class Turn:
                 return Waiting([function_call(c, with_output=False) for c in functions])
             self.rec.close_tool_step(step_usage)
 
+    @property
+    def _small_models(self) -> bool:
+        """Whether the provider is one small models run on, whose rounds loops.py watches:
+        where text tool calls are recognised (by default every provider but OpenAI)."""
+        return self.executor.provider.text_tool_calls
+
     def _repeats(self, calls: list[ToolCall]) -> list[str] | None:
         """The earlier outputs of this round's calls if all repeat answered ones (loops.py)."""
-        if not self.executor.provider.text_tool_calls:
+        if not self._small_models:
             return None
         return loops.repeated_outputs(calls, self.execution.get("transcript", []))
 

@@ -94,6 +94,8 @@ class BuiltinRound:
         self.offered: dict[str, BuiltinTool] = {}  # by function name
         self.results: dict[str, dict[str, Any]] = {}  # call id -> step tool call (no id)
         self.files: list[dict[str, Any]] = []
+        # Every call of the last round executed ran cleanly (BuiltinResult.ran_cleanly).
+        self.ran_cleanly = False
         self._outputs: list[tuple[str, str]] = []
         # Text already published per call id and field (deltas add up: never sent twice).
         self.sent: dict[str, dict[str, str]] = {}
@@ -113,6 +115,7 @@ class BuiltinRound:
     ) -> None:
         """Execute each call in turn, publishing it as a step delta as it starts, progresses
         and ends."""
+        self.ran_cleanly = bool(calls)
         for call, tool in calls:
 
             def progress(partial: dict[str, Any], call: ToolCall = call) -> None:
@@ -123,6 +126,7 @@ class BuiltinRound:
             self.execution["builtin_calls"] = index + 1
             here = dataclasses.replace(context, progress=progress, call_index=index)
             result = await tool.call(here, call.arguments)
+            self.ran_cleanly = self.ran_cleanly and result.ran_cleanly
             self.results[call.id] = result.tool_call
             self.execution["sources"] = [*self.execution.get("sources", []), *result.sources]
             self.files.extend(result.files)

@@ -31,11 +31,29 @@ OUTPUT_PURPOSE = "assistants_output"
 
 DESCRIPTION = (
     "Run Python 3 code in a stateful sandbox, like a Jupyter notebook: variables persist "
-    "between calls on this thread. The user's files are in /mnt/data; save files there to "
-    "give them to the user (cite them as sandbox:/mnt/data/<name>). matplotlib figures are "
-    "shown to the user. numpy, pandas, matplotlib and scipy are installed; there is no "
-    "internet access. Returns the printed output and the last expression's value."
+    "between calls on this thread. Returns what the code prints and the value of its last "
+    "line if that is an expression: print() the results you need. The user's files are in "
+    "/mnt/data; save files there to give them to the user (cite them as "
+    "sandbox:/mnt/data/<name>). matplotlib figures (plt.show(), or left open) are shown to the "
+    "user. numpy, pandas, matplotlib and scipy are installed; there is no internet access."
 )
+# What the model is told when the code printed nothing (a small model that defined a function
+# and never called it answered with a made-up number).
+NO_OUTPUT = (
+    "(no output: the code printed nothing and its last line is not an expression; print() "
+    "the values you need)"
+)
+# Errors small models made over and over in the task suite (bench/RESULTS.md), and the line
+# that helps their next try; told to the model after the traceback (the step shows the code's
+# own output only).
+RETURN_OUTSIDE = "'return' outside function"
+# Names used without their import (`plt.plot(...)` after importing only pandas).
+_NOT_DEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+_IMPORTS = {
+    "plt": "import matplotlib.pyplot as plt",
+    "pd": "import pandas as pd",
+    "np": "import numpy as np",
+}
 
 
 _FENCED = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.S)
@@ -86,6 +104,26 @@ def partial_code(arguments: str) -> str | None:
             continue
         return code[:-1] if code and "\ud800" <= code[-1] <= "\udbff" else code  # half a pair
     return None
+
+
+def _hints(error: str, files: dict[bytes, Any]) -> list[str]:
+    """Lines for the model after its code's traceback, for errors small models repeat: a
+    `return` at the top level of a cell; a file that is not there (the files that are); a
+    usual short name not imported."""
+    hints = []
+    missing = _NOT_DEFINED.search(error)
+    if missing and missing.group(1) in _IMPORTS:
+        hints.append(f"[{missing.group(1)} is not imported: {_IMPORTS[missing.group(1)]}]")
+    if RETURN_OUTSIDE in error:
+        hints.append(
+            "[the code runs at the top level, like a notebook cell: print() a value rather "
+            "than return it]"
+        )
+    if "FileNotFoundError" in error:
+        names = sorted(display_name(name) for name in files)[:20]
+        present = ", ".join(f"/mnt/data/{name}" for name in names) if names else "none"
+        hints.append(f"[files in /mnt/data: {present}]")
+    return hints
 
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
@@ -186,6 +224,8 @@ class CodeInterpreter:
         if logs:
             outputs.append({"type": "logs", "logs": logs})
         told = [logs] if logs else []
+        if execution.error:
+            told += _hints(execution.error, after)
         s = pool.settings
         budget = s.max_output_mb << 20  # bytes of images and files this execution may store
         for number, png in enumerate(execution.images, 1):
@@ -212,7 +252,9 @@ class CodeInterpreter:
                 f"[{len(changed) - s.max_output_files} more changed files not saved: at most "
                 f"{s.max_output_files} per execution]"
             )
-        return self._result(code, "\n".join(told) or "(no output)", outputs, files)
+        done = self._result(code, "\n".join(told) or NO_OUTPUT, outputs, files)
+        done.ran_cleanly = not execution.error and bool(told)
+        return done
 
     @staticmethod
     def _result(

@@ -13,6 +13,7 @@ import ast
 import binascii
 import io
 import json
+import linecache
 import os
 import resource
 import signal
@@ -20,6 +21,9 @@ import sys
 import traceback
 from types import FrameType
 from typing import Any, NoReturn
+
+# The name tracebacks give the code (a cell has no file).
+CODE_FILE = "<code>"
 
 
 class ExecutionLimit(BaseException):
@@ -84,20 +88,29 @@ def seed_matplotlib_cache(venv: str) -> None:
 
 
 def run_code(code: str, namespace: dict[str, Any]) -> str | None:
-    """Execute like a notebook cell: the last bare expression's repr is printed."""
+    """Execute like a notebook cell: the last bare expression's repr is printed. An error is
+    told as a short traceback: the code's own lines shown (`error_text`)."""
+    # The source as tracebacks read it (no file holds it): each frame in the code shows its line.
+    linecache.cache[CODE_FILE] = (len(code), None, code.splitlines(True), CODE_FILE)
     try:
-        tree = ast.parse(code, "<code>", "exec")
-    except SyntaxError:
-        return traceback.format_exc(limit=0)
+        # Compiled from the text first: every syntax error (also the compiler's, such as a
+        # `return` outside a function) shows its line and where in it.
+        compile(code, CODE_FILE, "exec", dont_inherit=True)
+        tree = ast.parse(code, CODE_FILE, "exec")
+    except SyntaxError as error:
+        lines = code.splitlines()
+        if error.text is None and error.lineno and 0 < error.lineno <= len(lines):
+            error.text = lines[error.lineno - 1]  # the compiler's own errors come without it
+        return "".join(traceback.format_exception_only(type(error), error))
     last = None
     tail = tree.body[-1] if tree.body else None
     if isinstance(tail, ast.Expr):
         tree.body.pop()
         last = ast.Expression(tail.value)
     try:
-        exec(compile(tree, "<code>", "exec"), namespace)
+        exec(compile(tree, CODE_FILE, "exec"), namespace)
         if last is not None:
-            value = eval(compile(last, "<code>", "eval"), namespace)
+            value = eval(compile(last, CODE_FILE, "eval"), namespace)
             if value is not None:
                 print(repr(value))
         return None
@@ -105,10 +118,28 @@ def run_code(code: str, namespace: dict[str, Any]) -> str | None:
         return f"{type(limit).__name__}: {limit}"
     except MemoryError:
         return "MemoryError: the sandbox's memory limit was reached"
-    except (Exception, SystemExit, KeyboardInterrupt):
-        kind, value, tb = sys.exc_info()
-        # Drop the driver's own frame from the traceback: the user sees only their code.
-        return "".join(traceback.format_exception(kind, value, tb.tb_next if tb else None))
+    except (Exception, SystemExit, KeyboardInterrupt) as error:
+        return error_text(error)
+
+
+def error_text(error: BaseException) -> str:
+    """The traceback of an error the code raised, short: the code's own frames with their
+    lines, library frames between them counted in one line (the frame that raised kept), the
+    exception without the chain of others raised while handling it (pandas raises a KeyError
+    from another); the driver's own frame left out."""
+    frames = traceback.extract_tb(error.__traceback__)[1:]  # [0] is this module's exec
+    lines = ["Traceback (most recent call last):\n"]
+    skipped = 0
+    for index, frame in enumerate(frames):
+        if frame.filename != CODE_FILE and index != len(frames) - 1:
+            skipped += 1
+            continue
+        if skipped:
+            lines.append(f"  [{skipped} frame{'s' if skipped > 1 else ''} in library code]\n")
+            skipped = 0
+        lines += traceback.format_list([frame])
+    lines += traceback.format_exception_only(type(error), error)
+    return "".join(lines)
 
 
 def collect_figures(max_images: int, max_bytes: int) -> list[str]:
