@@ -4,9 +4,9 @@
 The SDK reads each line and writes (then flushes) each answer through a worker thread
 (anyio.wrap_file): three thread hops a call, ~10 % of a short call's CPU. Pipes, sockets and
 terminals are read and written on the event loop here instead; a regular file or the null
-device (stdin redirected from one) keeps the SDK's own path. As the SDK does, fd 0 and fd 1 are pointed at
-the null device and at stderr while serving, so a child process or a stray print cannot reach
-the wire, and restored afterwards.
+device (stdin redirected from one) keeps the SDK's own path. As the SDK does, fd 0 and fd 1
+are pointed at the null device and at stderr while serving, so a child process or a stray
+print cannot reach the wire, and restored afterwards.
 """
 
 from __future__ import annotations
