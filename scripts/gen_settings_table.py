@@ -62,9 +62,13 @@ def _default(info: FieldInfo) -> str:
 def page() -> str:
     rows: dict[str, dict[str, object]] = {}
     for command, model in COMMANDS.items():
+        # The tenant commands read only some of their model's settings (StoreSettings.READ).
+        read: frozenset[str] | None = getattr(model, "READ", None)
         sections = [(model, True), *((s, False) for _, s in env_only_sections(model))]
         for section, has_flags in sections:
             for name, info in flag_fields(section):
+                if read is not None and (section is not model or name not in read):
+                    continue
                 env = str(info.alias)
                 row = rows.setdefault(
                     env,

@@ -41,6 +41,19 @@ def test_the_settings_page_is_generated() -> None:
     assert PAGE.read_text() == page(), "run: uv run python scripts/gen_settings_table.py --write"
 
 
+def test_the_tenant_commands_offer_only_the_settings_they_read() -> None:
+    """CONSOLE_ENABLED, RUN_*, SANDBOX_*... do nothing for `tenants`: neither its --help nor
+    the settings page offers them there."""
+    read = {
+        str(info.alias) for name, info in flag_fields(StoreSettings) if name in StoreSettings.READ
+    }
+    assert {"DATABASE_URL", "DATA_DIR", "ENGINE_SECRET", "FILE_STORAGE_QUOTA_BYTES"} <= read
+    rows = re.findall(r"^\| `([A-Z_]+)` \|.*\| ([a-z, ]+) \|$", PAGE.read_text(), re.M)
+    assert {env for env, commands in rows if "tenants" in commands.split(", ")} == read
+    shown = set(re.findall(r"\(env ([A-Z_]+);", " ".join(_help("tenants", "move").split())))
+    assert shown == read
+
+
 def test_the_readme_settings_table_names_real_settings_and_flags() -> None:
     readme = (REPO / "README.md").read_text()
     section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]

@@ -101,7 +101,16 @@ def test_every_documented_flag_parses_into_its_setting(env: str, flag: str) -> N
     assert vars(args)[field] == "value-given"
 
 
-@pytest.mark.parametrize("flag", ["--data-dir", "--database-url", "--engine-secret"])
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--data-dir",
+        "--database-url",
+        "--engine-secret",
+        "--file-storage-quota-bytes",
+        "--log-level",
+    ],
+)
 def test_the_tenant_commands_take_the_store_flags(flag: str) -> None:
     args = build_parser().parse_args(["tenants", "list", flag, "value-given"])
     fields = {n for n, i in StoreSettings.model_fields.items() if i.alias} & set(vars(args))

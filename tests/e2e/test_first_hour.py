@@ -118,6 +118,15 @@ def test_no_start_warning_when_runs_can_work(tmp_path: Path) -> None:
         assert "Runs will fail" not in stderr and KEY not in stderr
 
 
+def test_stdio_without_a_client_ends_quietly(tmp_path: Path) -> None:
+    """stdin on the null device (`docker run` without -i, a service with no input) ends the
+    stdio server at once, exit 0, with no traceback (epoll refuses the null device)."""
+    env = server_env(tmp_path / "data", "http://127.0.0.1:9/v1")
+    done = _run(env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and " ERROR " not in done.stderr, done.stderr
+
+
 async def test_a_failed_run_is_logged_at_warning(
     model_provider: ScriptedProvider, tmp_path: Path
 ) -> None:

@@ -117,7 +117,7 @@ class FaultProxy:
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="fault-proxy"
         )
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a readiness wait: slow only on a loaded machine
         while not self._server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("the fault proxy did not start")

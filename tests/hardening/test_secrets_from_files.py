@@ -96,7 +96,7 @@ async def test_sse_a_key_sent_only_with_the_stream_is_not_used(start_server: Sta
     would otherwise run as the stream's owner); docs/clients.md says the key goes on every POST."""
     server = start_server("multi-user-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
     auth = _KeyOnTheStreamOnly("sk-stream-only-" + secrets.token_hex(8))
-    async with Client(sse_client(server.url("/sse"), auth=auth)) as client:
+    async with Client(sse_client(server.url("/sse"), auth=auth, timeout=120.0)) as client:
         error = await call_error(client, "list_assistants", {})
     assert error.startswith("No API key: send it in the X-OpenAI-API-Key header")
 

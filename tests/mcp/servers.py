@@ -169,4 +169,5 @@ def streamable_client(
 
 
 def sse_client_for(url: str, headers: dict[str, str] | None = None) -> Client:
-    return Client(sse_client(url, headers=headers, sse_read_timeout=120.0))
+    # The SDK's default gives connecting (and each POST) 5 s: too little on a loaded machine.
+    return Client(sse_client(url, headers=headers, timeout=120.0, sse_read_timeout=120.0))

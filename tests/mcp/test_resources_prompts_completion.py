@@ -341,7 +341,7 @@ async def test_resources_prompts_and_completion_over_sse(start_server: StartServ
     with anyio.fail_after(120):
         # The handshake generation here (stdio above speaks 2026-07-28), as mcpo and older
         # clients open an SSE session.
-        transport = sse_client(server.url("/sse"), sse_read_timeout=120.0)
+        transport = sse_client(server.url("/sse"), timeout=120.0, sse_read_timeout=120.0)
         async with Client(transport, mode="legacy") as client:
             assert client.protocol_version != "2026-07-28"
             await _resources_prompts_and_completion(client)

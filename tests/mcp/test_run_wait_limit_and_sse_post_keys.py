@@ -12,7 +12,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 
 from tests.mcp.fixtures import StartServer
-from tests.mcp.servers import COMMAND, server_env
+from tests.mcp.servers import COMMAND, server_env, sse_client_for
 from tests.mcp.workflow import call, call_error
 
 
@@ -42,11 +42,11 @@ async def test_sse_a_message_post_runs_with_its_own_key_not_the_streams(
     server = start_server("multi-user-sse", TRANSPORT="sse", MCP_CREDENTIALS_PASSTHROUGH="true")
     stream_key, post_key = (f"sk-sse-{n}-{secrets.token_hex(8)}" for n in "ab")
     auth = _KeyPerMethod(stream_key, post_key)
-    async with Client(sse_client(server.url("/sse"), auth=auth)) as client:
+    async with Client(sse_client(server.url("/sse"), auth=auth, timeout=120.0)) as client:
         made = await call(client, "create_assistant", {"model": "m", "name": "posted"})
     url = server.url("/sse")
-    async with Client(sse_client(url, headers={"X-OpenAI-API-Key": post_key})) as client:
+    async with sse_client_for(url, {"X-OpenAI-API-Key": post_key}) as client:
         assert (await call(client, "get_assistant", {"assistant_id": made["id"]}))["id"]
-    async with Client(sse_client(url, headers={"X-OpenAI-API-Key": stream_key})) as client:
+    async with sse_client_for(url, {"X-OpenAI-API-Key": stream_key}) as client:
         error = await call_error(client, "get_assistant", {"assistant_id": made["id"]})
     assert error.startswith("Assistants API error 404")

@@ -434,7 +434,7 @@ class ScriptedProvider:
             target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="provider"
         )
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a readiness wait: slow only on a loaded machine
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the scripted provider did not start")

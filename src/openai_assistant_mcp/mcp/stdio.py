@@ -3,10 +3,10 @@
 
 The SDK reads each line and writes (then flushes) each answer through a worker thread
 (anyio.wrap_file): three thread hops a call, ~10 % of a short call's CPU. Pipes, sockets and
-terminals are read and written on the event loop here instead; a regular file (stdin
-redirected from one) keeps the SDK's own path. As the SDK does, fd 0 and fd 1 are pointed at
-the null device and at stderr while serving, so a child process or a stray print cannot reach
-the wire, and restored afterwards.
+terminals are read and written on the event loop here instead; a regular file or the null
+device (stdin redirected from one) keeps the SDK's own path. As the SDK does, fd 0 and fd 1
+are pointed at the null device and at stderr while serving, so a child process or a stray
+print cannot reach the wire, and restored afterwards.
 """
 
 from __future__ import annotations
@@ -86,8 +86,10 @@ class StdoutText:
 
 
 def _streamable(fd: int) -> bool:
+    # Of character devices only terminals: epoll refuses the null device (stdin of
+    # `docker run` without -i, or `</dev/null`), which then kept the SDK's own path.
     mode = os.fstat(fd).st_mode
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or (stat.S_ISCHR(mode) and os.isatty(fd))
 
 
 def _divert(fd: int, to: int) -> int:
