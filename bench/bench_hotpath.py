@@ -5,15 +5,18 @@ The harness: spawn the server over stdio with the MCP SDK's client, time the han
 (spawn to the initialize answer) and the first tool call, then 200 sequential get_assistant
 calls (remote mode against an `openai-assistant-mcp api` upstream, and the embedded engine);
 then 20 sessions x 20 calls over streamable HTTP and SSE against an upstream answering after
-50 ms. Each figure that can be is also given as a ratio to the direct SDK GET of this run, and
-per-call CPU (the server's, from /proc) next to the SDK's own CPU per GET, since CPU time moves
-much less with the machine's load than wall time.
+50 ms, driven by lean clients (lean_mcp.py: the SDK client's requests, written by hand, so the
+load generator's CPU stays small beside the server's) of both protocols in use. Each figure
+that can be is also given as a ratio to the direct SDK GET of this run, and per-call CPU (the
+server's, from /proc) next to the SDK's own CPU per GET, since CPU time moves much less with
+the machine's load than wall time.
 
     uv run python bench/bench_hotpath.py [--server PATH ...] [--calls 200] [--long]
 
 --server names an `openai-assistant-mcp` executable (repeatable; default this venv's), e.g. a
 baseline worktree's `.venv/bin/openai-assistant-mcp`; builds are measured interleaved.
---long runs 10,000 embedded calls and prints RSS along the way (flatness).
+--long runs 10,000 embedded calls and prints RSS along the way (flatness). --sdk-load drives
+the 20x20 with the MCP SDK's own clients too; --no-stdio / --no-http leave a part out.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import anyio
 import openai
 from bench_mcp import KEY, SlowUpstream, Spawned, clean_env
 from common import cpu_seconds, free_port, rss_mb
+from lean_mcp import lean_client
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
@@ -122,15 +126,29 @@ async def handshake_only(command: str, env: dict[str, str]) -> float:
         return (time.perf_counter() - started) * 1000
 
 
-async def sessions(url: str, transport: str, count: int = 20, calls: int = 20) -> float:
-    """`count` MCP SDK clients at once, each making `calls` get_assistant calls in a row."""
+LOADS = ("2025-06-18", "2026-07-28")  # lean clients (lean_mcp.py); "sdk": the MCP SDK's clients
+
+
+async def sessions(
+    port: int, transport: str, client: str = "2025-06-18", count: int = 20, calls: int = 20
+) -> float:
+    """`count` clients at once, each making `calls` get_assistant calls in a row: lean clients of
+    protocol `client` (lean_mcp.py), or "sdk" for the MCP SDK's own."""
 
     async def one(n: int) -> None:
-        connect = sse_client(url) if transport == "sse" else streamable_http_client(url)
-        async with Client(connect) as client:
+        if client == "sdk":
+            path = "/sse" if transport == "sse" else "/mcp"
+            url = f"http://127.0.0.1:{port}{path}"
+            connect = sse_client(url) if transport == "sse" else streamable_http_client(url)
+            async with Client(connect) as sdk:
+                for i in range(calls):
+                    result = await sdk.call_tool("get_assistant", {"assistant_id": f"asst_{n}_{i}"})
+                    assert not result.is_error, result
+            return
+        async with lean_client(transport, port, client) as lean:
             for i in range(calls):
-                result = await client.call_tool("get_assistant", {"assistant_id": f"asst_{n}_{i}"})
-                assert not result.is_error, result
+                answer = await lean.call_tool("get_assistant", {"assistant_id": f"asst_{n}_{i}"})
+                assert not answer.get("isError"), answer
 
     started = time.perf_counter()
     async with anyio.create_task_group() as group:
@@ -140,10 +158,11 @@ async def sessions(url: str, transport: str, count: int = 20, calls: int = 20) -
 
 
 def http_load(
-    command: str, upstream_url: str, transport: str, rounds: int
-) -> tuple[list[float], float, float]:
-    """Wall seconds of each 20 x 20 round, and the CPU seconds per round (medians) of the server
-    and of this process (the load generator: 20 MCP SDK clients on one event loop)."""
+    command: str, upstream_url: str, transport: str, rounds: int, loads: tuple[str, ...]
+) -> dict[str, tuple[list[float], float, float]]:
+    """Per load generator (`loads`, each a `sessions` client): the wall seconds of each 20 x 20
+    round, and the CPU seconds per round (medians) of the server and of this process (the load
+    generator: 20 clients on one event loop). Rounds of the loads interleaved."""
     port = free_port()
     env = clean_env(
         ASSISTANTS_API_URL=upstream_url,
@@ -152,17 +171,23 @@ def http_load(
         PORT=str(port),
         DATA_DIR=tempfile.mkdtemp(prefix="bench-hotpath-"),
     )
-    path = "/sse" if transport == "sse" else "/mcp"
     with Spawned_at(command, env, port) as server:
-        url = f"http://127.0.0.1:{port}{path}"
-        anyio.run(sessions, url, transport, 5, 5)  # warm-up
-        walls, cpus, own = [], [], []
+        for load in loads:
+            anyio.run(sessions, port, transport, load, 5, 5)  # warm-up
+        got: dict[str, tuple[list[float], list[float], list[float]]] = {
+            load: ([], [], []) for load in loads
+        }
         for _ in range(rounds):
-            cpu, mine = cpu_seconds(server.process.pid), time.process_time()
-            walls.append(anyio.run(sessions, url, transport))
-            cpus.append(cpu_seconds(server.process.pid) - cpu)
-            own.append(time.process_time() - mine)
-        return walls, statistics.median(cpus), statistics.median(own)
+            for load in loads:
+                walls, cpus, own = got[load]
+                cpu, mine = cpu_seconds(server.process.pid), time.process_time()
+                walls.append(anyio.run(sessions, port, transport, load))
+                cpus.append(cpu_seconds(server.process.pid) - cpu)
+                own.append(time.process_time() - mine)
+        return {
+            load: (walls, statistics.median(cpus), statistics.median(own))
+            for load, (walls, cpus, own) in got.items()
+        }
 
 
 class Spawned_at(Spawned):
@@ -187,6 +212,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="stdio runs and HTTP rounds")
     parser.add_argument("--long", action="store_true", help="10,000 embedded calls, RSS along")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--no-stdio", action="store_true")
+    parser.add_argument(
+        "--sdk-load",
+        action="store_true",
+        help="drive the 20x20 with the MCP SDK's clients too (they use more CPU than the server)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)
     servers = args.server or [OWN]
@@ -196,67 +227,75 @@ def main() -> None:
         results[server].setdefault(key, []).append(value)
 
     with tempfile.TemporaryDirectory() as tmp:
-        api_port = free_port()
-        api_env = clean_env(DATA_DIR=f"{tmp}/api")
-        with Spawned_at(OWN, api_env, api_port, ["api", "--port", str(api_port)]):
-            base_url = f"http://127.0.0.1:{api_port}/v1"
-            with openai.OpenAI(base_url=base_url, api_key=KEY) as sync_api:
-                assistant_id = sync_api.beta.assistants.create(model="gpt-4o", name="bench").id
-            direct = [anyio.run(direct_get, base_url, assistant_id, args.calls)]
-            # A user's data dir has met its client before (mcp/handshake.py keeps the answer
-            # there); the first start of a new one is timed apart, once per build.
-            for server in servers:
-                first_env = clean_env(DATA_DIR=f"{tmp}/embedded-{servers.index(server)}")
-                note(server, "first_start", anyio.run(handshake_only, server, first_env))
-            for r in range(args.rounds):
-                for server in servers:
-                    # A data dir per build, kept across runs as a user's is (handshake.py).
-                    remote_env = clean_env(
-                        DATA_DIR=f"{tmp}/remote-{servers.index(server)}",
-                        ASSISTANTS_API_URL=base_url,
-                        OPENAI_API_KEY=KEY,
-                    )
-                    note(
-                        server,
-                        "remote",
-                        anyio.run(stdio_run, server, remote_env, args.calls, assistant_id),
-                    )
-                    embedded_env = clean_env(DATA_DIR=f"{tmp}/embedded-{servers.index(server)}")
-                    note(
-                        server,
-                        "embedded",
-                        anyio.run(
-                            stdio_run, server, embedded_env, args.calls, None, args.long and r == 0
-                        ),
-                    )
+        direct: list[dict[str, float]] = []
+        if not args.no_stdio:
+            api_port = free_port()
+            api_env = clean_env(DATA_DIR=f"{tmp}/api")
+            with Spawned_at(OWN, api_env, api_port, ["api", "--port", str(api_port)]):
+                base_url = f"http://127.0.0.1:{api_port}/v1"
+                with openai.OpenAI(base_url=base_url, api_key=KEY) as sync_api:
+                    assistant_id = sync_api.beta.assistants.create(model="gpt-4o", name="bench").id
                 direct.append(anyio.run(direct_get, base_url, assistant_id, args.calls))
+                # A user's data dir has met its client before (mcp/handshake.py keeps the answer
+                # there); the first start of a new one is timed apart, once per build.
+                for server in servers:
+                    first_env = clean_env(DATA_DIR=f"{tmp}/embedded-{servers.index(server)}")
+                    note(server, "first_start", anyio.run(handshake_only, server, first_env))
+                for r in range(args.rounds):
+                    for server in servers:
+                        # A data dir per build, kept across runs as a user's is (handshake.py).
+                        remote_env = clean_env(
+                            DATA_DIR=f"{tmp}/remote-{servers.index(server)}",
+                            ASSISTANTS_API_URL=base_url,
+                            OPENAI_API_KEY=KEY,
+                        )
+                        note(
+                            server,
+                            "remote",
+                            anyio.run(stdio_run, server, remote_env, args.calls, assistant_id),
+                        )
+                        embedded_env = clean_env(DATA_DIR=f"{tmp}/embedded-{servers.index(server)}")
+                        note(
+                            server,
+                            "embedded",
+                            anyio.run(
+                                stdio_run,
+                                server,
+                                embedded_env,
+                                args.calls,
+                                None,
+                                args.long and r == 0,
+                            ),
+                        )
+                    direct.append(anyio.run(direct_get, base_url, assistant_id, args.calls))
         if not args.no_http:
             upstream_port = free_port()
             with SlowUpstream(upstream_port, 0.05):
                 upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
                 for server in servers:
                     for transport in ("streamable-http", "sse"):
+                        loads = (*LOADS, "sdk") if args.sdk_load else LOADS
                         note(
                             server,
                             transport,
-                            http_load(server, upstream_url, transport, args.rounds),
+                            http_load(server, upstream_url, transport, args.rounds, loads),
                         )
 
-    sdk_p50 = statistics.median(d["p50"] for d in direct)
-    sdk_cpu = statistics.median(d["cpu"] for d in direct)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(
-        f"\nload average {load}; {args.rounds} runs each, medians; SDK direct GET: "
-        f"{sdk_p50:.3f} ms wall, {sdk_cpu:.3f} ms CPU per call"
-    )
+    print(f"\nload average {load}; {args.rounds} runs each, medians")
+    if direct:
+        sdk_p50 = statistics.median(d["p50"] for d in direct)
+        sdk_cpu = statistics.median(d["cpu"] for d in direct)
+        print(f"SDK direct GET: {sdk_p50:.3f} ms wall, {sdk_cpu:.3f} ms CPU per call")
     for server in servers:
         got = results[server]
         print(f"\n{server}")
-        print(
-            f"  stdio embedded, first start of a new data dir: initialize "
-            f"{got['first_start'][0]:.0f} ms"
-        )
-        for mode in ("remote", "embedded"):
+        if direct:
+            print(
+                f"  stdio embedded, first start of a new data dir: initialize "
+                f"{got['first_start'][0]:.0f} ms"
+            )
+        for mode in ("remote", "embedded") if direct else ():
             runs = got[mode]
 
             def med(key: str, runs: list[dict[str, Any]] = runs) -> float:
@@ -276,12 +315,11 @@ def main() -> None:
                 + ", ".join(f"{v:.0f} MiB@{m}" for m, v in rss.items())
             )
         for transport in ("streamable-http", "sse"):
-            if transport in got:
-                walls, cpu, own = got[transport][0]
+            for load, (walls, cpu, own) in got.get(transport, [{}])[0].items():
                 print(
-                    f"  20x20 {transport:15}: {statistics.median(walls):.2f} s "
+                    f"  20x20 {transport:15} {load:10}: {statistics.median(walls):.2f} s "
                     f"(min {min(walls):.2f}; ideal 1.0), CPU a round: server {cpu:.2f} s, "
-                    f"the load generator's clients {own:.2f} s"
+                    f"the load generator {own:.2f} s"
                 )
 
 

@@ -42,6 +42,7 @@ import anyio
 import openai
 import uvicorn
 from common import cpu_seconds, free_port, percentile, rss_mb, write_section
+from lean_mcp import LeanHttpClient
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
@@ -279,89 +280,6 @@ class SlowUpstream:
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
         self.process.wait(10)
-
-
-class LeanHttpClient:
-    """A lean MCP client over streamable HTTP for load: one keep-alive HTTP/1.1 connection on
-    asyncio streams, JSON-RPC written and read by hand. It keeps the load generator's CPU time
-    small (an httpx2-based one used as much CPU as the server), so the figure is the server's.
-
-    `protocol` "2025-06-18" opens a session (initialize, Mcp-Session-Id), as Cursor, Claude and
-    mcpo do; "2026-07-28" sends self-contained requests, as the MCP Python SDK 2.x does."""
-
-    def __init__(self, port: int, protocol: str = "2025-06-18") -> None:
-        self.port, self.protocol = port, protocol
-        self.session_id: str | None = None
-        self._id = 0
-
-    async def __aenter__(self) -> LeanHttpClient:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-        if self.protocol == "2025-06-18":
-            await self._post(INITIALIZE)
-            await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self.session_id:
-            # Ends the session as clients should: left open, the next round's sessions would
-            # find this client's 50 taken and evict each other (never-used ones go first).
-            self.writer.write(
-                f"DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-                f"Mcp-Session-Id: {self.session_id}\r\nMCP-Protocol-Version: {self.protocol}\r\n"
-                "Content-Length: 0\r\n\r\n".encode()
-            )
-            await self.reader.readline()  # its status line: the session is gone
-        self.writer.close()
-
-    async def call_tool(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        self._id += 1
-        params: dict[str, Any] = {"name": name, "arguments": arguments}
-        extra = ""
-        if self.protocol != "2025-06-18":
-            params["_meta"] = {
-                "io.modelcontextprotocol/protocolVersion": self.protocol,
-                "io.modelcontextprotocol/clientCapabilities": {},
-            }
-            extra = f"Mcp-Method: tools/call\r\nMcp-Name: {name}\r\n"
-        message = {"jsonrpc": "2.0", "id": self._id, "method": "tools/call", "params": params}
-        content_type, body = await self._post(message, extra)
-        if content_type.startswith("application/json"):
-            return dict(json.loads(body)["result"])
-        for line in body.decode().splitlines():  # an SSE stream: the answer is the last event
-            if line.startswith("data:") and '"id"' in line:
-                return dict(json.loads(line[5:])["result"])
-        raise RuntimeError(f"no answer in {body[:200]!r}")
-
-    async def _post(self, message: dict[str, Any], extra: str = "") -> tuple[str, bytes]:
-        body = json.dumps(message).encode()
-        if self.session_id:
-            extra += f"Mcp-Session-Id: {self.session_id}\r\n"
-        if message["method"] != "initialize":
-            extra += f"MCP-Protocol-Version: {self.protocol}\r\n"
-        head = (
-            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
-            "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n"
-        )
-        self.writer.write(head.encode() + body)
-        status = await self.reader.readline()
-        if int(status.split()[1]) >= 400:
-            raise RuntimeError(status.decode())
-        headers = {}
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            key, _, value = line.decode().partition(":")
-            headers[key.strip().lower()] = value.strip()
-        self.session_id = headers.get("mcp-session-id", self.session_id)
-        if "content-length" in headers:
-            return headers.get("content-type", ""), await self.reader.readexactly(
-                int(headers["content-length"])
-            )
-        chunks = []  # chunked: an SSE stream, read to its end
-        while size := int((await self.reader.readline()).strip(), 16):
-            chunks.append(await self.reader.readexactly(size))
-            await self.reader.readline()
-        await self.reader.readline()
-        return headers.get("content-type", ""), b"".join(chunks)
 
 
 async def concurrent_sessions(

@@ -34,12 +34,65 @@ TEST_API_KEY = "sk-test-alice-7Qm2Vx9KpL4s"
 BACKENDS = ["sqlite", "postgres"]
 
 
+# Under pytest-xdist (`--dist loadgroup`, the default: pyproject.toml) a test goes to whichever
+# worker is free, and each worker starts the session fixtures it needs (its own PostgreSQL
+# cluster, scripted provider, engines). Tests sharing an expensive fixture are kept on one worker,
+# which starts it once: the hardening servers' pool (twelve servers), the console's chromium and
+# `api` server, and a module's own servers (`start_server`, module-scoped fixtures: an image, a
+# model server, a venv).
+SHARED_FIXTURE_GROUPS = {
+    "pool": "hardening-servers",
+    "browser": "browser",
+    "console_server": "browser",
+}
+MODULE_FIXTURES = {"start_server"}
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    for name, group in SHARED_FIXTURE_GROUPS.items():
+        if name in fixtures:
+            return group
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    scopes = {d.scope for defs in definitions.values() for d in defs}
+    if fixtures & MODULE_FIXTURES or scopes & {"module", "class", "package"}:
+        return item.nodeid.split("::", 1)[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups on a worker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue  # the test's own group
+        group = xdist_group_of(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+            if getattr(config.option, "loadgroup", False):  # an xdist worker, --dist loadgroup
+                _suffix_node_id(item, group)
+
+
+def _suffix_node_id(item: pytest.Item, group: str) -> None:
+    """The group suffix xdist's scheduler reads (`id@group`), set on pytest's structured node
+    ID: xdist 3.8 sets the old `_nodeid` field, which pytest 9.2 no longer reads, so its groups
+    silently stop holding (pytest-xdist issue #1386, fix pending in PR #1388)."""
+    structured = getattr(item, "_id", None)
+    if structured is None or "@" in str(structured):
+        return  # older pytest: xdist's own hook adds it
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{structured}@{group}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # The SDK marks the whole Assistants API (client.beta.*) deprecated; that is the API we serve.
     config.addinivalue_line("filterwarnings", "ignore:deprecated:DeprecationWarning")
     config.addinivalue_line(
         "filterwarnings", "ignore:The Assistants API is deprecated:DeprecationWarning"
     )
+    # pytest-xdist declares it too; declared here so `-p no:xdist` still runs under
+    # --strict-markers.
+    config.addinivalue_line("markers", "xdist_group(name): run on the same xdist worker")
 
 
 # --- databases ----------------------------------------------------------------------------------

@@ -129,8 +129,8 @@ def _preload(embedded: bool) -> None:
     """Imports what the first calls need (the SDK imports its resources lazily, on first use)."""
     import openai.lib.streaming._assistants
     import openai.resources.beta.assistants
-    import openai.resources.beta.beta
-    import openai.resources.beta.threads.runs.steps  # noqa: F401
+    import openai.resources.beta.threads.runs.steps
+    import openai.resources.beta.threads.threads  # noqa: F401
 
     if embedded:
         from ..engine import app  # noqa: F401

@@ -12,12 +12,13 @@ import logging
 from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import AsyncExitStack, asynccontextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httpx2
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
+    from openai.resources.beta import AsyncBeta
 
     from ..http.asgi import ASGIApp
     from ..settings import Settings
@@ -66,8 +67,6 @@ async def open_api(
 ) -> AsyncIterator[AsyncOpenAI]:
     """The shared API client; in embedded mode the engine runs (lifespan entered) meanwhile,
     its app handed to `engine_opened` (the console's REST API on the MCP port)."""
-    from openai import AsyncOpenAI
-
     async with AsyncExitStack() as stack:
         token = settings.assistants_api_token
         auth = CallKeyAuth(token.get_secret_value() if token else None)
@@ -104,8 +103,32 @@ async def open_api(
             base_url, retries = settings.assistants_api_url, 2
             log.info("remote Assistants API at %s", base_url)
 
-        api = AsyncOpenAI(
+        api = _assistants_client()(
             api_key=_PLACEHOLDER_KEY, base_url=base_url, http_client=http, max_retries=retries
         )
         stack.push_async_callback(api.close)
         yield api
+
+
+def _assistants_client() -> type[AsyncOpenAI]:
+    """`AsyncOpenAI` whose `beta` holds only what the tools call: `assistants` and `threads`.
+    The SDK's own `beta` namespace also imports its agents, chatkit, realtime and responses
+    resources when first touched: ~11 MiB and ~0.1 s of CPU before the first call's answer,
+    for nothing the Assistants API uses (bench/RESULTS.md, "MCP hot path, session 8")."""
+    from functools import cached_property
+
+    from openai import AsyncOpenAI
+    from openai.resources.beta.assistants import AsyncAssistants
+    from openai.resources.beta.threads.threads import AsyncThreads
+
+    class AssistantsBeta:
+        def __init__(self, client: AsyncOpenAI) -> None:
+            self.assistants = AsyncAssistants(client)
+            self.threads = AsyncThreads(client)
+
+    class AssistantsClient(AsyncOpenAI):
+        @cached_property
+        def beta(self) -> AsyncBeta:
+            return cast("AsyncBeta", AssistantsBeta(self))
+
+    return AssistantsClient

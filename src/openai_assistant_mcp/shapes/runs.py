@@ -1,18 +1,18 @@
 """A run's shapes, declared once: the settings a run takes over its assistant's (the MCP run
 tools' arguments and the REST request models subclass `RunSettings`) and the Run object, field
 by field in the order the API writes it, with each setting's value on a new run (`RUN_FIELDS`,
-what `engine/services/runs.py` builds a run from).
+what `engine/services/runs.py` builds a run from; see `objects.py`).
 
 A new run setting is a field of `RunSettings` and an entry of `RUN_FIELDS`, both here; then
 the engine's use of it (e.g. `engine/runs/prompt.py`, what the model is sent)."""
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+
+from .objects import WRITTEN, Fields, Setting
 
 # The spec gives no maximum for token counts; 2^31-1 is beyond any model's context and within
 # every SQL integer and provider.
@@ -47,46 +47,27 @@ class RunSettings(BaseModel):
     response_format: Any = None
 
 
-@dataclass(frozen=True)
-class Setting:
-    """A Run field that is a setting: on a new run, the request's value, else (when
-    `from_assistant`) the assistant's, else `default` (a copy)."""
-
-    default: Any = None
-    from_assistant: bool = False
-
-    def value(self, name: str, request: dict[str, Any], assistant: dict[str, Any]) -> Any:
-        found = request.get(name)
-        if found is None and self.from_assistant:
-            found = assistant.get(name)
-        return copy.deepcopy(self.default) if found is None else found
-
-
-# A Run field the engine's run lifecycle writes (ids, status, times, errors, usage): None on a
-# new run unless `services/runs.py` gives it.
-LIFECYCLE = None
-
 # The Run object (`thread.run`), every field in the order the API writes it.
-RUN_FIELDS: dict[str, Setting | None] = {
-    "id": LIFECYCLE,
-    "object": LIFECYCLE,
-    "created_at": LIFECYCLE,
-    "thread_id": LIFECYCLE,
-    "assistant_id": LIFECYCLE,
-    "status": LIFECYCLE,
-    "required_action": LIFECYCLE,
-    "last_error": LIFECYCLE,
-    "expires_at": LIFECYCLE,
-    "started_at": LIFECYCLE,
-    "cancelled_at": LIFECYCLE,
-    "failed_at": LIFECYCLE,
-    "completed_at": LIFECYCLE,
-    "incomplete_details": LIFECYCLE,
+RUN_FIELDS: Fields = {
+    "id": WRITTEN,
+    "object": WRITTEN,
+    "created_at": WRITTEN,
+    "thread_id": WRITTEN,
+    "assistant_id": WRITTEN,
+    "status": WRITTEN,
+    "required_action": WRITTEN,
+    "last_error": WRITTEN,
+    "expires_at": WRITTEN,
+    "started_at": WRITTEN,
+    "cancelled_at": WRITTEN,
+    "failed_at": WRITTEN,
+    "completed_at": WRITTEN,
+    "incomplete_details": WRITTEN,
     "model": Setting(from_assistant=True),
     "instructions": Setting("", from_assistant=True),
     "tools": Setting([], from_assistant=True),
     "metadata": Setting({}),
-    "usage": LIFECYCLE,
+    "usage": WRITTEN,
     "temperature": Setting(1.0, from_assistant=True),
     "top_p": Setting(1.0, from_assistant=True),
     "max_prompt_tokens": Setting(),

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
-from ...shapes.runs import ReasoningEffort, Temperature, TopP
+from ...shapes.assistants import AssistantSettings
+from ...shapes.messages import MessageSettings
+from ...shapes.threads import NewThreadSettings, ThreadSettings
 from .schema_base import Loose, Metadata, Request
 from .vector_store_schemas import ChunkingStrategy
 
@@ -114,16 +116,12 @@ ResponseFormat = (
 # --- assistants ---------------------------------------------------------------------------------
 
 
-class AssistantFields(Request):
-    name: Annotated[str, StringConstraints(max_length=256)] | None = None
-    description: Annotated[str, StringConstraints(max_length=512)] | None = None
-    instructions: Annotated[str, StringConstraints(max_length=256_000)] | None = None
-    reasoning_effort: ReasoningEffort | None = None
+# An assistant's fields (`shapes.assistants.AssistantSettings`), those typed `Any` there as the
+# REST API presents them.
+class AssistantFields(AssistantSettings, Request):
     tools: Tools | None = None
     tool_resources: ToolResources | None = None
     metadata: Metadata | None = None
-    temperature: Temperature | None = None
-    top_p: TopP | None = None
     response_format: ResponseFormat | None = None
 
 
@@ -203,8 +201,8 @@ class Attachment(Request):
 MAX_ATTACHMENTS = 10
 
 
-class CreateMessage(Request):
-    role: Literal["user", "assistant"]
+# A new message (`shapes.messages.MessageSettings`) as the REST API presents it.
+class CreateMessage(MessageSettings, Request):
     content: Content
     attachments: Annotated[list[Attachment], Field(max_length=MAX_ATTACHMENTS)] | None = None
     metadata: Metadata | None = None
@@ -233,12 +231,13 @@ class ThreadToolResources(Request):
 MAX_THREAD_MESSAGES = 32
 
 
-class CreateThread(Request):
+# A new thread (`shapes.threads.NewThreadSettings`) as the REST API presents it.
+class CreateThread(NewThreadSettings, Request):
     messages: Annotated[list[CreateMessage], Field(max_length=MAX_THREAD_MESSAGES)] | None = None
     tool_resources: ThreadToolResources | None = None
     metadata: Metadata | None = None
 
 
-class ModifyThread(Request):
+class ModifyThread(ThreadSettings, Request):
     tool_resources: ThreadToolResources | None = None
     metadata: Metadata | None = None

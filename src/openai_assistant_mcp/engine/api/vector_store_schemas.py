@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from ...shapes.assistants import Description  # the assistants' bound
+from ...shapes.vector_stores import VectorStoreSettings
 from .schema_base import Metadata, Request
 
 FileId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -46,24 +48,21 @@ class ExpiresAfter(Request):
     days: int = Field(ge=1, le=365)
 
 
-Description = Annotated[str, StringConstraints(max_length=512)]  # the assistants' bound
-
-
-class CreateVectorStore(Request):
-    file_ids: Annotated[list[FileId], Field(max_length=500)] | None = None
-    name: Annotated[str, StringConstraints(max_length=256)] | None = None
-    description: Description | None = None
+# A vector store's settings (`shapes.vector_stores.VectorStoreSettings`) as the REST API
+# presents them, and what only a create takes.
+class CreateVectorStore(VectorStoreSettings, Request):
     expires_after: ExpiresAfter | None = None
-    chunking_strategy: ChunkingStrategy | None = None
     metadata: Metadata | None = None
+    file_ids: Annotated[list[FileId], Field(max_length=500)] | None = None
+    description: Description | None = None
+    chunking_strategy: ChunkingStrategy | None = None
 
 
-class ModifyVectorStore(Request):
-    name: Annotated[str, StringConstraints(max_length=256)] | None = None
+class ModifyVectorStore(VectorStoreSettings, Request):
+    expires_after: ExpiresAfter | None = None
+    metadata: Metadata | None = None
     # Not in UpdateVectorStoreRequest, but what create takes can be changed.
     description: Description | None = None
-    expires_after: ExpiresAfter | None = None
-    metadata: Metadata | None = None
 
 
 class CreateVectorStoreFile(Request):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...shapes.assistants import ASSISTANT_FIELDS
+from ...shapes.objects import modified, new_object
 from ..errors import not_found
 from ..ids import new_id
 from ..store import repository
@@ -11,23 +13,10 @@ from ..store.database import Database
 from . import file_refs
 from .common import ListQuery, list_objects, now
 
-DEFAULTS: dict[str, Any] = {
-    "name": None,
-    "description": None,
-    "instructions": None,
-    "tools": [],
-    "tool_resources": {},
-    "metadata": {},
-    "temperature": 1.0,
-    "top_p": 1.0,
-    "response_format": "auto",
-    "reasoning_effort": None,
-}
-
 
 async def create(db: Database, tenant: str, fields: dict[str, Any]) -> dict[str, Any]:
-    body = {"id": new_id("asst"), "object": "assistant", "created_at": now(), **DEFAULTS}
-    body.update({k: v for k, v in fields.items() if v is not None})
+    written = {"id": new_id("asst"), "object": "assistant", "created_at": now()}
+    body = new_object(ASSISTANT_FIELDS, fields, written)
     async with db.write() as conn:
         refs = file_refs.tool_resource_refs(body.get("tool_resources"))
         await file_refs.require_files(conn, tenant, refs)
@@ -53,9 +42,7 @@ async def modify(
             raise not_found("assistant", assistant_id)
         refs = file_refs.tool_resource_refs(fields.get("tool_resources"))
         await file_refs.require_files(conn, tenant, refs)
-        body = dict(body)
-        for key, value in fields.items():
-            body[key] = DEFAULTS.get(key) if value is None else value
+        body = modified(ASSISTANT_FIELDS, body, fields)
         await repository.replace_body(conn, repository.ASSISTANTS, assistant_id, body)
     return body
 

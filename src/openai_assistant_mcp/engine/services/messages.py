@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ...shapes.messages import MESSAGE_FIELDS
+from ...shapes.objects import new_object
 from ..errors import APIError, conflict, not_found
 from ..ids import new_id
 from ..state import EngineState
@@ -37,22 +39,18 @@ def build(
     """A completed message body from create-message `fields` (role, content, attachments,
     metadata), not yet stored."""
     created_at = now() if created_at is None else created_at
-    return {
+    written = {
         "id": new_id("msg"),
         "object": "thread.message",
         "created_at": created_at,
         "assistant_id": assistant_id,
         "thread_id": thread_id,
         "run_id": run_id,
-        "role": fields["role"],
         "content": content_parts(fields["content"]),
-        "attachments": fields.get("attachments") or [],
-        "metadata": fields.get("metadata") or {},
         "status": "completed",
-        "incomplete_details": None,
         "completed_at": created_at,
-        "incomplete_at": None,
     }
+    return new_object(MESSAGE_FIELDS, fields, written)
 
 
 async def insert_in(conn: AsyncConnection, tenant: str, bodies: list[dict[str, Any]]) -> None:

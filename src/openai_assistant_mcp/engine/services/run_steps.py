@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ...shapes.objects import new_object
+from ...shapes.run_steps import RUN_STEP_FIELDS
 from ..errors import invalid, not_found
 from ..ids import new_id
 from ..runs import lifecycle
@@ -22,7 +24,7 @@ INCLUDABLE = (FILE_SEARCH_CONTENT,)
 
 def build(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
     """A new in-progress step of `run` (type follows `step_details`)."""
-    return {
+    written = {
         "id": new_id("step"),
         "object": "thread.run.step",
         "created_at": now(),
@@ -32,14 +34,9 @@ def build(run: dict[str, Any], step_details: dict[str, Any]) -> dict[str, Any]:
         "type": step_details["type"],
         "status": StepStatus.IN_PROGRESS,
         "step_details": step_details,
-        "last_error": None,
-        "expired_at": None,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": None,
         "metadata": {},
-        "usage": None,
     }
+    return new_object(RUN_STEP_FIELDS, {}, written)
 
 
 def message_creation(run: dict[str, Any], message_id: str) -> dict[str, Any]:

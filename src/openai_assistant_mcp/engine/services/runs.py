@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ...shapes.runs import RUN_FIELDS, Setting
+from ...shapes.objects import Setting, new_object
+from ...shapes.runs import RUN_FIELDS
 from ..errors import APIError, conflict, invalid, not_found
 from ..ids import new_id
 from ..runs import lifecycle
@@ -49,7 +50,7 @@ def build(
     document. `additional_instructions` are appended to the instructions the run shows."""
     created_at = now()
     # What the run's lifecycle writes on a new run; every other field is a setting.
-    lifecycle = {
+    written = {
         "id": new_id("run"),
         "object": "thread.run",
         "created_at": created_at,
@@ -58,10 +59,7 @@ def build(
         "status": RunStatus.QUEUED,
         "expires_at": created_at + expires_after,
     }
-    body = {
-        name: lifecycle.get(name) if setting is None else setting.value(name, fields, assistant)
-        for name, setting in RUN_FIELDS.items()
-    }
+    body = new_object(RUN_FIELDS, fields, written, assistant)
     extra = fields.get("additional_instructions")
     if extra:
         instructions = body["instructions"]

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ...shapes.objects import modified, new_object
+from ...shapes.threads import THREAD_FIELDS
 from ..errors import not_found
 from ..ids import new_id
 from ..state import EngineState
@@ -14,8 +16,6 @@ from ..store import repository
 from ..store.database import Database
 from . import file_refs, messages, thread_files
 from .common import ListQuery, list_objects, now, require_thread
-
-DEFAULTS: dict[str, Any] = {"tool_resources": {}, "metadata": {}}
 
 
 async def create_in(
@@ -29,13 +29,8 @@ async def create_in(
     refs += file_refs.messages_refs(fields.get("messages"), f"{prefix}messages")
     await file_refs.require_files(conn, tenant, refs)
     created_at = now()
-    body = {
-        "id": new_id("thread"),
-        "object": "thread",
-        "created_at": created_at,
-        "tool_resources": fields.get("tool_resources") or {},
-        "metadata": fields.get("metadata") or {},
-    }
+    written = {"id": new_id("thread"), "object": "thread", "created_at": created_at}
+    body = new_object(THREAD_FIELDS, fields, written)
     body, queued = await thread_files.attach_to_thread_in(
         conn, state, tenant, body, thread_files.search_attachments(fields.get("messages"))
     )
@@ -67,11 +62,10 @@ async def modify(
 ) -> dict[str, Any]:
     """Apply the fields the caller sent; a null resets the field to its default."""
     async with db.write() as conn:
-        body = dict(await require_thread(conn, tenant, thread_id, lock=True))
+        body = await require_thread(conn, tenant, thread_id, lock=True)
         refs = file_refs.tool_resource_refs(fields.get("tool_resources"))
         await file_refs.require_files(conn, tenant, refs)
-        for key, value in fields.items():
-            body[key] = DEFAULTS[key] if value is None else value
+        body = modified(THREAD_FIELDS, body, fields)
         await repository.replace_body(conn, repository.THREADS, thread_id, body)
     return body
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ...shapes.objects import new_object
+from ...shapes.vector_stores import VECTOR_STORE_FIELDS
 from ..errors import APIError, invalid, not_found
 from ..ids import new_id
 from ..state import EngineState
@@ -344,14 +346,11 @@ def store_body(fields: dict[str, Any], created_at: int) -> dict[str, Any]:
     """A new vector store's document from create fields (name, description, metadata,
     expires_after)."""
     expires_after = fields.get("expires_after")
-    return {
+    written = {
         "id": new_id("vs"),
         "object": "vector_store",
         "created_at": created_at,
-        "name": fields.get("name") or "",
-        "description": fields.get("description"),
-        "metadata": fields.get("metadata") or {},
-        "expires_after": expires_after,
         "expires_at": created_at + int(expires_after["days"]) * DAY if expires_after else None,
         "last_active_at": created_at,
     }
+    return new_object(VECTOR_STORE_FIELDS, fields, written)

@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ...shapes.objects import modified
+from ...shapes.vector_stores import HIDDEN, VECTOR_STORE_FIELDS
 from ..errors import invalid, not_found
 from ..state import EngineState
 from ..store import file_store, repository, vector_chunks
@@ -45,11 +47,10 @@ def shape(body: dict[str, Any], counts: dict[str, int] | None) -> dict[str, Any]
         status = "in_progress"
     else:
         status = "completed"
-    # `description` is stored but not shown: VectorStoreObject (and the SDK's model) has none.
     shaped = {
         k: v
         for k, v in body.items()
-        if k != "description" and not (k == "expires_after" and v is None)
+        if k not in HIDDEN and not (k == "expires_after" and v is None)
     }
     return {
         **shaped,
@@ -104,16 +105,10 @@ async def modify(
     state: EngineState, tenant: str, store_id: str, fields: dict[str, Any]
 ) -> dict[str, Any]:
     async with state.db.write() as conn:
-        body = dict(await require_store(conn, tenant, store_id, lock=True))
-        if "name" in fields:
-            body["name"] = fields["name"] or ""
-        if "description" in fields:
-            body["description"] = fields["description"]
-        if "metadata" in fields:
-            body["metadata"] = fields["metadata"] or {}
+        body = await require_store(conn, tenant, store_id, lock=True)
+        body = modified(VECTOR_STORE_FIELDS, body, fields)
         if "expires_after" in fields:
-            body["expires_after"] = fields["expires_after"]
-            body["expires_at"] = _expires_at(fields["expires_after"], body["last_active_at"])
+            body["expires_at"] = _expires_at(body["expires_after"], body["last_active_at"])
         await repository.replace_body(conn, repo.STORES, store_id, body)
         counts = await repo.file_counts(conn, [store_id])
     return shape(body, counts.get(store_id))

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ...shapes.runs import ReasoningEffort, Temperature, TopP
+from ...shapes.assistants import AssistantSettings, Instructions
 from .common import (
     AnyObject,
     Args,
@@ -24,19 +24,16 @@ from .common import (
 from .spec import Toolset, ToolSpec
 
 
-class AssistantFields(Args):
-    name: str | None = Field(None, max_length=256)
-    description: str | None = Field(None, max_length=512)
-    instructions: str | None = Field(
-        None, max_length=256_000, description="System instructions the assistant follows."
+# An assistant's fields (`shapes.assistants.AssistantSettings`), those typed `Any` there as the
+# MCP tools present them (structured ones as short loose objects).
+class AssistantFields(AssistantSettings, Args):
+    instructions: Instructions | None = Field(
+        None, description="System instructions the assistant follows."
     )
     tools: Tools | None = None
     tool_resources: AnyObject | None = None
     metadata: Metadata | None = None
-    temperature: Temperature | None = None
-    top_p: TopP | None = None
     response_format: ResponseFormat | None = None
-    reasoning_effort: ReasoningEffort | None = None
 
 
 class CreateAssistant(AssistantFields):

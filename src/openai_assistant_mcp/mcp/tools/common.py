@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from ...shapes.messages import MessageSettings, Role
+from ...shapes.threads import NewThreadSettings
 from ...shapes.tools import ToolType
 
 if TYPE_CHECKING:
@@ -89,14 +91,16 @@ class ToolDef(Args):
 Tools = Annotated[list[ToolDef], Field(max_length=128)]
 
 
-class NewMessage(Args):
-    role: Literal["user", "assistant"] = "user"
+# A new message (`shapes.messages.MessageSettings`) as the MCP tools present it.
+class NewMessage(MessageSettings, Args):
+    role: Role = "user"
     content: Content
     attachments: list[AnyObject] | None = None
     metadata: Metadata | None = None
 
 
-class NewThread(Args):
+# A new thread (`shapes.threads.NewThreadSettings`) as the MCP tools present it.
+class NewThread(NewThreadSettings, Args):
     messages: list[NewMessage] | None = None
     tool_resources: AnyObject | None = None
     metadata: Metadata | None = None

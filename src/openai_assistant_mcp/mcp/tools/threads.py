@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...shapes.threads import ThreadSettings
 from .common import AnyObject, Args, Call, Metadata, NewThread, ObjectId, ToolResult, as_dict
 from .spec import Toolset, ToolSpec
 
@@ -12,8 +13,8 @@ class ThreadId(Args):
     thread_id: ObjectId
 
 
-class ModifyThread(Args):
-    thread_id: ObjectId
+# A thread's settings (`shapes.threads.ThreadSettings`) as the MCP tools present them.
+class ModifyThread(ThreadSettings, ThreadId):
     tool_resources: AnyObject | None = None
     metadata: Metadata | None = None
 

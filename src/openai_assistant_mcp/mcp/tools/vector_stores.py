@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ...shapes.vector_stores import VectorStoreSettings
 from .common import (
     AnyObject,
     Args,
@@ -30,24 +31,24 @@ class ExpiresAfter(Args):
     days: int = Field(ge=1, le=365)
 
 
-class CreateVectorStore(Args):
-    name: str | None = Field(None, max_length=256)
+# A vector store's settings (`shapes.vector_stores.VectorStoreSettings`) as the MCP tools
+# present them, and a create's files.
+class CreateVectorStore(VectorStoreSettings, Args):
+    expires_after: ExpiresAfter | None = None
+    metadata: Metadata | None = None
     file_ids: FileIds | None = Field(None, max_length=500, description="Files to index.")
     chunking_strategy: Chunking | None = Field(
         None,
         description='{"type":"static","static":{"max_chunk_size_tokens":800,'
         '"chunk_overlap_tokens":400}} or auto.',
     )
-    expires_after: ExpiresAfter | None = None
-    metadata: Metadata | None = None
 
 
 class VectorStoreId(Args):
     vector_store_id: ObjectId
 
 
-class ModifyVectorStore(VectorStoreId):
-    name: str | None = Field(None, max_length=256)
+class ModifyVectorStore(VectorStoreSettings, VectorStoreId):
     expires_after: ExpiresAfter | None = None
     metadata: Metadata | None = None
 
