@@ -6,12 +6,15 @@ installed version."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions, version
 from pathlib import Path
+
+from tests.support.subprocess_env import keep_bytecode
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "src" / "openai_assistant_mcp"
@@ -75,6 +78,7 @@ def test_the_package_says_it_is_typed() -> None:
 def test_version_flag_prints_the_installed_version() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "openai_assistant_mcp.cli", "--version"],
+        env=keep_bytecode(dict(os.environ)),
         capture_output=True,
         text=True,
         timeout=120,

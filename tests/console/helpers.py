@@ -39,7 +39,7 @@ def wait_until(condition: Any, what: str, timeout: float = WAIT_SECONDS) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def ingested_store(client: openai.OpenAI, *files: tuple[str, bytes]) -> tuple[str, dict[str, str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.engine import SpecViolations, engine_settings, openai_client, running_app
+from tests.support.subprocess_env import keep_bytecode
 
 REPO = Path(__file__).resolve().parents[2]
 ALEMBIC = str(Path(sys.executable).with_name("alembic"))
@@ -24,7 +25,7 @@ def alembic(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [ALEMBIC, *args],
         cwd=REPO,
-        env={**clean, **env},
+        env=keep_bytecode({**clean, **env}),
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,7 +6,7 @@ uploads cannot pass it together; other tenants are not affected."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import openai
@@ -18,6 +18,7 @@ from openai_assistant_mcp.engine.errors import APIError
 from openai_assistant_mcp.engine.services import files as files_service
 from openai_assistant_mcp.engine.store import tables
 from tests.support.engine import engine_settings, engine_state, openai_client, running_app
+from tests.support.migrated import MigratedDatabaseURL
 
 from .helpers import tenant_of
 
@@ -28,10 +29,10 @@ QUOTA = 4 * MIB
 @pytest.fixture(params=["sqlite", "postgres"])
 async def quota_app(
     request: pytest.FixtureRequest,
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
 ) -> AsyncIterator[FastAPI]:
-    url = await new_database_url(request.param)
+    url = await migrated_database_url(request.param)
     settings = engine_settings(url, tmp_path, FILE_STORAGE_QUOTA_BYTES=QUOTA)
     async with running_app(settings) as app:
         yield app

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import openai
 
+from tests.support.subprocess_env import keep_bytecode
+
 SCRIPT = """
 import sys
 from openai_assistant_mcp.engine.serve import serve_api
@@ -26,6 +28,7 @@ def _launch(data_dir: Path, database_url: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "OPENAI_API_KEY")}
     # A provider that needs no key, so start-up has no warning to print before its announcement.
     env["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1"
+    keep_bytecode(env)
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(data_dir), database_url],
         stderr=subprocess.PIPE,

@@ -20,10 +20,11 @@ from openai_assistant_mcp.engine.app import create_app
 from tests.runner.engine_process import engines
 from tests.runner.sse_tap import TapTransport
 from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
+from tests.support.migrated import MigratedDatabaseURL, migrated_database_url
 from tests.support.scripted_provider import ScriptedProvider
 from tests.support.spec import event_problems
 
-__all__ = ["engines"]  # the fixture, for the modules here
+__all__ = ["engines", "migrated_database_url"]  # the fixtures, for the modules here
 
 # Fast enough for tests: cancels seen within 0.1 s, dead processes' runs taken over in 2 s.
 RUN_SETTINGS = {
@@ -114,16 +115,17 @@ Engine = Callable[..., Awaitable[openai.AsyncOpenAI]]
 @pytest.fixture
 def engine(
     provider: ScriptedProvider,
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
 ) -> Iterator[Engine]:
-    """`await engine(**settings)`: an SDK client on a fresh engine (SQLite) using the provider."""
+    """`await engine(**settings)`: an SDK client on a fresh engine (SQLite, a fresh database
+    at the migrations' head) using the provider."""
     with ExitStack() as servers:
 
         async def start(**settings: str) -> openai.AsyncOpenAI:
             values = engine_settings(
-                await new_database_url("sqlite"),
+                await migrated_database_url("sqlite"),
                 tmp_path / secrets.token_hex(4),
                 OPENAI_BASE_URL=provider.base_url,
                 PROVIDER_MAX_RETRIES=0,

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.engine import TEST_SECRET
 from tests.support.postgres import free_port
+from tests.support.subprocess_env import keep_bytecode
 
 
 class EngineProcess:
@@ -37,6 +38,7 @@ class EngineProcess:
             PROVIDER_MAX_RETRIES="0",
             **env,
         )
+        keep_bytecode(self.env)
         self.log = data_dir / f"engine-{time.monotonic_ns()}.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""

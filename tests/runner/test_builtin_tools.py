@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
@@ -21,6 +20,7 @@ from openai_assistant_mcp.engine.runs.turn import MAX_BUILTIN_ROUNDS
 from tests.runner.conftest import RUN_SETTINGS, sdk_client
 from tests.runner.sse_tap import TapTransport
 from tests.support.engine import SpecViolations, engine_settings, serve_on_socket
+from tests.support.migrated import MigratedDatabaseURL
 from tests.support.scripted_provider import Call, ScriptedProvider, Text, ToolCalls
 
 WEATHER = {
@@ -61,34 +61,55 @@ class Calculator:
         return BuiltinResult({"type": "code_interpreter", "code_interpreter": details}, value)
 
 
-@pytest.fixture
-def calculator() -> Calculator:
+@pytest.fixture(scope="module")
+def shared_calculator() -> Calculator:
     return Calculator()
+
+
+@pytest.fixture
+def calculator(shared_calculator: Calculator) -> Calculator:
+    """The module engine's calculator, available and with no calls recorded."""
+    shared_calculator.reason = None
+    shared_calculator.contexts.clear()
+    return shared_calculator
+
+
+@pytest.fixture(scope="module")
+async def calculator_engine_url(
+    shared_calculator: Calculator,
+    backend: str,
+    migrated_database_url: MigratedDatabaseURL,
+    tmp_path_factory: pytest.TempPathFactory,
+    provider_server: ScriptedProvider,
+) -> AsyncIterator[str]:
+    """An engine whose one built-in tool is the calculator (handed to the executor as its list
+    of built-in tools, as engine/builtin_tools.py hands the real ones), shared by this module's
+    tests (per backend); each test calls as a tenant of its own."""
+    settings = engine_settings(
+        await migrated_database_url(backend),
+        tmp_path_factory.mktemp("builtin-tools"),
+        OPENAI_BASE_URL=provider_server.base_url,
+        **RUN_SETTINGS,
+    )
+    app = create_app(settings, tools=lambda _: BuiltinTools([shared_calculator]))
+    with serve_on_socket(app) as url:
+        yield url
 
 
 @pytest.fixture
 async def oai(
     calculator: Calculator,
-    backend: str,
-    new_database_url: Callable[[str], Awaitable[str]],
-    tmp_path: Path,
+    calculator_engine_url: str,
     provider: ScriptedProvider,
     spec_violations: SpecViolations,
     tap: TapTransport,
 ) -> AsyncIterator[openai.AsyncOpenAI]:
-    """An SDK client on an engine whose one built-in tool is the calculator (handed to the
-    executor as its list of built-in tools, as engine/builtin_tools.py hands the real ones)."""
-    settings = engine_settings(
-        await new_database_url(backend),
-        tmp_path,
-        OPENAI_BASE_URL=provider.base_url,
-        **RUN_SETTINGS,
+    """An SDK client on the calculator's engine as a fresh tenant."""
+    client = sdk_client(
+        calculator_engine_url, "sk-runs-" + secrets.token_hex(8), spec_violations, tap
     )
-    app = create_app(settings, tools=lambda _: BuiltinTools([calculator]))
-    with serve_on_socket(app) as url:
-        client = sdk_client(url, "sk-runs-" + secrets.token_hex(8), spec_violations, tap)
-        yield client
-        await client.close()
+    yield client
+    await client.close()
 
 
 async def _setup(oai: openai.AsyncOpenAI, *tools: dict[str, Any]) -> tuple[str, str]:

@@ -42,10 +42,10 @@ async def _store(client: openai.AsyncOpenAI, files: dict[str, bytes]) -> tuple[s
         for name, data in files.items()
     }
     store = await client.vector_stores.create(name="kb", file_ids=list(ids.values()))
-    for _ in range(1200):
+    for _ in range(6000):  # up to two minutes
         if store.status != "in_progress":
             break
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.02)
         store = await client.vector_stores.retrieve(store.id)
     assert store.status == "completed"
     return store.id, ids

@@ -91,11 +91,25 @@ class OllamaLike:
         return JSONResponse({"object": "list", "data": [listed]})
 
 
-@pytest.fixture
-def ollama() -> Iterator[tuple[OllamaLike, str]]:
+@pytest.fixture(scope="module")
+def ollama_server() -> Iterator[tuple[OllamaLike, str]]:
     server = OllamaLike()
     with serve_on_socket(server.app()) as base_url:  # type: ignore[arg-type]
         yield server, base_url
+
+
+@pytest.fixture
+def ollama(ollama_server: tuple[OllamaLike, str]) -> tuple[OllamaLike, str]:
+    """The module's server answering for a model it has not been asked about, not loaded."""
+    server, base_url = ollama_server
+    fresh = OllamaLike()
+    server.num_ctx, server.loaded_with, server.listed_as = (
+        fresh.num_ctx,
+        fresh.loaded_with,
+        fresh.listed_as,
+    )
+    server.asked.clear()
+    return server, base_url
 
 
 async def test_the_modelfile_num_ctx_is_the_window(ollama: tuple[OllamaLike, str]) -> None:

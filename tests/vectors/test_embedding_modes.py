@@ -4,7 +4,6 @@ scripted provider, with the caller's key), the bundled local model, and keyword-
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.support.engine import (
     openai_client,
     running_app,
 )
+from tests.support.migrated import MigratedDatabaseURL
 from tests.support.scripted_provider import ScriptedProvider
 
 CATS = b"Cats are small domesticated carnivores; a kitten chases mice.\n"
@@ -66,14 +66,14 @@ async def recorded(app: Any, store_id: str) -> tuple[dict, list[int | None]]:
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
 async def test_provider_embeddings_with_the_callers_key(
     backend_name: str,
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
 ) -> None:
     key = "sk-embedding-caller"
     with ScriptedProvider(required_key=key) as provider:
         settings = engine_settings(
-            await new_database_url(backend_name),
+            await migrated_database_url(backend_name),
             tmp_path,
             EMBEDDINGS_BASE_URL=provider.base_url,
             EMBEDDING_MODEL="emb-test",
@@ -98,11 +98,11 @@ async def test_provider_embeddings_with_the_callers_key(
 
 
 async def test_local_model_is_the_default(
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
 ) -> None:
-    settings = engine_settings(await new_database_url("sqlite"), tmp_path)
+    settings = engine_settings(await migrated_database_url("sqlite"), tmp_path)
     async with running_app(settings) as app:
         client = openai_client(app, "sk-local", spec_violations)
         store = await store_with_two_files(client)
@@ -115,11 +115,13 @@ async def test_local_model_is_the_default(
 
 
 async def test_keyword_only_without_any_embeddings(
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
 ) -> None:
-    settings = engine_settings(await new_database_url("sqlite"), tmp_path, LOCAL_EMBEDDINGS=False)
+    settings = engine_settings(
+        await migrated_database_url("sqlite"), tmp_path, LOCAL_EMBEDDINGS=False
+    )
     async with running_app(settings) as app:
         client = openai_client(app, "sk-keyword", spec_violations)
         store = await store_with_two_files(client)
@@ -134,13 +136,13 @@ async def test_keyword_only_without_any_embeddings(
 
 
 async def test_a_store_keeps_its_model_when_the_default_changes(
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
 ) -> None:
     """A store made with e5 (the default before MiniLM) keeps e5 for its new files and its
     queries once the default is MiniLM; a new store gets MiniLM. Vectors are never mixed."""
-    url = await new_database_url("sqlite")
+    url = await migrated_database_url("sqlite")
     before = engine_settings(url, tmp_path, LOCAL_EMBEDDING_MODEL=local_models.E5)
     async with running_app(before) as app:
         client = openai_client(app, "sk-models", spec_violations)

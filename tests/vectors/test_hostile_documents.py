@@ -20,6 +20,7 @@ from tests.runner.conftest import sdk_client
 from tests.runner.engine_process import EngineProcess, engines  # noqa: F401  (fixture)
 from tests.support.engine import SpecViolations
 from tests.support.hostile_files import big_html, docx_with_xml, pdf_with_shared_stream
+from tests.support.migrated import MigratedDatabaseURL
 
 MIB = 1024 * 1024
 RSS_BOUND = 64 * MIB  # issue 21: the server's RSS stays within +64 MiB
@@ -85,12 +86,12 @@ class PeakRSS:
 
 @pytest.fixture
 def start_engine(
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     engines: list[EngineProcess],  # noqa: F811
 ) -> Callable[..., Awaitable[EngineProcess]]:
     async def start(**env: str) -> EngineProcess:
-        database = await new_database_url("sqlite")
+        database = await migrated_database_url("sqlite")
         engine = EngineProcess(
             database,
             tmp_path,

@@ -4,7 +4,6 @@ gets back its own vector: the batcher in vectors/embedders.py, observed at the m
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from tests.support.engine import (
     openai_client,
     running_app,
 )
+from tests.support.migrated import MigratedDatabaseURL
 
 TOPICS = [
     "Cats purr and chase mice at night.",
@@ -34,7 +34,7 @@ TOPICS = [
 
 
 async def test_chunks_of_several_files_share_a_model_call(
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
     monkeypatch: pytest.MonkeyPatch,
@@ -60,7 +60,7 @@ async def test_chunks_of_several_files_share_a_model_call(
 
     monkeypatch.setattr(model, "embed", observed)
     settings = engine_settings(
-        await new_database_url("sqlite"),
+        await migrated_database_url("sqlite"),
         tmp_path,
         INGEST_CONCURRENCY=8,
         LOCAL_EMBEDDING_THREADS=1,

@@ -5,7 +5,7 @@ duplicate chunks. On SQLite and PostgreSQL, engines in their own OS processes.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from openai_assistant_mcp.engine.store import vector_tables as vt
 from tests.runner.conftest import sdk_client
 from tests.runner.engine_process import EngineProcess, engines  # noqa: F401  (fixture)
 from tests.support.engine import SpecViolations
+from tests.support.migrated import MigratedDatabaseURL
 from tests.support.scripted_provider import ScriptedProvider
 
 FAST = {"INGEST_POLL_INTERVAL": "0.1", "INGEST_CONCURRENCY": "1"}
@@ -104,17 +105,19 @@ def assert_no_duplicate_chunks(chunks: list[tuple]) -> None:
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
 async def test_two_processes_split_a_batch(
     backend_name: str,
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
     engines: list[EngineProcess],  # noqa: F811
     embeddings: ScriptedProvider,
 ) -> None:
-    database = await new_database_url(backend_name)
-    first = engine(database, tmp_path, embeddings).start()
-    engines.append(first)
-    second = engine(database, tmp_path, embeddings).start()
-    engines.append(second)
+    database = await migrated_database_url(backend_name)
+    # Started side by side (start-up is most of the cost): the database is already at head.
+    first = engine(database, tmp_path, embeddings).spawn()
+    second = engine(database, tmp_path, embeddings).spawn()
+    engines += [first, second]
+    first.wait_ready()
+    second.wait_ready()
     a = sdk_client(first.url, "sk-ingest", spec_violations)
     b = sdk_client(second.url, "sk-ingest", spec_violations)
     file_ids = [
@@ -142,13 +145,13 @@ async def test_two_processes_split_a_batch(
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgres"])
 async def test_kill_9_mid_ingestion_then_restart(
     backend_name: str,
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
     engines: list[EngineProcess],  # noqa: F811
     embeddings: ScriptedProvider,
 ) -> None:
-    database = await new_database_url(backend_name)
+    database = await migrated_database_url(backend_name)
     embeddings.embedding_delay = 4.0
     first = engine(database, tmp_path, embeddings, INGEST_LEASE_SECONDS="2").start()
     engines.append(first)

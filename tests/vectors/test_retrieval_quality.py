@@ -4,7 +4,6 @@ hybrid search, each above a floor measured on this corpus (bench/RESULTS.md has 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from openai_assistant_mcp.engine.services import vector_stores
@@ -17,6 +16,7 @@ from tests.support.engine import (
     openai_client,
     running_app,
 )
+from tests.support.migrated import MigratedDatabaseURL
 
 PAIRS = 120
 # Measured (see bench/RESULTS.md) minus a margin; a change that makes retrieval worse fails.
@@ -57,13 +57,13 @@ async def measure(app, api_key: str, store_id: str, pairs) -> dict[str, dict[str
 
 
 async def test_retrieval_quality_on_stdlib_docstrings(
-    new_database_url: Callable[[str], Awaitable[str]],
+    migrated_database_url: MigratedDatabaseURL,
     tmp_path: Path,
     spec_violations: SpecViolations,
 ) -> None:
     pairs = docstring_pairs(PAIRS)
     assert len(pairs) == PAIRS
-    settings = engine_settings(await new_database_url("sqlite"), tmp_path)
+    settings = engine_settings(await migrated_database_url("sqlite"), tmp_path)
     key = "sk-quality"
     async with running_app(settings) as app:
         client = openai_client(app, key, spec_violations)
@@ -73,7 +73,7 @@ async def test_retrieval_quality_on_stdlib_docstrings(
         ]
         store = await client.vector_stores.create(name="stdlib")
         batch = await client.vector_stores.file_batches.create_and_poll(
-            store.id, file_ids=file_ids, poll_interval_ms=200
+            store.id, file_ids=file_ids, poll_interval_ms=50
         )
         assert batch.file_counts.completed == PAIRS, batch.file_counts
         figures = await measure(app, key, store.id, pairs)

@@ -24,6 +24,11 @@ MARKETS = b"The central bank raised interest rates; bond yields and stock indexe
 RECIPE = b"Knead the dough for ten minutes, let it rise, then bake the bread at 220 degrees.\n"
 
 
+# The SDK's pollers look every second unless told (the engine sends openai-poll-after-ms only
+# for runs); ingestion here takes a fraction of that.
+POLL_MS = 20
+
+
 async def upload(client: openai.AsyncOpenAI, name: str, data: bytes) -> str:
     return (await client.files.create(file=(name, data), purpose="assistants")).id
 
@@ -36,10 +41,10 @@ async def create_and_poll(client: openai.AsyncOpenAI, **kwargs) -> Any:
 
 async def wait_indexed(client: openai.AsyncOpenAI, store_id: str) -> Any:
     store = await client.vector_stores.retrieve(store_id)
-    for _ in range(1200):
+    for _ in range(6000):  # up to two minutes
         if store.status != "in_progress":
             return store
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.02)
         store = await client.vector_stores.retrieve(store.id)
     raise AssertionError(f"store {store.id} still in progress")
 
@@ -91,7 +96,7 @@ async def test_upload_and_poll_attributes_and_filters(tenant_client: openai.Asyn
     client = tenant_client
     store = await client.vector_stores.create(name="filtered")
     a = await client.vector_stores.files.upload_and_poll(
-        vector_store_id=store.id, file=("a.txt", CATS)
+        vector_store_id=store.id, file=("a.txt", CATS), poll_interval_ms=POLL_MS
     )
     assert a.status == "completed" and a.last_error is None
     a = await client.vector_stores.files.update(
@@ -105,6 +110,7 @@ async def test_upload_and_poll_attributes_and_filters(tenant_client: openai.Asyn
     batch = await client.vector_stores.file_batches.upload_and_poll(
         store.id,
         files=[("b.txt", CATS.replace(b"Cats", b"Tigers")), ("c.txt", MARKETS)],
+        poll_interval_ms=POLL_MS,
     )
     assert batch.status == "completed" and batch.file_counts.completed == 2
     batch_files = await client.vector_stores.file_batches.list_files(
