@@ -27,6 +27,7 @@ from tests.support.engine import (
     engine_settings as make_engine_settings,
 )
 from tests.support.postgres import PostgresServer, PostgresUnavailable
+from tests.support.subprocess_env import keep_bytecode_everywhere
 
 # The key of the default test client. Distinctive, so tests can prove it is never stored.
 TEST_API_KEY = "sk-test-alice-7Qm2Vx9KpL4s"
@@ -34,7 +35,7 @@ TEST_API_KEY = "sk-test-alice-7Qm2Vx9KpL4s"
 BACKENDS = ["sqlite", "postgres"]
 
 
-# Under pytest-xdist (`--dist loadgroup`, the default: pyproject.toml) a test goes to whichever
+# Under pytest-xdist (opt-in: `pytest -n 2 --dist loadgroup`, README) a test goes to whichever
 # worker is free, and each worker starts the session fixtures it needs (its own PostgreSQL
 # cluster, scripted provider, engines). Tests sharing an expensive fixture are kept on one worker,
 # which starts it once: the hardening servers' pool (twelve servers), the console's chromium and
@@ -85,6 +86,7 @@ def _suffix_node_id(item: pytest.Item, group: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    keep_bytecode_everywhere()
     # The SDK marks the whole Assistants API (client.beta.*) deprecated; that is the API we serve.
     config.addinivalue_line("filterwarnings", "ignore:deprecated:DeprecationWarning")
     config.addinivalue_line(
