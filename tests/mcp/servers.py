@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+
+from tests.support.subprocess_env import keep_bytecode
 
 COMMAND = str(Path(sys.executable).with_name("openai-assistant-mcp"))
 # Settings a developer's shell may carry that would change what the servers under test do.
@@ -62,10 +63,7 @@ def free_port() -> int:
 def server_env(data_dir: Path, provider_url: str | None = None, **settings: str) -> dict[str, str]:
     """The environment of a server under test: ours cleared, a private data dir, the provider."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
-    # Servers keep compiled bytecode outside the tree (this machine sets PYTHONDONTWRITEBYTECODE,
-    # which would have every spawned server compile all its modules again: seconds each).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "openai-assistant-mcp-pyc")
+    keep_bytecode(env)  # else every spawned server compiles all it imports again: seconds each
     env["DATA_DIR"] = str(data_dir)
     env["LOG_LEVEL"] = "INFO"
     if provider_url:
